@@ -1,0 +1,348 @@
+"""The local CKAN portal: install on first use, start, stop, report status.
+
+Everything lives under one folder (`NTM_PORTAL_HOME`, default `<repo>/.portal`): CKAN's own
+virtual environment, a PostgreSQL cluster and a Redis server bound to loopback, the CKAN
+config, uploaded files, logs and the pipeline's API token. `up` is idempotent (it starts only
+what is not running), `down` stops only the processes it started (their pid files are here).
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from ntm.config import REPO_ROOT, log
+
+CKAN_VERSION = "2.12.0"
+CKAN_PORT = int(os.environ.get("NTM_PORTAL_PORT", "5000"))
+PG_PORT = int(os.environ.get("NTM_PORTAL_PG_PORT", "54329"))
+REDIS_PORT = int(os.environ.get("NTM_PORTAL_REDIS_PORT", "63799"))
+PG_BIN = Path(os.environ.get("NTM_PG_BIN", "/usr/lib/postgresql/15/bin"))
+SYSADMIN = "ntm_admin"
+PLUGINS = "pgsearch datastore"
+EXTENSIONS = [REPO_ROOT / "portal" / "ckanext-pgsearch"]
+
+
+class PortalError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Portal:
+    home: Path
+
+    @classmethod
+    def default(cls) -> "Portal":
+        return cls(Path(os.environ.get("NTM_PORTAL_HOME", REPO_ROOT / ".portal")).resolve())
+
+    # layout
+    @property
+    def venv(self) -> Path: return self.home / "venv"
+    @property
+    def ckan_bin(self) -> Path: return self.venv / "bin" / "ckan"
+    @property
+    def ini(self) -> Path: return self.home / "ckan.ini"
+    @property
+    def pgdata(self) -> Path: return self.home / "pgdata"
+    @property
+    def pg_socket_dir(self) -> Path: return self.home / "pgsocket"
+    @property
+    def logs(self) -> Path: return self.home / "logs"
+    @property
+    def token_file(self) -> Path: return self.home / "api_token"
+    @property
+    def url(self) -> str: return f"http://127.0.0.1:{CKAN_PORT}"
+
+    def pidfile(self, name: str) -> Path:
+        return self.home / f"{name}.pid"
+
+
+# ---------------------------------------------------------------- helpers
+
+def _run(cmd: list[str], *, input: str | None = None, env: dict | None = None, user: str | None = None,
+         capture: bool = True) -> str:
+    if user:
+        cmd = ["runuser", "-u", user, "--"] + cmd
+    proc = subprocess.run(cmd, input=input, text=True, env=env, capture_output=capture)
+    if proc.returncode != 0:
+        raise PortalError(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}")
+    return proc.stdout or ""
+
+
+def _db_user() -> str | None:
+    """PostgreSQL refuses to run as root; as root, run it as the `postgres` system user."""
+    return "postgres" if os.geteuid() == 0 else None
+
+
+def _alive(pidfile: Path) -> int | None:
+    try:
+        pid = int(pidfile.read_text().split()[0])
+        os.kill(pid, 0)
+        return pid
+    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+        return None
+
+
+def _http_ok(url: str, timeout: float = 3.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.status == 200
+    except Exception:
+        return False
+
+
+def _wait(check, what: str, seconds: float, logfile: Path | None = None) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if check():
+            return
+        time.sleep(0.5)
+    tail = logfile.read_text(errors="replace")[-3000:] if logfile and logfile.exists() else ""
+    raise PortalError(f"{what} did not start within {seconds:.0f}s.\n{tail}")
+
+
+# ---------------------------------------------------------------- install
+
+def _ensure_system_packages() -> None:
+    missing = []
+    if not (PG_BIN / "postgres").exists():
+        missing += ["postgresql-15", "postgresql-contrib"]
+    if not shutil.which("redis-server"):
+        missing += ["redis-server"]
+    if not missing:
+        return
+    if os.geteuid() != 0:
+        raise PortalError(f"Missing system packages: {' '.join(missing)}. Install them with "
+                          f"`sudo apt-get install -y {' '.join(missing)}` and run again.")
+    log(f"portal: installing {' '.join(missing)} from Debian packages")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    _run(["apt-get", "update"], env=env)
+    _run(["apt-get", "install", "-y", *missing], env=env)
+
+
+def _ensure_ckan_venv(p: Portal) -> None:
+    uv = shutil.which("uv")
+    if not p.ckan_bin.exists():
+        log(f"portal: installing CKAN {CKAN_VERSION} into {p.venv} (first time only)")
+        if uv:
+            _run([uv, "venv", "-q", "-p", sys.executable, str(p.venv)])
+            _run([uv, "pip", "install", "-q", "-p", str(p.venv / "bin" / "python"),
+                  f"ckan[requirements]=={CKAN_VERSION}"])
+        else:
+            _run([sys.executable, "-m", "venv", str(p.venv)])
+            _run([str(p.venv / "bin" / "pip"), "install", "-q", f"ckan[requirements]=={CKAN_VERSION}"])
+    # The project's own extensions are reinstalled each time: cheap, and never stale.
+    for ext in EXTENSIONS:
+        if uv:
+            _run([uv, "pip", "install", "-q", "--no-deps", "-p", str(p.venv / "bin" / "python"), "-e", str(ext)])
+        else:
+            _run([str(p.venv / "bin" / "pip"), "install", "-q", "--no-deps", "-e", str(ext)])
+
+
+# ---------------------------------------------------------------- postgres
+
+def _psql(p: Portal, sql: str, db: str = "postgres") -> str:
+    return _run([str(PG_BIN / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(p.pg_socket_dir),
+                 "-p", str(PG_PORT), "-d", db, "-tA"], input=sql, user=_db_user())
+
+
+def _start_postgres(p: Portal) -> None:
+    user = _db_user()
+    for d in (p.pgdata, p.pg_socket_dir):
+        d.mkdir(parents=True, exist_ok=True)
+        if user:
+            shutil.chown(d, user, user)
+    if not (p.pgdata / "PG_VERSION").exists():
+        log("portal: creating the PostgreSQL cluster")
+        _run([str(PG_BIN / "initdb"), "-D", str(p.pgdata), "-U", "postgres", "--auth=trust",
+              "--encoding=UTF8", "--locale=C.UTF-8"], user=user)
+    if _alive(p.pgdata / "postmaster.pid"):
+        return
+    logfile = p.logs / "postgres.log"
+    if user:
+        logfile.touch()
+        shutil.chown(logfile, user, user)
+    _run([str(PG_BIN / "pg_ctl"), "-D", str(p.pgdata), "-l", str(logfile), "-w", "-t", "60",
+          "-o", f"-c listen_addresses=127.0.0.1 -p {PG_PORT} -k {p.pg_socket_dir}", "start"], user=user)
+    (p.home / "postgres.started").write_text("by ntm portal up\n")
+
+
+def _ensure_databases(p: Portal, secrets_: dict) -> None:
+    roles = {"ckan_default": secrets_["ckan_db"], "datastore_default": secrets_["datastore_ro"]}
+    for role, password in roles.items():
+        _psql(p, f"""DO $$ BEGIN
+            IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN
+                CREATE ROLE {role} LOGIN PASSWORD '{password}';
+            END IF; END $$;""")
+    existing = set(_psql(p, "SELECT datname FROM pg_database").split())
+    for db in ("ckan_default", "datastore_default"):
+        if db not in existing:
+            _psql(p, f"CREATE DATABASE {db} OWNER ckan_default ENCODING 'UTF8' TEMPLATE template0")
+
+
+# ---------------------------------------------------------------- redis
+
+def _start_redis(p: Portal) -> None:
+    if _alive(p.pidfile("redis")):
+        return
+    _run(["redis-server", "--bind", "127.0.0.1", "--port", str(REDIS_PORT), "--daemonize", "yes",
+          "--pidfile", str(p.pidfile("redis")), "--dir", str(p.home), "--save", "",
+          "--logfile", str(p.logs / "redis.log")])
+    _wait(lambda: _alive(p.pidfile("redis")) is not None, "Redis", 20, p.logs / "redis.log")
+
+
+# ---------------------------------------------------------------- ckan
+
+def _load_secrets(p: Portal) -> dict:
+    path = p.home / "secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    values = {k: secrets.token_hex(16) for k in ("ckan_db", "datastore_ro", "admin_password", "session")}
+    path.write_text(json.dumps(values))
+    path.chmod(0o600)
+    return values
+
+
+def _ckan(p: Portal, *args: str, input: str | None = None) -> str:
+    return _run([str(p.ckan_bin), "-c", str(p.ini), *args], input=input, env=_ckan_env(p))
+
+
+def _ckan_env(p: Portal) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CKAN_", "VIRTUAL_ENV"))}
+    env["PATH"] = f"{p.venv / 'bin'}:{env.get('PATH', '')}"
+    return env
+
+
+def _write_config(p: Portal, s: dict) -> None:
+    if not p.ini.exists():
+        _run([str(p.ckan_bin), "generate", "config", str(p.ini)], env=_ckan_env(p))
+    pg = f"127.0.0.1:{PG_PORT}"
+    settings = {
+        "sqlalchemy.url": f"postgresql://ckan_default:{s['ckan_db']}@{pg}/ckan_default",
+        "ckan.datastore.write_url": f"postgresql://ckan_default:{s['ckan_db']}@{pg}/datastore_default",
+        "ckan.datastore.read_url": f"postgresql://datastore_default:{s['datastore_ro']}@{pg}/datastore_default",
+        "ckan.datastore.sqlsearch.enabled": "true",
+        "ckan.site_url": p.url,
+        "ckan.site_id": "ntm",
+        "ckan.site_title": "Cổng dữ liệu mở Nông thôn mới (NTM open data)",
+        "ckan.plugins": PLUGINS,
+        "ckan.redis.url": f"redis://127.0.0.1:{REDIS_PORT}/0",
+        # Not used: the pgsearch plugin keeps the index in PostgreSQL.
+        "solr_url": "http://127.0.0.1:8983/solr/unused",
+        "ckan.storage_path": str(p.home / "storage"),
+        "ckan.locale_default": "vi",
+        "ckan.locales_offered": "vi en",
+        "ckan.auth.create_unowned_dataset": "false",
+        "beaker.session.secret": s["session"],
+        "SECRET_KEY": s["session"],
+        "WTF_CSRF_SECRET_KEY": s["session"],
+        "api_token.jwt.encode.secret": f"string:{s['session']}",
+        "api_token.jwt.decode.secret": f"string:{s['session']}",
+        "ckan.max_resource_size": "500",
+    }
+    (p.home / "storage").mkdir(exist_ok=True)
+    _run([str(p.ckan_bin), "config-tool", str(p.ini), *[f"{k}={v}" for k, v in settings.items()]],
+         env=_ckan_env(p))
+
+
+def _initialise_ckan(p: Portal, s: dict) -> None:
+    marker = p.home / "initialised"
+    _ckan(p, "db", "init")  # also runs pending migrations: safe to repeat
+    permissions = _ckan(p, "datastore", "set-permissions")
+    _psql(p, permissions, db="datastore_default")
+    if marker.exists() and p.token_file.exists():
+        return
+    users = _ckan(p, "user", "list")
+    if SYSADMIN not in users:
+        _ckan(p, "user", "add", SYSADMIN, f"email={SYSADMIN}@localhost", f"password={s['admin_password']}")
+    _ckan(p, "sysadmin", "add", SYSADMIN)
+    out = _ckan(p, "user", "token", "add", SYSADMIN, "ntm-pipeline")
+    token = out.strip().splitlines()[-1].strip()
+    p.token_file.write_text(token)
+    p.token_file.chmod(0o600)
+    marker.write_text("ok\n")
+
+
+def _start_ckan(p: Portal) -> None:
+    if _alive(p.pidfile("ckan")) and _http_ok(p.url + "/api/3/action/status_show"):
+        return
+    if _http_ok(p.url + "/api/3/action/status_show"):
+        raise PortalError(f"Something else already answers on {p.url}; stop it or set NTM_PORTAL_PORT.")
+    logfile = p.logs / "ckan.log"
+    with open(logfile, "ab") as out:
+        proc = subprocess.Popen(
+            [str(p.ckan_bin), "-c", str(p.ini), "run", "-H", "127.0.0.1", "-p", str(CKAN_PORT), "-r", "-D",
+             "-t"],
+            stdout=out, stderr=subprocess.STDOUT, env=_ckan_env(p), start_new_session=True,
+        )
+    p.pidfile("ckan").write_text(str(proc.pid))
+    _wait(lambda: _http_ok(p.url + "/api/3/action/status_show"), "CKAN", 120, logfile)
+
+
+# ---------------------------------------------------------------- commands
+
+def up(p: Portal | None = None) -> Portal:
+    p = p or Portal.default()
+    p.home.mkdir(parents=True, exist_ok=True)
+    p.logs.mkdir(exist_ok=True)
+    if _alive(p.pidfile("ckan")) and _http_ok(p.url + "/api/3/action/status_show"):
+        log(f"portal: already running at {p.url}")
+        return p
+    _ensure_system_packages()
+    _ensure_ckan_venv(p)
+    s = _load_secrets(p)
+    _start_postgres(p)
+    _ensure_databases(p, s)
+    _start_redis(p)
+    _write_config(p, s)
+    _initialise_ckan(p, s)
+    _start_ckan(p)
+    log(f"portal: running at {p.url} (sysadmin {SYSADMIN}, password in {p.home / 'secrets.json'})")
+    return p
+
+
+def down(p: Portal | None = None) -> None:
+    p = p or Portal.default()
+    pid = _alive(p.pidfile("ckan"))
+    if pid:
+        os.killpg(pid, signal.SIGTERM)
+        _wait(lambda: _alive(p.pidfile("ckan")) is None, "CKAN shutdown", 20)
+    p.pidfile("ckan").unlink(missing_ok=True)
+    pid = _alive(p.pidfile("redis"))
+    if pid:
+        os.kill(pid, signal.SIGTERM)
+    if _alive(p.pgdata / "postmaster.pid") and (p.home / "postgres.started").exists():
+        _run([str(PG_BIN / "pg_ctl"), "-D", str(p.pgdata), "-m", "fast", "-w", "stop"], user=_db_user())
+    log("portal: stopped")
+
+
+def status(p: Portal | None = None) -> dict:
+    p = p or Portal.default()
+    return {
+        "url": p.url,
+        "ckan": bool(_alive(p.pidfile("ckan"))) and _http_ok(p.url + "/api/3/action/status_show"),
+        "postgres": bool(_alive(p.pgdata / "postmaster.pid")),
+        "redis": bool(_alive(p.pidfile("redis"))),
+        "home": str(p.home),
+    }
+
+
+def credentials() -> tuple[str, str]:
+    """(url, token) for the pipeline: NTM_CKAN_URL/NTM_CKAN_TOKEN, else the local portal's."""
+    url = os.environ.get("NTM_CKAN_URL")
+    token = os.environ.get("NTM_CKAN_TOKEN")
+    if url and token:
+        return url.rstrip("/"), token
+    p = Portal.default()
+    if not p.token_file.exists():
+        raise PortalError("No CKAN to publish to: set NTM_CKAN_URL and NTM_CKAN_TOKEN, "
+                          "or start the local portal with `ntm portal up`.")
+    return (url or p.url).rstrip("/"), token or p.token_file.read_text().strip()
