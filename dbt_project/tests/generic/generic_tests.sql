@@ -1,0 +1,14 @@
+{% test percentage_range(model, column_name) %}
+select {{ column_name }} from {{ model }} where {{ column_name }} < 0 or {{ column_name }} > 100
+{% endtest %}
+
+{% test non_negative(model, column_name) %}
+select {{ column_name }} from {{ model }} where {{ column_name }} < 0
+{% endtest %}
+
+{% test unique_combination(model, columns) %}
+select {{ columns | join(', ') }}, count(*) as n
+from {{ model }}
+group by {{ columns | join(', ') }}
+having count(*) > 1
+{% endtest %}

@@ -1,0 +1,90 @@
+"""Dataset contracts: the YAML files in `contracts/` say what each departmental dataset looks like."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ingest.values import fold
+
+CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    aliases: tuple[str, ...]
+    required: bool = False
+    width: int | None = None
+    unit: str | None = None
+    range: tuple[float | None, float | None] | None = None
+    allowed: tuple[str, ...] | None = None
+    description: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Contract:
+    id: str
+    title: dict
+    description: dict
+    grain: str
+    unit_level: str
+    keys: tuple[str, ...]
+    bad_rows: str
+    columns: tuple[Column, ...]
+    period: dict
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+    @property
+    def alias_index(self) -> dict[str, str]:
+        """Folded header text -> canonical column name (the canonical name itself is accepted too)."""
+        index: dict[str, str] = {}
+        for col in self.columns:
+            for alias in (col.name, *col.aliases):
+                index[fold(alias)] = col.name
+        return index
+
+
+def _column(raw: dict[str, Any]) -> Column:
+    rng = raw.get("range")
+    return Column(
+        name=raw["name"],
+        type=raw["type"],
+        aliases=tuple(raw.get("aliases", [])),
+        required=bool(raw.get("required", False)),
+        width=raw.get("width"),
+        unit=raw.get("unit"),
+        range=tuple(rng) if rng else None,
+        allowed=tuple(raw["allowed"]) if raw.get("allowed") else None,
+        description=raw.get("description", {}),
+    )
+
+
+def load_contract(path: Path) -> Contract:
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return Contract(
+        id=raw["id"],
+        title=raw["title"],
+        description=raw.get("description", {}),
+        grain=raw["grain"],
+        unit_level=raw.get("unit_level", "commune"),
+        keys=tuple(raw["keys"]),
+        bad_rows=raw.get("bad_rows", "quarantine"),
+        columns=tuple(_column(c) for c in raw["columns"]),
+        period=raw.get("period", {}),
+    )
+
+
+@lru_cache(maxsize=1)
+def all_contracts() -> dict[str, Contract]:
+    return {c.id: c for c in (load_contract(p) for p in sorted(CONTRACTS_DIR.glob("*.yaml")))}

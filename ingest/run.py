@@ -1,0 +1,159 @@
+"""The ingest stage: every file in the drop zone lands in bronze, or gets a report saying why not.
+
+The drop zone is laid out as `<dropzone>/<department>/<dataset>/<files>`. Folders and files whose
+names start with `_` or `.` (reports, temporary copies) are not read.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingest.contract import Contract, all_contracts
+from ingest.readers import Unreadable, read_file
+from ingest.report import write_report
+from ingest.store import Ledger, ensure_empty_bronze, keep_original, sha256_of, write_bronze
+from ingest.table import Issue, parse_table
+from ntm.config import log
+
+REPORTS_FOLDER = "_reports"
+# A file still being copied is left for the next run: it must be this many seconds old.
+SETTLE_SECONDS = 2.0
+
+
+@dataclass
+class FileOutcome:
+    department: str
+    dataset: str
+    file_name: str
+    status: str  # landed | partly_landed | rejected | unchanged | duplicate | not_ready
+    rows_landed: int = 0
+    rows_quarantined: int = 0
+    reason: str | None = None
+    report: str | None = None
+
+
+@dataclass
+class IngestResult:
+    run_id: str
+    files: list[FileOutcome] = field(default_factory=list)
+
+    @property
+    def landed(self) -> list[FileOutcome]:
+        return [f for f in self.files if f.status in ("landed", "partly_landed")]
+
+    @property
+    def rejected(self) -> list[FileOutcome]:
+        return [f for f in self.files if f.status == "rejected"]
+
+    def summary(self) -> str:
+        counts: dict[str, int] = {}
+        for f in self.files:
+            counts[f.status] = counts.get(f.status, 0) + 1
+        return ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no files"
+
+
+def _visible(path: Path) -> bool:
+    return not path.name.startswith(("_", "."))
+
+
+def discover(dropzone: Path) -> list[tuple[str, str, Path]]:
+    """(department, dataset, file) for every file laid out as <department>/<dataset>/<file>."""
+    found = []
+    for dept in sorted(p for p in dropzone.iterdir() if p.is_dir() and _visible(p) and not p.is_symlink()):
+        for ds in sorted(p for p in dept.iterdir() if p.is_dir() and _visible(p) and not p.is_symlink()):
+            for f in sorted(p for p in ds.iterdir() if p.is_file() and _visible(p)):
+                found.append((dept.name, ds.name, f))
+    return found
+
+
+def ingest_dropzone(dropzone: Path, data_dir: Path, run_id: str, departments: list[str] | None = None) -> IngestResult:
+    """Ingest every new file of the drop zone (optionally only some departments)."""
+    contracts = all_contracts()
+    for contract in contracts.values():
+        ensure_empty_bronze(contract, data_dir)
+    ledger = Ledger(data_dir)
+    result = IngestResult(run_id=run_id)
+    if not dropzone.is_dir():
+        raise FileNotFoundError(f"drop zone {dropzone} does not exist")
+    with ledger.connect() as con:
+        for department, dataset, path in discover(dropzone):
+            if departments and department not in departments:
+                continue
+            outcome = ingest_file(path, department, dataset, contracts.get(dataset), data_dir, run_id, ledger, con,
+                                  report_dir=dropzone / department / REPORTS_FOLDER / dataset)
+            log(f"ingest: {department}/{dataset}/{path.name}: {outcome.status}"
+                + (f" ({outcome.rows_landed} rows, {outcome.rows_quarantined} held back)" if outcome.rows_landed
+                   or outcome.rows_quarantined else "") + (f" — {outcome.reason}" if outcome.reason else ""))
+            result.files.append(outcome)
+        ledger.export(con)
+    return result
+
+
+def ingest_file(path: Path, department: str, dataset: str, contract: Contract | None, data_dir: Path, run_id: str,
+                ledger: Ledger, con, report_dir: Path) -> FileOutcome:
+    outcome = FileOutcome(department, dataset, path.name, "rejected")
+    if time.time() - path.stat().st_mtime < SETTLE_SECONDS:
+        outcome.status = "not_ready"
+        return outcome
+    sha = sha256_of(path)
+    previous = ledger.seen(con, department, dataset, sha)
+    if previous:
+        # Same bytes again: nothing changes (a copy under another name is noted once).
+        outcome.status = "unchanged" if previous["file_name"] == path.name else "duplicate"
+        if outcome.status == "duplicate" and not con.execute(
+                "SELECT 1 FROM files WHERE sha256 = ? AND file_name = ? AND department = ?",
+                [sha, path.name, department]).fetchone():
+            ledger.record(con, sha256=sha, department=department, dataset=dataset, file_name=path.name,
+                          size_bytes=path.stat().st_size, status="duplicate", run_id=run_id,
+                          reason=f"same content as {previous['file_name']}")
+        return outcome
+    raw_path = keep_original(path, sha, data_dir)
+    entry = dict(sha256=sha, department=department, dataset=dataset, file_name=path.name,
+                 size_bytes=path.stat().st_size, raw_path=str(raw_path), run_id=run_id)
+
+    if contract is None:
+        known = ", ".join(sorted(all_contracts()))
+        issue = Issue(None, None, dataset, f"Thư mục '{dataset}' không phải bộ dữ liệu đã đăng ký",
+                      f"Folder '{dataset}' is not a registered dataset",
+                      f"Đặt tệp vào thư mục của một bộ dữ liệu: {known}", f"Put the file in a dataset folder: {known}")
+        return _reject(outcome, entry, [issue], ledger, con, report_dir, None)
+
+    try:
+        parsed = parse_table(read_file(path), contract, path)
+    except Unreadable as bad:
+        issue = Issue(None, None, None, bad.vi, bad.en, bad.fix_vi, bad.fix_en)
+        return _reject(outcome, entry, [issue], ledger, con, report_dir, contract)
+
+    if not parsed.records or (parsed.issues and contract.bad_rows == "reject_file"):
+        return _reject(outcome, entry, parsed.issues or [Issue(
+            None, None, None, "Tệp không có dòng số liệu nào", "The file has no data rows",
+            "Điền số liệu vào biểu mẫu", "Fill in the form's data rows")], ledger, con, report_dir, contract)
+
+    bronze = write_bronze(contract, parsed.records, department=department, source_file=path.name, sha=sha,
+                          run_id=run_id, data_dir=data_dir)
+    years = sorted({r["year"] for r in parsed.records if r.get("year") is not None})
+    period = f"{years[0]}-{years[-1]}" if years else "all"
+    outcome.status = "partly_landed" if parsed.issues else "landed"
+    outcome.rows_landed, outcome.rows_quarantined = len(parsed.records), len({i.row for i in parsed.issues})
+    if parsed.issues:
+        outcome.report = str(write_report(
+            report_dir=report_dir, file_name=path.name, department=department, dataset=dataset, sha=sha,
+            status=outcome.status, issues=parsed.issues, accepted_rows=len(parsed.records)))
+    ledger.supersede(con, department, dataset, period, sha)
+    ledger.record(con, **entry, period=period, status=outcome.status, rows_landed=outcome.rows_landed,
+                  rows_quarantined=outcome.rows_quarantined, bronze_path=str(bronze), report_path=outcome.report)
+    return outcome
+
+
+def _reject(outcome: FileOutcome, entry: dict, issues: list[Issue], ledger: Ledger, con, report_dir: Path,
+            contract: Contract | None) -> FileOutcome:
+    headers = {c.name: list(c.aliases) for c in contract.columns} if contract else None
+    outcome.report = str(write_report(report_dir=report_dir, file_name=entry["file_name"],
+                                      department=entry["department"], dataset=entry["dataset"], sha=entry["sha256"],
+                                      status="rejected", issues=issues, accepted_rows=0, accepted_headers=headers))
+    outcome.reason = f"{issues[0].vi} / {issues[0].en}"
+    outcome.rows_quarantined = len({i.row for i in issues if i.row is not None})
+    ledger.record(con, **entry, status="rejected", rows_landed=0, rows_quarantined=outcome.rows_quarantined,
+                  reason=outcome.reason, report_path=outcome.report)
+    return outcome

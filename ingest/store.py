@@ -1,0 +1,155 @@
+"""Storage that loses nothing: original bytes by sha256, bronze Parquet with lineage, the ledger.
+
+Layout under the data directory:
+  raw/<sha[:2]>/<sha256>/<original file name>   the bytes as received, never rewritten
+  bronze/<dataset>/<department>__<sha[:16]>.parquet   typed rows + lineage columns
+  bronze/<dataset>/_empty.parquet   the contract's schema with no rows, so readers never see "no files"
+  ledger.duckdb (table `files`) and ledger.parquet (its export, read by dbt)
+"""
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ingest.contract import Contract
+
+ARROW_TYPES = {
+    "text": pa.string(),
+    "code": pa.string(),
+    "number": pa.float64(),
+    "percent": pa.float64(),
+    "integer": pa.int64(),
+    "year": pa.int32(),
+}
+LINEAGE = [
+    ("_department", pa.string()),
+    ("_source_file", pa.string()),
+    ("_sha256", pa.string()),
+    ("_row_number", pa.int64()),
+    ("_ingested_at", pa.timestamp("us", tz="UTC")),
+    ("_run_id", pa.string()),
+]
+
+LEDGER_DDL = """
+CREATE TABLE IF NOT EXISTS files (
+    sha256          VARCHAR NOT NULL,
+    department      VARCHAR NOT NULL,
+    dataset         VARCHAR NOT NULL,
+    file_name       VARCHAR NOT NULL,
+    size_bytes      BIGINT,
+    period          VARCHAR,
+    status          VARCHAR NOT NULL,  -- landed | partly_landed | rejected | superseded | duplicate
+    rows_landed     BIGINT,
+    rows_quarantined BIGINT,
+    reason          VARCHAR,
+    raw_path        VARCHAR,
+    bronze_path     VARCHAR,
+    report_path     VARCHAR,
+    received_at     TIMESTAMPTZ NOT NULL,
+    run_id          VARCHAR NOT NULL,
+    superseded_by   VARCHAR
+)
+"""
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def keep_original(path: Path, sha: str, data_dir: Path) -> Path:
+    target = data_dir / "raw" / sha[:2] / sha / path.name
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(target.suffix + ".part")
+        shutil.copyfile(path, tmp)
+        tmp.rename(target)
+        target.chmod(0o444)
+    return target
+
+
+def bronze_schema(contract: Contract) -> pa.Schema:
+    return pa.schema([(c.name, ARROW_TYPES[c.type]) for c in contract.columns] + LINEAGE)
+
+
+def ensure_empty_bronze(contract: Contract, data_dir: Path) -> None:
+    path = data_dir / "bronze" / contract.id / "_empty.parquet"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(bronze_schema(contract).empty_table(), path)
+
+
+def write_bronze(contract: Contract, records: list[dict[str, Any]], *, department: str, source_file: str,
+                 sha: str, run_id: str, data_dir: Path) -> Path:
+    now = datetime.now(timezone.utc)
+    schema = bronze_schema(contract)
+    columns: dict[str, list] = {name: [] for name in schema.names}
+    for record in records:
+        for col in contract.columns:
+            columns[col.name].append(record.get(col.name))
+        columns["_department"].append(department)
+        columns["_source_file"].append(source_file)
+        columns["_sha256"].append(sha)
+        columns["_row_number"].append(record["_row_number"])
+        columns["_ingested_at"].append(now)
+        columns["_run_id"].append(run_id)
+    path = data_dir / "bronze" / contract.id / f"{department}__{sha[:16]}.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".parquet.part")
+    pq.write_table(pa.table(columns, schema=schema), tmp)
+    tmp.rename(path)  # readers see the whole file or none of it
+    return path
+
+
+@dataclass
+class Ledger:
+    data_dir: Path
+
+    @property
+    def path(self) -> Path:
+        return self.data_dir / "ledger.duckdb"
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(self.path))
+        con.execute(LEDGER_DDL)
+        return con
+
+    def seen(self, con, department: str, dataset: str, sha: str) -> dict | None:
+        row = con.execute(
+            "SELECT file_name, status FROM files WHERE department = ? AND dataset = ? AND sha256 = ? "
+            "ORDER BY received_at LIMIT 1", [department, dataset, sha]).fetchone()
+        return {"file_name": row[0], "status": row[1]} if row else None
+
+    def record(self, con, **entry: Any) -> None:
+        entry.setdefault("received_at", datetime.now(timezone.utc))
+        cols = ", ".join(entry)
+        marks = ", ".join("?" for _ in entry)
+        con.execute(f"INSERT INTO files ({cols}) VALUES ({marks})", list(entry.values()))
+
+    def supersede(self, con, department: str, dataset: str, period: str, new_sha: str) -> int:
+        """An older landed file for the same department, dataset and period stops being current."""
+        rows = con.execute(
+            "UPDATE files SET status = 'superseded', superseded_by = ? "
+            "WHERE department = ? AND dataset = ? AND period = ? AND sha256 <> ? "
+            "AND status IN ('landed', 'partly_landed') RETURNING sha256",
+            [new_sha, department, dataset, period, new_sha]).fetchall()
+        return len(rows)
+
+    def export(self, con) -> Path:
+        target = self.data_dir / "ledger.parquet"
+        tmp = self.data_dir / "ledger.parquet.part"
+        con.execute(f"COPY (SELECT * FROM files ORDER BY received_at) TO '{tmp}' (FORMAT parquet)")
+        tmp.rename(target)
+        return target

@@ -1,0 +1,167 @@
+"""Reading Vietnamese-formatted cell values: `46,32`, `46,32%`, `1.797`, `Năm 2023`, `-`, blank.
+
+Each parser takes the raw cell (text, number or None) and returns the typed value, or raises
+`BadValue` with a bilingual reason and fix. `None` means "no data" (blank or `-`), never zero.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, Callable
+
+NO_DATA = {"", "-", "--", "–", "—", "n/a", "na", "không có số liệu", "chưa có số liệu"}
+
+
+@dataclass
+class BadValue(Exception):
+    vi: str
+    en: str
+    fix_vi: str
+    fix_en: str
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def fold(text: str) -> str:
+    """Matching key: case-folded, without diacritics (đ → d), punctuation and extra spaces."""
+    decomposed = unicodedata.normalize("NFD", str(text))
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    stripped = stripped.replace("đ", "d").replace("Đ", "D").casefold()
+    return " ".join(re.findall(r"[a-z0-9]+", stripped))
+
+
+def _text(raw: Any) -> str | None:
+    if raw is None:
+        return None
+    if isinstance(raw, float) and raw != raw:  # NaN
+        return None
+    text = nfc(str(raw)).strip()
+    return None if text.casefold() in NO_DATA else text
+
+
+_NUMBER_RE = re.compile(r"^[+-]?[\d.,\s]+$")
+
+
+def parse_number(raw: Any) -> float | None:
+    """Vietnamese numbers: comma decimals, dot (or space) thousands. `1.797` is 1797, `46,32` is 46.32.
+
+    A dot followed by exactly three digits is a thousands mark (`1.797`, `118.420`); a lone dot
+    followed by one, two or four+ digits is a decimal point (`98.9`), as offices mix both.
+    """
+    if isinstance(raw, bool):
+        raise BadValue("Giá trị không phải là số", "The value is not a number",
+                       "Nhập số, ví dụ 46,32", "Enter a number, e.g. 46,32")
+    if isinstance(raw, (int, float)):
+        return None if raw != raw else float(raw)
+    text = _text(raw)
+    if text is None:
+        return None
+    text = text.replace("\u00a0", " ").replace(" ", "")
+    if not _NUMBER_RE.match(text):
+        raise BadValue(f"'{text}' không phải là số", f"'{text}' is not a number",
+                       "Chỉ nhập số (dấu phẩy cho phần thập phân), ví dụ 46,32; để trống hoặc '-' nếu chưa có số liệu",
+                       "Enter digits only (comma as the decimal mark), e.g. 46,32; leave blank or '-' when there is no data")
+    if "," in text and "." in text:
+        # 1.797,5: dots group thousands, the comma is the decimal mark.
+        if text.rfind(",") < text.rfind("."):
+            raise BadValue(f"'{text}' dùng dấu phẩy phân cách hàng nghìn", f"'{text}' uses commas for thousands",
+                           "Dùng dấu chấm phân cách hàng nghìn và dấu phẩy cho phần thập phân, ví dụ 1.797,5",
+                           "Use dots for thousands and a comma for decimals, e.g. 1.797,5")
+        text = text.replace(".", "").replace(",", ".")
+    elif "," in text:
+        if text.count(",") > 1:
+            raise BadValue(f"'{text}' có nhiều dấu phẩy", f"'{text}' has several commas",
+                           "Dùng một dấu phẩy cho phần thập phân", "Use one comma as the decimal mark")
+        text = text.replace(",", ".")
+    elif "." in text:
+        groups = text.lstrip("+-").split(".")
+        if len(groups) > 2 or (len(groups) == 2 and len(groups[1]) == 3):
+            if not all(len(g) == 3 for g in groups[1:]):
+                raise BadValue(f"'{text}' có dấu chấm sai vị trí", f"'{text}' has misplaced dots",
+                               "Dấu chấm chỉ dùng để phân cách hàng nghìn, ví dụ 1.797",
+                               "Dots only group thousands, e.g. 1.797")
+            text = text.replace(".", "")
+    return float(text)
+
+
+def parse_percent(raw: Any) -> float | None:
+    if isinstance(raw, str):
+        text = raw.strip()
+        if text.endswith("%"):
+            raw = text[:-1]
+    return parse_number(raw)
+
+
+def parse_integer(raw: Any) -> int | None:
+    value = parse_number(raw)
+    if value is None:
+        return None
+    if value != int(value):
+        raise BadValue(f"'{raw}' không phải là số nguyên", f"'{raw}' is not a whole number",
+                       "Nhập số nguyên, ví dụ 12", "Enter a whole number, e.g. 12")
+    return int(value)
+
+
+def parse_text(raw: Any) -> str | None:
+    if isinstance(raw, float) and raw == int(raw):
+        raw = int(raw)
+    text = _text(raw)
+    return " ".join(text.split()) if text is not None else None
+
+
+def parse_code(raw: Any, width: int | None = None) -> str | None:
+    """Codes are text: `3649` from Excel gets its leading zero back (`03649`) when the width is known."""
+    if isinstance(raw, float) and raw == int(raw):
+        raw = int(raw)
+    text = _text(raw)
+    if text is None:
+        return None
+    text = text.replace(" ", "")
+    if width and text.isdigit() and len(text) < width:
+        text = text.zfill(width)
+    if width and (not text.isdigit() or len(text) != width):
+        raise BadValue(f"Mã '{text}' không hợp lệ (cần {width} chữ số)", f"Code '{text}' is invalid ({width} digits expected)",
+                       f"Nhập mã gồm {width} chữ số theo danh mục của Tổng cục Thống kê (định dạng ô là Văn bản)",
+                       f"Enter the {width}-digit official code (format the cell as Text)")
+    return text
+
+
+_YEAR_RE = re.compile(r"(?<!\d)(20\d\d|19\d\d)(?!\d)")
+
+
+def parse_year(raw: Any) -> int | None:
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        if raw == int(raw) and 1900 <= raw <= 2100:
+            return int(raw)
+    text = _text(raw)
+    if text is None:
+        return None
+    match = _YEAR_RE.search(text)  # "2023", "Năm 2023"
+    if not match or fold(text) not in (match.group(1), f"nam {match.group(1)}"):
+        raise BadValue(f"'{text}' không phải là năm", f"'{text}' is not a year",
+                       "Nhập năm gồm 4 chữ số, ví dụ 2023", "Enter a 4-digit year, e.g. 2023")
+    return int(match.group(1))
+
+
+def find_year(text: str) -> int | None:
+    """The year a title names ('BIỂU TỔNG HỢP ... NĂM 2023'), or None."""
+    match = re.search(r"\bnam (20\d\d)\b", fold(text))
+    return int(match.group(1)) if match else None
+
+
+def find_year_in_filename(name: str) -> int | None:
+    match = _YEAR_RE.search(name)
+    return int(match.group(1)) if match else None
+
+
+PARSERS: dict[str, Callable[..., Any]] = {
+    "text": parse_text,
+    "code": parse_code,
+    "number": parse_number,
+    "percent": parse_percent,
+    "integer": parse_integer,
+    "year": parse_year,
+}
