@@ -1,0 +1,103 @@
+"""`ntm`: the command line of the lakehouse. Each subcommand is one stage function of ntm.pipeline."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ntm import pipeline
+
+
+def _print_ingest(result) -> None:
+    for f in result.files:
+        line = f"  {f.status:<14} {f.department}/{f.dataset}/{f.file_name}"
+        if f.rows_landed or f.rows_quarantined:
+            line += f"  ({f.rows_landed} rows landed, {f.rows_quarantined} held back)"
+        print(line)
+        if f.reason:
+            print(f"  {'':<14} reason: {f.reason}")
+        if f.report:
+            print(f"  {'':<14} report: {f.report}")
+
+
+def _print_validation(result) -> None:
+    for mart, v in result.marts.items():
+        print(f"  {'passed' if v.passed else 'BLOCKED':<8} {mart}")
+        for c in v.failed_critical + v.failed_warnings:
+            sample = f" e.g. {c.unexpected_sample[:3]}" if c.unexpected_sample else ""
+            print(f"  {'':<8} {c.severity:<8} {c.expectation} column={c.column or '(table)'} "
+                  f"observed={c.observed}{sample}")
+
+
+def _print_publish(result) -> None:
+    for d in result.datasets:
+        print(f"  {d.status:<9} {d.url}  ({d.rows} rows)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ntm", description="NTM open-data lakehouse pipeline")
+    parser.add_argument("--data-dir", type=Path, help="lakehouse files (default: $NTM_DATA_DIR or ./data)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="land new files from the drop zone")
+    p.add_argument("--dropzone", type=Path, help="<dropzone>/<department>/<dataset>/<files> (default: $NTM_DROPZONE)")
+    p.add_argument("--department", action="append", help="only this department (repeatable)")
+    p = sub.add_parser("transform", help="dbt build: staging, intermediate, marts")
+    p.add_argument("--select", help="dbt selection, e.g. fact_digital_infrastructure+")
+    sub.add_parser("validate", help="run the Great Expectations suites on the marts")
+    p = sub.add_parser("publish", help="publish validated marts to CKAN")
+    p.add_argument("--mart", action="append", help="only this mart (repeatable)")
+    p = sub.add_parser("run", help="ingest, transform, validate and publish")
+    p.add_argument("--dropzone", type=Path)
+    p = sub.add_parser("portal", help="the local CKAN portal")
+    p.add_argument("action", choices=["up", "down", "status"])
+
+    args = parser.parse_args(argv)
+    data_dir = args.data_dir
+
+    if args.command == "portal":
+        from ntm import portal
+
+        if args.action == "up":
+            p = portal.up()
+            print(f"CKAN portal: {p.url}")
+        elif args.action == "down":
+            portal.down()
+        else:
+            state = portal.status()
+            print(json.dumps(state, indent=2))
+            return 0 if state["ckan"] else 1
+        return 0
+
+    if args.command == "ingest":
+        result = pipeline.ingest(args.dropzone, data_dir, departments=args.department)
+        _print_ingest(result)
+        return 0
+    if args.command == "transform":
+        result = pipeline.transform(data_dir, args.select)
+        return 0 if result.success else 1
+    if args.command == "validate":
+        result = pipeline.validate(data_dir)
+        _print_validation(result)
+        return 1 if result.blocked else 0
+    if args.command == "publish":
+        _print_publish(pipeline.publish(data_dir, marts=args.mart))
+        return 0
+    if args.command == "run":
+        result = pipeline.run_all(args.dropzone, data_dir)
+        print("Ingest:")
+        _print_ingest(result.ingest)
+        if not result.transform.success:
+            print("Transform FAILED:\n  " + "\n  ".join(result.transform.failures))
+            return 1
+        print("Validation:")
+        _print_validation(result.validation)
+        print("Published:")
+        _print_publish(result.publish)
+        return 1 if result.validation.blocked else 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

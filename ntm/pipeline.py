@@ -1,0 +1,88 @@
+"""The four stages as plain functions: the CLI, the Airflow DAGs and the tests all call these."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from ntm.config import data_dir as default_data_dir
+from ntm.config import dropzone_dir, log
+
+
+def new_run_id() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+def ingest(dropzone: Path | None = None, data_dir: Path | None = None, run_id: str | None = None,
+           departments: list[str] | None = None):
+    from ingest.run import ingest_dropzone
+
+    result = ingest_dropzone(Path(dropzone or dropzone_dir()), Path(data_dir or default_data_dir()),
+                             run_id or new_run_id(), departments)
+    log(f"ingest: {result.summary()}")
+    return result
+
+
+def transform(data_dir: Path | None = None, select: str | None = None):
+    from ntm.transform import transform as run_transform
+
+    return run_transform(Path(data_dir or default_data_dir()), select)
+
+
+def current_marts(data_dir: Path | None = None) -> dict[str, Path]:
+    marts_dir = Path(data_dir or default_data_dir()) / "marts"
+    return {p.stem: p for p in sorted(marts_dir.glob("*.parquet"))}
+
+
+def validate(data_dir: Path | None = None, run_id: str | None = None, marts: dict[str, Path] | None = None):
+    from expectations.validate import validate_marts
+
+    data_dir = Path(data_dir or default_data_dir())
+    return validate_marts(marts if marts is not None else current_marts(data_dir), data_dir, run_id or new_run_id())
+
+
+def publish(data_dir: Path | None = None, marts: list[str] | None = None, url: str | None = None,
+            token: str | None = None):
+    """Publish the marts whose latest validation passed (all of them, or those named)."""
+    import json
+
+    from publish.run import publish_marts
+
+    data_dir = Path(data_dir or default_data_dir())
+    latest = data_dir / "validation" / "latest"
+    publishable, reports = {}, {}
+    for mart, parquet in current_marts(data_dir).items():
+        if marts is not None and mart not in marts:
+            continue
+        report = latest / f"{mart}.json"
+        if not report.exists() or not json.loads(report.read_text())["passed"]:
+            log(f"publish: {mart}: held back (its latest validation did not pass; see {report})")
+            continue
+        publishable[mart], reports[mart] = parquet, report
+    return publish_marts(publishable, reports, data_dir, url, token)
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    ingest: object
+    transform: object
+    validation: object
+    publish: object | None
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.transform.success) and self.publish is not None
+
+
+def run_all(dropzone: Path | None = None, data_dir: Path | None = None) -> RunResult:
+    run_id = new_run_id()
+    data_dir = Path(data_dir or default_data_dir())
+    ingested = ingest(dropzone, data_dir, run_id)
+    transformed = transform(data_dir)
+    if not transformed.success:
+        return RunResult(run_id, ingested, transformed, None, None)
+    validated = validate(data_dir, run_id)
+    published = publish(data_dir, marts=validated.publishable)
+    return RunResult(run_id, ingested, transformed, validated, published)

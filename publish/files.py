@@ -1,0 +1,46 @@
+"""Files for the public: CSV that Excel opens correctly, with no cell a spreadsheet would execute."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+import pyarrow.parquet as pq
+
+# A cell starting like this is run as a formula by spreadsheets (OWASP CSV injection);
+# "-" followed by a digit is a negative number and stays as it is.
+_FORMULA_RE = re.compile(r"^(?:[=+@\t\r]|-(?![\d.]))")
+
+
+def neutralise(value: Any) -> Any:
+    if isinstance(value, str) and _FORMULA_RE.match(value):
+        return "'" + value
+    return value
+
+
+def iter_rows(parquet: Path, batch_size: int = 50_000) -> Iterator[dict[str, Any]]:
+    for batch in pq.ParquetFile(parquet).iter_batches(batch_size=batch_size):
+        yield from batch.to_pylist()
+
+
+def write_csv(parquet: Path, target: Path) -> Path:
+    """UTF-8 with BOM, so Excel shows Vietnamese correctly; streamed batch by batch."""
+    columns = pq.ParquetFile(parquet).schema_arrow.names
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "w", encoding="utf-8-sig", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(columns)
+        for row in iter_rows(parquet):
+            writer.writerow(["" if row[c] is None else neutralise(row[c]) for c in columns])
+    return target
+
+
+def content_hash(*paths: Path) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
