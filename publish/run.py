@@ -5,6 +5,7 @@ upserted by primary key and rows gone from the mart are deleted.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,9 @@ def _extras(values: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def publish_mart(ckan, mart: str, parquet: Path, validation_report: Path | None, data_dir: Path) -> PublishedDataset:
-    meta = _yaml("datasets.yaml")[mart]
+    meta = dict(_yaml("datasets.yaml")[mart])
+    # A prefix keeps test or staging datasets apart from the real ones on a shared portal.
+    meta["name"] = os.environ.get("NTM_DATASET_PREFIX", "") + meta["name"]
     columns, mart_meta = column_docs(mart, data_dir)
     primary_key = mart_meta.get("primary_key") or []
     table = pq.read_table(parquet, columns=[c for c in ("department", "year") if c in pq.read_schema(parquet).names])
