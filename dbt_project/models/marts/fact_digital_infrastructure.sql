@@ -22,10 +22,9 @@ final as (
         cast(free_wifi_points as bigint) as free_wifi_points,
         cast(it_loudspeaker_stations as bigint) as it_loudspeaker_stations,
 
-        -- lineage
-        cast(department as varchar) as department,
-        cast(source_file as varchar) as source_file,
-        cast(source_sha256 as varchar) as source_sha256
+        -- lineage: the department only; files and row numbers stay in the lakehouse
+        -- (int_digital_infrastructure__current), so a corrected file changes only the rows it corrects.
+        cast(department as varchar) as department
     from current_rows
 )
 

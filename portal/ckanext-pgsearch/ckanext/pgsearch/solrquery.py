@@ -197,15 +197,26 @@ class _Parser:
         alternatives = [alt for alt in alternatives if alt]
         return lambda doc: any(all(p(doc) for p in alt) for alt in alternatives)
 
+    def _bound_text(self, stop: tuple[str, str] | None, field: str) -> str:
+        """A range bound, re-joined where the tokenizer split it (dates carry colons)."""
+        parts: list[str] = []
+        while True:
+            tok = self.peek()
+            if tok is None:
+                raise QuerySyntaxError(f"a range on {field} is not closed")
+            if tok == stop or (stop is None and tok[0] in ("]", "}")):
+                break
+            parts.append(self.take()[1])
+        if not parts:
+            raise QuerySyntaxError(f"a range on {field} needs TO")
+        return "".join(parts)
+
     def _range(self, field: str) -> Predicate:
         open_kind = self.take()[0]
-        low = self.take()[1]
-        if self.take()[1] != "TO":
-            raise QuerySyntaxError(f"a range on {field} needs TO")
-        high = self.take()[1]
+        low = self._bound_text(stop=("word", "TO"), field=field)
+        self.take()
+        high = self._bound_text(stop=None, field=field)
         close = self.take()[0]
-        if close not in ("]", "}"):
-            raise QuerySyntaxError(f"a range on {field} is not closed")
         inclusive_low, inclusive_high = open_kind == "[", close == "]"
         low_v, high_v = _range_bound(low), _range_bound(high)
 

@@ -1,0 +1,28 @@
+"""Helpers for tests that build drop zones."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "samples" / "dropzone"
+
+
+def drop(dropzone: Path, department: str, dataset: str, source: Path | None = None, *, name: str | None = None,
+         content: bytes | None = None) -> Path:
+    """Put a file into <dropzone>/<department>/<dataset>/, old enough to be picked up."""
+    folder = dropzone / department / dataset
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / (name or source.name)
+    if source is not None:
+        shutil.copyfile(source, target)
+    else:
+        target.write_bytes(content)
+    old = target.stat().st_mtime - 60
+    os.utime(target, (old, old))
+    return target
+
+
+def sample(department: str, dataset: str) -> Path:
+    return next((SAMPLES / department / dataset).iterdir())
