@@ -100,7 +100,8 @@ def publish_mart(ckan, mart: str, parquet: Path, validation_report: Path | None,
     except ckanapi.NotFound:
         existing = None
     extras_now = {e["key"]: e["value"] for e in (existing or {}).get("extras", [])}
-    if existing and extras_now.get("ntm_content_hash") == digest and not existing.get("private"):
+    if existing and extras_now.get("ntm_content_hash") == digest and not existing.get("private") \
+            and _datastore_matches(ckan, existing, parquet, rows):
         log(f"publish: {meta['name']}: unchanged")
         return PublishedDataset(mart, meta["name"], _dataset_url(ckan, meta["name"]), "unchanged", rows,
                                 {r.get("ntm_kind", r["name"]): r["id"] for r in existing["resources"]})
@@ -150,6 +151,23 @@ def publish_mart(ckan, mart: str, parquet: Path, validation_report: Path | None,
     return result
 
 
+def _datastore_fields_for(parquet: Path, columns: dict[str, dict]) -> list[dict]:
+    return [{"id": f.name, "type": DATASTORE_TYPES.get(f.type, "text"),
+             "info": {"label": columns.get(f.name, {}).get("label", f.name),
+                      "notes": columns.get(f.name, {}).get("notes", "")}} for f in pq.read_schema(parquet)]
+
+
+def _datastore_matches(ckan, package: dict, parquet: Path, rows: int) -> bool:
+    """The portal's table has the mart's columns and row count (an interrupted publish has not)."""
+    csv_res = next((r for r in package.get("resources", []) if r.get("ntm_kind") == "csv"), None)
+    if csv_res is None:
+        return False
+    wanted = [(f["id"], f["type"]) for f in _datastore_fields_for(parquet, {})]
+    if _datastore_fields(ckan, csv_res["id"]) != wanted:
+        return False
+    return ckan.action.datastore_search(resource_id=csv_res["id"], limit=0)["total"] == rows
+
+
 def _dataset_url(ckan, name: str) -> str:
     return f"{ckan.address.rstrip('/')}/dataset/{name}"
 
@@ -164,10 +182,10 @@ def _upload(ckan, package_id: str, existing: dict | None, path: Path, *, kind: s
 
 def _load_datastore(ckan, resource_id: str, parquet: Path, columns: dict[str, dict], primary_key: list[str]) -> None:
     """Create the table if needed, upsert every row by primary key, delete rows no longer in the mart."""
-    schema = pq.read_schema(parquet)
-    fields = [{"id": f.name, "type": DATASTORE_TYPES.get(f.type, "text"),
-               "info": {"label": columns.get(f.name, {}).get("label", f.name),
-                        "notes": columns.get(f.name, {}).get("notes", "")}} for f in schema]
+    fields = _datastore_fields_for(parquet, columns)
+    if _datastore_fields(ckan, resource_id) not in (None, [(f["id"], f["type"]) for f in fields]):
+        # The mart's columns changed: rebuild the table rather than leave stale columns behind.
+        ckan.action.datastore_delete(resource_id=resource_id, force=True)
     ckan.action.datastore_create(resource_id=resource_id, force=True, fields=fields, primary_key=primary_key)
     batch: list[dict] = []
     keys_now: set[tuple] = set()
@@ -181,6 +199,14 @@ def _load_datastore(ckan, resource_id: str, parquet: Path, columns: dict[str, di
         ckan.action.datastore_upsert(resource_id=resource_id, force=True, method="upsert", records=batch)
     for key in _datastore_keys(ckan, resource_id, primary_key) - keys_now:
         ckan.action.datastore_delete(resource_id=resource_id, force=True, filters=dict(zip(primary_key, key)))
+
+
+def _datastore_fields(ckan, resource_id: str) -> list[tuple[str, str]] | None:
+    try:
+        info = ckan.action.datastore_info(id=resource_id)
+    except ckanapi.NotFound:
+        return None
+    return [(f["id"], f["type"]) for f in info["fields"] if f["id"] != "_id"]
 
 
 def _datastore_keys(ckan, resource_id: str, primary_key: list[str]) -> set[tuple]:
