@@ -13,7 +13,8 @@ from ingest.contract import Contract, all_contracts
 from ingest.readers import Unreadable, read_file
 from ingest.report import write_report
 from ingest.store import Ledger, ensure_empty_bronze, keep_original, sha256_of, write_bronze
-from ingest.table import Issue, parse_table
+from ingest.table import Issue, hold_back_duplicate_keys, parse_table
+from ingest.units.rows import resolve_records
 from ntm.config import log
 
 REPORTS_FOLDER = "_reports"
@@ -124,6 +125,11 @@ def ingest_file(path: Path, department: str, dataset: str, contract: Contract | 
     except Unreadable as bad:
         issue = Issue(None, None, None, bad.vi, bad.en, bad.fix_vi, bad.fix_en)
         return _reject(outcome, entry, [issue], ledger, con, report_dir, contract)
+
+    if contract.unit_level and "unit_name" in contract.column_names:
+        parsed.records, unresolved = resolve_records(parsed.records, department)
+        parsed.issues.extend(unresolved)
+    hold_back_duplicate_keys(parsed, contract.keys)
 
     if not parsed.records or (parsed.issues and contract.bad_rows == "reject_file"):
         return _reject(outcome, entry, parsed.issues or [Issue(

@@ -80,7 +80,8 @@ def keep_original(path: Path, sha: str, data_dir: Path) -> Path:
 
 
 def bronze_schema(contract: Contract) -> pa.Schema:
-    return pa.schema([(c.name, ARROW_TYPES[c.type]) for c in contract.columns] + LINEAGE)
+    resolved = [("unit_list_version", pa.string())] if contract.unit_level else []
+    return pa.schema([(c.name, ARROW_TYPES[c.type]) for c in contract.columns] + resolved + LINEAGE)
 
 
 def ensure_empty_bronze(contract: Contract, data_dir: Path) -> None:
@@ -96,8 +97,9 @@ def write_bronze(contract: Contract, records: list[dict[str, Any]], *, departmen
     schema = bronze_schema(contract)
     columns: dict[str, list] = {name: [] for name in schema.names}
     for record in records:
-        for col in contract.columns:
-            columns[col.name].append(record.get(col.name))
+        for name in schema.names:
+            if not name.startswith("_"):
+                columns[name].append(record.get(name))
         columns["_department"].append(department)
         columns["_source_file"].append(source_file)
         columns["_sha256"].append(sha)

@@ -133,7 +133,7 @@ def parse_table(table: RawTable, contract: Contract, path: Path) -> ParsedTable:
 
     measure_cols = [i for i, n in mapping.items() if n not in ("unit_name", "unit_code", "year")]
     name_col = next((i for i, n in mapping.items() if n == "unit_name"), None)
-    seen_keys: dict[tuple, int] = {}
+    group: str | None = None
 
     for number, cells in iter_nonempty(table.rows):
         if number <= last or _is_column_number_row(cells):
@@ -146,13 +146,14 @@ def parse_table(table: RawTable, contract: Contract, path: Path) -> ParsedTable:
         has_values = any(i < len(cells) and texts[i] for i in measure_cols)
         stt = fold(texts[0]) if texts else ""
         if ROMAN_RE.match(stt) and not has_values:
-            continue  # group row naming a district
+            group = next((t for t in texts[1:] if t), None)  # group row naming a district: context
+            continue
         if any(name == w or name.startswith(w + " ") for w in TOTAL_WORDS) and not stt.isdigit():
             continue  # total row
         if not has_values and not name:
             continue
 
-        record: dict[str, Any] = {"_row_number": number}
+        record: dict[str, Any] = {"_row_number": number, "_group": group}
         row_issues: list[Issue] = []
         for col, canonical in mapping.items():
             spec = contract.column(canonical)
@@ -171,20 +172,28 @@ def parse_table(table: RawTable, contract: Contract, path: Path) -> ParsedTable:
                 row_issues.append(Issue(number, spec.name, None, f"Thiếu giá trị bắt buộc '{spec.aliases[0]}'",
                                         f"Required value '{spec.aliases[-1]}' is missing",
                                         "Điền giá trị vào ô này", "Fill in this cell"))
-        key = tuple(record.get(k) for k in contract.keys)
-        if not row_issues and None not in key:
-            if key in seen_keys:
-                row_issues.append(Issue(number, ",".join(contract.keys), "/".join(map(str, key)),
-                                        f"Trùng khóa với dòng {seen_keys[key]}", f"Same key as row {seen_keys[key]}",
-                                        "Mỗi đơn vị chỉ một dòng cho mỗi kỳ; xóa dòng trùng",
-                                        "One row per unit and period: remove the duplicate"))
-            else:
-                seen_keys[key] = number
         if row_issues:
             out.issues.extend(row_issues)
         else:
             out.records.append(record)
     return out
+
+
+def hold_back_duplicate_keys(parsed: ParsedTable, keys: tuple[str, ...]) -> None:
+    """A second row with the same key (unit and period) is held back, pointing at the first."""
+    seen: dict[tuple, int] = {}
+    kept = []
+    for record in parsed.records:
+        key = tuple(record.get(k) for k in keys)
+        if key in seen:
+            parsed.issues.append(Issue(record["_row_number"], ",".join(keys), "/".join(map(str, key)),
+                                       f"Trùng khóa với dòng {seen[key]}", f"Same key as row {seen[key]}",
+                                       "Mỗi đơn vị chỉ một dòng cho mỗi kỳ; xóa dòng trùng",
+                                       "One row per unit and period: remove the duplicate"))
+        else:
+            seen[key] = record["_row_number"]
+            kept.append(record)
+    parsed.records = kept
 
 
 def _check(spec, value: Any) -> None:

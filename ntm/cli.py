@@ -52,10 +52,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dropzone", type=Path)
     p = sub.add_parser("portal", help="the local CKAN portal")
     p.add_argument("action", choices=["up", "down", "status"])
+    p = sub.add_parser("units", help="administrative units: resolve names, export the lists")
+    units = p.add_subparsers(dest="units_command", required=True)
+    r = units.add_parser("resolve", help="resolve a CSV with columns name[, parent, grandparent, code, date]")
+    r.add_argument("input", type=Path)
+    r.add_argument("-o", "--output", type=Path, required=True)
+    units.add_parser("export-seeds", help="write the unit lists and crosswalk to dbt_project/seeds/admin_units")
 
     args = parser.parse_args(argv)
     data_dir = args.data_dir
 
+    if args.command == "units":
+        from ingest.units.cli import main as units_main
+
+        return units_main(args)
     if args.command == "portal":
         from ntm import portal
 

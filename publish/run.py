@@ -190,6 +190,7 @@ def _load_datastore(ckan, resource_id: str, parquet: Path, columns: dict[str, di
     batch: list[dict] = []
     keys_now: set[tuple] = set()
     for row in iter_rows(parquet):
+        row = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}  # dates as JSON
         keys_now.add(tuple(row[k] for k in primary_key))
         batch.append(row)
         if len(batch) >= CHUNK:

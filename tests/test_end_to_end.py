@@ -13,10 +13,14 @@ SON_LA = ("so-khcn-son-la", "digital_infrastructure")
 DONG_THAP = ("so-khcn-dong-thap", "digital_infrastructure")
 
 
+def _digital(result):
+    return next(d for d in result.publish.datasets if d.mart == "fact_digital_infrastructure")
+
+
 def _datastore_rows(ckan, dataset_name):
     package = ckan.action.package_show(id=dataset_name)
     csv_res = next(r for r in package["resources"] if r.get("ntm_kind") == "csv")
-    found = ckan.action.datastore_search(resource_id=csv_res["id"], limit=1000, sort="unit_code")
+    found = ckan.action.datastore_search(resource_id=csv_res["id"], limit=1000, sort="unit_key")
     return package, found["records"]
 
 
@@ -25,20 +29,24 @@ def test_samples_reach_the_portal_with_their_values(ckan, dropzone, data_dir, pr
     drop(dropzone, *DONG_THAP, sample(*DONG_THAP))
     result = pipeline.run_all(dropzone, data_dir)
     assert result.transform.success, result.transform.failures
-    assert result.validation.publishable == ["fact_digital_infrastructure"]
-    [published] = result.publish.datasets
+    assert result.validation.publishable == ["dim_admin_unit", "dim_admin_unit_crosswalk",
+                                             "fact_digital_infrastructure"]
+    published = _digital(result)
     assert published.status == "created" and published.name == prefix + "ntm-ha-tang-so-cap-xa"
 
     package, records = _datastore_rows(ckan, published.name)
-    mart = duckdb.sql(f"select * from '{data_dir}/marts/fact_digital_infrastructure.parquet' order by unit_code").df()
-    assert len(records) == len(mart) == 22  # 10 Sơn La rows passed (1 held back) + 12 Đồng Tháp rows
+    mart = duckdb.sql(f"select * from '{data_dir}/marts/fact_digital_infrastructure.parquet' order by unit_key").df()
+    assert len(records) == len(mart) == 23  # 11 Sơn La communes + 12 Đồng Tháp communes
     by_code = {r["unit_code"]: r for r in records}
     assert by_code["03664"]["fixed_broadband_household_pct"] == 46.32
-    assert by_code["03664"]["unit_name"] == "Chiềng Xôm"
+    assert by_code["03664"]["unit_name"] == "Xã Chiềng Xôm"  # official name; the file said "Chiềng Xôm"
+    assert by_code["03664"]["unit_key"] == "2024:commune:03664"
+    assert by_code["03664"]["current_unit_key"] == "2025:commune:03664"  # now Phường Chiềng An
+    assert by_code["03661"]["fixed_broadband_household_pct"] == 41.15   # row without a code, resolved by name
     assert by_code["30100"]["smartphone_household_pct"] == 90.76
     assert by_code["03676"]["fixed_broadband_household_pct"] is None
     assert by_code["30109"]["it_loudspeaker_stations"] is None
-    assert [r["unit_code"] for r in records] == list(mart["unit_code"])
+    assert [r["unit_key"] for r in records] == list(mart["unit_key"])
 
     assert package["private"] is False and package["license_id"] == "cc-by"
     assert package["organization"]["name"] == "chuong-trinh-ntm"  # two source departments
@@ -55,7 +63,7 @@ def test_samples_reach_the_portal_with_their_values(ckan, dropzone, data_dir, pr
     csv_url = next(r["url"] for r in package["resources"] if r["ntm_kind"] == "csv")
     with urllib.request.urlopen(csv_url) as resp:
         body = resp.read()
-    assert body.startswith(b"\xef\xbb\xbfunit_code,") and "Chiềng Xôm".encode() in body
+    assert body.startswith(b"\xef\xbb\xbfunit_key,") and "Chiềng Xôm".encode() in body
 
     # The public pages list it.
     for path in ("/dataset", f"/dataset/{published.name}"):
@@ -64,19 +72,19 @@ def test_samples_reach_the_portal_with_their_values(ckan, dropzone, data_dir, pr
 
     # Publishing again changes nothing.
     again = pipeline.run_all(dropzone, data_dir)
-    assert [d.status for d in again.publish.datasets] == ["unchanged"]
+    assert [d.status for d in again.publish.datasets] == ["unchanged"] * 3
     assert ckan.action.package_show(id=published.name)["metadata_modified"] == package["metadata_modified"]
 
 
 def test_changed_row_is_upserted_and_nothing_duplicates(ckan, dropzone, data_dir, prefix):
     original = drop(dropzone, *DONG_THAP, sample(*DONG_THAP))
     first = pipeline.run_all(dropzone, data_dir)
-    name = first.publish.datasets[0].name
+    name = _digital(first).name
     _, before = _datastore_rows(ckan, name)
     corrected = original.read_bytes().replace("Xã Mỹ Thọ;2023;83,66".encode(), "Xã Mỹ Thọ;2023;84,10".encode())
     drop(dropzone, *DONG_THAP, name="HaTangSo_HuyenCaoLanh_2023_v2.csv", content=corrected)
     second = pipeline.run_all(dropzone, data_dir)
-    assert [d.status for d in second.publish.datasets] == ["updated"]
+    assert [d.status for d in second.publish.datasets] == ["unchanged", "unchanged", "updated"]
     _, after = _datastore_rows(ckan, name)
     assert len(after) == len(before) == 12
     changed = [(b, a) for b, a in zip(before, after) if b != a]
@@ -87,8 +95,9 @@ def test_changed_row_is_upserted_and_nothing_duplicates(ckan, dropzone, data_dir
 
 
 def test_file_breaking_a_critical_expectation_does_not_reach_the_portal(ckan, dropzone, data_dir, prefix, capsys):
+    # Ingest accepts a well-formed year; the published table must not claim figures from the future.
     bad = ("Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%)\n"
-           "30076;Thị trấn Mỹ Thọ;2031;91,25\n30079;Xã Gáo Giồng;2031;78,40\n")
+           "29869;Phường Cao Lãnh;2031;91,25\n28261;Phường Mỹ Tho;2031;78,40\n")
     drop(dropzone, *DONG_THAP, name="HaTangSo_2031.csv", content=bad.encode())
     from ntm.cli import main
 

@@ -20,24 +20,35 @@ def test_report_style_excel_sample(dropzone, data_dir):
     drop(dropzone, *SON_LA, sample(*SON_LA))
     result = ingest_dropzone(dropzone, data_dir, "r1")
     [outcome] = result.files
-    # 11 commune rows; Xã Chiềng Đen has no code and waits for the name resolver, so it is held back.
-    assert (outcome.status, outcome.rows_landed, outcome.rows_quarantined) == ("partly_landed", 10, 1)
+    # 11 commune rows: group, total, footnote and signature rows are not data.
+    assert (outcome.status, outcome.rows_landed, outcome.rows_quarantined) == ("landed", 11, 0)
     rows = _bronze(data_dir).set_index("unit_code")
     assert rows.loc["03664", "fixed_broadband_household_pct"] == 46.32
     assert rows.loc["03664", "mobile_4g5g_household_pct"] == 99.15
     assert rows.loc["03664", "smartphone_household_pct"] == 96.36
     assert rows.loc["03649", "unit_name"] == "Phường Tô Hiệu"          # code got its leading zero back
+    assert rows.loc["03661", "unit_name"] == "xã Chiềng Đen"           # no code: resolved by name in its group
     assert rows.loc["03667", "fixed_broadband_household_pct"] == 64.7   # "64,7%"
     assert rows.loc["04114", "unit_name"] == "Xã Chiềng Chăn"          # trailing space trimmed
     assert rows.loc["03676"].isna()["fixed_broadband_household_pct"]    # "-" is no data, not 0
     assert set(rows["year"]) == {2023}                                   # from the title "NĂM 2023"
+    assert set(rows["unit_list_version"]) == {"2024"}
     assert set(rows["_department"]) == {"so-khcn-son-la"}
     assert list(rows["_row_number"])[:2] == [11, 12]                     # the Excel row numbers
-    report = json.loads((dropzone / "so-khcn-son-la" / "_reports" / "digital_infrastructure"
-                         / "Bieu01_HaTangSo_CapXa_2023.xlsx.report.json").read_text())
-    [problem] = report["problems"]
-    assert (problem["row"], problem["column"]) == (14, "unit_code")
-    assert "Mã ĐVHC" in problem["vi"] and problem["en"] and problem["fix_vi"] and problem["fix_en"]
+
+
+def test_unknown_unit_is_held_back_with_candidates(dropzone, data_dir):
+    drop(dropzone, *DONG_THAP, name="don_vi_la.csv", content=(
+        "Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%)\n"
+        "Xã Ba Sao;2023;76,9\nXã Mỹ Thọo;2023;80\nMỹ Thọ;2023;81\n").encode())
+    [outcome] = ingest_dropzone(dropzone, data_dir, "r1").files
+    assert (outcome.status, outcome.rows_landed, outcome.rows_quarantined) == ("partly_landed", 1, 2)
+    report = json.loads((dropzone / "so-khcn-dong-thap" / "_reports" / "digital_infrastructure"
+                         / "don_vi_la.csv.report.json").read_text())
+    by_row = {p["row"]: p for p in report["problems"]}
+    assert "not in the official list" in by_row[3]["en"] and "30100" in by_row[3]["fix_en"]
+    assert "fits several units" in by_row[4]["en"]
+    assert "30076" in by_row[4]["fix_vi"] and "30100" in by_row[4]["fix_vi"]  # TT. and Xã Mỹ Thọ
 
 
 def test_original_bytes_kept_and_redrop_changes_nothing(dropzone, data_dir):
@@ -78,10 +89,10 @@ def test_unknown_dataset_folder_is_rejected_with_a_report(dropzone, data_dir):
 
 def test_missing_required_column_names_accepted_headers(dropzone, data_dir):
     drop(dropzone, *DONG_THAP, name="thieu_cot.csv",
-         content="Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%)\nXã Ba Sao;2023;76,9\n".encode())
+         content="Mã xã;Năm;Tỷ lệ hộ có Internet cáp quang (%)\n30085;2023;76,9\n".encode())
     [outcome] = ingest_dropzone(dropzone, data_dir, "r1").files
     assert outcome.status == "rejected"
-    assert "Mã ĐVHC" in outcome.reason and "Missing required columns" in outcome.reason
+    assert "Tên đơn vị hành chính" in outcome.reason and "Missing required columns" in outcome.reason
     assert not list((data_dir / "bronze" / "digital_infrastructure").glob("so-khcn*"))
 
 

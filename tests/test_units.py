@@ -112,8 +112,6 @@ def test_perturbed_names_resolve_with_their_parents_and_never_wrongly(version):
             else:
                 outcomes["missed"].append((name, unit.name, got.status, got.reason))
     total = len(communes) * len(PERTURBATIONS)
-    print({k: (v if isinstance(v, int) else len(v)) for k, v in outcomes.items()}, total)
-    print(outcomes["wrong"][:10], outcomes["missed"][:10])
     assert outcomes["wrong"] == []
     assert outcomes["missed"] == []
     assert outcomes["correct"] / total >= 0.995, outcomes["ambiguous_with_answer"]
@@ -160,3 +158,30 @@ def test_old_name_on_new_data_points_to_its_successor():
     got = resolve("Chiềng Xôm", None, "Sơn La", date="2025-09-01")
     assert got.status == "not_found"
     assert [c.name for c in got.candidates] == ["Phường Chiềng An"]
+
+
+def test_units_resolve_command_writes_status_and_candidates(tmp_path):
+    import csv
+
+    from ntm.cli import main
+
+    source = tmp_path / "in.csv"
+    source.write_text("name,parent,grandparent,code,date\n"
+                      "Chiềng Xôm - TP Sơn La,,,,2023-01-01\n"
+                      "Mỹ Thọ,Huyện Cao Lãnh,Đồng Tháp,,2023-01-01\n"
+                      "Xã Không Có,,Sơn La,,2023-01-01\n", encoding="utf-8")
+    target = tmp_path / "out.csv"
+    assert main(["units", "resolve", str(source), "-o", str(target)]) == 1  # not everything matched
+    rows = list(csv.DictReader(open(target, encoding="utf-8-sig")))
+    assert [(r["status"], r["unit_code"], r["list_version"]) for r in rows] == [
+        ("matched", "03664", "2024"), ("ambiguous", "", ""), ("not_found", "", "")]
+    assert "30076" in rows[1]["candidates"] and "30100" in rows[1]["candidates"]
+    assert rows[0]["name"] == "Chiềng Xôm - TP Sơn La"  # input columns kept as they were
+
+
+def test_committed_seeds_match_the_package(tmp_path):
+    from ingest.units.cli import SEEDS_DIR, export_seeds
+
+    for fresh in export_seeds(tmp_path):
+        committed = SEEDS_DIR / fresh.name
+        assert committed.read_bytes() == fresh.read_bytes(), f"run `ntm units export-seeds` ({fresh.name})"

@@ -22,7 +22,7 @@ deduplicated as (
     select *
     from current_rows
     qualify row_number() over (
-        partition by unit_code, year order by ingested_at desc, source_row_number
+        partition by unit_key, year order by ingested_at desc, source_row_number
     ) = 1
 )
 

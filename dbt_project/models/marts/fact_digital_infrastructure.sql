@@ -4,14 +4,26 @@ current_rows as (
     select * from {{ ref('int_digital_infrastructure__current') }}
 ),
 
+units as (
+    select * from {{ ref('int_admin_units__on_current_map') }}
+),
+
 final as (
     select
-        -- ids
-        cast(unit_code as varchar) as unit_code,
-        -- Codes only mean something with their list: the list in force until 30 June 2025, or after.
-        cast(case when year <= 2024 then '2024' else '2025' end as varchar) as unit_list_version,
-        cast(unit_name as varchar) as unit_name,
-        cast(year as integer) as year,
+        -- the unit, in the list of its time
+        cast(current_rows.unit_key as varchar) as unit_key,
+        cast(current_rows.unit_code as varchar) as unit_code,
+        cast(current_rows.unit_list_version as varchar) as unit_list_version,
+        cast(units.unit_name as varchar) as unit_name,
+        cast(units.province_code as varchar) as province_code,
+        cast(units.province_name as varchar) as province_name,
+
+        -- the same unit on today's map (from 1 July 2025)
+        cast(units.current_unit_key as varchar) as current_unit_key,
+        cast(units.current_province_code as varchar) as current_province_code,
+        cast(units.current_province_name as varchar) as current_province_name,
+
+        cast(current_rows.year as integer) as year,
 
         -- numerics
         cast(fixed_broadband_household_pct as double) as fixed_broadband_household_pct,
@@ -26,7 +38,8 @@ final as (
         -- (int_digital_infrastructure__current), so a corrected file changes only the rows it corrects.
         cast(department as varchar) as department
     from current_rows
+    left join units on units.unit_key = current_rows.unit_key
 )
 
 select * from final
-order by unit_code, year
+order by unit_key, year

@@ -7,8 +7,10 @@ source as (
 renamed as (
     select
         -- ids
+        unit_list_version || ':commune:' || unit_code as unit_key,
         unit_code,
-        unit_name,
+        unit_list_version,
+        unit_name as unit_name_reported,
         cast(year as integer) as year,
 
         -- numerics (percent 0-100, counts)
