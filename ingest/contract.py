@@ -24,6 +24,8 @@ class Column:
     range: tuple[float | None, float | None] | None = None
     allowed: tuple[str, ...] | None = None
     description: dict = field(default_factory=dict)
+    personal: bool = False       # recognised in the header, never stored past the raw file
+    default: Any = None          # the value of a blank cell
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,11 @@ class Contract:
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    @property
+    def stored_columns(self) -> list[Column]:
+        """The columns that reach bronze: everything but personal data."""
+        return [c for c in self.columns if not c.personal]
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
@@ -67,6 +74,8 @@ def _column(raw: dict[str, Any]) -> Column:
         range=tuple(rng) if rng else None,
         allowed=tuple(raw["allowed"]) if raw.get("allowed") else None,
         description=raw.get("description", {}),
+        personal=bool(raw.get("personal", False)),
+        default=raw.get("default"),
     )
 
 

@@ -5,9 +5,11 @@ Every reader yields `(row_number, cells)` where row_number is what the departmen
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -30,24 +32,76 @@ class RawTable:
     encoding: str | None = None
 
 
+# Bytes Windows-1252 leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D) read as their Latin-1 selves.
+codecs.register_error("latin1_fallback", lambda err: (err.object[err.start:err.end].decode("latin-1"), err.end))
+
+
+def _vietnamese_letters() -> frozenset[str]:
+    letters = set("đĐ")
+    for base in "aăâeêioôơuưy":
+        for tone in ("", "\u0300", "\u0301", "\u0303", "\u0309", "\u0323"):
+            ch = unicodedata.normalize("NFC", base + tone)
+            letters.update({ch, ch.upper()})
+    return frozenset(c for c in letters if not c.isascii())
+
+
+VIETNAMESE_LETTERS = _vietnamese_letters()
+
+
+def _legacy_score(text: str) -> tuple[int, int]:
+    """(Vietnamese letters, characters no Vietnamese text has): legacy bytes read as Unicode
+    show up as symbols and foreign letters (`x· S¶ng Méc`)."""
+    sample = text[:200_000]
+    viet = sum(c in VIETNAMESE_LETTERS for c in sample)
+    alien = sum(1 for c in sample if not c.isascii() and c not in VIETNAMESE_LETTERS
+                and not unicodedata.combining(c) and c not in "\ufeff\u00a0–—“”‘’…•")
+    return viet, alien
+
+
+def _legacy_readings(surface: str) -> dict[str, str]:
+    from viparse.normalize.encodings import CHARMAPS
+    from viparse.normalize.tables import convert
+
+    return {name: convert(surface, CHARMAPS[name]) for name in ("tcvn3", "vni")}
+
+
 def decode_text(data: bytes) -> tuple[str, str]:
-    """Decode bytes as UTF-8 (with or without BOM), UTF-16 (Excel's 'Unicode text'), or
-    Windows-1258; the result is NFC (Windows-1258 stores tone marks as combining characters)."""
+    """Decode bytes as UTF-8 (with or without BOM), UTF-16 (Excel's 'Unicode text') or
+    Windows-1258, or convert legacy TCVN3 (ABC) / VNI text; the result is NFC.
+
+    The legacy encodings are decided per file: each reading is scored by how many Vietnamese
+    letters it yields against characters no Vietnamese text has, and a reading is taken only
+    when it is clean. A file that no reading makes clean is rejected, not guessed."""
+    readings: dict[str, str] = {}
     if data.startswith(b"\xef\xbb\xbf"):
-        return nfc(data[3:].decode("utf-8")), "utf-8-sig"
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return nfc(data.decode("utf-16")), "utf-16"
-    try:
-        return nfc(data.decode("utf-8")), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return nfc(data.decode("cp1258")), "cp1258"
-    except UnicodeDecodeError as err:
+        readings["utf-8-sig"] = data[3:].decode("utf-8", errors="strict")
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        readings["utf-16"] = data.decode("utf-16")
+    else:
+        try:
+            readings["utf-8"] = data.decode("utf-8")
+        except UnicodeDecodeError:
+            try:
+                readings["cp1258"] = data.decode("cp1258")
+            except UnicodeDecodeError:
+                pass
+    # Legacy tables are keyed on the characters Windows-1252 shows for the bytes.
+    surface = readings.get("utf-8") or readings.get("utf-8-sig") or readings.get("utf-16") or \
+        data.decode("cp1252", errors="latin1_fallback")
+    scored = {}
+    for name, text in {**readings, **_legacy_readings(surface)}.items():
+        text = nfc(text)
+        viet, alien = _legacy_score(text)
+        scored[name] = (viet - 5 * alien, alien, viet, text)
+    best = max(scored, key=lambda n: scored[n][0])
+    score, alien, viet, text = scored[best]
+    if alien > max(2, viet // 50):
         raise Unreadable(
-            "Không đọc được bảng mã của tệp", "The file's text encoding could not be read",
-            "Lưu lại tệp dạng CSV UTF-8 (Excel: Lưu thành > CSV UTF-8)",
-            "Save the file again as CSV UTF-8 (Excel: Save As > CSV UTF-8)") from err
+            "Không nhận ra bảng mã tiếng Việt của tệp (không phải Unicode, TCVN3 hay VNI)",
+            "The file's Vietnamese encoding was not recognised (not Unicode, TCVN3 or VNI)",
+            "Mở tệp bằng Excel và lưu lại dạng CSV UTF-8 (Lưu thành > CSV UTF-8)",
+            "Open the file in Excel and save it again as CSV UTF-8 (Save As > CSV UTF-8)")
+    return text, best
 
 
 def _sniff_delimiter(sample: str) -> str:

@@ -127,7 +127,7 @@ def ingest_file(path: Path, department: str, dataset: str, contract: Contract | 
         return _reject(outcome, entry, [issue], ledger, con, report_dir, contract)
 
     if contract.unit_level and "unit_name" in contract.column_names:
-        parsed.records, unresolved = resolve_records(parsed.records, department)
+        parsed.records, unresolved = resolve_records(parsed.records, department, contract.unit_level)
         parsed.issues.extend(unresolved)
     hold_back_duplicate_keys(parsed, contract.keys)
 
@@ -138,8 +138,7 @@ def ingest_file(path: Path, department: str, dataset: str, contract: Contract | 
 
     bronze = write_bronze(contract, parsed.records, department=department, source_file=path.name, sha=sha,
                           run_id=run_id, data_dir=data_dir)
-    years = sorted({r["year"] for r in parsed.records if r.get("year") is not None})
-    period = f"{years[0]}-{years[-1]}" if years else "all"
+    period = file_period(parsed.records, contract)
     outcome.status = "partly_landed" if parsed.issues else "landed"
     outcome.rows_landed, outcome.rows_quarantined = len(parsed.records), len({i.row for i in parsed.issues})
     if parsed.issues:
@@ -150,6 +149,17 @@ def ingest_file(path: Path, department: str, dataset: str, contract: Contract | 
     ledger.record(con, **entry, period=period, status=outcome.status, rows_landed=outcome.rows_landed,
                   rows_quarantined=outcome.rows_quarantined, bronze_path=str(bronze), report_path=outcome.report)
     return outcome
+
+
+def file_period(records: list[dict], contract: Contract) -> str:
+    """The period a file covers ("2023", "2024-Q1", "2024-01", or a range): a newer file for the
+    same department, dataset and period supersedes the older one."""
+    column = contract.period.get("column", "year")
+    values = sorted({str(v)[:7] if contract.period.get("kind") == "month" else str(v)
+                     for v in (r.get(column) for r in records) if v is not None})
+    if not values:
+        return "all"
+    return values[0] if len(values) == 1 else f"{values[0]}..{values[-1]}"
 
 
 def _reject(outcome: FileOutcome, entry: dict, issues: list[Issue], ledger: Ledger, con, report_dir: Path,

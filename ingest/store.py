@@ -28,6 +28,10 @@ ARROW_TYPES = {
     "percent": pa.float64(),
     "integer": pa.int64(),
     "year": pa.int32(),
+    "status": pa.bool_(),
+    "boolean": pa.bool_(),
+    "date": pa.date32(),
+    "period": pa.string(),
 }
 LINEAGE = [
     ("_department", pa.string()),
@@ -80,8 +84,8 @@ def keep_original(path: Path, sha: str, data_dir: Path) -> Path:
 
 
 def bronze_schema(contract: Contract) -> pa.Schema:
-    resolved = [("unit_list_version", pa.string())] if contract.unit_level else []
-    return pa.schema([(c.name, ARROW_TYPES[c.type]) for c in contract.columns] + resolved + LINEAGE)
+    resolved = [("unit_level", pa.string()), ("unit_list_version", pa.string())] if contract.unit_level else []
+    return pa.schema([(c.name, ARROW_TYPES[c.type]) for c in contract.stored_columns] + resolved + LINEAGE)
 
 
 def ensure_empty_bronze(contract: Contract, data_dir: Path) -> None:

@@ -157,6 +157,8 @@ def parse_table(table: RawTable, contract: Contract, path: Path) -> ParsedTable:
         row_issues: list[Issue] = []
         for col, canonical in mapping.items():
             spec = contract.column(canonical)
+            if spec.personal:
+                continue  # personal data stays in the raw file only
             raw = cells[col] if col < len(cells) else None
             try:
                 value = PARSERS[spec.type](raw, spec.width) if spec.type == "code" else PARSERS[spec.type](raw)
@@ -164,10 +166,13 @@ def parse_table(table: RawTable, contract: Contract, path: Path) -> ParsedTable:
             except BadValue as bad:
                 row_issues.append(Issue(number, canonical, raw, bad.vi, bad.en, bad.fix_vi, bad.fix_en))
                 value = None
-            record[canonical] = value
+            record[canonical] = spec.default if value is None and spec.default is not None else value
+        for spec in contract.stored_columns:
+            if spec.default is not None and record.get(spec.name) is None:
+                record[spec.name] = spec.default
         if default_year is not None:
             record["year"] = default_year
-        for spec in contract.columns:
+        for spec in contract.stored_columns:
             if spec.required and record.get(spec.name) is None and not any(i.column == spec.name for i in row_issues):
                 row_issues.append(Issue(number, spec.name, None, f"Thiếu giá trị bắt buộc '{spec.aliases[0]}'",
                                         f"Required value '{spec.aliases[-1]}' is missing",

@@ -5,6 +5,7 @@ Each parser takes the raw cell (text, number or None) and returns the typed valu
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -157,6 +158,92 @@ def find_year_in_filename(name: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+_MET = {"dat", "x", "co", "yes", "true", "1", "da dat", "dat chuan"}
+_NOT_MET = {"chua dat", "khong dat", "chua", "khong", "no", "false", "0"}
+
+
+def parse_status(raw: Any) -> bool | None:
+    """Criterion results: `Đạt`, `đạt`, `x` are met; `Chưa đạt`, `Không đạt` are not; blank is unknown."""
+    text = _text(raw)
+    if text is None:
+        return None
+    key = fold(text)
+    if key in _MET:
+        return True
+    if key in _NOT_MET:
+        return False
+    raise BadValue(f"Kết quả '{text}' không rõ", f"Result '{text}' is not recognised",
+                   "Ghi 'Đạt' hoặc 'Chưa đạt' (hoặc 'x' khi đạt)", "Write 'Đạt' (met) or 'Chưa đạt' (not met), or 'x' for met")
+
+
+def parse_boolean(raw: Any) -> bool | None:
+    """Yes/no columns: `có`/`x`/`đã` are yes, `chưa`/`không` are no, blank is unknown."""
+    text = _text(raw)
+    if text is None:
+        return None
+    key = fold(text)
+    if key in _MET or key in {"da", "da co", "co su dung"}:
+        return True
+    if key in _NOT_MET or key in {"chua co", "khong co"}:
+        return False
+    raise BadValue(f"Giá trị '{text}' không phải có/không", f"Value '{text}' is not yes/no",
+                   "Ghi 'Có' hoặc 'Chưa'", "Write 'Có' (yes) or 'Chưa' (no)")
+
+
+def parse_date(raw: Any) -> dt.date | None:
+    """`dd/mm/yyyy` (also with `-` or `.`), Excel dates, ISO `yyyy-mm-dd`; never mm/dd."""
+    if isinstance(raw, dt.datetime):
+        return raw.date()
+    if isinstance(raw, dt.date):
+        return raw
+    text = _text(raw)
+    if text is None:
+        return None
+    m = re.fullmatch(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?", text)
+    try:
+        if m:
+            return dt.date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
+        m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})(?:[T ].*)?", text)
+        if m:
+            return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        pass
+    raise BadValue(f"Ngày '{text}' không hợp lệ", f"Date '{text}' is not valid",
+                   "Ghi ngày theo dạng ngày/tháng/năm, ví dụ 27/01/2024", "Write the date as day/month/year, e.g. 27/01/2024")
+
+
+_ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4}
+
+
+def parse_period(raw: Any) -> str | None:
+    """Reporting periods, canonical: `Quý I/2024` -> `2024-Q1`, `Tháng 1/2024` -> `2024-01`,
+    `6 tháng đầu năm 2024` -> `2024-H1`, `Năm 2023` or `2023` -> `2023`."""
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        return str(parse_year(raw))
+    text = _text(raw)
+    if text is None:
+        return None
+    key = fold(text)
+    patterns = [
+        (r"(?:quy|q)\s*(i{1,3}|iv|[1-4])\s*(?:nam\s*)?(\d{4})",
+         lambda m: f"{m.group(2)}-Q{_ROMAN.get(m.group(1)) or int(m.group(1))}"),
+        (r"(\d{4})\s*q([1-4])", lambda m: f"{m.group(1)}-Q{m.group(2)}"),
+        (r"(?:thang\s*)(\d{1,2})\s*(?:nam\s*)?(\d{4})", lambda m: f"{m.group(2)}-{int(m.group(1)):02d}"),
+        (r"6 thang (?:dau nam|dau)\s*(?:nam\s*)?(\d{4})", lambda m: f"{m.group(1)}-H1"),
+        (r"(?:nam\s*)?(\d{4})", lambda m: m.group(1)),
+        (r"(\d{4}) (\d{2})", lambda m: f"{m.group(1)}-{m.group(2)}"),
+    ]
+    for pattern, canon in patterns:
+        m = re.fullmatch(pattern, key)
+        if m:
+            value = canon(m)
+            if re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])|\d{4}-Q[1-4]|\d{4}-H[12]|\d{4}", value):
+                return value
+    raise BadValue(f"Kỳ báo cáo '{text}' không rõ", f"Reporting period '{text}' is not recognised",
+                   "Ghi kỳ theo dạng 'Quý I/2024', 'Tháng 01/2024' hoặc 'Năm 2023'",
+                   "Write the period as 'Quý I/2024', 'Tháng 01/2024' or 'Năm 2023'")
+
+
 PARSERS: dict[str, Callable[..., Any]] = {
     "text": parse_text,
     "code": parse_code,
@@ -164,4 +251,8 @@ PARSERS: dict[str, Callable[..., Any]] = {
     "percent": parse_percent,
     "integer": parse_integer,
     "year": parse_year,
+    "status": parse_status,
+    "boolean": parse_boolean,
+    "date": parse_date,
+    "period": parse_period,
 }

@@ -45,7 +45,7 @@ def interpretations(name: str) -> list[tuple[str | None, str]]:
     like one without being one ('Tịnh Biên' is not 'Tỉnh Biên') keeps its first word. Without
     diacritics 'quan hoa' may be 'Quận Hoa' or 'Quan Hóa', so both readings are returned and the
     resolver accepts only an answer on which they agree."""
-    text = tidy(name)
+    text = re.sub(r"^(?:ubnd|ủy ban nhân dân|uỷ ban nhân dân)\s+", "", tidy(name), flags=re.IGNORECASE)
     lowered = text.casefold()
     for unit_type in UNIT_TYPES:
         word = unit_type.casefold()

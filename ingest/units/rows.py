@@ -2,6 +2,7 @@
 lists the candidates."""
 from __future__ import annotations
 
+import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -9,9 +10,14 @@ from typing import Any
 import yaml
 
 from ingest.table import Issue
-from ingest.units.resolver import resolve
+from ingest.units.names import interpretations
+from ingest.units.resolver import Resolution, resolve
 
 DEPARTMENTS = Path(__file__).resolve().parents[1] / "departments.yaml"
+LEVEL_BY_CODE_WIDTH = {2: "province", 3: "district", 5: "commune"}
+LEVEL_BY_TYPE = {"Tỉnh": ["province"], "Thành phố": ["province", "district"], "Huyện": ["district"],
+                 "Quận": ["district"], "Thị xã": ["district"], "Xã": ["commune"], "Phường": ["commune"],
+                 "Thị trấn": ["commune"], "Đặc khu": ["commune"]}
 
 
 @lru_cache(maxsize=1)
@@ -23,18 +29,57 @@ def province_of(department: str) -> str | None:
     return departments().get(department, {}).get("province")
 
 
-def resolve_records(records: list[dict[str, Any]], department: str) -> tuple[list[dict[str, Any]], list[Issue]]:
-    """Rows with `unit_code` and `unit_list_version` set from the official lists, and the issues of
-    the rows that could not be resolved (with candidates)."""
+def reference_date(record: dict[str, Any]) -> str | None:
+    """The day the row speaks of, which decides the unit list (before or from 1 July 2025)."""
+    if record.get("year"):
+        return f"{record['year']}-12-31"
+    for column in ("received_date", "decision_date"):
+        if isinstance(record.get(column), dt.date):
+            return record[column].isoformat()
+    period = record.get("period")
+    if period:
+        year, _, part = period.partition("-")
+        month = {"Q1": 3, "Q2": 6, "Q3": 9, "Q4": 12, "H1": 6, "H2": 12, "": 12}.get(part) or int(part)
+        return f"{year}-{month:02d}-28"
+    return None
+
+
+def _levels(record: dict[str, Any], unit_level: str) -> list[str]:
+    if unit_level != "any":
+        return [unit_level]
+    code = str(record.get("unit_code") or "")
+    if code.isdigit() and len(code) in LEVEL_BY_CODE_WIDTH:
+        return [LEVEL_BY_CODE_WIDTH[len(code)]]
+    unit_type = interpretations(record.get("unit_name") or "")[0][0]
+    return LEVEL_BY_TYPE.get(unit_type, ["commune", "district", "province"])
+
+
+def _resolve(record: dict[str, Any], unit_level: str, province: str | None) -> tuple[Resolution, str]:
+    answers = []
+    for level in _levels(record, unit_level):
+        got = resolve(record.get("unit_name"), parent=record.get("district_name") or record.get("_group"),
+                      grandparent=province if level != "province" else None, code=record.get("unit_code"),
+                      date=reference_date(record), level=level)
+        answers.append((got, level))
+    matched = [(g, lvl) for g, lvl in answers if g.status == "matched"]
+    if len(matched) == 1 and not any(g.status == "ambiguous" for g, _ in answers):
+        return matched[0]
+    if len(matched) > 1:
+        return Resolution("ambiguous", candidates=[g.unit for g, _ in matched],
+                          reason="the name fits units of several levels"), ""
+    return max(answers, key=lambda a: (a[0].status == "ambiguous", len(a[0].candidates)))
+
+
+def resolve_records(records: list[dict[str, Any]], department: str,
+                    unit_level: str = "commune") -> tuple[list[dict[str, Any]], list[Issue]]:
+    """Rows with `unit_code`, `unit_level` and `unit_list_version` set from the official lists, and
+    the issues of the rows that could not be resolved (with candidates)."""
     province = province_of(department)
     kept, issues = [], []
     for record in records:
-        year = record.get("year")
-        got = resolve(record.get("unit_name"), parent=record.get("_group"), grandparent=province,
-                      code=record.get("unit_code"), date=f"{year}-12-31" if year else None)
+        got, level = _resolve(record, unit_level, province)
         if got.status == "matched":
-            record["unit_code"] = got.unit.code
-            record["unit_list_version"] = got.unit.list_version
+            record.update(unit_code=got.unit.code, unit_level=level, unit_list_version=got.unit.list_version)
             kept.append(record)
             continue
         written = " / ".join(str(v) for v in (record.get("unit_name"), record.get("unit_code")) if v)
