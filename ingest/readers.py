@@ -88,19 +88,26 @@ def decode_text(data: bytes) -> tuple[str, str]:
     # Legacy tables are keyed on the characters Windows-1252 shows for the bytes.
     surface = readings.get("utf-8") or readings.get("utf-8-sig") or readings.get("utf-16") or \
         data.decode("cp1252", errors="latin1_fallback")
-    scored = {}
+    from viparse.normalize.frequency import vietnamese_score
+
+    clean = {}
     for name, text in {**readings, **_legacy_readings(surface)}.items():
         text = nfc(text)
         viet, alien = _legacy_score(text)
-        scored[name] = (viet - 5 * alien, alien, viet, text)
-    best = max(scored, key=lambda n: scored[n][0])
-    score, alien, viet, text = scored[best]
-    if alien > max(2, viet // 50):
+        if alien <= max(2, viet // 50):
+            clean[name] = text
+    if not clean:
         raise Unreadable(
             "Không nhận ra bảng mã tiếng Việt của tệp (không phải Unicode, TCVN3 hay VNI)",
             "The file's Vietnamese encoding was not recognised (not Unicode, TCVN3 or VNI)",
             "Mở tệp bằng Excel và lưu lại dạng CSV UTF-8 (Lưu thành > CSV UTF-8)",
             "Open the file in Excel and save it again as CSV UTF-8 (Save As > CSV UTF-8)")
+    # A clean Unicode reading is never second-guessed (legacy tables would corrupt good text).
+    # Among legacy readings several can be clean (a TCVN3 reading of VNI bytes is made of real
+    # letters too): the one that reads most like Vietnamese wins.
+    unicode_clean = [n for n in readings if n in clean]
+    best = unicode_clean[0] if unicode_clean else max(clean, key=lambda n: vietnamese_score(clean[n][:20000]))
+    text = clean[best]
     return text, best
 
 
@@ -118,11 +125,29 @@ def _sniff_delimiter(sample: str) -> str:
     return best
 
 
+MAX_COLUMNS = 500
+MAX_CELL_CHARS = 1024 * 1024
+csv.field_size_limit(MAX_CELL_CHARS)
+
+
 def read_csv(path: Path) -> RawTable:
     text, encoding = decode_text(path.read_bytes())
     delimiter = _sniff_delimiter(text[:20000])
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    rows = [(reader.line_num, cells) for cells in reader]
+    rows = []
+    try:
+        for cells in reader:
+            if len(cells) > MAX_COLUMNS:
+                raise Unreadable(f"Dòng {reader.line_num} có {len(cells)} cột (tối đa {MAX_COLUMNS})",
+                                 f"Line {reader.line_num} has {len(cells)} columns (at most {MAX_COLUMNS})",
+                                 "Kiểm tra dấu phân cách cột và xóa các cột thừa",
+                                 "Check the column separator and remove the extra columns")
+            rows.append((reader.line_num, cells))
+    except csv.Error as err:
+        raise Unreadable(f"Dòng {reader.line_num} không đọc được: có ô quá dài hoặc dấu ngoặc kép không đóng",
+                         f"Line {reader.line_num} cannot be read: a cell is too long or a quote is not closed",
+                         "Kiểm tra dấu ngoặc kép trong tệp; mỗi ô không quá 1 MB",
+                         "Check the quotes in the file; no cell may exceed 1 MB") from err
     return RawTable(rows=rows, merged=[], encoding=encoding)
 
 
@@ -135,6 +160,10 @@ def read_xlsx(path: Path) -> RawTable:
         raise Unreadable("Tệp Excel bị hỏng hoặc không phải định dạng .xlsx", "The Excel file is damaged or not .xlsx",
                          "Mở tệp bằng Excel và lưu lại dạng .xlsx", "Open the file in Excel and save it again as .xlsx") from err
     sheet = workbook.worksheets[0]
+    if sheet.max_column > MAX_COLUMNS:
+        raise Unreadable(f"Trang tính có {sheet.max_column} cột (tối đa {MAX_COLUMNS})",
+                         f"The sheet has {sheet.max_column} columns (at most {MAX_COLUMNS})",
+                         "Xóa các cột thừa, chỉ giữ biểu mẫu", "Delete the extra columns; keep just the form")
     rows = [(i, list(cells)) for i, cells in enumerate(sheet.iter_rows(values_only=True), start=1)]
     merged = [(r.min_row, r.min_col - 1, r.max_col - 1, sheet.cell(r.min_row, r.min_col).value)
               for r in sheet.merged_cells.ranges]
@@ -158,7 +187,8 @@ def read_json(path: Path) -> RawTable:
         for key in record if isinstance(record, dict) else []:
             if key not in header:
                 header.append(key)
-    rows = [(1, header)] + [(i, [r.get(k) for k in header]) for i, r in enumerate(records, start=1)
+    # Row numbers are record numbers (1 = the first record); the header is row 0.
+    rows = [(0, header)] + [(i, [r.get(k) for k in header]) for i, r in enumerate(records, start=1)
                             if isinstance(r, dict)]
     return RawTable(rows=rows, merged=[], encoding=encoding)
 

@@ -5,12 +5,14 @@ names start with `_` or `.` (reports, temporary copies) are not read.
 """
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.contract import Contract, all_contracts
 from ingest.readers import Unreadable, read_file
+from ingest.safety import check_before_reading, check_content, safe_report_name
 from ingest.report import write_report
 from ingest.store import Ledger, ensure_empty_bronze, keep_original, sha256_of, write_bronze
 from ingest.table import Issue, hold_back_duplicate_keys, parse_table
@@ -63,7 +65,8 @@ def discover(dropzone: Path) -> list[tuple[str, str, Path]]:
     found = []
     for dept in sorted(p for p in dropzone.iterdir() if p.is_dir() and _visible(p) and not p.is_symlink()):
         for ds in sorted(p for p in dept.iterdir() if p.is_dir() and _visible(p) and not p.is_symlink()):
-            for f in sorted(p for p in ds.iterdir() if p.is_file() and _visible(p)):
+            # Symbolic links are listed (and rejected with a report), never followed.
+            for f in sorted(p for p in ds.iterdir() if (p.is_file() or p.is_symlink()) and _visible(p)):
                 found.append((dept.name, ds.name, f))
     return found
 
@@ -94,9 +97,21 @@ def ingest_dropzone(dropzone: Path, data_dir: Path, run_id: str, departments: li
 def ingest_file(path: Path, department: str, dataset: str, contract: Contract | None, data_dir: Path, run_id: str,
                 ledger: Ledger, con, report_dir: Path) -> FileOutcome:
     outcome = FileOutcome(department, dataset, path.name, "rejected")
-    if time.time() - path.stat().st_mtime < SETTLE_SECONDS:
+    if time.time() - path.lstat().st_mtime < SETTLE_SECONDS:
         outcome.status = "not_ready"
         return outcome
+    try:
+        check_before_reading(path)
+    except Unreadable as bad:
+        # Not read at all (a link, an empty file, a dangerous name): the ledger keys it by name.
+        sha = hashlib.sha256(f"unread:{department}/{dataset}/{path.name}".encode()).hexdigest()
+        entry = dict(sha256=sha, department=department, dataset=dataset, file_name=path.name,
+                     size_bytes=path.lstat().st_size, run_id=run_id)
+        if ledger.seen(con, department, dataset, sha):
+            outcome.status = "unchanged"
+            return outcome
+        issue = Issue(None, None, None, bad.vi, bad.en, bad.fix_vi, bad.fix_en)
+        return _reject(outcome, entry, [issue], ledger, con, report_dir, contract)
     sha = sha256_of(path)
     previous = ledger.seen(con, department, dataset, sha)
     if previous:
@@ -121,6 +136,7 @@ def ingest_file(path: Path, department: str, dataset: str, contract: Contract | 
         return _reject(outcome, entry, [issue], ledger, con, report_dir, None)
 
     try:
+        check_content(path)
         parsed = parse_table(read_file(path), contract, path)
     except Unreadable as bad:
         issue = Issue(None, None, None, bad.vi, bad.en, bad.fix_vi, bad.fix_en)
@@ -143,7 +159,7 @@ def ingest_file(path: Path, department: str, dataset: str, contract: Contract | 
     outcome.rows_landed, outcome.rows_quarantined = len(parsed.records), len({i.row for i in parsed.issues})
     if parsed.issues:
         outcome.report = str(write_report(
-            report_dir=report_dir, file_name=path.name, department=department, dataset=dataset, sha=sha,
+            report_dir=report_dir, file_name=safe_report_name(path.name), department=department, dataset=dataset, sha=sha,
             status=outcome.status, issues=parsed.issues, accepted_rows=len(parsed.records)))
     ledger.supersede(con, department, dataset, period, sha)
     ledger.record(con, **entry, period=period, status=outcome.status, rows_landed=outcome.rows_landed,
@@ -165,7 +181,7 @@ def file_period(records: list[dict], contract: Contract) -> str:
 def _reject(outcome: FileOutcome, entry: dict, issues: list[Issue], ledger: Ledger, con, report_dir: Path,
             contract: Contract | None) -> FileOutcome:
     headers = {c.name: list(c.aliases) for c in contract.columns} if contract else None
-    outcome.report = str(write_report(report_dir=report_dir, file_name=entry["file_name"],
+    outcome.report = str(write_report(report_dir=report_dir, file_name=safe_report_name(entry["file_name"]),
                                       department=entry["department"], dataset=entry["dataset"], sha=entry["sha256"],
                                       status="rejected", issues=issues, accepted_rows=0, accepted_headers=headers))
     outcome.reason = f"{issues[0].vi} / {issues[0].en}"

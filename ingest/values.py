@@ -106,10 +106,17 @@ def parse_integer(raw: Any) -> int | None:
     return int(value)
 
 
+_FORMULA_RE = re.compile(r"^\s*(?:=|@|\+(?![\d\s]))")
+
+
 def parse_text(raw: Any) -> str | None:
     if isinstance(raw, float) and raw == int(raw):
         raw = int(raw)
     text = _text(raw)
+    if text is not None and _FORMULA_RE.match(text):
+        raise BadValue(f"Ô chứa công thức '{text[:40]}'", f"The cell holds a formula '{text[:40]}'",
+                       "Ghi giá trị, không ghi công thức (Excel: Dán đặc biệt > Giá trị)",
+                       "Enter the value, not a formula (Excel: Paste Special > Values)")
     return " ".join(text.split()) if text is not None else None
 
 

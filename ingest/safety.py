@@ -1,0 +1,75 @@
+"""Checks a file must pass before any reader opens it: nothing a department (or an attacker)
+drops may crash, hang or exhaust the machine. Each failure is a bilingual rejection."""
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+from ingest.readers import Unreadable
+
+MAX_FILE_BYTES = 8 * 1024**3          # above this, ask for a split file
+MAX_XLSX_UNCOMPRESSED = 300 * 1024**2  # an Excel form is megabytes, not gigabytes
+MAX_XLSX_RATIO = 150                   # typical sheets compress 5-20x; bombs 1000x
+MAX_COLUMNS = 500
+MAX_CELL_BYTES = 1024**2
+_SAFE_NAME = re.compile(r"^[^/\\\x00-\x1f\x7f]{1,200}$")
+
+
+def _reject(vi: str, en: str, fix_vi: str, fix_en: str) -> None:
+    raise Unreadable(vi, en, fix_vi, fix_en)
+
+
+def check_name(name: str) -> None:
+    if not _SAFE_NAME.match(name) or name in (".", "..") or ".." in name.split("/"):
+        _reject("Tên tệp có ký tự không được phép", "The file name has characters that are not allowed",
+                "Đặt lại tên tệp chỉ gồm chữ, số, dấu gạch và dấu chấm",
+                "Rename the file using letters, digits, dashes and dots only")
+
+
+def safe_report_name(name: str) -> str:
+    return re.sub(r"[/\\\x00-\x1f\x7f]", "_", name).lstrip(".")[:200] or "_"
+
+
+def check_before_reading(path: Path) -> None:
+    """What can be told without opening the file: its name, whether it is a link, its size."""
+    check_name(path.name)
+    if path.is_symlink():
+        _reject("Tệp là liên kết (symlink), không phải tệp thật", "The file is a symbolic link, not a real file",
+                "Chép tệp thật vào thư mục", "Copy the real file into the folder")
+    size = path.lstat().st_size
+    if size == 0:
+        _reject("Tệp rỗng", "The file is empty", "Gửi lại tệp có số liệu", "Send the file again with its data")
+    if size > MAX_FILE_BYTES:
+        _reject("Tệp quá lớn (trên 8 GB)", "The file is too large (over 8 GB)",
+                "Chia thành các tệp theo tháng", "Split it into monthly files")
+
+
+def check_content(path: Path) -> None:
+    """What the first bytes tell: binary junk, a fake or explosive Excel file."""
+    suffix = path.suffix.lower()
+    with open(path, "rb") as f:
+        head = f.read(65536)
+    if suffix == ".xlsx":
+        _check_xlsx(path, head)
+    elif b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        _reject("Tệp không phải là văn bản (có byte nhị phân)", "The file is not text (it has binary bytes)",
+                "Xuất lại tệp dạng CSV từ Excel hoặc phần mềm", "Export the file again as CSV")
+
+
+def _check_xlsx(path: Path, head: bytes) -> None:
+    if not head.startswith(b"PK"):
+        _reject("Tệp .xlsx không phải là tệp Excel thật", "The .xlsx file is not a real Excel file",
+                "Mở bằng Excel và lưu lại dạng .xlsx", "Open it in Excel and save it again as .xlsx")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except zipfile.BadZipFile:
+        _reject("Tệp Excel bị hỏng", "The Excel file is damaged",
+                "Mở bằng Excel và lưu lại dạng .xlsx", "Open it in Excel and save it again as .xlsx")
+    unpacked = sum(i.file_size for i in infos)
+    packed = max(1, sum(i.compress_size for i in infos))
+    if unpacked > MAX_XLSX_UNCOMPRESSED or unpacked / packed > MAX_XLSX_RATIO:
+        _reject("Tệp Excel giải nén ra quá lớn (nghi là tệp nén độc hại)",
+                "The Excel file unpacks to far too much data (looks like a zip bomb)",
+                "Gửi tệp Excel bình thường, chỉ gồm biểu mẫu số liệu", "Send an ordinary Excel file with just the form")
