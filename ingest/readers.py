@@ -193,6 +193,13 @@ def read_json(path: Path) -> RawTable:
     return RawTable(rows=rows, merged=[], encoding=encoding)
 
 
+def read_csv_head(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
+    """The first lines of a large CSV, to find its header (the last, maybe cut, line is dropped)."""
+    lines = text.splitlines()[:-1] or text.splitlines()
+    reader = csv.reader(io.StringIO("\n".join(lines[:60]), newline=""), delimiter=delimiter)
+    return [(reader.line_num, cells) for cells in reader]
+
+
 def read_file(path: Path) -> RawTable:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.contract import Contract, all_contracts
+import duckdb
+
+from ingest.bulk import ingest_bulk, threshold_bytes
 from ingest.readers import Unreadable, read_file
 from ingest.safety import check_before_reading, check_content, safe_report_name
 from ingest.report import write_report
@@ -135,6 +138,8 @@ def ingest_file(path: Path, department: str, dataset: str, contract: Contract | 
                       f"Đặt tệp vào thư mục của một bộ dữ liệu: {known}", f"Put the file in a dataset folder: {known}")
         return _reject(outcome, entry, [issue], ledger, con, report_dir, None)
 
+    if path.suffix.lower() in (".csv", ".txt") and path.stat().st_size >= threshold_bytes():
+        return _ingest_large(path, department, dataset, contract, data_dir, run_id, ledger, con, report_dir, entry)
     try:
         check_content(path)
         parsed = parse_table(read_file(path), contract, path)
@@ -164,6 +169,37 @@ def ingest_file(path: Path, department: str, dataset: str, contract: Contract | 
     ledger.supersede(con, department, dataset, period, sha)
     ledger.record(con, **entry, period=period, status=outcome.status, rows_landed=outcome.rows_landed,
                   rows_quarantined=outcome.rows_quarantined, bronze_path=str(bronze), report_path=outcome.report)
+    return outcome
+
+
+def _ingest_large(path: Path, department: str, dataset: str, contract: Contract, data_dir: Path, run_id: str,
+                  ledger: Ledger, con, report_dir: Path, entry: dict) -> FileOutcome:
+    """The DuckDB path for large CSVs: same contract, same ledger and reports, bounded memory."""
+    outcome = FileOutcome(department, dataset, path.name, "rejected")
+    try:
+        check_content(path)
+        result = ingest_bulk(path, contract, department=department, sha=entry["sha256"], run_id=run_id,
+                             data_dir=data_dir)
+    except (Unreadable, duckdb.Error) as bad:
+        issue = bad if isinstance(bad, Unreadable) else Unreadable(
+            f"Tệp CSV không đọc được: {bad}", f"The CSV file cannot be read: {bad}",
+            "Kiểm tra dấu phân cách và dấu ngoặc kép", "Check the separators and quotes")
+        return _reject(outcome, entry, [Issue(None, None, None, issue.vi, issue.en, issue.fix_vi, issue.fix_en)],
+                       ledger, con, report_dir, contract)
+    if not result.rows_landed:
+        return _reject(outcome, entry, result.issues or [Issue(
+            None, None, None, "Tệp không có dòng số liệu nào", "The file has no data rows",
+            "Điền số liệu vào biểu mẫu", "Fill in the form's data rows")], ledger, con, report_dir, contract)
+    outcome.status = "partly_landed" if result.rows_held_back else "landed"
+    outcome.rows_landed, outcome.rows_quarantined = result.rows_landed, result.rows_held_back
+    if result.issues:
+        outcome.report = str(write_report(
+            report_dir=report_dir, file_name=safe_report_name(path.name), department=department, dataset=dataset,
+            sha=entry["sha256"], status=outcome.status, issues=result.issues, accepted_rows=result.rows_landed))
+    ledger.supersede(con, department, dataset, result.period, entry["sha256"])
+    ledger.record(con, **entry, period=result.period, status=outcome.status, rows_landed=outcome.rows_landed,
+                  rows_quarantined=outcome.rows_quarantined, bronze_path=str(result.bronze),
+                  report_path=outcome.report)
     return outcome
 
 

@@ -100,7 +100,7 @@ def _is_column_number_row(cells: list[Any]) -> bool:
         any(v.isalpha() for v in values)
 
 
-def _period_from_context(table: RawTable, header_row: int, path: Path) -> int | None:
+def period_from_context(table: RawTable, header_row: int, path: Path) -> int | None:
     for number, cells in table.rows:
         if number >= header_row:
             break
@@ -124,7 +124,7 @@ def parse_table(table: RawTable, contract: Contract, path: Path) -> ParsedTable:
 
     default_year = None
     if "year" in contract.column_names and "year" not in mapping.values():
-        default_year = _period_from_context(table, first, path)
+        default_year = period_from_context(table, first, path)
         if default_year is None:
             raise Unreadable(
                 "Không xác định được năm số liệu", "The reference year could not be found",
