@@ -30,7 +30,7 @@ NO_DATA = ("", "-", "--", "–", "—", "n/a", "N/A", "na", "NA")
 def _is_no_data(expr: str) -> str:
     # Equalities, not IN (...): DuckDB plans a constant IN list as a join, per column.
     return "(" + " OR ".join(f"{expr} = {_lit(v)}" for v in NO_DATA) + ")"
-MEMORY_LIMIT = os.environ.get("NTM_DUCKDB_MEMORY", "1GB")
+MEMORY_LIMIT = os.environ.get("NTM_DUCKDB_MEMORY", "768MB")
 
 
 def threshold_bytes() -> int:

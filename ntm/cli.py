@@ -58,10 +58,22 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("input", type=Path)
     r.add_argument("-o", "--output", type=Path, required=True)
     units.add_parser("export-seeds", help="write the unit lists and crosswalk to dbt_project/seeds/admin_units")
+    p = sub.add_parser("contracts", help="list the datasets, or write their accepted headers as a page")
+    p.add_argument("--write", type=Path, help="write the page here (e.g. docs/datasets.md)")
 
     args = parser.parse_args(argv)
     data_dir = args.data_dir
 
+    if args.command == "contracts":
+        from ingest.contract import all_contracts
+        from ingest.docs import write
+
+        if args.write:
+            print(write(args.write))
+        else:
+            for c in all_contracts().values():
+                print(f"{c.id:<26} {c.title['vi']} / {c.title['en']}")
+        return 0
     if args.command == "units":
         from ingest.units.cli import main as units_main
 

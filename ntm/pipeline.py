@@ -17,9 +17,11 @@ def new_run_id() -> str:
 def ingest(dropzone: Path | None = None, data_dir: Path | None = None, run_id: str | None = None,
            departments: list[str] | None = None):
     from ingest.run import ingest_dropzone
+    from ingest.sources import fetch_sources
 
-    result = ingest_dropzone(Path(dropzone or dropzone_dir()), Path(data_dir or default_data_dir()),
-                             run_id or new_run_id(), departments)
+    dropzone = Path(dropzone or dropzone_dir())
+    fetch_sources(dropzone, departments)  # departments that publish at a URL
+    result = ingest_dropzone(dropzone, Path(data_dir or default_data_dir()), run_id or new_run_id(), departments)
     log(f"ingest: {result.summary()}")
     return result
 

@@ -1,5 +1,6 @@
 """Ingest on the bundled department samples and on crafted files."""
 import json
+from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
@@ -102,3 +103,12 @@ def test_half_written_file_is_left_for_the_next_run(dropzone, data_dir):
     [outcome] = ingest_dropzone(dropzone, data_dir, "r1").files
     assert outcome.status == "not_ready"
     assert pq.read_table(data_dir / "bronze" / "digital_infrastructure" / "_empty.parquet").num_rows == 0
+
+
+def test_the_datasets_page_matches_the_contracts():
+    from ingest.contract import all_contracts
+    from ingest.docs import render
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "datasets.md").read_text(encoding="utf-8")
+    assert page == render(all_contracts()), "run `uv run ntm contracts --write docs/datasets.md`"
+    assert "Tỷ lệ hộ có Internet cáp quang (%)" in page and "personal data, dropped" in page

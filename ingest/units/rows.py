@@ -3,6 +3,7 @@ lists the candidates."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,14 @@ LEVEL_BY_TYPE = {"Tỉnh": ["province"], "Thành phố": ["province", "district"
                  "Thị trấn": ["commune"], "Đặc khu": ["commune"]}
 
 
-@lru_cache(maxsize=1)
 def departments() -> dict[str, dict]:
-    return yaml.safe_load(DEPARTMENTS.read_text(encoding="utf-8")) or {}
+    """The department registry (NTM_DEPARTMENTS names another file, e.g. for a test or a province)."""
+    return _load_departments(os.environ.get("NTM_DEPARTMENTS", str(DEPARTMENTS)))
+
+
+@lru_cache(maxsize=4)
+def _load_departments(path: str) -> dict[str, dict]:
+    return yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
 
 
 def province_of(department: str) -> str | None:

@@ -1,0 +1,69 @@
+"""Departments that publish their files at a URL (HTTP(S), or any fsspec location such as an
+S3-compatible bucket) instead of dropping them: the files are copied into that department's
+own drop folder, then ingested like any other file.
+
+Configured in ingest/departments.yaml (or the file NTM_DEPARTMENTS names):
+
+    so-khcn-ha-noi:
+      province: Hà Nội
+      sources:
+        - dataset: digital_infrastructure
+          url: https://data.example.gov.vn/ha-tang-so/2024.csv
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.units.rows import departments
+from ntm.config import log
+
+
+@dataclass
+class Fetched:
+    department: str
+    dataset: str
+    url: str
+    file: Path | None
+    error: str | None = None
+
+
+def _file_name(url: str) -> str:
+    name = re.sub(r"[^\w.\-]+", "_", url.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]).lstrip("._")
+    return name or "download.csv"
+
+
+def fetch_sources(dropzone: Path, only: list[str] | None = None) -> list[Fetched]:
+    """Copy each configured source into <dropzone>/<department>/<dataset>/, atomically (a hidden
+    `.part` file renamed when complete, so ingest never sees half a file). A source that fails is
+    reported and skipped; the other departments go on."""
+    import fsspec
+
+    fetched = []
+    for department, config in departments().items():
+        if only and department not in only:
+            continue
+        for source in (config or {}).get("sources", []) or []:
+            url, dataset = source["url"], source["dataset"]
+            target = dropzone / department / dataset / _file_name(url)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                part = target.parent / f".{target.name}.part"
+                with fsspec.open(url, "rb", timeout=float(os.environ.get("NTM_SOURCE_TIMEOUT", "60"))) as src, \
+                        open(part, "wb") as dst:
+                    shutil.copyfileobj(src, dst, length=1024 * 1024)
+                if target.exists() and target.read_bytes() == part.read_bytes():
+                    part.unlink()  # unchanged: keep the old file (and its age) as it is
+                else:
+                    part.rename(target)
+                    old = target.stat().st_mtime - 3600  # complete: no need to wait for it to settle
+                    os.utime(target, (old, old))
+                fetched.append(Fetched(department, dataset, url, target))
+                log(f"sources: {department}/{dataset}: {url} -> {target.name}")
+            except Exception as err:  # a department's server being down must not stop the others
+                fetched.append(Fetched(department, dataset, url, None, f"{type(err).__name__}: {err}"))
+                log(f"sources: {department}/{dataset}: {url} FAILED ({type(err).__name__}: {err})")
+    return fetched
