@@ -29,8 +29,8 @@ def test_samples_reach_the_portal_with_their_values(ckan, dropzone, data_dir, pr
     drop(dropzone, *DONG_THAP, sample(*DONG_THAP))
     result = pipeline.run_all(dropzone, data_dir)
     assert result.transform.success, result.transform.failures
-    assert result.validation.publishable == ["dim_admin_unit", "dim_admin_unit_crosswalk",
-                                             "fact_digital_infrastructure"]
+    assert result.validation.blocked == []
+    assert "fact_digital_infrastructure" in result.validation.publishable
     published = _digital(result)
     assert published.status == "created" and published.name == prefix + "ntm-ha-tang-so-cap-xa"
 
@@ -72,7 +72,7 @@ def test_samples_reach_the_portal_with_their_values(ckan, dropzone, data_dir, pr
 
     # Publishing again changes nothing.
     again = pipeline.run_all(dropzone, data_dir)
-    assert [d.status for d in again.publish.datasets] == ["unchanged"] * 3
+    assert {d.status for d in again.publish.datasets} == {"unchanged"}
     assert ckan.action.package_show(id=published.name)["metadata_modified"] == package["metadata_modified"]
 
 
@@ -84,7 +84,9 @@ def test_changed_row_is_upserted_and_nothing_duplicates(ckan, dropzone, data_dir
     corrected = original.read_bytes().replace("Xã Mỹ Thọ;2023;83,66".encode(), "Xã Mỹ Thọ;2023;84,10".encode())
     drop(dropzone, *DONG_THAP, name="HaTangSo_HuyenCaoLanh_2023_v2.csv", content=corrected)
     second = pipeline.run_all(dropzone, data_dir)
-    assert [d.status for d in second.publish.datasets] == ["unchanged", "unchanged", "updated"]
+    statuses = {d.mart: d.status for d in second.publish.datasets}
+    assert statuses.pop("fact_digital_infrastructure") == "updated"
+    assert set(statuses.values()) == {"unchanged"}
     _, after = _datastore_rows(ckan, name)
     assert len(after) == len(before) == 12
     changed = [(b, a) for b, a in zip(before, after) if b != a]

@@ -6,14 +6,19 @@ source as (
 
 renamed as (
     select
-        -- ids
-        unit_list_version || ':commune:' || unit_code as unit_key,
+        -- the official unit, resolved at ingest
+        unit_list_version || ':' || unit_level || ':' || unit_code as unit_key,
         unit_code,
+        unit_level,
         unit_list_version,
+
+        -- text
         unit_name as unit_name_reported,
+
+        -- periods
         cast(year as integer) as year,
 
-        -- numerics (percent 0-100, counts)
+        -- numerics
         fixed_broadband_household_pct,
         mobile_4g5g_household_pct,
         smartphone_household_pct,
@@ -23,11 +28,7 @@ renamed as (
         it_loudspeaker_stations,
 
         -- lineage
-        _department as department,
-        _source_file as source_file,
-        _sha256 as source_sha256,
-        _row_number as source_row_number,
-        _ingested_at as ingested_at
+        {{ lineage_columns() }}
     from source
 )
 

@@ -1,0 +1,44 @@
+with
+
+source as (
+    select * from {{ source('bronze', 'commune_criteria') }}
+),
+
+renamed as (
+    select
+        -- the official unit, resolved at ingest
+        unit_list_version || ':' || unit_level || ':' || unit_code as unit_key,
+        unit_code,
+        unit_level,
+        unit_list_version,
+
+        -- ids
+        criteria_set,
+        criterion_no,
+        indicator_code,
+        decision_no,
+
+        -- text
+        unit_name as unit_name_reported,
+        district_name,
+        criterion_name,
+        note,
+
+        -- periods
+        cast(year as integer) as year,
+
+        -- dates
+        decision_date,
+
+        -- numerics
+        value,
+
+        -- flags
+        met,
+
+        -- lineage
+        {{ lineage_columns() }}
+    from source
+)
+
+select * from renamed

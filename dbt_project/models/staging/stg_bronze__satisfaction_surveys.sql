@@ -1,0 +1,34 @@
+with
+
+source as (
+    select * from {{ source('bronze', 'satisfaction_surveys') }}
+),
+
+renamed as (
+    select
+        -- the official unit, resolved at ingest
+        unit_list_version || ':' || unit_level || ':' || unit_code as unit_key,
+        unit_code,
+        unit_level,
+        unit_list_version,
+
+        -- text
+        unit_name as unit_name_reported,
+        survey_name,
+
+        -- periods
+        period,
+
+        -- numerics
+        respondents,
+        satisfied_pct,
+
+        -- flags
+        online,
+
+        -- lineage
+        {{ lineage_columns() }}
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,113 @@
+"""The unified schema on the bundled samples: values computed from the sample files themselves."""
+import csv
+import os
+import shutil
+import unicodedata
+
+import duckdb
+import pytest
+
+from helpers import SAMPLES
+from ingest.run import ingest_dropzone
+from ntm.transform import transform
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("marts")
+    dropzone, data_dir = root / "dropzone", root / "data"
+    shutil.copytree(SAMPLES, dropzone, ignore=shutil.ignore_patterns("_reports"))
+    for path in dropzone.rglob("*"):
+        os.utime(path, (path.stat().st_mtime - 60,) * 2)
+    ingest_dropzone(dropzone, data_dir, "r1")
+    result = transform(data_dir)
+    assert result.success, result.failures
+    return dropzone, data_dir
+
+
+def mart(data_dir, name, where="true"):
+    return duckdb.sql(f"select * from '{data_dir}/marts/{name}.parquet' where {where}").df()
+
+
+def criteria_file():
+    path = SAMPLES / "vp-ntm-dong-thap" / "commune_criteria" / "DanhGia_TieuChi_NTM_HuyenCaoLanh_2023.csv"
+    text = unicodedata.normalize("NFC", path.read_bytes().decode("cp1258"))
+    return list(csv.DictReader(text.splitlines(), delimiter=";"))
+
+
+def test_full_online_share_of_the_province(built):
+    _, data_dir = built
+    row = mart(data_dir, "fact_online_public_services", "unit_key = '2024:province:87' and source = 'reported'")
+    assert (row.full_online_procedures[0], row.procedures_total[0]) == (906, 1797)
+    assert row.full_online_pct[0] == 50.4 == round(100 * 906 / 1797, 1)
+
+
+def test_share_of_communes_meeting_8_4_and_average_criteria_met(built):
+    _, data_dir = built
+    rows = criteria_file()
+    met = {"đạt", "x"}
+    by_commune = {}
+    for r in rows:
+        by_commune.setdefault(r["Mã xã"], {}).setdefault(r["Tiêu chí số"], []).append(r["Kết quả"].strip().lower() in met)
+    eight_four = {r["Mã xã"]: r["Kết quả"].strip().lower() in met for r in rows if r["Chỉ tiêu"] == "8.4"}
+    expected_share = round(100 * sum(eight_four.values()) / len(eight_four), 1)
+    expected_avg = sum(sum(all(v) for v in c.values()) for c in by_commune.values()) / len(by_commune)
+
+    facts = mart(data_dir, "fact_commune_criteria", "province_code = '87' and indicator_code = '8.4'")
+    assert round(100 * facts.met.sum() / len(facts), 1) == expected_share
+    status = mart(data_dir, "fact_commune_ntm_status", "province_code = '87' and year = 2023")
+    assert len(status) == len(by_commune)
+    assert status.criteria_met.mean() == pytest.approx(expected_avg)
+    assert set(status.recognised_level) == {"none"}  # no commune meets all 19 criteria in the sample
+
+
+def test_kpis_met_and_not_met(built):
+    _, data_dir = built
+    kpi = mart(data_dir, "kpi_program_targets").set_index("target_code")
+    assert kpi.loc["communes_meeting_8_4_pct", "actual_value"] == 90.0      # 9 of 10 communes of Tân Biên
+    assert not kpi.loc["communes_meeting_8_4_pct", "met"]                   # the plan asks for 97%
+    assert kpi.loc["communes_meeting_8_4_advanced_pct", "actual_value"] == 66.7
+    assert kpi.loc["communes_meeting_8_4_advanced_pct", "met"]              # 50% asked
+    assert kpi.loc["online_applications_commune_pct"].isna()["met"]         # nothing to measure it with yet
+
+
+def test_old_units_report_on_todays_provinces(built):
+    _, data_dir = built
+    rows = mart(data_dir, "fact_digital_infrastructure", "province_code = '87'")  # Đồng Tháp before July 2025
+    assert len(rows) == 12
+    assert set(rows.current_province_code) == {"82"}  # merged with Tiền Giang into today's Đồng Tháp
+    assert set(rows.current_province_name) == {"Tỉnh Đồng Tháp"}
+    tay_ninh = mart(data_dir, "fact_commune_criteria", "province_code = '72'")
+    assert set(tay_ninh.current_province_code) == {"80"}  # Tây Ninh today has the code of old Long An
+    by_today = duckdb.sql(f"select current_province_name, count(distinct unit_key) from "
+                          f"'{data_dir}/marts/fact_digital_infrastructure.parquet' group by 1 order by 1").fetchall()
+    assert by_today == [("Tỉnh Sơn La", 11), ("Tỉnh Đồng Tháp", 12)]
+
+
+def test_small_counts_from_personal_records_are_suppressed(built):
+    _, data_dir = built
+    survey = mart(data_dir, "fact_satisfaction_surveys", "unit_code = '30100'")
+    assert survey.suppressed[0] and survey.isna().respondents[0] and survey.isna().satisfied_pct[0]
+    records = mart(data_dir, "fact_online_public_services", "source = 'records'")
+    assert (records.applications_received.dropna() >= 5).all()
+    assert records.applications_received.sum() == 2000
+
+
+def test_rebuilding_without_new_files_changes_nothing_and_a_correction_changes_only_its_rows(built):
+    dropzone, data_dir = built
+    before = {m: mart(data_dir, m) for m in ("fact_digital_infrastructure", "fact_commune_criteria")}
+    assert transform(data_dir).success
+    for name, frame in before.items():
+        assert mart(data_dir, name).equals(frame)
+    folder = dropzone / "so-khcn-dong-thap" / "digital_infrastructure"
+    original = (folder / "HaTangSo_HuyenCaoLanh_2023.csv").read_bytes()
+    (folder / "HaTangSo_HuyenCaoLanh_2023_sua.csv").write_bytes(
+        original.replace("Xã Mỹ Thọ;2023;83,66".encode(), "Xã Mỹ Thọ;2023;84,10".encode()))
+    os.utime(folder / "HaTangSo_HuyenCaoLanh_2023_sua.csv", (os.path.getmtime(folder) - 60,) * 2)
+    ingest_dropzone(dropzone, data_dir, "r2")
+    assert transform(data_dir).success
+    after = mart(data_dir, "fact_digital_infrastructure")
+    old = before["fact_digital_infrastructure"]
+    changed = after.merge(old, how="outer", indicator=True).query("_merge != 'both'")
+    assert sorted(changed.unit_code) == ["30100", "30100"]
+    assert after.set_index("unit_code").loc["30100", "fixed_broadband_household_pct"] == 84.10
