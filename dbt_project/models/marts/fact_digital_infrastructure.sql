@@ -10,18 +10,8 @@ units as (
 
 final as (
     select
-        -- the unit, in the list of its time
-        cast(current_rows.unit_key as varchar) as unit_key,
-        cast(current_rows.unit_code as varchar) as unit_code,
-        cast(current_rows.unit_list_version as varchar) as unit_list_version,
-        cast(units.unit_name as varchar) as unit_name,
-        cast(units.province_code as varchar) as province_code,
-        cast(units.province_name as varchar) as province_name,
-
-        -- the same unit on today's map (from 1 July 2025)
-        cast(units.current_unit_key as varchar) as current_unit_key,
-        cast(units.current_province_code as varchar) as current_province_code,
-        cast(units.current_province_name as varchar) as current_province_name,
+        -- the unit in the list of its time, and on today's map (from 1 July 2025)
+        {{ unit_columns() }},
 
         cast(current_rows.year as integer) as year,
 
