@@ -285,7 +285,7 @@ def _register_unit_resolver(con, contract: Contract, department: str) -> None:
     that resolves each distinct combination once (a file names a few hundred units, not millions)."""
     import pyarrow as pa
 
-    from ingest.units.rows import _resolve, province_of
+    from ingest.units.rows import province_of, resolve_row
 
     province = province_of(department)
     cache: dict[tuple, str] = {}
@@ -295,7 +295,7 @@ def _register_unit_resolver(con, contract: Contract, department: str) -> None:
             name, code, district, unit_list = key
             record = {"unit_name": name, "unit_code": code, "district_name": district,
                       "year": int(unit_list) if unit_list else None}
-            got, level = _resolve(record, contract.unit_level, province)
+            got, level = resolve_row(record, contract.unit_level, province)
             cache[key] = (f"{got.unit.code}|{level}|{got.unit.list_version}" if got.status == "matched"
                           else f"|||unit '{name or code}' {got.status}: {got.reason}")
         return cache[key]

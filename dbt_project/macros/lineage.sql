@@ -19,3 +19,11 @@
         partition by {{ keys | join(', ') }} order by rows.ingested_at desc, rows.source_row_number
     ) = 1
 {% endmacro %}
+
+{# The official unit every bronze row was resolved to at ingest; the key is unambiguous across lists. #}
+{% macro resolved_unit_columns() %}
+        unit_list_version || ':' || unit_level || ':' || unit_code as unit_key,
+        unit_code,
+        unit_level,
+        unit_list_version,
+{%- endmacro %}

@@ -60,7 +60,8 @@ def _levels(record: dict[str, Any], unit_level: str) -> list[str]:
     return LEVEL_BY_TYPE.get(unit_type, ["commune", "district", "province"])
 
 
-def _resolve(record: dict[str, Any], unit_level: str, province: str | None) -> tuple[Resolution, str]:
+def resolve_row(record: dict[str, Any], unit_level: str, province: str | None) -> tuple[Resolution, str]:
+    """The unit of one row (name, code, district, date), trying the levels the row allows."""
     answers = []
     for level in _levels(record, unit_level):
         got = resolve(record.get("unit_name"), parent=record.get("district_name") or record.get("_group"),
@@ -83,7 +84,7 @@ def resolve_records(records: list[dict[str, Any]], department: str,
     province = province_of(department)
     kept, issues = [], []
     for record in records:
-        got, level = _resolve(record, unit_level, province)
+        got, level = resolve_row(record, unit_level, province)
         if got.status == "matched":
             record.update(unit_code=got.unit.code, unit_level=level, unit_list_version=got.unit.list_version)
             kept.append(record)

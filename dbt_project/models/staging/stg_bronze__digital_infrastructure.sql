@@ -7,10 +7,7 @@ source as (
 renamed as (
     select
         -- the official unit, resolved at ingest
-        unit_list_version || ':' || unit_level || ':' || unit_code as unit_key,
-        unit_code,
-        unit_level,
-        unit_list_version,
+        {{ resolved_unit_columns() }}
 
         -- text
         unit_name as unit_name_reported,
