@@ -57,3 +57,25 @@ def prefix(request) -> str:
         for name in ckan.action.package_list():
             if name.startswith(value):
                 ckan.action.dataset_purge(id=name)
+
+
+@pytest.fixture(scope="session")
+def sample_build(tmp_path_factory) -> tuple[Path, Path]:
+    """The bundled samples ingested and built by dbt once per session: (drop zone, data dir).
+    Read-only: a test that changes files or marts works on a copy (helpers.copy_build)."""
+    import shutil
+
+    from ingest.run import ingest_dropzone
+    from ntm.transform import transform
+
+    root = tmp_path_factory.mktemp("sample_build")
+    dropzone, data_dir = root / "dropzone", root / "data"
+    shutil.copytree(Path(__file__).parent / "samples" / "dropzone", dropzone,
+                    ignore=shutil.ignore_patterns("_reports"))
+    for path in dropzone.rglob("*"):
+        os.utime(path, (path.stat().st_mtime - 60,) * 2)
+    ingest_dropzone(dropzone, data_dir, "r1")
+    result = transform(data_dir)
+    assert result.success, result.failures
+    return dropzone, data_dir
+

@@ -1,24 +1,23 @@
 """The validation gate: run each mart's Great Expectations suite and decide what may be published.
 
-Suites are YAML files in `expectations/suites/`, one per mart. A failed `critical` expectation
-blocks that mart only; a failed `warning` is reported and published with the data. A mart
-without a suite is blocked: nothing reaches the portal unchecked.
+Suites are YAML files in `expectations/suites/`, one per mart, plus `common.yaml` (every mart) and
+`personal_data.yaml` (every text column of every mart). A failed `critical` expectation blocks
+that mart only; a failed `warning` is reported and published with the data. A mart without a
+suite is blocked: nothing reaches the portal unchecked. GE runs on DuckDB over the Parquet files
+(see gx_duckdb.py), so memory stays bounded however large a mart grows.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from expectations.gx_duckdb import parquet_sql
+from expectations.suite import SuiteInputs, compile_entry, personal_data_columns, suite_entries
 from ntm.config import log
-
-SUITES_DIR = Path(__file__).resolve().parent / "suites"
 
 
 @dataclass
@@ -51,6 +50,7 @@ class MartValidation:
 class ValidationResult:
     run_id: str
     marts: dict[str, MartValidation] = field(default_factory=dict)
+    docs: Path | None = None  # the Data Docs index of this run
 
     @property
     def publishable(self) -> list[str]:
@@ -61,59 +61,114 @@ class ValidationResult:
         return [m for m, v in self.marts.items() if not v.passed]
 
 
-def load_suite(mart: str) -> dict | None:
-    path = SUITES_DIR / f"{mart}.yaml"
-    return yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
+def previous_publish(data_dir: Path, mart: str) -> dict | None:
+    path = data_dir / "validation" / "published" / f"{mart}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
-def _render(kwargs: dict) -> dict:
-    year = dt.date.today().year
-    return {k: (int(v.format(current_year=year)) if isinstance(v, str) and "{current_year}" in v else v)
-            for k, v in kwargs.items()}
+def record_publish(data_dir: Path, mart: str, rows: int, run_id: str | None = None) -> None:
+    """Called by the publish stage: the row count the next validation compares against."""
+    path = data_dir / "validation" / "published" / f"{mart}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"mart": mart, "rows": rows, "run_id": run_id,
+                                "published_at": dt.datetime.now(dt.timezone.utc).isoformat()}), encoding="utf-8")
 
 
-def _expectation(spec: dict):
-    import great_expectations as gx
+def _text_columns(parquet: Path) -> list[str]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
-    class_name = "".join(part.capitalize() for part in spec["type"].split("_"))
-    cls = getattr(gx.expectations, class_name)
-    return cls(**_render(spec.get("kwargs", {})), meta={"severity": spec.get("severity", "critical")})
+    schema = pq.read_schema(parquet)
+    return [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
 
 
-def validate_frame(mart: str, frame, suite_spec: dict) -> MartValidation:
-    """Run a suite on a pandas DataFrame with Great Expectations' pandas datasource."""
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    import great_expectations as gx
-
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    batch_definition = (context.data_sources.add_pandas(f"ds_{mart}")
-                        .add_dataframe_asset(mart).add_batch_definition_whole_dataframe("all"))
-    suite = context.suites.add(gx.ExpectationSuite(name=mart))
-    for spec in suite_spec["expectations"]:
-        suite.add_expectation(_expectation(spec))
-    outcome = batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(
-        suite, result_format="SUMMARY")
+def _checks(outcome) -> list[Check]:
     checks = []
     for r in outcome.results:
         cfg = r.expectation_config
-        kwargs = cfg.kwargs
-        res = r.result or {}
-        checks.append(Check(
-            expectation=cfg.type,
-            column=kwargs.get("column") or ",".join(kwargs.get("column_list", []) or []) or None,
-            severity=(cfg.meta or {}).get("severity", "critical"),
+        kwargs, meta, res = cfg.kwargs, cfg.meta or {}, r.result or {}
+        check = Check(
+            expectation=meta.get("description") and f"{cfg.type}: {meta['description']}" or cfg.type,
+            column=(meta.get("column") or kwargs.get("column")
+                    or ",".join(kwargs.get("column_list", []) or []) or None),
+            severity=meta.get("severity", "critical"),
             success=bool(r.success),
             observed=res.get("observed_value", res.get("unexpected_count")),
             unexpected_sample=[_plain(v) for v in (res.get("partial_unexpected_list") or [])[:10]],
-        ))
-        if r.exception_info and r.exception_info.get("raised_exception"):
-            checks[-1].success = False
-            checks[-1].observed = r.exception_info.get("exception_message")
-    passed = not any(not c.success and c.severity == "critical" for c in checks)
-    return MartValidation(mart=mart, passed=passed, checks=checks)
+        )
+        error = _exception_message(r.exception_info)
+        if error:
+            check.success, check.observed = False, f"error: {error}"
+        checks.append(check)
+    return checks
+
+
+def _exception_message(info: dict | None) -> str | None:
+    """GE reports an error either flat or keyed by the metric that raised it."""
+    if not info:
+        return None
+    if "raised_exception" in info:
+        return info.get("exception_message") if info["raised_exception"] else None
+    return next((v.get("exception_message") for v in info.values()
+                 if isinstance(v, dict) and v.get("raised_exception")), None)
+
+
+class MartValidator:
+    """One GE context per validation run: a DuckDB datasource that reads the marts' Parquet files,
+    a suite and a checkpoint per mart, and the Data Docs site built from all of them."""
+
+    def __init__(self, references: dict[str, Path], data_dir: Path, docs_dir: Path):
+        import great_expectations as gx
+
+        from expectations.gx_duckdb import context_with_duckdb
+
+        self.gx, self.references, self.data_dir = gx, references, data_dir
+        self.context, self.datasource = context_with_duckdb()
+        self.context.add_data_docs_site(site_name="ntm", site_config={
+            "class_name": "SiteBuilder", "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)}})
+        self.docs_index = docs_dir / "index.html"
+
+    def validate(self, mart: str, parquet: Path) -> MartValidation:
+        from great_expectations.checkpoint import UpdateDataDocsAction
+
+        gx = self.gx
+        entries = suite_entries(mart, _text_columns(parquet))
+        if entries is None:
+            return MartValidation(mart, False, [Check("suite_exists", None, "critical", False,
+                                                      f"no suite at expectations/suites/{mart}.yaml")])
+        checks = [Check("no_personal_data_columns", column, "critical", False,
+                        "the column name says it holds personal data")
+                  for column in personal_data_columns(pq_columns(parquet))]
+        previous = previous_publish(self.data_dir, mart)
+        inputs = SuiteInputs(mart, self.references, previous["rows"] if previous else None)
+        suite = self.context.suites.add(gx.ExpectationSuite(name=mart))
+        for entry in entries:
+            try:
+                expectations = compile_entry(entry, inputs)
+            except ValueError as error:
+                checks.append(Check(entry["type"], entry.get("column"), entry.get("severity", "critical"), False,
+                                    str(error)))
+                continue
+            for expectation in expectations:
+                suite.add_expectation(expectation)
+        asset = self.datasource.add_query_asset(mart, query=f"select * from {parquet_sql(parquet)}")
+        definition = self.context.validation_definitions.add(gx.ValidationDefinition(
+            name=mart, data=asset.add_batch_definition_whole_table("all"), suite=suite))
+        checkpoint = self.context.checkpoints.add(gx.Checkpoint(
+            name=f"publish_gate_{mart}", validation_definitions=[definition],
+            actions=[UpdateDataDocsAction(name="data_docs", site_names=["ntm"])],
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10}))
+        outcome = next(iter(checkpoint.run().run_results.values()))
+        checks += _checks(outcome)
+        passed = not any(not c.success and c.severity == "critical" for c in checks)
+        return MartValidation(mart=mart, passed=passed, checks=checks)
+
+
+def pq_columns(parquet: Path) -> list[str]:
+    import pyarrow.parquet as pq
+
+    return pq.read_schema(parquet).names
 
 
 def _plain(value: Any) -> Any:
@@ -121,21 +176,19 @@ def _plain(value: Any) -> Any:
 
 
 def validate_marts(marts: dict[str, Path], data_dir: Path, run_id: str) -> ValidationResult:
-    """Validate each mart's Parquet file; store results as JSON per run and as the latest per mart."""
-    import pandas as pd
-
+    """Validate each mart's Parquet file; store results as JSON per run and as the latest per mart,
+    and build the Data Docs site of the run (`validation/<run>/docs/index.html`)."""
     result = ValidationResult(run_id=run_id)
     run_dir = data_dir / "validation" / run_id
     latest_dir = data_dir / "validation" / "latest"
     run_dir.mkdir(parents=True, exist_ok=True)
     latest_dir.mkdir(parents=True, exist_ok=True)
-    for mart, parquet in sorted(marts.items()):
-        suite_spec = load_suite(mart)
-        if suite_spec is None:
-            validation = MartValidation(mart, False, [Check("suite_exists", None, "critical", False,
-                                                            f"no suite at expectations/suites/{mart}.yaml")])
-        else:
-            validation = validate_frame(mart, pd.read_parquet(parquet), suite_spec)
+    # Referential checks may point at marts not validated in this call (the dims, usually).
+    references = {p.stem: p for p in sorted((data_dir / "marts").glob("*.parquet"))} | marts
+    validator = MartValidator(references, data_dir, run_dir / "docs")
+    for number, (mart, parquet) in enumerate(sorted(marts.items()), start=1):
+        log(f"validate: [{number}/{len(marts)}] {mart}")
+        validation = validator.validate(mart, parquet)
         validation.report_path = run_dir / f"{mart}.json"
         validation.report_path.write_text(json.dumps(
             {"mart": mart, "run_id": run_id, "passed": validation.passed,
@@ -145,6 +198,9 @@ def validate_marts(marts: dict[str, Path], data_dir: Path, run_id: str) -> Valid
         shutil.copyfile(validation.report_path, latest_dir / f"{mart}.json")
         result.marts[mart] = validation
         _log(validation)
+    result.docs = validator.docs_index if validator.docs_index.exists() else None
+    if result.docs:
+        log(f"validate: Data Docs at {result.docs}")
     return result
 
 

@@ -49,6 +49,7 @@ def publish(data_dir: Path | None = None, marts: list[str] | None = None, url: s
     """Publish the marts whose latest validation passed (all of them, or those named)."""
     import json
 
+    from expectations.validate import record_publish
     from publish.run import publish_marts
 
     data_dir = Path(data_dir or default_data_dir())
@@ -62,7 +63,10 @@ def publish(data_dir: Path | None = None, marts: list[str] | None = None, url: s
             log(f"publish: {mart}: held back (its latest validation did not pass; see {report})")
             continue
         publishable[mart], reports[mart] = parquet, report
-    return publish_marts(publishable, reports, data_dir, url, token)
+    result = publish_marts(publishable, reports, data_dir, url, token)
+    for dataset in result.datasets:  # the baseline for the next run's row-count-change check
+        record_publish(data_dir, dataset.mart, dataset.rows)
+    return result
 
 
 @dataclass

@@ -26,3 +26,11 @@ def drop(dropzone: Path, department: str, dataset: str, source: Path | None = No
 
 def sample(department: str, dataset: str) -> Path:
     return next((SAMPLES / department / dataset).iterdir())
+
+
+def copy_build(build: tuple[Path, Path], target: Path) -> tuple[Path, Path]:
+    """A private copy of the session's sample build (drop zone, data dir) for a test that changes it."""
+    dropzone, data_dir = build
+    shutil.copytree(dropzone, target / "dropzone")
+    shutil.copytree(data_dir, target / "data")
+    return target / "dropzone", target / "data"

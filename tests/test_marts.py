@@ -7,22 +7,14 @@ import unicodedata
 import duckdb
 import pytest
 
-from helpers import SAMPLES
+from helpers import SAMPLES, copy_build
 from ingest.run import ingest_dropzone
 from ntm.transform import transform
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    root = tmp_path_factory.mktemp("marts")
-    dropzone, data_dir = root / "dropzone", root / "data"
-    shutil.copytree(SAMPLES, dropzone, ignore=shutil.ignore_patterns("_reports"))
-    for path in dropzone.rglob("*"):
-        os.utime(path, (path.stat().st_mtime - 60,) * 2)
-    ingest_dropzone(dropzone, data_dir, "r1")
-    result = transform(data_dir)
-    assert result.success, result.failures
-    return dropzone, data_dir
+@pytest.fixture
+def built(sample_build):
+    return sample_build
 
 
 def mart(data_dir, name, where="true"):
@@ -93,8 +85,8 @@ def test_small_counts_from_personal_records_are_suppressed(built):
     assert records.applications_received.sum() == 2000
 
 
-def test_rebuilding_without_new_files_changes_nothing_and_a_correction_changes_only_its_rows(built):
-    dropzone, data_dir = built
+def test_rebuilding_without_new_files_changes_nothing_and_a_correction_changes_only_its_rows(sample_build, tmp_path):
+    dropzone, data_dir = copy_build(sample_build, tmp_path)
     before = {m: mart(data_dir, m) for m in ("fact_digital_infrastructure", "fact_commune_criteria")}
     assert transform(data_dir).success
     for name, frame in before.items():
