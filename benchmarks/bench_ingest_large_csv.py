@@ -16,40 +16,17 @@ import argparse
 import os
 import shutil
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import duckdb
 
+from measure import PeakMemory
+
 HEADER = ("Mã hồ sơ,Mã TTHC,Tên TTHC,Cấp giải quyết,Mã đơn vị,Đơn vị tiếp nhận,Ngày tiếp nhận,Ngày hẹn trả,"
           "Ngày trả kết quả,Hình thức nộp,Họ tên người nộp,Số CCCD,Số điện thoại")
 UNITS = [("873", "UBND huyện Cao Lãnh", "Huyện"), ("30076", "TT Mỹ Thọ", "Xã"), ("30079", "Xã Gáo Giồng", "Xã"),
          ("30085", "Xã Ba Sao", "Xã"), ("30100", "Xã Mỹ Thọ", "Xã"), ("872", "UBND huyện Tháp Mười", "Huyện")]
-
-
-def rss_bytes() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-class PeakMemory:
-    def __enter__(self):
-        self.peak, self._stop = rss_bytes(), threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self):
-        while not self._stop.wait(0.05):
-            self.peak = max(self.peak, rss_bytes())
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
 
 
 def generate(path: Path, gigabytes: float) -> int:

@@ -82,8 +82,10 @@ def _render_kwargs(kwargs: dict, inputs: SuiteInputs) -> dict:
                 else v) for k, v in kwargs.items()}
 
 
-def _meta(spec: dict, column: str | None = None, description: str | None = None) -> dict:
+def _meta(spec: dict, column: str | None = None, description: str | None = None, checks: str | None = None) -> dict:
     meta = {"severity": spec.get("severity", "critical")}
+    if checks:  # the suite's expectation type, when it runs as another GE expectation
+        meta["suite_type"] = checks
     if column or spec.get("column"):
         meta["column"] = column or spec["column"]
     if description or spec.get("description"):
@@ -138,7 +140,15 @@ def compile_entry(spec: dict, inputs: SuiteInputs) -> list:
         negate = "not " if kind.endswith("_to_match_regex") else ""
         sql = (f"select {_quote(column)} from {{batch}} "
                f"where {_quote(column)} is not null and {negate}regexp_matches({_quote(column)}, {_sql_literal(regex)})")
-        return [_unexpected_rows(sql, _meta(spec, column, f"{kind.removeprefix('expect_')} '{regex}'"))]
+        return [_unexpected_rows(sql, _meta(spec, column, f"'{regex}'", kind))]
+    if kind in ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique"):
+        # GE counts duplicates with a window over every row, several times slower than a GROUP BY in
+        # DuckDB on large marts (see benchmarks/bench_validate_large.py). Observed: duplicated keys.
+        columns = spec["kwargs"].get("column_list") or [spec["kwargs"]["column"]]
+        key = ", ".join(_quote(c) for c in columns)
+        sql = (f"select {key}, count(*) as copies from {{batch}} where {' and '.join(f'{_quote(c)} is not null' for c in columns)} "
+               f"group by {key} having count(*) > 1")
+        return [_unexpected_rows(sql, _meta(spec, ",".join(columns), "khóa không trùng lặp / key is unique", kind))]
     class_name = "".join(part.capitalize() for part in kind.split("_"))
     cls = getattr(gx.expectations, class_name)
     return [cls(**_render_kwargs(spec.get("kwargs", {}), inputs), meta=_meta(spec))]
@@ -158,12 +168,15 @@ def personal_data_columns(columns: list[str]) -> list[str]:
 def personal_data_entries(text_columns: list[str]) -> list[dict]:
     """Suite entries that fail when a text column holds values shaped like ID numbers, phones or e-mails."""
     rules = _load(HERE / "personal_data.yaml")
+    patterns = rules["patterns"].values()
+    # One alternation per form: numbers are matched with their separators removed, e-mails as written.
+    numbers = _sql_literal("|".join(p["regex"] for p in patterns if p.get("compact")))
+    written = _sql_literal("|".join(p["regex"] for p in patterns if not p.get("compact")))
     entries = []
     for column in text_columns:
         cell = f"trim({_quote(column)})"
-        compact = f"regexp_replace({cell}, '[\\s.()-]', '', 'g')"
-        matches = " or ".join(f"regexp_full_match({compact if p.get('compact') else cell}, {_sql_literal(p['regex'])})"
-                              for p in rules["patterns"].values())
+        matches = (f"regexp_full_match(regexp_replace({cell}, '[\\s.()-]', '', 'g'), {numbers}) "
+                   f"or regexp_full_match({cell}, {written})")
         # Only a masked value leaves DuckDB: the report must not repeat the personal data.
         entries.append({
             "type": "unexpected_rows", "severity": rules["severity"], "column": column,

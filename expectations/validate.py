@@ -88,7 +88,7 @@ def _checks(outcome) -> list[Check]:
         cfg = r.expectation_config
         kwargs, meta, res = cfg.kwargs, cfg.meta or {}, r.result or {}
         check = Check(
-            expectation=meta.get("description") and f"{cfg.type}: {meta['description']}" or cfg.type,
+            expectation=meta.get("suite_type", cfg.type) + (f": {meta['description']}" if meta.get("description") else ""),
             column=(meta.get("column") or kwargs.get("column")
                     or ",".join(kwargs.get("column_list", []) or []) or None),
             severity=meta.get("severity", "critical"),

@@ -58,7 +58,7 @@ CRITICAL_CASES = {
     "implausible year": ("fact_growing_area_codes", "select * replace (2031 as year) from m",
                          ("expect_column_values_to_be_between", "year")),
     "code pattern": ("fact_digital_infrastructure", "select * replace ('3010' as unit_code) from m",
-                     ("unexpected_rows_expectation", "unit_code")),
+                     ("expect_column_values_to_match_regex", "unit_code")),
     "phone number": ("fact_ocop_products", "select * replace ('0912 345 678' as producer) from m",
                      ("unexpected_rows_expectation", "producer")),
     "citizen ID": ("fact_cooperatives", "select * replace ('001203004567' as cooperative_name) from m",
