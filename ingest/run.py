@@ -8,12 +8,13 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
-from ingest.contract import Contract, all_contracts
 import duckdb
 
 from ingest.bulk import ingest_bulk, threshold_bytes
+from ingest.contract import Contract, all_contracts
 from ingest.readers import Unreadable, read_file
 from ingest.safety import check_before_reading, check_content, safe_report_name
 from ingest.report import write_report
@@ -98,9 +99,11 @@ def ingest_dropzone(dropzone: Path, data_dir: Path, run_id: str, departments: li
 
 
 def ingest_file(path: Path, department: str, dataset: str, contract: Contract | None, data_dir: Path, run_id: str,
-                ledger: Ledger, con, report_dir: Path) -> FileOutcome:
+                ledger: Ledger, con, report_dir: Path, received_at: datetime | None = None) -> FileOutcome:
+    """Read one file into bronze and the ledger. With `received_at`, the file is a kept original read
+    again (a backfill): it is read even though its bytes are known, and keeps its place in time."""
     outcome = FileOutcome(department, dataset, path.name, "rejected")
-    if time.time() - path.lstat().st_mtime < SETTLE_SECONDS:
+    if received_at is None and time.time() - path.lstat().st_mtime < SETTLE_SECONDS:
         outcome.status = "not_ready"
         return outcome
     try:
@@ -116,7 +119,9 @@ def ingest_file(path: Path, department: str, dataset: str, contract: Contract | 
         issue = Issue(None, None, None, bad.vi, bad.en, bad.fix_vi, bad.fix_en)
         return _reject(outcome, entry, [issue], ledger, con, report_dir, contract)
     sha = sha256_of(path)
-    previous = ledger.seen(con, department, dataset, sha)
+    previous = ledger.seen(con, department, dataset, sha) if received_at is None else None
+    if received_at is not None:
+        ledger.retire_reading(con, department, dataset, sha)
     if previous:
         # Same bytes again: nothing changes (a copy under another name is noted once).
         outcome.status = "unchanged" if previous["file_name"] == path.name else "duplicate"
@@ -130,6 +135,8 @@ def ingest_file(path: Path, department: str, dataset: str, contract: Contract | 
     raw_path = keep_original(path, sha, data_dir)
     entry = dict(sha256=sha, department=department, dataset=dataset, file_name=path.name,
                  size_bytes=path.stat().st_size, raw_path=str(raw_path), run_id=run_id)
+    if received_at is not None:
+        entry["received_at"] = received_at
 
     if contract is None:
         known = ", ".join(sorted(all_contracts()))
@@ -166,9 +173,17 @@ def ingest_file(path: Path, department: str, dataset: str, contract: Contract | 
         outcome.report = str(write_report(
             report_dir=report_dir, file_name=safe_report_name(path.name), department=department, dataset=dataset, sha=sha,
             status=outcome.status, issues=parsed.issues, accepted_rows=len(parsed.records)))
-    ledger.supersede(con, department, dataset, period, sha)
-    ledger.record(con, **entry, period=period, status=outcome.status, rows_landed=outcome.rows_landed,
-                  rows_quarantined=outcome.rows_quarantined, bronze_path=str(bronze), report_path=outcome.report)
+    return _land(outcome, entry, period, bronze, ledger, con)
+
+
+def _land(outcome: FileOutcome, entry: dict, period: str, bronze: Path, ledger: Ledger, con) -> FileOutcome:
+    """Record a landed file; it supersedes older files of its period, or is superseded by a newer one."""
+    newer = ledger.supersede(con, entry["department"], entry["dataset"], period, entry["sha256"],
+                             entry.get("received_at"))
+    status = "superseded" if newer else outcome.status
+    ledger.record(con, **entry, period=period, status=status, rows_landed=outcome.rows_landed,
+                  rows_quarantined=outcome.rows_quarantined, bronze_path=str(bronze), report_path=outcome.report,
+                  superseded_by=newer)
     return outcome
 
 
@@ -196,11 +211,7 @@ def _ingest_large(path: Path, department: str, dataset: str, contract: Contract,
         outcome.report = str(write_report(
             report_dir=report_dir, file_name=safe_report_name(path.name), department=department, dataset=dataset,
             sha=entry["sha256"], status=outcome.status, issues=result.issues, accepted_rows=result.rows_landed))
-    ledger.supersede(con, department, dataset, result.period, entry["sha256"])
-    ledger.record(con, **entry, period=result.period, status=outcome.status, rows_landed=outcome.rows_landed,
-                  rows_quarantined=outcome.rows_quarantined, bronze_path=str(result.bronze),
-                  report_path=outcome.report)
-    return outcome
+    return _land(outcome, entry, result.period, result.bronze, ledger, con)
 
 
 def file_period(records: list[dict], contract: Contract) -> str:

@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS files (
     file_name       VARCHAR NOT NULL,
     size_bytes      BIGINT,
     period          VARCHAR,
-    status          VARCHAR NOT NULL,  -- landed | partly_landed | rejected | superseded | duplicate
+    status          VARCHAR NOT NULL,  -- landed | partly_landed | rejected | superseded | duplicate | reprocessed
     rows_landed     BIGINT,
     rows_quarantined BIGINT,
     reason          VARCHAR,
@@ -144,14 +144,27 @@ class Ledger:
         marks = ", ".join("?" for _ in entry)
         con.execute(f"INSERT INTO files ({cols}) VALUES ({marks})", list(entry.values()))
 
-    def supersede(self, con, department: str, dataset: str, period: str, new_sha: str) -> int:
-        """An older landed file for the same department, dataset and period stops being current."""
-        rows = con.execute(
+    def supersede(self, con, department: str, dataset: str, period: str, new_sha: str,
+                  received_at: datetime | None = None) -> str | None:
+        """Older landed files for the same department, dataset and period stop being current.
+        Returns the sha256 of a newer current file if there is one: a file read again in a backfill
+        does not displace a correction received after it."""
+        received_at = received_at or datetime.now(timezone.utc)
+        newer = con.execute(
+            "SELECT sha256 FROM files WHERE department = ? AND dataset = ? AND period = ? AND sha256 <> ? "
+            "AND status IN ('landed', 'partly_landed') AND received_at > ? ORDER BY received_at DESC LIMIT 1",
+            [department, dataset, period, new_sha, received_at]).fetchone()
+        con.execute(
             "UPDATE files SET status = 'superseded', superseded_by = ? "
             "WHERE department = ? AND dataset = ? AND period = ? AND sha256 <> ? "
-            "AND status IN ('landed', 'partly_landed') RETURNING sha256",
-            [new_sha, department, dataset, period, new_sha]).fetchall()
-        return len(rows)
+            "AND status IN ('landed', 'partly_landed') AND received_at <= ?",
+            [new_sha, department, dataset, period, new_sha, received_at])
+        return newer[0] if newer else None
+
+    def retire_reading(self, con, department: str, dataset: str, sha: str) -> None:
+        """A file is about to be read again (backfill): its earlier reading stops counting."""
+        con.execute("UPDATE files SET status = 'reprocessed' WHERE department = ? AND dataset = ? AND sha256 = ? "
+                    "AND status IN ('landed', 'partly_landed', 'rejected')", [department, dataset, sha])
 
     def export(self, con) -> Path:
         target = self.data_dir / "ledger.parquet"

@@ -112,3 +112,57 @@ def test_the_datasets_page_matches_the_contracts():
     page = (Path(__file__).resolve().parent.parent / "docs" / "datasets.md").read_text(encoding="utf-8")
     assert page == render(all_contracts()), "run `uv run ntm contracts --write docs/datasets.md`"
     assert "Tỷ lệ hộ có Internet cáp quang (%)" in page and "personal data, dropped" in page
+
+
+def test_backfill_reads_a_period_again_with_the_fixed_contract(dropzone, data_dir, tmp_path, monkeypatch):
+    import datetime as dt
+    import shutil
+
+    import ingest.contract as contract_module
+    from ingest.backfill import reingest_received
+
+    text = sample(*DONG_THAP).read_text(encoding="utf-8-sig")
+    drop(dropzone, *DONG_THAP, name="HaTangSo_2023.csv",
+         content=text.replace("Tên đơn vị;", "Địa bàn;", 1).encode())
+    [rejected] = ingest_dropzone(dropzone, data_dir, "r1").files
+    assert rejected.status == "rejected" and "Missing required columns" in rejected.reason
+    # The contract is fixed: departments may write "Địa bàn" for the unit's name.
+    contracts = tmp_path / "contracts"
+    shutil.copytree(contract_module.CONTRACTS_DIR, contracts)
+    path = contracts / "digital_infrastructure.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("[Tên đơn vị hành chính, ", "[Địa bàn, Tên đơn vị hành chính, "),
+                    encoding="utf-8")
+    monkeypatch.setattr(contract_module, "CONTRACTS_DIR", contracts)
+    contract_module.all_contracts.cache_clear()
+    try:
+        assert ingest_dropzone(dropzone, data_dir, "r2").files[0].status == "unchanged"  # same bytes: no news
+        today = dt.datetime.now(dt.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        before = reingest_received(dropzone, data_dir, "backfill-yesterday", today - dt.timedelta(days=1), today)
+        assert before.files == []
+        [again] = reingest_received(dropzone, data_dir, "backfill-today", today, today + dt.timedelta(days=1)).files
+    finally:
+        contract_module.all_contracts.cache_clear()
+    assert again.status == "landed" and again.rows_landed == 12
+    ledger = duckdb.sql(f"select status, run_id, received_at from '{data_dir}/ledger.parquet' order by run_id").fetchall()
+    assert [(s, r) for s, r, _ in ledger] == [("landed", "backfill-today"), ("reprocessed", "r1")]
+    assert ledger[0][2] == ledger[1][2]  # the new reading keeps the file's place in time
+    bronze = _bronze(data_dir)
+    assert len(bronze) == 12 and set(bronze._run_id) == {"backfill-today"}
+    assert bronze.set_index("unit_code").loc["30100", "fixed_broadband_household_pct"] == 83.66
+
+
+def test_backfill_never_displaces_a_later_correction(dropzone, data_dir):
+    import datetime as dt
+
+    from ingest.backfill import reingest_received
+
+    original = drop(dropzone, *DONG_THAP, sample(*DONG_THAP))
+    ingest_dropzone(dropzone, data_dir, "r1")
+    drop(dropzone, *DONG_THAP, name="sua.csv", content=original.read_bytes().replace(b";2023;83,66", b";2023;84,10"))
+    ingest_dropzone(dropzone, data_dir, "r2")
+    day = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)
+    [again] = reingest_received(dropzone, data_dir, "r3", day, day + dt.timedelta(days=2)).files
+    assert again.file_name == "sua.csv"  # the superseded original is not read again
+    ledger = dict(duckdb.sql(f"select file_name || '@' || run_id, status from '{data_dir}/ledger.parquet'").fetchall())
+    assert ledger == {"HaTangSo_HuyenCaoLanh_2023.csv@r1": "superseded", "sua.csv@r2": "reprocessed",
+                      "sua.csv@r3": "landed"}
