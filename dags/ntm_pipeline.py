@@ -1,25 +1,51 @@
-"""NTM lakehouse: department files → bronze → dbt marts → validation → CKAN.
+"""NTM lakehouse DAGs: department files → bronze → dbt marts → validation → CKAN.
 
-No logic here: every task is one call into ntm.tasks. Configuration comes from Airflow Variables
-(`ntm_dropzone`, `ntm_data_dir`) and the connection `ntm_ckan` (host = portal URL, password = API
-token); without them the pipeline's own defaults (environment variables) apply.
+- `ntm_ingest` (every 5 minutes): one task per department reads its new files; a department with
+  new rows emits the `bronze` asset event, a rejected file fails only that department's task.
+- `ntm_publish` (on the `bronze` asset): dbt build, validation, publish. A new file reaches the
+  portal without anyone pressing a button.
+- `ntm_rebuild` (Sundays 02:00): full rebuild (dbt --full-refresh), validation, publish.
+- `ntm_backfill` (daily intervals, for `airflow backfill create`): files received in the run's
+  interval are read again from their kept originals with today's contracts; emits `bronze`.
+  Airflow only runs backfills of unpaused DAGs, so its scheduled runs are skipped on purpose.
+
+No logic here: every task is one call into ntm.tasks. Configuration: Airflow Variables
+`ntm_dropzone` and `ntm_data_dir`, the connection `ntm_ckan` (host = portal URL, password = API
+token); without them the pipeline's environment defaults apply. DuckDB allows one writer per file:
+every DAG that writes runs one task at a time in the `ntm_duckdb` pool (one slot).
 """
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset, TriggerRule, Variable, dag, task
+from airflow.sdk import Asset, Variable, dag, task
+from airflow.timetables.interval import CronDataIntervalTimetable
+from airflow.timetables.trigger import CronTriggerTimetable
 
+TZ = "Asia/Ho_Chi_Minh"
+BRONZE = Asset("ntm://lakehouse/bronze")
 MARTS = Asset("ntm://lakehouse/marts")
 PORTAL = Asset("ntm://portal/datasets")
+POOL = "ntm_duckdb"  # created by `airflow pools set ntm_duckdb 1 ...`; dag.test() ignores pools
+
+
+def _on_failure(context):
+    from ntm import tasks
+
+    tasks.on_failure(context, Variable.get("ntm_data_dir", default=None))
+
 
 default_args = {
     "retries": 2,
     "retry_delay": timedelta(seconds=30),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=10),
+    "on_failure_callback": _on_failure,
+    "pool": POOL,
 }
+COMMON = dict(start_date=pendulum.datetime(2026, 1, 1, tz=TZ), catchup=False, max_active_runs=1,
+              default_args=default_args, tags=["ntm"], doc_md=__doc__)
 
 
 def _var(name: str) -> str | None:
@@ -36,55 +62,78 @@ def _ckan() -> tuple[str | None, str | None]:
     return conn.host, conn.password
 
 
-@dag(
-    dag_id="ntm_pipeline",
-    schedule="@daily",
-    start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Ho_Chi_Minh"),
-    catchup=False,
-    max_active_runs=1,  # one DuckDB writer at a time
-    default_args=default_args,
-    tags=["ntm"],
-    doc_md=__doc__,
-)
-def ntm_pipeline():
+@task
+def validate(run_id: str | None = None) -> dict:
+    from ntm import tasks
+
+    return tasks.validate(_var("ntm_data_dir"), run_id)
+
+
+@task(outlets=[PORTAL])
+def publish(validation: dict) -> dict:
+    from ntm import tasks
+
+    url, token = _ckan()
+    return tasks.publish(validation, _var("ntm_data_dir"), url, token)
+
+
+@dag(dag_id="ntm_ingest", schedule=CronTriggerTimetable("*/5 * * * *", timezone=TZ), **COMMON)
+def ntm_ingest():
     @task
     def departments() -> list[str]:
         from ntm import tasks
 
         return tasks.list_departments(_var("ntm_dropzone"))
 
-    @task(max_active_tis_per_dag=1)
+    @task(outlets=[BRONZE], map_index_template="{{ map_label }}")
     def ingest(department: str, run_id: str | None = None) -> dict:
         from ntm import tasks
 
         return tasks.ingest_department(department, _var("ntm_dropzone"), _var("ntm_data_dir"), run_id)
 
-    @task(trigger_rule=TriggerRule.ALL_DONE, outlets=[MARTS])
+    ingest.expand(department=departments())
+
+
+@dag(dag_id="ntm_publish", schedule=[BRONZE], **COMMON)
+def ntm_publish():
+    @task(outlets=[MARTS])
     def transform() -> dict:
         from ntm import tasks
 
         return tasks.transform(_var("ntm_data_dir"))
 
-    @task
-    def validate(run_id: str | None = None) -> dict:
-        from ntm import tasks
-
-        return tasks.validate(_var("ntm_data_dir"), run_id)
-
-    @task(outlets=[PORTAL])
-    def publish(validation: dict) -> dict:
-        from ntm import tasks
-
-        url, token = _ckan()
-        return tasks.publish(validation, _var("ntm_data_dir"), url, token)
-
-    # run_id is filled in by Airflow from the task context.
-    ingested = ingest.expand(department=departments())
-    transformed = transform()
-    ingested >> transformed
     checked = validate()
-    transformed >> checked
+    transform() >> checked
     publish(checked)
 
 
-ntm_pipeline()
+@dag(dag_id="ntm_rebuild", schedule=CronTriggerTimetable("0 2 * * 0", timezone=TZ), **COMMON)
+def ntm_rebuild():
+    @task(outlets=[MARTS])
+    def transform_full_refresh() -> dict:
+        from ntm import tasks
+
+        return tasks.transform(_var("ntm_data_dir"), full_refresh=True)
+
+    checked = validate()
+    transform_full_refresh() >> checked
+    publish(checked)
+
+
+@dag(dag_id="ntm_backfill", schedule=CronDataIntervalTimetable("0 0 * * *", timezone=TZ), **COMMON)
+def ntm_backfill():
+    @task(outlets=[BRONZE])
+    def reread_received(data_interval_start=None, data_interval_end=None, run_id: str | None = None,
+                        dag_run=None) -> dict:
+        from ntm import tasks
+
+        return tasks.backfill(data_interval_start, data_interval_end, _var("ntm_dropzone"), _var("ntm_data_dir"),
+                              run_id, run_type=str(dag_run.run_type))
+
+    reread_received()
+
+
+ntm_ingest()
+ntm_publish()
+ntm_rebuild()
+ntm_backfill()

@@ -26,10 +26,21 @@ def ingest(dropzone: Path | None = None, data_dir: Path | None = None, run_id: s
     return result
 
 
-def transform(data_dir: Path | None = None, select: str | None = None):
+def transform(data_dir: Path | None = None, select: str | None = None, full_refresh: bool = False):
     from ntm.transform import transform as run_transform
 
-    return run_transform(Path(data_dir or default_data_dir()), select)
+    return run_transform(Path(data_dir or default_data_dir()), select, full_refresh)
+
+
+def backfill(start, end, dropzone: Path | None = None, data_dir: Path | None = None, run_id: str | None = None,
+             departments: list[str] | None = None):
+    """Read again the files received in [start, end) with today's contracts (see ingest/backfill.py)."""
+    from ingest.backfill import reingest_received
+
+    result = reingest_received(Path(dropzone or dropzone_dir()), Path(data_dir or default_data_dir()),
+                               run_id or new_run_id(), start, end, departments)
+    log(f"backfill: {result.summary()}")
+    return result
 
 
 def current_marts(data_dir: Path | None = None) -> dict[str, Path]:

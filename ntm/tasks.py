@@ -1,17 +1,24 @@
 """What the Airflow tasks call: one stage each, returning a small JSON-able summary for XCom and the
-task log, and failing the task with the reason when a department's file was rejected."""
+task log. A task fails with the reason when a department's file was rejected or a mart was held
+back, and is skipped when it found nothing new (so it emits no asset event)."""
 from __future__ import annotations
 
+import datetime as dt
+import json
 from dataclasses import asdict
 from pathlib import Path
 
 from ntm import pipeline
 from ntm.config import data_dir as default_data_dir
-from ntm.config import dropzone_dir
+from ntm.config import dropzone_dir, log
 
 
 class StageFailed(Exception):
     """A stage ended with something a person has to fix; the message says what."""
+
+
+class NothingNew(Exception):
+    """A stage found nothing to do."""
 
 
 def _fail(message: str):
@@ -23,25 +30,59 @@ def _fail(message: str):
     raise AirflowFailException(message)
 
 
+def _skip(message: str):
+    try:
+        from airflow.sdk.exceptions import AirflowSkipException
+    except ImportError:  # pragma: no cover - outside Airflow
+        raise NothingNew(message) from None
+    raise AirflowSkipException(message)
+
+
+def _label_mapped_task(label: str) -> None:
+    """Mapped tasks show `label` instead of their index in the Airflow UI (map_index_template)."""
+    try:
+        from airflow.sdk import get_current_context
+
+        get_current_context()["map_label"] = label
+    except Exception:  # outside a running task
+        pass
+
+
 def list_departments(dropzone: str | None = None) -> list[str]:
     root = Path(dropzone or dropzone_dir())
     return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
 
 
-def ingest_department(department: str, dropzone: str | None = None, data_dir: str | None = None,
-                      run_id: str | None = None) -> dict:
-    result = pipeline.ingest(Path(dropzone or dropzone_dir()), Path(data_dir or default_data_dir()), run_id,
-                             departments=[department])
+def _files_summary(department: str | None, result) -> dict:
     summary = {"department": department, "files": [asdict(f) for f in result.files]}
     rejected = result.rejected
     if rejected:
-        _fail("; ".join(f"{department}/{f.dataset}/{f.file_name} rejected: {f.reason} (report: {f.report})"
+        _fail("; ".join(f"{f.department}/{f.dataset}/{f.file_name} rejected: {f.reason} (report: {f.report})"
                         for f in rejected))
+    if not result.landed:
+        _skip(f"{department or 'backfill'}: no new files ({result.summary()})")
     return summary
 
 
-def transform(data_dir: str | None = None) -> dict:
-    result = pipeline.transform(Path(data_dir or default_data_dir()))
+def ingest_department(department: str, dropzone: str | None = None, data_dir: str | None = None,
+                      run_id: str | None = None) -> dict:
+    _label_mapped_task(department)
+    result = pipeline.ingest(Path(dropzone or dropzone_dir()), Path(data_dir or default_data_dir()), run_id,
+                             departments=[department])
+    return _files_summary(department, result)
+
+
+def backfill(start: dt.datetime, end: dt.datetime, dropzone: str | None = None, data_dir: str | None = None,
+             run_id: str | None = None, run_type: str = "backfill") -> dict:
+    if run_type.lower().endswith("scheduled"):
+        # Airflow runs backfills only for unpaused DAGs; the daily runs themselves have nothing to do.
+        _skip("scheduled run: nothing to re-read (use `airflow backfill create --dag-id ntm_backfill ...`)")
+    result = pipeline.backfill(start, end, dropzone and Path(dropzone), data_dir and Path(data_dir), run_id)
+    return _files_summary(None, result)
+
+
+def transform(data_dir: str | None = None, full_refresh: bool = False) -> dict:
+    result = pipeline.transform(Path(data_dir or default_data_dir()), full_refresh=full_refresh)
     if not result.success:
         _fail("dbt build failed: " + "; ".join(result.failures))
     return {"marts": sorted(result.marts)}
@@ -53,6 +94,7 @@ def validate(data_dir: str | None = None, run_id: str | None = None) -> dict:
         "publishable": result.publishable,
         "blocked": {m: [f"{c.expectation} on {c.column}: observed {c.observed}" for c in result.marts[m].failed_critical]
                     for m in result.blocked},
+        "data_docs": str(result.docs) if result.docs else None,
     }
 
 
@@ -64,3 +106,19 @@ def publish(validation: dict, data_dir: str | None = None, url: str | None = Non
         _fail("published " + ", ".join(d.name for d in result.datasets) + "; held back by validation: "
               + "; ".join(f"{m}: {', '.join(r)}" for m, r in validation["blocked"].items()))
     return summary
+
+
+def on_failure(context, data_dir: str | None = None) -> None:
+    """Airflow failure callback: one line a person can act on (which DAG, task, department and why),
+    in the task log and appended to `<data_dir>/alerts/failures.jsonl` for whoever watches it."""
+    ti = context.get("ti") or context.get("task_instance")
+    label = context.get("map_label") or getattr(ti, "rendered_map_index", None)
+    task = f"{ti.task_id}[{label}]" if label else ti.task_id
+    reason = str(context.get("exception") or "see the task log")
+    alert = {"at": dt.datetime.now(dt.timezone.utc).isoformat(), "dag": ti.dag_id, "run": ti.run_id, "task": task,
+             "department": label, "try": getattr(ti, "try_number", None), "reason": reason}
+    log(f"FAILED {ti.dag_id}.{task} (run {ti.run_id}): {reason}")
+    path = Path(data_dir or default_data_dir()) / "alerts" / "failures.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(alert, ensure_ascii=False) + "\n")

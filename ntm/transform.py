@@ -29,9 +29,11 @@ def run_dbt(args: list[str], data_dir: Path) -> "dbt.cli.main.dbtRunnerResult": 
                                "--target-path", str(data_dir / "dbt_target"), "--log-path", str(data_dir / "logs")])
 
 
-def transform(data_dir: Path, select: str | None = None) -> TransformResult:
-    log("transform: dbt build")
-    res = run_dbt(["build", "--quiet", *(["--select", select] if select else [])], data_dir)
+def transform(data_dir: Path, select: str | None = None, full_refresh: bool = False) -> TransformResult:
+    """`dbt build`; with `full_refresh`, seeds and incremental models are rebuilt from scratch."""
+    log("transform: dbt build" + (" --full-refresh" if full_refresh else ""))
+    res = run_dbt(["build", "--quiet", *(["--select", select] if select else []),
+                   *(["--full-refresh"] if full_refresh else [])], data_dir)
     result = TransformResult(success=bool(res.success))
     for node_result in getattr(res.result, "results", None) or []:
         node = node_result.node

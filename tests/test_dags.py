@@ -1,8 +1,10 @@
 """The DAGs, run by Airflow itself (dag.test) against the real local portal."""
+import json
 import os
 import subprocess
 import sys
 
+import pendulum
 import pytest
 
 from helpers import REPO, drop, sample
@@ -19,44 +21,99 @@ def airflow_home(tmp_path_factory):
     return home
 
 
+@pytest.fixture
+def variables(dropzone, data_dir):
+    os.environ["AIRFLOW_VAR_NTM_DROPZONE"] = str(dropzone)
+    os.environ["AIRFLOW_VAR_NTM_DATA_DIR"] = str(data_dir)
+    yield
+    os.environ.pop("AIRFLOW_VAR_NTM_DROPZONE")
+    os.environ.pop("AIRFLOW_VAR_NTM_DATA_DIR")
+
+
 def _dagbag():
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=str(REPO / "dags"))
 
 
+def _states(run):
+    return {(ti.task_id, ti.map_index): ti.state for ti in run.get_task_instances()}
+
+
+def _asset_events(uri, run):
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return session.query(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id).filter(
+            AssetModel.uri == uri, AssetEvent.source_run_id == run.run_id).count()
+
+
 def test_dags_import_without_errors(airflow_home):
     bag = _dagbag()
     assert bag.import_errors == {}
-    dag = bag.get_dag("ntm_pipeline")
-    assert {t.task_id for t in dag.tasks} == {"departments", "ingest", "transform", "validate", "publish"}
-    assert dag.get_task("transform").upstream_task_ids == {"ingest"}
-    assert dag.get_task("publish").upstream_task_ids == {"validate"}
-    assert dag.get_task("ingest").retries == 2
+    assert set(bag.dag_ids) == {"ntm_ingest", "ntm_publish", "ntm_rebuild", "ntm_backfill"}
+    ingest, publish = bag.get_dag("ntm_ingest"), bag.get_dag("ntm_publish")
+    assert {t.task_id for t in ingest.tasks} == {"departments", "ingest"}
+    assert [o.uri for o in ingest.get_task("ingest").outlets] == ["ntm://lakehouse/bronze"]
+    assert type(publish.timetable).__name__ == "AssetTriggeredTimetable"
+    assert "ntm://lakehouse/bronze" in str(publish.timetable.asset_condition)
+    assert publish.get_task("validate").upstream_task_ids == {"transform"}
+    assert publish.get_task("publish").upstream_task_ids == {"validate"}
+    rebuild = bag.get_dag("ntm_rebuild")
+    assert rebuild.get_task("transform_full_refresh").downstream_task_ids == {"validate"}
+    for dag in bag.dags.values():
+        for t in dag.tasks:
+            assert t.retries == 2 and t.retry_exponential_backoff and t.on_failure_callback and t.pool == "ntm_duckdb"
 
 
 @pytest.mark.portal
-def test_two_departments_publish_and_a_bad_file_fails_only_its_task(airflow_home, ckan, dropzone, data_dir, prefix,
-                                                                     capfd):
+def test_new_files_flow_to_the_portal_and_a_bad_file_fails_only_its_department(
+        airflow_home, ckan, dropzone, data_dir, prefix, variables, capfd):
     drop(dropzone, "so-khcn-son-la", "digital_infrastructure", sample("so-khcn-son-la", "digital_infrastructure"))
     drop(dropzone, "so-khcn-dong-thap", "digital_infrastructure",
          sample("so-khcn-dong-thap", "digital_infrastructure"))
     drop(dropzone, "so-khcn-thai-nguyen", "digital_infrastructure", name="hong.csv",
          content=b"khong co tieu de\n1;2;3\n")
-    os.environ["AIRFLOW_VAR_NTM_DROPZONE"] = str(dropzone)
-    os.environ["AIRFLOW_VAR_NTM_DATA_DIR"] = str(data_dir)
-    try:
-        dag = _dagbag().get_dag("ntm_pipeline")
-        run = dag.test()
-    finally:
-        os.environ.pop("AIRFLOW_VAR_NTM_DROPZONE")
-        os.environ.pop("AIRFLOW_VAR_NTM_DATA_DIR")
-    states = {(ti.task_id, ti.map_index): ti.state for ti in run.get_task_instances()}
-    ingest_states = sorted(s for (t, _), s in states.items() if t == "ingest")
-    assert ingest_states == ["failed", "success", "success"]
-    assert states[("publish", -1)] == "success"
+    bag = _dagbag()
+    ingest_run = bag.get_dag("ntm_ingest").test()
+    states = _states(ingest_run)
+    assert sorted(s for (t, _), s in states.items() if t == "ingest") == ["failed", "success", "success"]
     logs = "".join(capfd.readouterr())
     assert "hong.csv rejected" in logs and "No header row" in logs
+    # The failure callback names the department and the reason.
+    [alert] = [json.loads(line) for line in (data_dir / "alerts" / "failures.jsonl").read_text().splitlines()]
+    assert alert["dag"] == "ntm_ingest" and alert["department"] == "so-khcn-thai-nguyen"
+    assert "hong.csv rejected" in alert["reason"]
+    # Each department with new rows told the scheduler: the publish DAG is scheduled on these events.
+    assert _asset_events("ntm://lakehouse/bronze", ingest_run) == 2
+
+    publish_run = bag.get_dag("ntm_publish").test()
+    assert set(_states(publish_run).values()) == {"success"}
     package = ckan.action.package_show(id=prefix + "ntm-ha-tang-so-cap-xa")
     extras = {e["key"]: e["value"] for e in package["extras"]}
     assert extras["source_departments"] == "so-khcn-dong-thap, so-khcn-son-la"
+
+    # Nothing new on the next poll: the ingest tasks are skipped and emit no event (the bad file was
+    # reported once; it fails again only when the department sends it again, changed).
+    again = bag.get_dag("ntm_ingest").test()
+    assert sorted(s for (t, _), s in _states(again).items() if t == "ingest") == ["skipped"] * 3
+    assert _asset_events("ntm://lakehouse/bronze", again) == 0
+
+
+def test_backfill_rereads_the_files_received_in_its_interval(airflow_home, dropzone, data_dir, variables):
+    import duckdb
+
+    drop(dropzone, "so-khcn-son-la", "digital_infrastructure", sample("so-khcn-son-la", "digital_infrastructure"))
+    bag = _dagbag()
+    assert set(_states(bag.get_dag("ntm_ingest").test()).values()) == {"success"}
+    today = pendulum.now("Asia/Ho_Chi_Minh").start_of("day")
+    backfill = bag.get_dag("ntm_backfill")
+    empty = backfill.test(logical_date=today.subtract(days=3))
+    assert _states(empty) == {("reread_received", -1): "skipped"}
+    # A manual run covers the interval that ends at its logical date: [today, tomorrow).
+    run = backfill.test(logical_date=today.add(days=1))
+    assert _states(run) == {("reread_received", -1): "success"}
+    assert _asset_events("ntm://lakehouse/bronze", run) == 1
+    ledger = duckdb.sql(f"select status, count(*) from '{data_dir}/ledger.parquet' group by all").fetchall()
+    assert dict(ledger) == {"reprocessed": 1, "landed": 1}
