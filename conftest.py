@@ -79,3 +79,16 @@ def sample_build(tmp_path_factory) -> tuple[Path, Path]:
     assert result.success, result.failures
     return dropzone, data_dir
 
+
+
+@pytest.fixture
+def marts_copy(sample_build, tmp_path) -> Path:
+    """A data dir holding a copy of the sample build's marts and dbt manifest, to change at will."""
+    import shutil
+
+    _, built = sample_build
+    data_dir = tmp_path / "built"
+    shutil.copytree(built / "marts", data_dir / "marts")
+    (data_dir / "dbt_target").mkdir()
+    shutil.copy(built / "dbt_target" / "manifest.json", data_dir / "dbt_target")
+    return data_dir

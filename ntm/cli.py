@@ -33,6 +33,8 @@ def _print_validation(result) -> None:
 def _print_publish(result) -> None:
     for d in result.datasets:
         print(f"  {d.status:<9} {d.url}  ({d.rows} rows)")
+    for mart, why in result.refused.items():
+        print(f"  REFUSED   {why}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,8 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         _print_validation(result)
         return 1 if result.blocked else 0
     if args.command == "publish":
-        _print_publish(pipeline.publish(data_dir, marts=args.mart))
-        return 0
+        published = pipeline.publish(data_dir, marts=args.mart)
+        _print_publish(published)
+        return 1 if published.refused else 0
     if args.command == "run":
         result = pipeline.run_all(args.dropzone, data_dir)
         print("Ingest:")
@@ -117,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         _print_validation(result.validation)
         print("Published:")
         _print_publish(result.publish)
-        return 1 if result.validation.blocked else 0
+        return 1 if result.validation.blocked or result.publish.refused else 0
     return 2
 
 

@@ -101,10 +101,12 @@ def validate(data_dir: str | None = None, run_id: str | None = None) -> dict:
 def publish(validation: dict, data_dir: str | None = None, url: str | None = None, token: str | None = None) -> dict:
     result = pipeline.publish(Path(data_dir or default_data_dir()), marts=validation["publishable"], url=url,
                               token=token)
-    summary = {"published": [asdict(d) for d in result.datasets], "blocked": validation["blocked"]}
-    if validation["blocked"]:
+    summary = {"published": [asdict(d) for d in result.datasets], "blocked": validation["blocked"],
+               "refused": result.refused}
+    if validation["blocked"] or result.refused:
         _fail("published " + ", ".join(d.name for d in result.datasets) + "; held back by validation: "
-              + "; ".join(f"{m}: {', '.join(r)}" for m, r in validation["blocked"].items()))
+              + "; ".join(f"{m}: {', '.join(r)}" for m, r in validation["blocked"].items())
+              + "".join(f"; refused: {why}" for why in result.refused.values()))
     return summary
 
 

@@ -17,7 +17,8 @@ import yaml
 
 from ntm.config import log
 from publish.client import connect
-from publish.files import content_hash, iter_rows, write_csv
+from publish.files import content_hash, iter_rows, neutralise, write_csv
+from publish.guard import PersonalDataRefused, refuse_personal_columns
 
 HERE = Path(__file__).resolve().parent
 DATASTORE_TYPES = {
@@ -40,6 +41,7 @@ class PublishedDataset:
 @dataclass
 class PublishResult:
     datasets: list[PublishedDataset] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)  # mart -> why (personal data)
 
 
 def _yaml(name: str) -> dict:
@@ -81,6 +83,7 @@ def _extras(values: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def publish_mart(ckan, mart: str, parquet: Path, validation_report: Path | None, data_dir: Path) -> PublishedDataset:
+    refuse_personal_columns(mart, parquet)  # before anything reaches the portal
     meta = dict(_yaml("datasets.yaml")[mart])
     # A prefix keeps test or staging datasets apart from the real ones on a shared portal.
     meta["name"] = os.environ.get("NTM_DATASET_PREFIX", "") + meta["name"]
@@ -190,7 +193,8 @@ def _load_datastore(ckan, resource_id: str, parquet: Path, columns: dict[str, di
     batch: list[dict] = []
     keys_now: set[tuple] = set()
     for row in iter_rows(parquet):
-        row = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}  # dates as JSON
+        # Dates as JSON; text neutralised as in the CSV, since the DataStore is downloadable as CSV too.
+        row = {k: (v.isoformat() if hasattr(v, "isoformat") else neutralise(v)) for k, v in row.items()}
         keys_now.add(tuple(row[k] for k in primary_key))
         batch.append(row)
         if len(batch) >= CHUNK:
@@ -225,5 +229,9 @@ def publish_marts(marts: dict[str, Path], reports: dict[str, Path], data_dir: Pa
     ckan = connect(url, token)
     result = PublishResult()
     for mart, parquet in sorted(marts.items()):
-        result.datasets.append(publish_mart(ckan, mart, parquet, reports.get(mart), data_dir))
+        try:
+            result.datasets.append(publish_mart(ckan, mart, parquet, reports.get(mart), data_dir))
+        except PersonalDataRefused as refused:
+            log(f"publish: REFUSED {refused}")
+            result.refused[mart] = str(refused)
     return result

@@ -34,3 +34,17 @@ def copy_build(build: tuple[Path, Path], target: Path) -> tuple[Path, Path]:
     shutil.copytree(dropzone, target / "dropzone")
     shutil.copytree(data_dir, target / "data")
     return target / "dropzone", target / "data"
+
+
+def tamper(data_dir: Path, mart: str, select: str) -> Path:
+    """Rewrite a mart's Parquet file with `select ... from m` (m is the mart as it was)."""
+    import duckdb
+
+    path = data_dir / "marts" / f"{mart}.parquet"
+    staged = path.with_suffix(".new")
+    con = duckdb.connect()
+    con.execute(f"create view m as select * from read_parquet('{path}')")
+    con.execute(f"copy ({select}) to '{staged}' (format parquet)")
+    con.close()
+    staged.replace(path)
+    return path

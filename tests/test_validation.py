@@ -1,36 +1,13 @@
 """The validation gate: each kind of critical expectation, run by Great Expectations on a mart made
 wrong on purpose, blocks that mart and only that mart."""
 import json
-import shutil
 
 import duckdb
 import pytest
 
+from helpers import tamper
 from expectations.validate import record_publish, validate_marts
 from ntm import pipeline
-
-
-@pytest.fixture
-def marts_copy(sample_build, tmp_path):
-    """A data dir holding a copy of the sample build's marts and dbt manifest."""
-    _, built = sample_build
-    data_dir = tmp_path / "data"
-    shutil.copytree(built / "marts", data_dir / "marts")
-    (data_dir / "dbt_target").mkdir()
-    shutil.copy(built / "dbt_target" / "manifest.json", data_dir / "dbt_target")
-    return data_dir
-
-
-def tamper(data_dir, mart, select):
-    """Rewrite a mart's Parquet file with `select ... from m`."""
-    path = data_dir / "marts" / f"{mart}.parquet"
-    staged = path.with_suffix(".new")
-    con = duckdb.connect()
-    con.execute(f"create view m as select * from read_parquet('{path}')")
-    con.execute(f"copy ({select}) to '{staged}' (format parquet)")
-    con.close()
-    staged.replace(path)
-    return path
 
 
 def failed(validation):
