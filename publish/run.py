@@ -25,7 +25,7 @@ DATASTORE_TYPES = {
     pa.string(): "text", pa.large_string(): "text", pa.int32(): "int4", pa.int64(): "int8",
     pa.float64(): "float8", pa.float32(): "float8", pa.bool_(): "bool", pa.date32(): "date",
 }
-CHUNK = 5000
+CHUNK = int(os.environ.get("NTM_PUBLISH_CHUNK", "5000"))  # rows per DataStore upsert request
 
 
 @dataclass
