@@ -27,7 +27,7 @@ PG_PORT = int(os.environ.get("NTM_PORTAL_PG_PORT", "54329"))
 REDIS_PORT = int(os.environ.get("NTM_PORTAL_REDIS_PORT", "63799"))
 PG_BIN = Path(os.environ.get("NTM_PG_BIN", "/usr/lib/postgresql/15/bin"))
 SYSADMIN = "ntm_admin"
-PLUGINS = "pgsearch datastore"
+PLUGINS = "pgsearch datastore datatables_view"
 EXTENSIONS = [REPO_ROOT / "portal" / "ckanext-pgsearch"]
 
 
@@ -234,6 +234,8 @@ def _write_config(p: Portal, s: dict) -> None:
         "ckan.site_id": "ntm",
         "ckan.site_title": "Cổng dữ liệu mở Nông thôn mới (NTM open data)",
         "ckan.plugins": PLUGINS,
+        # A DataStore table gets a searchable preview on its resource page.
+        "ckan.views.default_views": "datatables_view",
         "ckan.redis.url": f"redis://127.0.0.1:{REDIS_PORT}/0",
         # Not used: the pgsearch plugin keeps the index in PostgreSQL.
         "solr_url": "http://127.0.0.1:8983/solr/unused",

@@ -141,6 +141,10 @@ def publish_mart(ckan, mart: str, parquet: Path, validation_report: Path | None,
     csv_res = _upload(ckan, dataset["id"], resources.get("csv"), csv_path, kind="csv", fmt="CSV",
                       name="Dữ liệu (CSV, UTF-8) / Data (CSV, UTF-8)")
     _load_datastore(ckan, csv_res["id"], parquet, columns, primary_key)
+    # The table preview on the resource page; CKAN adds its default views only for tables that
+    # existed when the resource was created, and creates none twice.
+    ckan.action.resource_create_default_resource_views(resource=ckan.action.resource_show(id=csv_res["id"]),
+                                                       create_datastore_views=True)
     parquet_res = _upload(ckan, dataset["id"], resources.get("parquet"), parquet, kind="parquet", fmt="Parquet",
                           name="Dữ liệu (Parquet) / Data (Parquet)")
     result = PublishedDataset(mart, meta["name"], _dataset_url(ckan, meta["name"]), status, rows,

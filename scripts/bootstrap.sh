@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what the project needs on a fresh Debian machine: system packages for the local portal
-# (PostgreSQL 15, Redis), uv, and the locked Python environment (.venv). Safe to run again.
+# (PostgreSQL 15, Redis, Chromium for the browser test), uv, and the locked Python environment (.venv). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +8,7 @@ need_apt=()
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need_apt+=(postgresql-15 postgresql-contrib)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v runuser >/dev/null || need_apt+=(util-linux)
+command -v chromium >/dev/null || need_apt+=(chromium)  # the portal's headless browser test
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "bootstrap: installing ${need_apt[*]} (Debian packages)"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
