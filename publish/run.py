@@ -17,6 +17,7 @@ import yaml
 
 from ntm.config import log
 from publish.client import connect
+from publish.datapackage import write_datapackage
 from publish.files import content_hash, iter_rows, neutralise, write_csv
 from publish.guard import PersonalDataRefused, refuse_personal_columns
 
@@ -153,6 +154,13 @@ def publish_mart(ckan, mart: str, parquet: Path, validation_report: Path | None,
         report_res = _upload(ckan, dataset["id"], resources.get("validation"), validation_report, kind="validation",
                              fmt="JSON", name="Báo cáo kiểm định dữ liệu / Validation report")
         result.resources["validation"] = report_res["id"]
+    descriptor = write_datapackage(
+        out_dir / "datapackage.json", name=meta["name"], title=meta["title"], description=meta["notes"],
+        version=digest[:12], parquet=parquet, columns=columns, primary_key=primary_key, csv_url=csv_res["url"],
+        parquet_url=parquet_res["url"], departments=departments, dataset_url=result.url)
+    result.resources["datapackage"] = _upload(
+        ckan, dataset["id"], resources.get("datapackage"), descriptor, kind="datapackage", fmt="JSON",
+        name="Mô tả gói dữ liệu (datapackage.json) / Data package descriptor")["id"]
     ckan.action.package_patch(id=dataset["id"], private=False)
     log(f"publish: {meta['name']}: {status}, {rows} rows → {result.url}")
     return result

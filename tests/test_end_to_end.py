@@ -1,4 +1,5 @@
 """The walking skeleton end to end: department files → bronze → dbt → Great Expectations → CKAN."""
+import json
 import urllib.request
 
 import duckdb
@@ -53,7 +54,17 @@ def test_samples_reach_the_portal_with_their_values(ckan, dropzone, data_dir, pr
     extras = {e["key"]: e["value"] for e in package["extras"]}
     assert extras["source_departments"] == "so-khcn-dong-thap, so-khcn-son-la"
     assert extras["temporal_coverage"] == "2023–2023"
-    assert {r["ntm_kind"] for r in package["resources"]} == {"csv", "parquet", "validation"}
+    assert {r["ntm_kind"] for r in package["resources"]} == {"csv", "parquet", "validation", "datapackage"}
+    # A Frictionless data package describes the files with their schema, for harvesters and tools.
+    resources = {r["ntm_kind"]: r for r in package["resources"]}
+    with urllib.request.urlopen(resources["datapackage"]["url"]) as resp:
+        datapackage = json.loads(resp.read())
+    assert datapackage["name"] == published.name and datapackage["licenses"][0]["name"] == "CC-BY-4.0"
+    [csv_desc, parquet_desc] = datapackage["resources"]
+    assert csv_desc["path"] == resources["csv"]["url"] and parquet_desc["path"] == resources["parquet"]["url"]
+    fields = {f["name"]: f for f in csv_desc["schema"]["fields"]}
+    assert fields["year"]["type"] == "integer" and fields["fixed_broadband_household_pct"]["type"] == "number"
+    assert fields["unit_code"]["title"] == "Mã ĐVHC" and csv_desc["schema"]["primaryKey"] == ["unit_key", "year"]
     fields = {f["id"]: f for f in ckan.action.datastore_info(id=next(
         r["id"] for r in package["resources"] if r["ntm_kind"] == "csv"))["fields"]}
     assert fields["unit_code"]["type"] == "text" and fields["year"]["type"] == "int4"
