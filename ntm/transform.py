@@ -18,19 +18,22 @@ class TransformResult:
     success: bool
     marts: dict[str, Path] = field(default_factory=dict)   # mart name -> Parquet file
     failures: list[str] = field(default_factory=list)
+    docs: Path | None = None  # dbt docs as one HTML file (the portal's data dictionary says the same)
 
 
-def run_dbt(args: list[str], data_dir: Path) -> "dbt.cli.main.dbtRunnerResult":  # noqa: F821
+def run_dbt(args: list[str], data_dir: Path, target: str = "dbt_target") -> "dbt.cli.main.dbtRunnerResult":  # noqa: F821
     from dbt.cli.main import dbtRunner
 
     os.environ["NTM_DATA_DIR"] = str(data_dir)
     (data_dir / "marts").mkdir(parents=True, exist_ok=True)
     return dbtRunner().invoke([*args, "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
-                               "--target-path", str(data_dir / "dbt_target"), "--log-path", str(data_dir / "logs")])
+                               "--target-path", str(data_dir / target), "--log-path", str(data_dir / "logs")])
 
 
-def transform(data_dir: Path, select: str | None = None, full_refresh: bool = False) -> TransformResult:
-    """`dbt build`; with `full_refresh`, seeds and incremental models are rebuilt from scratch."""
+def transform(data_dir: Path, select: str | None = None, full_refresh: bool = False,
+              docs: bool = True) -> TransformResult:
+    """`dbt build`, then `dbt docs generate`; with `full_refresh`, seeds and incremental models
+    are rebuilt from scratch."""
     log("transform: dbt build" + (" --full-refresh" if full_refresh else ""))
     res = run_dbt(["build", "--quiet", *(["--select", select] if select else []),
                    *(["--full-refresh"] if full_refresh else [])], data_dir)
@@ -47,4 +50,19 @@ def transform(data_dir: Path, select: str | None = None, full_refresh: bool = Fa
     log(f"transform: {'ok' if result.success else 'FAILED'}; marts: {', '.join(result.marts) or 'none'}")
     for failure in result.failures:
         log(f"transform: {failure}")
+    if result.success and docs:
+        result.docs = generate_docs(data_dir)
     return result
+
+
+def generate_docs(data_dir: Path) -> Path | None:
+    """`dbt docs generate --static`: one self-contained HTML page with every model, column
+    description (Vietnamese / English) and the lineage graph."""
+    # Its own target folder: the build's run_results.json stays for whoever debugs the build.
+    res = run_dbt(["docs", "generate", "--static", "--quiet"], data_dir, target="dbt_docs")
+    page = data_dir / "dbt_docs" / "static_index.html"
+    if not res.success or not page.exists():
+        log(f"transform: dbt docs generate failed: {res.exception or 'no page written'}")
+        return None
+    log(f"transform: dbt docs at {page}")
+    return page

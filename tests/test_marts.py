@@ -103,3 +103,31 @@ def test_rebuilding_without_new_files_changes_nothing_and_a_correction_changes_o
     changed = after.merge(old, how="outer", indicator=True).query("_merge != 'both'")
     assert sorted(changed.unit_code) == ["30100", "30100"]
     assert after.set_index("unit_code").loc["30100", "fixed_broadband_household_pct"] == 84.10
+
+
+def test_reporting_periods_and_the_facts_that_refer_to_them(built):
+    _, data_dir = built
+    periods = mart(data_dir, "dim_period").set_index("period_key")
+    assert len(periods) == 21 * (1 + 2 + 4 + 12)
+    q1 = periods.loc["2024-Q1"]
+    assert (q1.label_vi, q1.label_en, str(q1.start_date.date()), str(q1.end_date.date())) == (
+        "Quý I/2024", "Q1 2024", "2024-01-01", "2024-03-31")
+    assert str(periods.loc["2024-02"].end_date.date()) == "2024-02-29"  # a leap year
+    assert periods.loc["2023-H2"].label_vi == "6 tháng cuối năm 2023"
+    for fact in ("fact_online_public_services", "fact_satisfaction_surveys"):
+        assert set(mart(data_dir, fact).period) <= set(periods.index)
+
+
+def test_dbt_docs_are_generated_with_the_bilingual_column_descriptions(built):
+    import json
+    import re
+
+    _, data_dir = built
+    page = (data_dir / "dbt_docs" / "static_index.html").read_text(encoding="utf-8")
+    # The page embeds the manifest as JSON; the same text is the portal's data dictionary.
+    manifest = json.loads((data_dir / "dbt_docs" / "manifest.json").read_text(encoding="utf-8"))
+    node = manifest["nodes"]["model.ntm_lakehouse.fact_satisfaction_surveys"]
+    description = node["columns"]["respondents"]["description"]
+    assert description == "Số người trả lời (ẩn nếu dưới 5) / Respondents (hidden below 5)"
+    assert json.dumps(description)[1:-1] in page or description in page
+    assert re.search(r"dim_period", page)
