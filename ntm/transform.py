@@ -25,7 +25,8 @@ def run_dbt(args: list[str], data_dir: Path, target: str = "dbt_target") -> "dbt
     from dbt.cli.main import dbtRunner
 
     os.environ["NTM_DATA_DIR"] = str(data_dir)
-    (data_dir / "marts").mkdir(parents=True, exist_ok=True)
+    for folder in ("marts", "lake"):  # where the post-hooks write Parquet
+        (data_dir / folder).mkdir(parents=True, exist_ok=True)
     return dbtRunner().invoke([*args, "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
                                "--target-path", str(data_dir / target), "--log-path", str(data_dir / "logs")])
 
@@ -43,7 +44,7 @@ def transform(data_dir: Path, select: str | None = None, full_refresh: bool = Fa
         status = str(node_result.status)
         if status in ("error", "fail"):
             result.failures.append(f"{node.resource_type} {node.name}: {node_result.message}")
-        elif node.resource_type == "model" and node.fqn[1:2] == ["marts"]:
+        elif status == "success" and node.resource_type == "model" and node.fqn[1:2] == ["marts"]:
             result.marts[node.name] = data_dir / "marts" / f"{node.name}.parquet"
     if res.exception:
         result.failures.append(str(res.exception))

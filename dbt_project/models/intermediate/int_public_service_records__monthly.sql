@@ -1,19 +1,29 @@
--- Applications per receiving unit, month and level: counts only, no personal data.
+-- Applications per receiving unit, month and level: counts only, no personal data. Incremental
+-- like the records it counts: only the months rebuilt there are counted again.
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='period') }}
+
 with
 
 applications as (
     select * from {{ ref('int_public_service_records__current') }}
+    {% if is_incremental() %}
+    where period in (
+        select distinct period from {{ ref('int_public_service_records__current') }}
+        where loaded_through > coalesce((select max(loaded_through) from {{ this }}), timestamptz '1970-01-01')
+    )
+    {% endif %}
 ),
 
 monthly as (
     select
         unit_key,
-        strftime(received_date, '%Y-%m') as period,
+        period,
         coalesce(level, 'all') as level,
         count(*) as applications_received,
         count(*) filter (where channel = 'Trực tuyến') as applications_online,
         count(*) filter (where resolved_date is not null) as applications_resolved,
-        count(*) filter (where resolved_date is not null and resolved_date <= due_date) as applications_resolved_on_time
+        count(*) filter (where resolved_date is not null and resolved_date <= due_date) as applications_resolved_on_time,
+        max(loaded_through) as loaded_through
     from applications
     group by all
 )

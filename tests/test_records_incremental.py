@@ -1,0 +1,75 @@
+"""The big table: public-service records are built incrementally, one month at a time, and written
+as Parquet partitioned by month; adding a month never rebuilds the months before it."""
+import duckdb
+
+from helpers import SAMPLES, drop
+from ingest.run import ingest_dropzone
+from ntm.transform import transform
+
+DEPT = ("mot-cua-dong-thap", "public_service_records")
+HEADER = ("Mã hồ sơ,Mã TTHC,Tên TTHC,Cấp giải quyết,Mã đơn vị,Đơn vị tiếp nhận,Ngày tiếp nhận,Ngày hẹn trả,"
+          "Ngày trả kết quả,Hình thức nộp,Họ tên người nộp,Số CCCD,Số điện thoại")
+
+
+def february(online: int) -> bytes:
+    """12 applications at Xã Mỹ Thọ in February 2024, `online` of them submitted online."""
+    rows = [f"000.00.30100.H20-2402-{i:04d},1.004227,Cấp giấy phép xây dựng nhà ở riêng lẻ,Xã,30100,Xã Mỹ Thọ,"
+            f"05/02/2024,10/02/2024,08/02/2024,{'Trực tuyến' if i < online else 'Trực tiếp'},Nguyễn Văn A,"
+            f"0{i:011d},09{i:08d}" for i in range(12)]
+    return ("\n".join([HEADER, *rows]) + "\n").encode()
+
+
+def build(dropzone, data_dir, run_id):
+    ingest_dropzone(dropzone, data_dir, run_id)
+    assert transform(data_dir, docs=False).success
+
+
+def records(data_dir):
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"))
+    try:
+        by_month = dict(con.sql("select period, min(loaded_through) from intermediate.int_public_service_records__current "
+                                "group by all").fetchall())
+        monthly = con.sql("select period, applications_received, applications_online "
+                          "from intermediate.int_public_service_records__monthly where unit_key = '2024:commune:30100' "
+                          "and level = 'Xã'").fetchall()
+    finally:
+        con.close()
+    return by_month, {p: (r, o) for p, r, o in monthly}
+
+
+def test_adding_a_month_rebuilds_only_that_month(dropzone, data_dir):
+    drop(dropzone, *DEPT, SAMPLES / DEPT[0] / DEPT[1] / "HoSo_MotCua_Thang01_2024.csv")
+    build(dropzone, data_dir, "r1")
+    lake = data_dir / "lake" / "public_service_records"
+    january = lake / "period=2024-01" / "data_0.parquet"
+    january_written = january.stat().st_mtime_ns
+    months, _ = records(data_dir)
+    assert list(months) == ["2024-01"]
+    assert duckdb.sql(f"select count(*) from '{january}'").fetchone()[0] == 2000
+    jan_loaded = months["2024-01"]
+
+    drop(dropzone, *DEPT, name="HoSo_MotCua_Thang02_2024.csv", content=february(online=6))
+    build(dropzone, data_dir, "r2")
+    months, monthly = records(data_dir)
+    assert months["2024-01"] == jan_loaded  # January's rows were not rebuilt
+    assert months["2024-02"] > jan_loaded
+    assert january.stat().st_mtime_ns == january_written  # nor its Parquet partition rewritten
+    assert monthly["2024-02"] == (12, 6)
+    partition = duckdb.sql(f"select count(*), count(*) filter (where channel = 'Trực tuyến') "
+                           f"from '{lake}/period=2024-02/data_0.parquet'").fetchone()
+    assert partition == (12, 6)
+    # No personal data in the lake: the contract drops it at ingest.
+    columns = duckdb.sql(f"select * from '{lake}/period=2024-02/data_0.parquet' limit 0").columns
+    assert not {"applicant_name", "citizen_id", "phone"} & set(columns)
+
+    # A corrected February (two more online) supersedes the first one: February only is redone.
+    drop(dropzone, *DEPT, name="HoSo_MotCua_Thang02_2024_sua.csv", content=february(online=8))
+    build(dropzone, data_dir, "r3")
+    again, monthly = records(data_dir)
+    assert again["2024-01"] == jan_loaded and again["2024-02"] > months["2024-02"]
+    assert monthly["2024-02"] == (12, 8)
+    assert january.stat().st_mtime_ns == january_written
+    fact = duckdb.sql(f"select applications_received, applications_online from '{data_dir}/marts/"
+                      "fact_online_public_services.parquet' where source = 'records' and period = '2024-02' "
+                      "and unit_code = '30100' and level = 'Xã'").fetchall()
+    assert fact == [(12, 8)]
