@@ -27,8 +27,9 @@ PG_PORT = int(os.environ.get("NTM_PORTAL_PG_PORT", "54329"))
 REDIS_PORT = int(os.environ.get("NTM_PORTAL_REDIS_PORT", "63799"))
 PG_BIN = Path(os.environ.get("NTM_PG_BIN", "/usr/lib/postgresql/15/bin"))
 SYSADMIN = "ntm_admin"
-PLUGINS = "pgsearch datastore datatables_view"
+PLUGINS = "pgsearch datastore datatables_view dcat"
 EXTENSIONS = [REPO_ROOT / "portal" / "ckanext-pgsearch"]
+CKAN_PLUGIN_PACKAGES = ["ckanext-dcat==2.4.4"]
 
 
 class PortalError(RuntimeError):
@@ -139,6 +140,15 @@ def _ensure_ckan_venv(p: Portal) -> None:
         else:
             _run([sys.executable, "-m", "venv", str(p.venv)])
             _run([str(p.venv / "bin" / "pip"), "install", "-q", f"ckan[requirements]=={CKAN_VERSION}"])
+    # Published extensions the portal uses (DCAT for harvesters): installed once, pinned.
+    missing = [pkg for pkg in CKAN_PLUGIN_PACKAGES
+               if not list((p.venv / "lib").glob(f"python*/site-packages/{pkg.replace('-', '_').replace('==', '-')}.dist-info"))]
+    if missing:
+        log(f"portal: installing {' '.join(missing)}")
+        if uv:
+            _run([uv, "pip", "install", "-q", "-p", str(p.venv / "bin" / "python"), *missing])
+        else:
+            _run([str(p.venv / "bin" / "pip"), "install", "-q", *missing])
     # The project's own extensions are reinstalled each time: cheap, and never stale.
     for ext in EXTENSIONS:
         if uv:
@@ -236,6 +246,9 @@ def _write_config(p: Portal, s: dict) -> None:
         "ckan.plugins": PLUGINS,
         # A DataStore table gets a searchable preview on its resource page.
         "ckan.views.default_views": "datatables_view",
+        # DCAT (ckanext-dcat): /catalog.ttl, /dataset/<name>.rdf|.ttl|.jsonld for harvesters.
+        "ckanext.dcat.rdf.profiles": "euro_dcat_ap_2",
+        "ckanext.dcat.resource.inherit.license": "true",
         "ckan.redis.url": f"redis://127.0.0.1:{REDIS_PORT}/0",
         # Not used: the pgsearch plugin keeps the index in PostgreSQL.
         "solr_url": "http://127.0.0.1:8983/solr/unused",

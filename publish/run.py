@@ -26,6 +26,10 @@ DATASTORE_TYPES = {
     pa.string(): "text", pa.large_string(): "text", pa.int32(): "int4", pa.int64(): "int8",
     pa.float64(): "float8", pa.float32(): "float8", pa.bool_(): "bool", pa.date32(): "date",
 }
+# update_frequency (English part) -> EU frequency vocabulary, as DCAT-AP expects.
+FREQUENCIES = {f: f"http://publications.europa.eu/resource/authority/frequency/{code}" for f, code in
+               {"annual": "ANNUAL", "quarterly": "QUARTERLY", "monthly": "MONTHLY", "on change": "IRREG",
+                "as needed": "IRREG"}.items()}
 CHUNK = int(os.environ.get("NTM_PUBLISH_CHUNK", "5000"))  # rows per DataStore upsert request
 
 
@@ -126,6 +130,13 @@ def publish_mart(ckan, mart: str, parquet: Path, validation_report: Path | None,
             "spatial_coverage": "Việt Nam (cấp xã) / Viet Nam (communes)",
             "update_frequency": meta.get("update_frequency", ""),
             "source_departments": ", ".join(departments),
+            # The same facts under the names DCAT-AP harvesters read (ckanext-dcat on the portal).
+            **({"temporal_start": f"{years[0]}-01-01", "temporal_end": f"{years[-1]}-12-31"} if years else {}),
+            **({"frequency": FREQUENCIES[freq]} if (freq := meta.get("update_frequency", "").split("/")[-1].strip())
+               in FREQUENCIES else {}),
+            "language": '["http://publications.europa.eu/resource/authority/language/VIE", '
+                        '"http://publications.europa.eu/resource/authority/language/ENG"]',
+            "spatial_uri": "https://sws.geonames.org/1562822/",  # Viet Nam
         }),
     }
     if existing:
