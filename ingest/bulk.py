@@ -188,7 +188,8 @@ def ingest_bulk(path: Path, contract: Contract, *, department: str, sha: str, ru
     with tempfile.TemporaryDirectory(dir=data_dir) as tmp:
         workdir = Path(tmp)
         source, _ = _utf8_copy(path, workdir)
-        head_text = source.read_bytes()[:HEAD_BYTES].decode("utf-8", errors="ignore").lstrip("\ufeff")
+        with open(source, "rb") as f:  # the head only: the file may be gigabytes
+            head_text = f.read(HEAD_BYTES).decode("utf-8", errors="ignore").lstrip("\ufeff")
         delimiter = _sniff_delimiter(head_text)
         head = read_csv_head(head_text, delimiter)
         first, last, mapping, _ = locate_header(RawTable(rows=head, merged=[]), contract)
