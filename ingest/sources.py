@@ -9,6 +9,12 @@ Configured in ingest/departments.yaml (or the file NTM_DEPARTMENTS names):
       sources:
         - dataset: digital_infrastructure
           url: https://data.example.gov.vn/ha-tang-so/2024.csv
+        - dataset: ocop_products
+          url: s3://so-nnmt-ha-noi/ocop/2024.xlsx
+          options: {endpoint_url: https://s3.example.gov.vn}   # fsspec storage options
+
+Credentials never go in this file: S3 keys come from the environment (AWS_ACCESS_KEY_ID,
+AWS_SECRET_ACCESS_KEY), as s3fs reads them.
 """
 from __future__ import annotations
 
@@ -36,6 +42,20 @@ def _file_name(url: str) -> str:
     return name or "download.csv"
 
 
+def _storage_options(url: str, options: dict) -> dict:
+    """fsspec options for a source: HTTP gets a timeout; S3 takes its endpoint from `endpoint_url`."""
+    timeout = float(os.environ.get("NTM_SOURCE_TIMEOUT", "60"))
+    if url.startswith(("http://", "https://")):
+        return {"timeout": timeout, **options}
+    if url.startswith("s3://"):
+        options = dict(options)
+        client_kwargs = dict(options.pop("client_kwargs", {}))
+        if "endpoint_url" in options:
+            client_kwargs["endpoint_url"] = options.pop("endpoint_url")
+        return {"client_kwargs": client_kwargs, "config_kwargs": {"connect_timeout": timeout}, **options}
+    return options
+
+
 def fetch_sources(dropzone: Path, only: list[str] | None = None) -> list[Fetched]:
     """Copy each configured source into <dropzone>/<department>/<dataset>/, atomically (a hidden
     `.part` file renamed when complete, so ingest never sees half a file). A source that fails is
@@ -52,7 +72,7 @@ def fetch_sources(dropzone: Path, only: list[str] | None = None) -> list[Fetched
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 part = target.parent / f".{target.name}.part"
-                with fsspec.open(url, "rb", timeout=float(os.environ.get("NTM_SOURCE_TIMEOUT", "60"))) as src, \
+                with fsspec.open(url, "rb", **_storage_options(url, source.get("options") or {})) as src, \
                         open(part, "wb") as dst:
                     shutil.copyfileobj(src, dst, length=1024 * 1024)
                 if target.exists() and target.read_bytes() == part.read_bytes():
