@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 from ingest.values import BadValue, nfc
 
-SUPPORTED = {".csv", ".txt", ".xlsx", ".json", ".jsonl"}
+SUPPORTED = {".csv", ".txt", ".xlsx", ".xls", ".json", ".jsonl"}
 
 
 class Unreadable(BadValue):
@@ -170,6 +170,40 @@ def read_xlsx(path: Path) -> RawTable:
     return RawTable(rows=rows, merged=merged)
 
 
+def read_xls(path: Path) -> RawTable:
+    """Excel 97-2003 (.xls), still sent by older office software, read with xlrd."""
+    import datetime as dt
+
+    import xlrd
+
+    try:
+        book = xlrd.open_workbook(str(path), formatting_info=True, on_demand=True)
+        sheet = book.sheet_by_index(0)
+    except Exception as err:
+        raise Unreadable("Tệp Excel bị hỏng hoặc không phải định dạng .xls", "The Excel file is damaged or not .xls",
+                         "Mở tệp bằng Excel và lưu lại dạng .xlsx", "Open the file in Excel and save it again as .xlsx") from err
+    if sheet.ncols > MAX_COLUMNS:
+        raise Unreadable(f"Trang tính có {sheet.ncols} cột (tối đa {MAX_COLUMNS})",
+                         f"The sheet has {sheet.ncols} columns (at most {MAX_COLUMNS})",
+                         "Xóa các cột thừa, chỉ giữ biểu mẫu", "Delete the extra columns; keep just the form")
+
+    def value(cell):
+        if cell.ctype == xlrd.XL_CELL_DATE:
+            return xlrd.xldate_as_datetime(cell.value, book.datemode).date()
+        if cell.ctype == xlrd.XL_CELL_NUMBER and float(cell.value).is_integer():
+            return int(cell.value)
+        if cell.ctype == xlrd.XL_CELL_BOOLEAN:
+            return bool(cell.value)
+        if cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK, xlrd.XL_CELL_ERROR):
+            return None
+        return cell.value
+
+    rows = [(r + 1, [value(c) for c in sheet.row(r)]) for r in range(sheet.nrows)]
+    merged = [(rlo + 1, clo, chi - 1, value(sheet.cell(rlo, clo))) for rlo, _, clo, chi in sheet.merged_cells]
+    book.release_resources()
+    return RawTable(rows=rows, merged=merged)
+
+
 def read_json(path: Path) -> RawTable:
     text, encoding = decode_text(path.read_bytes())
     try:
@@ -204,9 +238,11 @@ def read_file(path: Path) -> RawTable:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
         raise Unreadable(f"Định dạng tệp '{suffix}' không được hỗ trợ", f"File type '{suffix}' is not supported",
-                         "Gửi tệp CSV, Excel (.xlsx) hoặc JSON", "Send a CSV, Excel (.xlsx) or JSON file")
+                         "Gửi tệp CSV, Excel (.xlsx, .xls) hoặc JSON", "Send a CSV, Excel (.xlsx, .xls) or JSON file")
     if suffix == ".xlsx":
         return read_xlsx(path)
+    if suffix == ".xls":
+        return read_xls(path)
     if suffix in (".json", ".jsonl"):
         return read_json(path)
     return read_csv(path)

@@ -52,6 +52,10 @@ def check_content(path: Path) -> None:
         head = f.read(65536)
     if suffix == ".xlsx":
         _check_xlsx(path, head)
+    elif suffix == ".xls":
+        if not head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):  # the OLE2 container of Excel 97-2003
+            _reject("Tệp .xls không phải là tệp Excel thật", "The .xls file is not a real Excel file",
+                    "Mở bằng Excel và lưu lại dạng .xlsx", "Open it in Excel and save it again as .xlsx")
     elif b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
         _reject("Tệp không phải là văn bản (có byte nhị phân)", "The file is not text (it has binary bytes)",
                 "Xuất lại tệp dạng CSV từ Excel hoặc phần mềm", "Export the file again as CSV")

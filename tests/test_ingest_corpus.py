@@ -81,6 +81,28 @@ def merged_header_sheet(ws):
     ws.append([None, "Cộng", None, 43.06, None])
 
 
+def xls_bytes() -> bytes:
+    """The same report-style sheet saved as Excel 97-2003 (.xls), as older office software does."""
+    import xlwt
+
+    book = xlwt.Workbook(encoding="utf-8")
+    ws = book.add_sheet("Biểu 01")
+    ws.write(0, 0, "BÁO CÁO HẠ TẦNG SỐ NĂM 2023")
+    for col, text in enumerate(["STT", "Tên đơn vị hành chính", "Mã ĐVHC"]):
+        ws.write(2, col, text)
+    ws.write_merge(2, 2, 3, 4, "Tỷ lệ hộ gia đình (%)")
+    ws.write(3, 3, "Có kết nối Internet băng rộng cố định (cáp quang)")
+    ws.write(3, 4, "Có điện thoại thông minh")
+    for r, row in enumerate([[1, "Xã Chiềng Xôm", 3664, "46,32", 96.36], [2, "Xã Chiềng Cọ", "03658", 39.8, "95,02"],
+                             [None, "Cộng", None, 43.06, None]], start=4):
+        for c, v in enumerate(row):
+            if v is not None:
+                ws.write(r, c, v)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
 def wide_csv() -> bytes:
     return (";".join(HEADER + [f"c{i}" for i in range(100_000)]) + "\n").encode()
 
@@ -116,6 +138,8 @@ CASES = {
     "hundred_thousand_columns": ("s.csv", wide_csv(), "rejected", "columns (at most 500)"),
     "ten_megabyte_line": ("t.csv", csv_text().encode() + b'03664;"' + b"x" * (10 * 1024 * 1024) + b'"\n',
                           "rejected", "a cell is too long"),
+    "xls_excel_97_merged_header": ("j2.xls", xls_bytes(), LANDS, {"03664": 46.32, "03658": 39.8}),
+    "text_named_xls": ("v2.xls", csv_text().encode(), "rejected", "not a real Excel file"),
     "zip_bomb_xlsx": ("u.xlsx", zip_bomb(), "rejected", "zip bomb"),
     "text_named_xlsx": ("v.xlsx", csv_text().encode(), "rejected", "not a real Excel file"),
     "unsupported_type": ("w.pdf", b"%PDF-1.4 ...", "rejected", "not supported"),
