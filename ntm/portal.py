@@ -87,9 +87,19 @@ def _alive(pidfile: Path) -> int | None:
     try:
         pid = int(pidfile.read_text().split()[0])
         os.kill(pid, 0)
-        return pid
     except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
         return None
+    try:  # a server this process started and that has exited is a zombie until reaped
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return None
+    except ChildProcessError:  # not our child
+        pass
+    try:
+        if "\nState:\tZ" in Path(f"/proc/{pid}/status").read_text():
+            return None
+    except OSError:
+        return None
+    return pid
 
 
 def _http_ok(url: str, timeout: float = 3.0) -> bool:
@@ -107,7 +117,7 @@ def _wait(check, what: str, seconds: float, logfile: Path | None = None) -> None
             return
         time.sleep(0.5)
     tail = logfile.read_text(errors="replace")[-3000:] if logfile and logfile.exists() else ""
-    raise PortalError(f"{what} did not start within {seconds:.0f}s.\n{tail}")
+    raise PortalError(f"{what} did not happen within {seconds:.0f}s.\n{tail}")
 
 
 # ---------------------------------------------------------------- install

@@ -72,12 +72,12 @@ def test_a_portal_outage_fails_the_run_clearly_and_the_next_run_publishes(ckan, 
 
     marts = {"fact_cooperatives": marts_copy / "marts" / "fact_cooperatives.parquet"}
     assert pipeline.validate(marts_copy, "v1", marts=marts).blocked == []
-    portal_mod.down(portal)
     try:
+        portal_mod.down(portal)
         with pytest.raises(PortalUnavailable) as failure:
             pipeline.publish(marts_copy, marts=["fact_cooperatives"])
     finally:
-        portal_mod.up(portal)
+        portal_mod.up(portal)  # whatever happened, the other tests get their portal back
     message = str(failure.value)
     assert "does not answer" in message and "Nothing was published" in message and "ntm publish" in message
     assert "token" not in message.lower()
