@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -22,6 +23,7 @@ from ingest.readers import RawTable, _sniff_delimiter, decode_text
 from ingest.store import bronze_schema
 from ingest.table import Issue, period_from_context, locate_header
 from ingest.values import PARSERS, BadValue
+from ntm.config import log
 
 HEAD_BYTES = 256 * 1024
 NO_DATA = ("", "-", "--", "–", "—", "n/a", "N/A", "na", "NA")
@@ -339,6 +341,7 @@ def _write(con, contract: Contract, units: bool, workdir: Path, *, department: s
     unit = f"ntm_unit(unit_name, unit_code, {district}, {_unit_list(contract)})" if units else "NULL"
     unit_problem = "CASE WHEN _unit LIKE '|||%' THEN 'unit_name: ' || substr(_unit, 4) END" if units else "NULL"
     out_dir = workdir / "out"
+    started = time.perf_counter()
     con.execute(f"""
         COPY (
             SELECT {', '.join(select)}, _problems, len(_problems) = 0 AS _ok
@@ -348,6 +351,7 @@ def _write(con, contract: Contract, units: bool, workdir: Path, *, department: s
             )
         ) TO {_lit(str(out_dir))} (FORMAT parquet, PARTITION_BY (_ok), ROW_GROUP_SIZE 200000)
     """)
+    log(f"ingest: {source_file}: read, typed, checked and resolved in {time.perf_counter() - started:.1f} s")
     _hold_back_duplicates(con, out_dir, [_q(k) for k in contract.keys])
     good = sorted((out_dir / "_ok=true").glob("*.parquet"))
     bad = sorted((out_dir / "_ok=false").glob("*.parquet"))
@@ -370,6 +374,8 @@ def _write(con, contract: Contract, units: bool, workdir: Path, *, department: s
                     f"TO {_lit(str(tmp))} (FORMAT parquet, ROW_GROUP_SIZE 200000)")
         tmp.rename(bronze)
         period = _period(con, contract, schema, bronze)
+        log(f"ingest: {source_file}: {landed:,} rows to bronze, {held:,} held back "
+            f"({time.perf_counter() - started:.1f} s in all)")
     return BulkResult(int(landed), int(held), issues, bronze, period)
 
 
