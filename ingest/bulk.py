@@ -232,15 +232,17 @@ def ingest_bulk(path: Path, contract: Contract, *, department: str, sha: str, ru
         _register_parsers(con, udf_types)
         columns = "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in names) + "}"
         layers = _cleaning_layers(cleaning)
+        # No row number here: `row_number() OVER ()` would make the whole pass single-threaded.
+        # The pass keeps file order, so a row's place in its output is its number (see _write).
         con.execute(f"""
             CREATE TEMP VIEW cleaned_0 AS
-            SELECT {last} + row_number() OVER () AS _row_number, {layers[0]}
+            SELECT {layers[0]}
             FROM read_csv({_lit(str(source))}, delim = {_lit(delimiter)}, header = false, skip = {last},
                           columns = {columns}, quote = '"', escape = '"', null_padding = true,
                           max_line_size = 1048576, auto_detect = false)
         """)
-        con.execute(f"CREATE TEMP VIEW cleaned_1 AS SELECT _row_number, {layers[1]} FROM cleaned_0")
-        con.execute(f"CREATE TEMP VIEW cleaned AS SELECT _row_number, {layers[2]} FROM cleaned_1")
+        con.execute(f"CREATE TEMP VIEW cleaned_1 AS SELECT {layers[1]} FROM cleaned_0")
+        con.execute(f"CREATE TEMP VIEW cleaned AS SELECT {layers[2]} FROM cleaned_1")
         con.execute(f"CREATE TEMP VIEW typed_only AS SELECT *, {', '.join(typed)} FROM cleaned")
         # The list of problems is built only for rows that have one (most rows have none).
         bad = " OR ".join(f"({p.split(' THEN ', 1)[0].removeprefix('CASE WHEN ')})" for p in problems
@@ -261,8 +263,8 @@ def ingest_bulk(path: Path, contract: Contract, *, department: str, sha: str, ru
         units = contract.unit_level is not None and "unit_name" in contract.column_names
         if units:
             _register_unit_resolver(con, contract, department)
-        return _write(con, contract, units, workdir, department=department, source_file=path.name, sha=sha,
-                      run_id=run_id, data_dir=data_dir)
+        return _write(con, contract, units, workdir, first_row=last + 1, department=department,
+                      source_file=path.name, sha=sha, run_id=run_id, data_dir=data_dir)
 
 
 def _unit_list(contract: Contract) -> str:
@@ -320,16 +322,19 @@ def _register_unit_resolver(con, contract: Contract, department: str) -> None:
                         null_handling="special", side_effects=False)
 
 
-def _write(con, contract: Contract, units: bool, workdir: Path, *, department: str, source_file: str, sha: str,
-           run_id: str, data_dir: Path) -> BulkResult:
-    """One pass: every row is typed, resolved and checked, and written to a good or a bad Parquet
-    partition by the same COPY; the good one becomes the bronze file."""
+def _write(con, contract: Contract, units: bool, workdir: Path, *, first_row: int, department: str,
+           source_file: str, sha: str, run_id: str, data_dir: Path) -> BulkResult:
+    """Two passes. The first types, resolves and checks every row, in parallel and in file order,
+    into one Parquet file; the second numbers the rows by their place in that file and splits them:
+    good rows (first of their key) to bronze, the others to the report."""
     schema = bronze_schema(contract)
     now = datetime.now(timezone.utc).isoformat()
     constants = {"_department": _lit(department), "_source_file": _lit(source_file), "_sha256": _lit(sha),
                  "_ingested_at": f"TIMESTAMPTZ {_lit(now)}", "_run_id": _lit(run_id)}
     select = []
     for name in schema.names:
+        if name == "_row_number":
+            continue  # given in the second pass
         if units and name in ("unit_code", "unit_level", "unit_list_version"):
             part = {"unit_code": 1, "unit_level": 2, "unit_list_version": 3}[name]
             select.append(f"nullif(split_part(_unit, '|', {part}), '') AS {_q(name)}")
@@ -340,37 +345,38 @@ def _write(con, contract: Contract, units: bool, workdir: Path, *, department: s
     district = "district_name" if "district_name" in contract.column_names else "NULL"
     unit = f"ntm_unit(unit_name, unit_code, {district}, {_unit_list(contract)})" if units else "NULL"
     unit_problem = "CASE WHEN _unit LIKE '|||%' THEN 'unit_name: ' || substr(_unit, 4) END" if units else "NULL"
-    out_dir = workdir / "out"
+    checked = workdir / "checked.parquet"
     started = time.perf_counter()
     con.execute(f"""
         COPY (
-            SELECT {', '.join(select)}, _problems, len(_problems) = 0 AS _ok
+            SELECT {', '.join(select)}, _problems
             FROM (
                 SELECT *, list_filter(_own || [{unit_problem}], x -> x IS NOT NULL) AS _problems
                 FROM (SELECT * EXCLUDE (_problems), _problems AS _own, {unit} AS _unit FROM typed)
             )
-        ) TO {_lit(str(out_dir))} (FORMAT parquet, PARTITION_BY (_ok), ROW_GROUP_SIZE 200000)
+        ) TO {_lit(str(checked))} (FORMAT parquet, ROW_GROUP_SIZE 200000)
     """)
     log(f"ingest: {source_file}: read, typed, checked and resolved in {time.perf_counter() - started:.1f} s")
-    _hold_back_duplicates(con, out_dir, [_q(k) for k in contract.keys])
-    good = sorted((out_dir / "_ok=true").glob("*.parquet"))
-    bad = sorted((out_dir / "_ok=false").glob("*.parquet"))
-    landed = con.execute(f"SELECT count(*) FROM read_parquet({[str(p) for p in good]})").fetchone()[0] if good else 0
-    held = con.execute(f"SELECT count(*) FROM read_parquet({[str(p) for p in bad]})").fetchone()[0] if bad else 0
+    con.execute(f"""CREATE TEMP VIEW numbered AS
+                    SELECT * EXCLUDE (file_row_number), {first_row} + file_row_number AS _row_number
+                    FROM read_parquet({_lit(str(checked))}, file_row_number = true)""")
+    _hold_back_duplicates(con, [_q(k) for k in contract.keys])
+    good = "len(_problems) = 0 AND _row_number NOT IN (SELECT _row_number FROM duplicates)"
+    landed, held = con.execute(f"SELECT count(*) FILTER ({good}), count(*) FILTER (NOT ({good})) "
+                               "FROM numbered").fetchone()
     issues = []
-    if bad:
-        for row, problems in con.execute(f"SELECT _row_number, _problems FROM read_parquet({[str(p) for p in bad]}) "
-                                         "ORDER BY _row_number LIMIT 1000").fetchall():
-            issues += [Issue(int(row), p.split(":", 1)[0], None, _vi(p), p, "Sửa giá trị theo quy định của biểu mẫu",
-                             "Correct the value as the form requires") for p in problems]
+    bad_rows = (f"SELECT _row_number, CASE WHEN len(_problems) > 0 THEN _problems "
+                f"ELSE ['duplicate key: same key as an earlier row'] END AS _problems FROM numbered WHERE NOT ({good})")
+    for row, problems in con.execute(f"{bad_rows} ORDER BY _row_number LIMIT 1000").fetchall():
+        issues += [Issue(int(row), p.split(":", 1)[0], None, _vi(p), p, "Sửa giá trị theo quy định của biểu mẫu",
+                         "Correct the value as the form requires") for p in problems]
     bronze, period = None, "all"
-    if good:
+    if landed:
         bronze = data_dir / "bronze" / contract.id / f"{department}__{sha[:16]}.parquet"
         bronze.parent.mkdir(parents=True, exist_ok=True)
         tmp = bronze.with_suffix(".parquet.part")
-        # Rewritten without the (empty) problems column, so bronze holds exactly the contract's schema.
         names = ", ".join(_q(n) for n in schema.names)
-        con.execute(f"COPY (SELECT {names} FROM read_parquet({[str(p) for p in good]})) "
+        con.execute(f"COPY (SELECT {names} FROM numbered WHERE {good}) "  # in file order, no sort needed
                     f"TO {_lit(str(tmp))} (FORMAT parquet, ROW_GROUP_SIZE 200000)")
         tmp.rename(bronze)
         period = _period(con, contract, schema, bronze)
@@ -379,30 +385,17 @@ def _write(con, contract: Contract, units: bool, workdir: Path, *, department: s
     return BulkResult(int(landed), int(held), issues, bronze, period)
 
 
-def _hold_back_duplicates(con, out_dir: Path, keys: list[str]) -> None:
-    """A second row with the key of an earlier one moves to the bad partition. Found by one
-    aggregation over the key columns; the good partition is rewritten only when there are any."""
-    good = sorted((out_dir / "_ok=true").glob("*.parquet"))
-    if not good:
-        return
-    files = [str(p) for p in good]
+def _hold_back_duplicates(con, keys: list[str]) -> None:
+    """The temp table `duplicates`: row numbers of good rows that repeat the key of an earlier good
+    row. One aggregation finds whether there are any; the ranking runs only when there are."""
+    con.execute("CREATE OR REPLACE TEMP TABLE duplicates (_row_number BIGINT)")
     key_list = ", ".join(keys)
-    dups = con.execute(f"SELECT count(*) FROM (SELECT {key_list} FROM read_parquet({files}) GROUP BY ALL "
-                       "HAVING count(*) > 1)").fetchone()[0]
-    if not dups:
-        return
-    con.execute(f"""CREATE TEMP TABLE ranked AS SELECT *, row_number() OVER (PARTITION BY {key_list}
-                    ORDER BY _row_number) AS _rank FROM read_parquet({files})""")
-    bad_dir = out_dir / "_ok=false"
-    bad_dir.mkdir(exist_ok=True)
-    con.execute(f"COPY (SELECT * EXCLUDE (_rank, _problems), ['duplicate key: same key as an earlier row'] AS "
-                f"_problems FROM ranked WHERE _rank > 1) TO {_lit(str(bad_dir / 'duplicates.parquet'))} "
-                "(FORMAT parquet)")
-    for path in good:
-        path.unlink()
-    con.execute(f"COPY (SELECT * EXCLUDE (_rank) FROM ranked WHERE _rank = 1) TO "
-                f"{_lit(str(out_dir / '_ok=true' / 'deduplicated.parquet'))} (FORMAT parquet)")
-    con.execute("DROP TABLE ranked")
+    dups = con.execute(f"SELECT count(*) FROM (SELECT {key_list} FROM numbered WHERE len(_problems) = 0 "
+                       "GROUP BY ALL HAVING count(*) > 1)").fetchone()[0]
+    if dups:
+        con.execute(f"""INSERT INTO duplicates SELECT _row_number FROM (
+                            SELECT _row_number, row_number() OVER (PARTITION BY {key_list} ORDER BY _row_number) AS _rank
+                            FROM numbered WHERE len(_problems) = 0) WHERE _rank > 1""")
 
 
 def _period(con, contract: Contract, schema, bronze: Path) -> str:
