@@ -37,6 +37,12 @@ def _print_publish(result) -> None:
         print(f"  REFUSED   {why}")
 
 
+def _day(text: str):
+    import datetime as dt
+
+    return dt.datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=dt.timezone.utc)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ntm", description="NTM open-data lakehouse pipeline")
     parser.add_argument("--data-dir", type=Path, help="lakehouse files (default: $NTM_DATA_DIR or ./data)")
@@ -44,6 +50,11 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("ingest", help="land new files from the drop zone")
     p.add_argument("--dropzone", type=Path, help="<dropzone>/<department>/<dataset>/<files> (default: $NTM_DROPZONE)")
+    p.add_argument("--department", action="append", help="only this department (repeatable)")
+    p = sub.add_parser("backfill", help="read again, with today's contracts, the files received between two dates")
+    p.add_argument("--since", type=_day, required=True, help="first day, YYYY-MM-DD (UTC)")
+    p.add_argument("--until", type=_day, required=True, help="day after the last, YYYY-MM-DD (UTC)")
+    p.add_argument("--dropzone", type=Path, help="where the reports go (default: $NTM_DROPZONE)")
     p.add_argument("--department", action="append", help="only this department (repeatable)")
     p = sub.add_parser("transform", help="dbt build: staging, intermediate, marts")
     p.add_argument("--select", help="dbt selection, e.g. fact_digital_infrastructure+")
@@ -98,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         result = pipeline.ingest(args.dropzone, data_dir, departments=args.department)
         _print_ingest(result)
         return 0
+    if args.command == "backfill":
+        result = pipeline.backfill(args.since, args.until, args.dropzone, data_dir, departments=args.department)
+        _print_ingest(result)
+        return 1 if result.rejected else 0
     if args.command == "transform":
         result = pipeline.transform(data_dir, args.select)
         return 0 if result.success else 1
