@@ -166,3 +166,18 @@ def test_backfill_never_displaces_a_later_correction(dropzone, data_dir):
     ledger = dict(duckdb.sql(f"select file_name || '@' || run_id, status from '{data_dir}/ledger.parquet'").fetchall())
     assert ledger == {"HaTangSo_HuyenCaoLanh_2023.csv@r1": "superseded", "sua.csv@r2": "reprocessed",
                       "sua.csv@r3": "landed"}
+
+
+def test_backfill_from_the_command_line(dropzone, data_dir, capsys):
+    import datetime as dt
+
+    from ntm.cli import main
+
+    drop(dropzone, *DONG_THAP, sample(*DONG_THAP))
+    ingest_dropzone(dropzone, data_dir, "r1")
+    today = dt.datetime.now(dt.timezone.utc).date()
+    code = main(["--data-dir", str(data_dir), "backfill", "--since", str(today),
+                 "--until", str(today + dt.timedelta(days=1)), "--dropzone", str(dropzone)])
+    assert code == 0 and "landed" in capsys.readouterr().out
+    statuses = sorted(r[0] for r in duckdb.sql(f"select status from '{data_dir}/ledger.parquet'").fetchall())
+    assert statuses == ["landed", "reprocessed"]
