@@ -27,9 +27,10 @@ PG_PORT = int(os.environ.get("NTM_PORTAL_PG_PORT", "54329"))
 REDIS_PORT = int(os.environ.get("NTM_PORTAL_REDIS_PORT", "63799"))
 PG_BIN = Path(os.environ.get("NTM_PG_BIN", "/usr/lib/postgresql/15/bin"))
 SYSADMIN = "ntm_admin"
-PLUGINS = "pgsearch datastore datatables_view dcat"
+PLUGINS = "pgsearch datastore datatables_view dcat scheming_datasets"
 EXTENSIONS = [REPO_ROOT / "portal" / "ckanext-pgsearch"]
-CKAN_PLUGIN_PACKAGES = ["ckanext-dcat==2.4.4"]
+CKAN_PLUGIN_PACKAGES = ["ckanext-dcat==2.4.4", "ckanext-scheming==3.1.0"]
+DATASET_SCHEMA = REPO_ROOT / "portal" / "schemas" / "ntm_dataset.yaml"
 
 
 class PortalError(RuntimeError):
@@ -150,7 +151,7 @@ def _ensure_ckan_venv(p: Portal) -> None:
         else:
             _run([sys.executable, "-m", "venv", str(p.venv)])
             _run([str(p.venv / "bin" / "pip"), "install", "-q", f"ckan[requirements]=={CKAN_VERSION}"])
-    # Published extensions the portal uses (DCAT for harvesters): installed once, pinned.
+    # Published extensions the portal uses (DCAT, scheming): installed once, pinned.
     missing = [pkg for pkg in CKAN_PLUGIN_PACKAGES
                if not list((p.venv / "lib").glob(f"python*/site-packages/{pkg.replace('-', '_').replace('==', '-')}.dist-info"))]
     if missing:
@@ -256,6 +257,8 @@ def _write_config(p: Portal, s: dict) -> None:
         "ckan.plugins": PLUGINS,
         # A DataStore table gets a searchable preview on its resource page.
         "ckan.views.default_views": "datatables_view",
+        # The declared metadata schema of every dataset (ckanext-scheming).
+        "scheming.dataset_schemas": f"ckanext.scheming:{DATASET_SCHEMA}",
         # DCAT (ckanext-dcat): /catalog.ttl, /dataset/<name>.rdf|.ttl|.jsonld for harvesters.
         "ckanext.dcat.rdf.profiles": "euro_dcat_ap_2",
         "ckanext.dcat.resource.inherit.license": "true",

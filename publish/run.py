@@ -8,7 +8,6 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import ckanapi
 import pyarrow as pa
@@ -83,10 +82,6 @@ def _owner(ckan, departments: list[str]) -> str:
     return ensure_organization(ckan, program["name"], program["title"], program.get("description", ""))
 
 
-def _extras(values: dict[str, Any]) -> list[dict[str, str]]:
-    return [{"key": k, "value": str(v)} for k, v in values.items()]
-
-
 def publish_mart(ckan, mart: str, parquet: Path, validation_report: Path | None, data_dir: Path) -> PublishedDataset:
     refuse_personal_columns(mart, parquet)  # before anything reaches the portal
     meta = dict(_yaml("datasets.yaml")[mart])
@@ -107,8 +102,7 @@ def publish_mart(ckan, mart: str, parquet: Path, validation_report: Path | None,
         existing = ckan.action.package_show(id=meta["name"])
     except ckanapi.NotFound:
         existing = None
-    extras_now = {e["key"]: e["value"] for e in (existing or {}).get("extras", [])}
-    if existing and extras_now.get("ntm_content_hash") == digest and not existing.get("private") \
+    if existing and existing.get("ntm_content_hash") == digest and not existing.get("private") \
             and _datastore_matches(ckan, existing, parquet, rows):
         log(f"publish: {meta['name']}: unchanged")
         return PublishedDataset(mart, meta["name"], _dataset_url(ckan, meta["name"]), "unchanged", rows,
@@ -123,7 +117,8 @@ def publish_mart(ckan, mart: str, parquet: Path, validation_report: Path | None,
         "license_id": "cc-by",
         "tags": [{"name": t} for t in meta.get("tags", [])],
         "version": digest[:12],
-        "extras": _extras({
+        # Fields of the portal's declared schema (portal/schemas/ntm_dataset.yaml).
+        **{
             "ntm_mart": mart,
             "ntm_content_hash": digest,
             "temporal_coverage": f"{years[0]}–{years[-1]}" if years else "",
@@ -137,7 +132,7 @@ def publish_mart(ckan, mart: str, parquet: Path, validation_report: Path | None,
             "language": '["http://publications.europa.eu/resource/authority/language/VIE", '
                         '"http://publications.europa.eu/resource/authority/language/ENG"]',
             "spatial_uri": "https://sws.geonames.org/1562822/",  # Viet Nam
-        }),
+        },
     }
     if existing:
         # Stays as it was (public or private) while resources are replaced.

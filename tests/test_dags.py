@@ -91,8 +91,7 @@ def test_new_files_flow_to_the_portal_and_a_bad_file_fails_only_its_department(
     publish_run = bag.get_dag("ntm_publish").test()
     assert set(_states(publish_run).values()) == {"success"}
     package = ckan.action.package_show(id=prefix + "ntm-ha-tang-so-cap-xa")
-    extras = {e["key"]: e["value"] for e in package["extras"]}
-    assert extras["source_departments"] == "so-khcn-dong-thap, so-khcn-son-la"
+    assert package["source_departments"] == "so-khcn-dong-thap, so-khcn-son-la"
 
     # Nothing new on the next poll: the ingest tasks are skipped and emit no event (the bad file was
     # reported once; it fails again only when the department sends it again, changed).

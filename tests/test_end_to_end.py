@@ -51,9 +51,9 @@ def test_samples_reach_the_portal_with_their_values(ckan, dropzone, data_dir, pr
 
     assert package["private"] is False and package["license_id"] == "cc-by"
     assert package["organization"]["name"] == "chuong-trinh-ntm"  # two source departments
-    extras = {e["key"]: e["value"] for e in package["extras"]}
-    assert extras["source_departments"] == "so-khcn-dong-thap, so-khcn-son-la"
-    assert extras["temporal_coverage"] == "2023–2023"
+    assert package["source_departments"] == "so-khcn-dong-thap, so-khcn-son-la"
+    assert package["temporal_coverage"] == "2023–2023"
+    assert package["frequency"].endswith("/frequency/ANNUAL")  # fields of the declared schema
     assert {r["ntm_kind"] for r in package["resources"]} == {"csv", "parquet", "validation", "datapackage"}
     # A Frictionless data package describes the files with their schema, for harvesters and tools.
     resources = {r["ntm_kind"]: r for r in package["resources"]}
