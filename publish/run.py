@@ -137,6 +137,9 @@ def publish_mart(ckan, mart: str, parquet: Path, validation_report: Path | None,
     if existing:
         # Stays as it was (public or private) while resources are replaced.
         package["private"] = existing.get("private", True)
+        # A dataset published before the portal declared its schema keeps these facts as free
+        # extras, which the schema's fields of the same name now replace.
+        package["extras"] = [e for e in existing.get("extras", []) if e["key"] not in package]
         dataset = ckan.action.package_patch(id=existing["id"], **package)
         status = "updated"
     else:
