@@ -48,6 +48,9 @@ def test_adding_a_month_rebuilds_only_that_month(dropzone, data_dir):
     assert duckdb.sql(f"select count(*) from '{january}'").fetchone()[0] == 2000
     jan_loaded = months["2024-01"]
 
+    build(dropzone, data_dir, "r1b")  # nothing new: nothing is rebuilt or rewritten
+    assert records(data_dir)[0] == months and january.stat().st_mtime_ns == january_written
+
     drop(dropzone, *DEPT, name="HoSo_MotCua_Thang02_2024.csv", content=february(online=6))
     build(dropzone, data_dir, "r2")
     months, monthly = records(data_dir)

@@ -2,12 +2,13 @@
     copy (select * from {{ this }}) to '{{ env_var("NTM_DATA_DIR") }}/marts/{{ this.name }}.parquet' (format parquet)
 {% endmacro %}
 
-{# The rows this build wrote (they carry its `loaded_through`), as Parquet partitioned by a column:
-   only the partitions rebuilt are rewritten, the others stay as they are. #}
+{# The rows this build wrote (their `built_at` is this dbt invocation's start), as Parquet
+   partitioned by a column: only the partitions rebuilt are rewritten, the others stay as they are,
+   and a build that rebuilt nothing writes nothing. #}
 {% macro export_partitions(name, partition_column) %}
     copy (
-        select * exclude (loaded_through) from {{ this }}
-        where loaded_through = (select max(loaded_through) from {{ this }})
+        select * exclude (loaded_through, built_at) from {{ this }}
+        where built_at = cast('{{ run_started_at }}' as timestamptz)
     ) to '{{ env_var("NTM_DATA_DIR") }}/lake/{{ name }}'
     (format parquet, partition_by ({{ partition_column }}), overwrite_or_ignore, filename_pattern 'data_{i}')
 {% endmacro %}

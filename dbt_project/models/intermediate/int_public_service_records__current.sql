@@ -8,6 +8,7 @@
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='period',
+    on_schema_change='append_new_columns',
     post_hook="{{ export_partitions('public_service_records', 'period') }}",
 ) }}
 
@@ -45,5 +46,7 @@ current as (
 select
     current.*,
     -- Everything ingested up to this instant is in the table: the next build starts from here.
-    (select max(ingested_at) from {{ ref('stg_bronze__public_service_records') }}) as loaded_through
+    (select max(ingested_at) from {{ ref('stg_bronze__public_service_records') }}) as loaded_through,
+    -- Which build wrote the row: the Parquet export writes only this build's months.
+    cast('{{ run_started_at }}' as timestamptz) as built_at
 from current
