@@ -94,30 +94,28 @@ def ntm_ingest():
     ingest.expand(department=departments())
 
 
+@task(outlets=[MARTS])
+def transform(full_refresh: bool = False) -> dict:
+    from ntm import tasks
+
+    return tasks.transform(_var("ntm_data_dir"), full_refresh=full_refresh)
+
+
+def _build_check_publish(built) -> None:
+    """The tail both publishing DAGs share: the marts built, then validated, then published."""
+    checked = validate()
+    built >> checked
+    publish(checked)
+
+
 @dag(dag_id="ntm_publish", schedule=[BRONZE], **COMMON)
 def ntm_publish():
-    @task(outlets=[MARTS])
-    def transform() -> dict:
-        from ntm import tasks
-
-        return tasks.transform(_var("ntm_data_dir"))
-
-    checked = validate()
-    transform() >> checked
-    publish(checked)
+    _build_check_publish(transform())
 
 
 @dag(dag_id="ntm_rebuild", schedule=CronTriggerTimetable("0 2 * * 0", timezone=TZ), **COMMON)
 def ntm_rebuild():
-    @task(outlets=[MARTS])
-    def transform_full_refresh() -> dict:
-        from ntm import tasks
-
-        return tasks.transform(_var("ntm_data_dir"), full_refresh=True)
-
-    checked = validate()
-    transform_full_refresh() >> checked
-    publish(checked)
+    _build_check_publish(transform.override(task_id="transform_full_refresh")(full_refresh=True))
 
 
 @dag(dag_id="ntm_backfill", schedule=CronDataIntervalTimetable("0 0 * * *", timezone=TZ), **COMMON)

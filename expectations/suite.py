@@ -17,6 +17,7 @@ import datetime as dt
 import math
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -31,6 +32,12 @@ DBT_MARTS = HERE.parent / "dbt_project" / "models" / "marts"
 
 def _load(path: Path) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=None)
+def _rules(name: str) -> dict:
+    """common.yaml or personal_data.yaml, read once per process (they apply to every mart)."""
+    return _load(HERE / name)
 
 
 def load_suite(mart: str) -> dict | None:
@@ -156,7 +163,7 @@ def compile_entry(spec: dict, inputs: SuiteInputs) -> list:
 
 def personal_data_columns(columns: list[str]) -> list[str]:
     """Columns whose name says they hold personal data."""
-    rules = _load(HERE / "personal_data.yaml")
+    rules = _rules("personal_data.yaml")
     flagged = []
     for column in columns:
         key = "_" + plain_key(column).replace(" ", "_") + "_"
@@ -167,7 +174,7 @@ def personal_data_columns(columns: list[str]) -> list[str]:
 
 def personal_data_entries(text_columns: list[str]) -> list[dict]:
     """Suite entries that fail when a text column holds values shaped like ID numbers, phones or e-mails."""
-    rules = _load(HERE / "personal_data.yaml")
+    rules = _rules("personal_data.yaml")
     patterns = rules["patterns"].values()
     # One alternation per form: numbers are matched with their separators removed, e-mails as written.
     numbers = _sql_literal("|".join(p["regex"] for p in patterns if p.get("compact")))
@@ -192,4 +199,4 @@ def suite_entries(mart: str, text_columns: list[str]) -> list[dict] | None:
     own = load_suite(mart)
     if own is None:
         return None
-    return own["expectations"] + _load(HERE / "common.yaml")["expectations"] + personal_data_entries(text_columns)
+    return own["expectations"] + _rules("common.yaml")["expectations"] + personal_data_entries(text_columns)

@@ -33,9 +33,12 @@ class Check:
 @dataclass
 class MartValidation:
     mart: str
-    passed: bool
     checks: list[Check]
     report_path: Path | None = None
+
+    @property
+    def passed(self) -> bool:
+        return not self.failed_critical
 
     @property
     def failed_critical(self) -> list[Check]:
@@ -61,25 +64,30 @@ class ValidationResult:
         return [m for m, v in self.marts.items() if not v.passed]
 
 
+def _published_path(data_dir: Path, mart: str) -> Path:
+    return data_dir / "validation" / "published" / f"{mart}.json"
+
+
 def previous_publish(data_dir: Path, mart: str) -> dict | None:
-    path = data_dir / "validation" / "published" / f"{mart}.json"
+    path = _published_path(data_dir, mart)
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
 def record_publish(data_dir: Path, mart: str, rows: int, run_id: str | None = None) -> None:
     """Called by the publish stage: the row count the next validation compares against."""
-    path = data_dir / "validation" / "published" / f"{mart}.json"
+    path = _published_path(data_dir, mart)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"mart": mart, "rows": rows, "run_id": run_id,
                                 "published_at": dt.datetime.now(dt.timezone.utc).isoformat()}), encoding="utf-8")
 
 
-def _text_columns(parquet: Path) -> list[str]:
+def _columns(parquet: Path) -> tuple[list[str], list[str]]:
+    """(all column names, the text ones) from the Parquet footer."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     schema = pq.read_schema(parquet)
-    return [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    return schema.names, [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
 
 
 def _checks(outcome) -> list[Check]:
@@ -133,13 +141,14 @@ class MartValidator:
         from great_expectations.checkpoint import UpdateDataDocsAction
 
         gx = self.gx
-        entries = suite_entries(mart, _text_columns(parquet))
+        columns, text_columns = _columns(parquet)
+        entries = suite_entries(mart, text_columns)
         if entries is None:
-            return MartValidation(mart, False, [Check("suite_exists", None, "critical", False,
-                                                      f"no suite at expectations/suites/{mart}.yaml")])
+            return MartValidation(mart, [Check("suite_exists", None, "critical", False,
+                                               f"no suite at expectations/suites/{mart}.yaml")])
         checks = [Check("no_personal_data_columns", column, "critical", False,
                         "the column name says it holds personal data")
-                  for column in personal_data_columns(pq_columns(parquet))]
+                  for column in personal_data_columns(columns)]
         previous = previous_publish(self.data_dir, mart)
         inputs = SuiteInputs(mart, self.references, previous["rows"] if previous else None)
         suite = self.context.suites.add(gx.ExpectationSuite(name=mart))
@@ -160,15 +169,7 @@ class MartValidator:
             actions=[UpdateDataDocsAction(name="data_docs", site_names=["ntm"])],
             result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10}))
         outcome = next(iter(checkpoint.run().run_results.values()))
-        checks += _checks(outcome)
-        passed = not any(not c.success and c.severity == "critical" for c in checks)
-        return MartValidation(mart=mart, passed=passed, checks=checks)
-
-
-def pq_columns(parquet: Path) -> list[str]:
-    import pyarrow.parquet as pq
-
-    return pq.read_schema(parquet).names
+        return MartValidation(mart, checks + _checks(outcome))
 
 
 def _plain(value: Any) -> Any:

@@ -119,8 +119,10 @@ def ingest_file(path: Path, department: str, dataset: str, contract: Contract | 
         issue = Issue(None, None, None, bad.vi, bad.en, bad.fix_vi, bad.fix_en)
         return _reject(outcome, entry, [issue], ledger, con, report_dir, contract)
     sha = sha256_of(path)
-    previous = ledger.seen(con, department, dataset, sha) if received_at is None else None
-    if received_at is not None:
+    if received_at is None:
+        previous = ledger.seen(con, department, dataset, sha)
+    else:  # a backfill re-read: the earlier reading of these bytes stops counting
+        previous = None
         ledger.retire_reading(con, department, dataset, sha)
     if previous:
         # Same bytes again: nothing changes (a copy under another name is noted once).
