@@ -7,6 +7,7 @@ what is not running), `down` stops only the processes it started (their pid file
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -17,6 +18,7 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from ntm.config import REPO_ROOT, log
@@ -52,10 +54,26 @@ class Portal:
     def ckan_bin(self) -> Path: return self.venv / "bin" / "ckan"
     @property
     def ini(self) -> Path: return self.home / "ckan.ini"
+    @cached_property
+    def pg_home(self) -> Path:
+        """Where the PostgreSQL cluster, socket and log live: in the portal's home, unless the
+        server's user cannot reach it (as root, PostgreSQL runs as `postgres`, and a checkout under
+        a private folder such as `mktemp -d` is closed to it); then under /var/tmp, one folder per
+        portal home."""
+        user = _db_user()
+        if not user or _reachable_by(user, self.home):
+            return self.home
+        outside = Path("/var/tmp/ntm-portal") / hashlib.sha256(str(self.home).encode()).hexdigest()[:12]
+        outside.mkdir(parents=True, exist_ok=True)
+        outside.parent.chmod(0o755)
+        outside.chmod(0o755)
+        return outside
     @property
-    def pgdata(self) -> Path: return self.home / "pgdata"
+    def pg_log(self) -> Path: return (self.logs if self.pg_home == self.home else self.pg_home) / "postgres.log"
     @property
-    def pg_socket_dir(self) -> Path: return self.home / "pgsocket"
+    def pgdata(self) -> Path: return self.pg_home / "pgdata"
+    @property
+    def pg_socket_dir(self) -> Path: return self.pg_home / "pgsocket"
     @property
     def logs(self) -> Path: return self.home / "logs"
     @property
@@ -77,6 +95,12 @@ def _run(cmd: list[str], *, input: str | None = None, env: dict | None = None, u
     if proc.returncode != 0:
         raise PortalError(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}")
     return proc.stdout or ""
+
+
+def _reachable_by(user: str, path: Path) -> bool:
+    path.mkdir(parents=True, exist_ok=True)
+    # `test -d` needs search permission on every folder above the path, as the server will.
+    return subprocess.run(["runuser", "-u", user, "--", "test", "-d", str(path)], capture_output=True).returncode == 0
 
 
 def _db_user() -> str | None:
@@ -187,7 +211,7 @@ def _start_postgres(p: Portal) -> None:
               "--encoding=UTF8", "--locale=C.UTF-8"], user=user)
     if _alive(p.pgdata / "postmaster.pid"):
         return
-    logfile = p.logs / "postgres.log"
+    logfile = p.pg_log
     if user:
         logfile.touch()
         shutil.chown(logfile, user, user)
