@@ -1,15 +1,17 @@
 """Large CSV files (millions of applications) go through DuckDB in bounded memory.
 
 The contract is compiled to SQL: every column is read as text and typed by the same Vietnamese
-rules as `ingest.values` (comma decimals, dot thousands, dd/mm/yyyy, `-` for no data), each row
-collects its problems in a list column, and one `COPY` writes the good rows to bronze and the bad
-ones to a quarantine file. Units are resolved once per distinct name and code, not once per row.
-Types with no SQL form use the Python parser as a DuckDB function.
+rules as `ingest.values` (comma decimals, dot thousands, dd/mm/yyyy, `-` for no data), and each
+row collects its problems in a list column. A first pass writes the checked rows to a temporary
+Parquet file; each distinct unit is then resolved once (a file names a few hundred units, not
+millions); a second pass joins rows to their unit and writes the good ones to bronze. Types
+with no SQL form use the Python parser as a DuckDB function.
 """
 from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import time
 import unicodedata
 from dataclasses import dataclass
@@ -22,16 +24,28 @@ from ingest.contract import Column, Contract
 from ingest.readers import RawTable, _sniff_delimiter, decode_text
 from ingest.store import bronze_schema
 from ingest.table import Issue, period_from_context, locate_header
-from ingest.values import PARSERS, BadValue
+from ingest.values import NO_DATA, PARSERS, BadValue
 from ntm.config import log
 
 HEAD_BYTES = 256 * 1024
-NO_DATA = ("", "-", "--", "–", "—", "n/a", "N/A", "na", "NA")
 
 
 def _is_no_data(expr: str) -> str:
-    # Equalities, not IN (...): DuckDB plans a constant IN list as a join, per column.
-    return "(" + " OR ".join(f"{expr} = {_lit(v)}" for v in NO_DATA) + ")"
+    """SQL: the cell is one of the marks of no data (`ingest.values.NO_DATA`, any case). The length
+    is tested first, so most cells are settled by one comparison (a constant IN list would be
+    planned as a join, per column)."""
+    short = [m for m in sorted(NO_DATA) if len(m.encode()) <= 3]
+    long = [m for m in sorted(NO_DATA) if len(m.encode()) > 3]
+    lengths = sorted({len(m.encode()) for m in long})
+
+    def equal(mark: str) -> str:
+        return f"lower({expr}) = {_lit(mark)}" if mark.lower() != mark.upper() else f"{expr} = {_lit(mark)}"
+
+    return (f"(CASE WHEN strlen({expr}) <= 3 THEN ({' OR '.join(map(equal, short))}) "
+            f"WHEN strlen({expr}) BETWEEN {lengths[0]} AND {lengths[-1]} THEN ({' OR '.join(map(equal, long))}) "
+            "ELSE false END)")
+
+
 MEMORY_LIMIT = os.environ.get("NTM_DUCKDB_MEMORY", "768MB")
 
 
@@ -61,26 +75,36 @@ def _lit(text: str) -> str:
 _COMBINING = (0x300, 0x301, 0x303, 0x309, 0x323, 0x302, 0x306, 0x31B)
 
 
+# What `trim` takes off a cell: spaces, tabs and the no-break spaces spreadsheets paste.
+_PADDING = "' ' || chr(9) || chr(160)"
+
+
+def _padded(col: str) -> str:
+    """Whether a cell starts or ends with padding: `ord` reads only the first character."""
+    return " OR ".join([f"ord({col}) = {c}" for c in (32, 9, 160)] +
+                       [f"ends_with({col}, chr({c}))" for c in (32, 9, 160)])
+
+
 def _cleaning_layers(columns: list[tuple[str, str, bool]]) -> list[str]:
-    """SELECT lists, one per layer, turning raw cells into clean text: trimmed, NULL for the
-    marks of no data; free-text columns also in Unicode NFC with inner whitespace folded, each
-    only where a cheap `contains` test says it is needed (the normalising functions cost ten
-    times more). Layers keep each expression referring to a column, not to a copy of another
-    expression. `columns` is (raw name, clean name, is free text)."""
-    trimmed = [f"CASE WHEN {_is_no_data(f'trim({_q(raw)})')} THEN NULL ELSE trim({_q(raw)}) END AS {_q(out)}"
-               for raw, out, _ in columns]
-    nfc, folded = [], []
-    for _, out, text in columns:
+    """SELECT lists, one per layer, turning raw cells into clean text: trimmed; free-text columns
+    in Unicode NFC; NULL for the marks of no data; free text with inner whitespace folded. Each
+    costly function runs only where a cheap test says it is needed: `trim` on every cell costs
+    more than reading the file, `nfc_normalize` more still. Layers keep each expression referring
+    to a column, not to a copy of another expression. `columns` is (raw name, clean name, is free text)."""
+    trimmed, normalised, nulled = [], [], []
+    for raw, out, text in columns:
         col = _q(out)
+        trimmed.append(f"CASE WHEN {_padded(_q(raw))} THEN trim({_q(raw)}, {_PADDING}) ELSE {_q(raw)} END AS {col}")
         if text:
             marks = " OR ".join(f"contains({col}, chr({c}))" for c in _COMBINING)
-            nfc.append(f"CASE WHEN {marks} THEN nfc_normalize({col}) ELSE {col} END AS {col}")
+            normalised.append(f"CASE WHEN {marks} THEN nfc_normalize({col}) ELSE {col} END AS {col}")
             spaced = f"contains({col}, '  ') OR contains({col}, chr(9)) OR contains({col}, chr(10))"
-            folded.append(f"CASE WHEN {spaced} THEN regexp_replace({col}, '\\s+', ' ', 'g') ELSE {col} END AS {col}")
+            nulled.append(f"CASE WHEN {_is_no_data(col)} THEN NULL WHEN {spaced} "
+                          f"THEN regexp_replace({col}, '\\s+', ' ', 'g') ELSE {col} END AS {col}")
         else:
-            nfc.append(col)
-            folded.append(col)
-    return [", ".join(trimmed), ", ".join(nfc), ", ".join(folded)]
+            normalised.append(col)
+            nulled.append(f"CASE WHEN {_is_no_data(col)} THEN NULL ELSE {col} END AS {col}")
+    return [", ".join(trimmed), ", ".join(normalised), ", ".join(nulled)]
 
 
 def _number(t: str) -> str:
@@ -261,8 +285,6 @@ def ingest_bulk(path: Path, contract: Contract, *, department: str, sha: str, ru
             FROM typed_only
         """)
         units = contract.unit_level is not None and "unit_name" in contract.column_names
-        if units:
-            _register_unit_resolver(con, contract, department)
         return _write(con, contract, units, workdir, first_row=last + 1, department=department,
                       source_file=path.name, sha=sha, run_id=run_id, data_dir=data_dir)
 
@@ -285,112 +307,117 @@ def _unit_list(contract: Contract) -> str:
     return f"CASE WHEN {ref} < DATE '2025-07-01' THEN '2024' WHEN {ref} IS NOT NULL THEN '2025' END"
 
 
-def _register_unit_resolver(con, contract: Contract, department: str) -> None:
-    """`ntm_unit(name, code, district, list)` -> 'code|level|list' or '||why': a vectorised function
-    that resolves each distinct combination once (a file names a few hundred units, not millions)."""
+def _unit_answers(con, contract: Contract, department: str) -> None:
+    """The temp table `unit_answers`: each distinct (name, code, district, list) of the checked rows
+    with its answer, 'code|level|list' or '|||why'. A file names a few hundred units, not millions,
+    so the resolver runs once per distinct key and the rows meet their answer in a join."""
     import pyarrow as pa
 
     from ingest.units.rows import province_of, resolve_row
 
     province = province_of(department)
-    cache: dict[tuple, str] = {}
-
-    def answer(key: tuple) -> str:
-        if key not in cache:
-            name, code, district, unit_list = key
-            record = {"unit_name": name, "unit_code": code, "district_name": district,
-                      "year": int(unit_list) if unit_list else None}
-            got, level = resolve_row(record, contract.unit_level, province)
-            cache[key] = (f"{got.unit.code}|{level}|{got.unit.list_version}" if got.status == "matched"
-                          else f"|||unit '{name or code}' {got.status}: {got.reason}")
-        return cache[key]
-
-    def resolve_batch(names, codes, districts, lists):
-        # Vectorised: one key per row, dictionary-encoded, so Python sees each distinct key once.
-        import pyarrow.compute as pc
-
-        parts = [pc.fill_null(pc.cast(a, pa.string()), "\x00") for a in (names, codes, districts, lists)]
-        joined = pc.binary_join_element_wise(*parts, "\x1f")
-        if isinstance(joined, pa.ChunkedArray):
-            joined = joined.combine_chunks()
-        encoded = pc.dictionary_encode(joined)
-        values = [answer(tuple(None if v == "\x00" else v for v in key.split("\x1f")))
-                  for key in encoded.dictionary.to_pylist()]
-        return pc.take(pa.array(values, pa.string()), encoded.indices)
-
-    con.create_function("ntm_unit", resolve_batch, ["VARCHAR"] * 4, "VARCHAR", type="arrow",
-                        null_handling="special", side_effects=False)
+    keys = con.execute("SELECT DISTINCT unit_name, unit_code, _unit_district, _unit_list FROM checked").fetchall()
+    answers = []
+    for name, code, district, unit_list in keys:
+        record = {"unit_name": name, "unit_code": code, "district_name": district,
+                  "year": int(unit_list) if unit_list else None}
+        got, level = resolve_row(record, contract.unit_level, province)
+        answers.append(f"{got.unit.code}|{level}|{got.unit.list_version}" if got.status == "matched"
+                       else f"|||unit '{name or code}' {got.status}: {got.reason}")
+    columns = list(zip(*keys)) if keys else [[], [], [], []]
+    table = pa.table({"unit_name": pa.array(columns[0], pa.string()), "unit_code": pa.array(columns[1], pa.string()),
+                      "_unit_district": pa.array(columns[2], pa.string()),
+                      "_unit_list": pa.array(columns[3], pa.string()), "_unit": pa.array(answers, pa.string())})
+    con.register("unit_answers_arrow", table)
+    con.execute("CREATE TEMP TABLE unit_answers AS SELECT * FROM unit_answers_arrow")
+    con.unregister("unit_answers_arrow")
+    log(f"ingest: {len(keys):,} distinct units resolved")
 
 
 def _write(con, contract: Contract, units: bool, workdir: Path, *, first_row: int, department: str,
            source_file: str, sha: str, run_id: str, data_dir: Path) -> BulkResult:
-    """Two passes. The first types, resolves and checks every row, in parallel and in file order,
-    into one Parquet file; the second numbers the rows by their place in that file and splits them:
-    good rows (first of their key) to bronze, the others to the report."""
+    """Two passes. The first types and checks every row, in parallel and in file order, into one
+    Parquet file; then each distinct unit is resolved once; the second pass numbers the rows by
+    their place in that file, gives them their unit and splits them: good rows (first of their
+    key) to bronze, the others to the report."""
     schema = bronze_schema(contract)
     now = datetime.now(timezone.utc).isoformat()
     constants = {"_department": _lit(department), "_source_file": _lit(source_file), "_sha256": _lit(sha),
                  "_ingested_at": f"TIMESTAMPTZ {_lit(now)}", "_run_id": _lit(run_id)}
+    resolved = ("unit_code", "unit_level", "unit_list_version") if units else ()
     select = []
     for name in schema.names:
-        if name == "_row_number":
+        if name == "_row_number" or name in resolved[1:] or name in constants:
             continue  # given in the second pass
-        if units and name in ("unit_code", "unit_level", "unit_list_version"):
-            part = {"unit_code": 1, "unit_level": 2, "unit_list_version": 3}[name]
-            select.append(f"nullif(split_part(_unit, '|', {part}), '') AS {_q(name)}")
-        elif name in constants:
-            select.append(f"{constants[name]} AS {name}")
-        else:
-            select.append(f"CAST({_q(name)} AS {_duck_type(schema.field(name).type)}) AS {_q(name)}")
-    district = "district_name" if "district_name" in contract.column_names else "NULL"
-    unit = f"ntm_unit(unit_name, unit_code, {district}, {_unit_list(contract)})" if units else "NULL"
-    unit_problem = "CASE WHEN _unit LIKE '|||%' THEN 'unit_name: ' || substr(_unit, 4) END" if units else "NULL"
+        select.append(f"CAST({_q(name)} AS {_duck_type(schema.field(name).type)}) AS {_q(name)}")
+    if units:
+        district = "district_name" if "district_name" in contract.column_names else "NULL"
+        select += [f"CAST({district} AS VARCHAR) AS _unit_district", f"{_unit_list(contract)} AS _unit_list"]
     checked = workdir / "checked.parquet"
     started = time.perf_counter()
-    con.execute(f"""
-        COPY (
-            SELECT {', '.join(select)}, _problems
-            FROM (
-                SELECT *, list_filter(_own || [{unit_problem}], x -> x IS NOT NULL) AS _problems
-                FROM (SELECT * EXCLUDE (_problems), _problems AS _own, {unit} AS _unit FROM typed)
-            )
-        ) TO {_lit(str(checked))} (FORMAT parquet, ROW_GROUP_SIZE 200000)
-    """)
-    log(f"ingest: {source_file}: read, typed, checked and resolved in {time.perf_counter() - started:.1f} s")
-    con.execute(f"""CREATE TEMP VIEW numbered AS
-                    SELECT * EXCLUDE (file_row_number), {first_row} + file_row_number AS _row_number
-                    FROM read_parquet({_lit(str(checked))}, file_row_number = true)""")
-    _hold_back_duplicates(con, [_q(k) for k in contract.keys])
+    if units:  # the official unit lists load (about 1.5 s) while DuckDB reads the file
+        from ingest.units.resolver import index
+        loading = threading.Thread(target=index, name="load-units", daemon=True)
+        loading.start()
+    [total] = con.execute(f"COPY (SELECT {', '.join(select)}, _problems FROM typed) TO {_lit(str(checked))} "
+                          "(FORMAT parquet, COMPRESSION uncompressed, ROW_GROUP_SIZE 200000)").fetchone()
+    log(f"ingest: {source_file}: {total:,} rows read, typed and checked in {time.perf_counter() - started:.1f} s")
+    con.execute(f"CREATE TEMP VIEW checked AS SELECT * FROM read_parquet({_lit(str(checked))}, file_row_number = true)")
+    if units:
+        loading.join()
+        _unit_answers(con, contract, department)
+        parts = ", ".join(f"nullif(split_part(answers._unit, '|', {i}), '') AS {name}"
+                          for i, name in enumerate(resolved, start=1))
+        same_key = " AND ".join(f"answers.{c} IS NOT DISTINCT FROM checked.{c}"
+                                for c in ("unit_name", "unit_code", "_unit_district", "_unit_list"))
+        con.execute(f"""CREATE TEMP VIEW numbered AS
+                        SELECT checked.* EXCLUDE (file_row_number, unit_code, _unit_district, _unit_list, _problems),
+                               {parts}, {first_row} + file_row_number AS _row_number,
+                               CASE WHEN answers._unit LIKE '|||%'
+                                    THEN list_append(_problems, 'unit_name: ' || substr(answers._unit, 4))
+                                    ELSE _problems END AS _problems
+                        FROM checked LEFT JOIN unit_answers AS answers ON {same_key}""")
+    else:
+        con.execute(f"CREATE TEMP VIEW numbered AS SELECT * EXCLUDE (file_row_number), "
+                    f"{first_row} + file_row_number AS _row_number FROM checked")
+    # Whether any key repeats can be asked of the checked rows, without the join to their units,
+    # when no key is a resolved column: good rows are a subset of them.
+    _hold_back_duplicates(con, [_q(k) for k in contract.keys],
+                          "numbered" if set(contract.keys) & set(resolved) else "checked")
     good = "len(_problems) = 0 AND _row_number NOT IN (SELECT _row_number FROM duplicates)"
-    landed, held = con.execute(f"SELECT count(*) FILTER ({good}), count(*) FILTER (NOT ({good})) "
-                               "FROM numbered").fetchone()
-    issues = []
-    bad_rows = (f"SELECT _row_number, CASE WHEN len(_problems) > 0 THEN _problems "
-                f"ELSE ['duplicate key: same key as an earlier row'] END AS _problems FROM numbered WHERE NOT ({good})")
-    for row, problems in con.execute(f"{bad_rows} ORDER BY _row_number LIMIT 1000").fetchall():
-        issues += [Issue(int(row), p.split(":", 1)[0], None, _vi(p), p, "Sửa giá trị theo quy định của biểu mẫu",
-                         "Correct the value as the form requires") for p in problems]
-    bronze, period = None, "all"
+    bronze, period, landed = None, "all", 0
+    target = data_dir / "bronze" / contract.id / f"{department}__{sha[:16]}.parquet"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".parquet.part")
+    names = ", ".join(f"{constants[n]} AS {n}" if n in constants else _q(n) for n in schema.names)
+    [landed] = con.execute(f"COPY (SELECT {names} FROM numbered WHERE {good}) "  # file order: no sort needed
+                           f"TO {_lit(str(tmp))} (FORMAT parquet, ROW_GROUP_SIZE 200000)").fetchone()
     if landed:
-        bronze = data_dir / "bronze" / contract.id / f"{department}__{sha[:16]}.parquet"
-        bronze.parent.mkdir(parents=True, exist_ok=True)
-        tmp = bronze.with_suffix(".parquet.part")
-        names = ", ".join(_q(n) for n in schema.names)
-        con.execute(f"COPY (SELECT {names} FROM numbered WHERE {good}) "  # in file order, no sort needed
-                    f"TO {_lit(str(tmp))} (FORMAT parquet, ROW_GROUP_SIZE 200000)")
-        tmp.rename(bronze)
+        tmp.rename(target)
+        bronze = target
         period = _period(con, contract, schema, bronze)
-        log(f"ingest: {source_file}: {landed:,} rows to bronze, {held:,} held back "
-            f"({time.perf_counter() - started:.1f} s in all)")
+    else:
+        tmp.unlink()
+    held = total - landed
+    issues = []
+    if held:
+        bad_rows = (f"SELECT _row_number, CASE WHEN len(_problems) > 0 THEN _problems ELSE "
+                    f"['duplicate key: same key as an earlier row'] END FROM numbered WHERE NOT ({good})")
+        for row, problems in con.execute(f"{bad_rows} ORDER BY _row_number LIMIT 1000").fetchall():
+            issues += [Issue(int(row), p.split(":", 1)[0], None, _vi(p), p, "Sửa giá trị theo quy định của biểu mẫu",
+                             "Correct the value as the form requires") for p in problems]
+    log(f"ingest: {source_file}: {landed:,} rows to bronze, {held:,} held back "
+        f"({time.perf_counter() - started:.1f} s in all)")
     return BulkResult(int(landed), int(held), issues, bronze, period)
 
 
-def _hold_back_duplicates(con, keys: list[str]) -> None:
+def _hold_back_duplicates(con, keys: list[str], candidates: str) -> None:
     """The temp table `duplicates`: row numbers of good rows that repeat the key of an earlier good
-    row. One aggregation finds whether there are any; the ranking runs only when there are."""
+    row. One aggregation over `candidates` finds whether there are any; the ranking runs only
+    when there are."""
     con.execute("CREATE OR REPLACE TEMP TABLE duplicates (_row_number BIGINT)")
     key_list = ", ".join(keys)
-    dups = con.execute(f"SELECT count(*) FROM (SELECT {key_list} FROM numbered WHERE len(_problems) = 0 "
+    dups = con.execute(f"SELECT count(*) FROM (SELECT {key_list} FROM {candidates} WHERE len(_problems) = 0 "
                        "GROUP BY ALL HAVING count(*) > 1)").fetchone()[0]
     if dups:
         con.execute(f"""INSERT INTO duplicates SELECT _row_number FROM (

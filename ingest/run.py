@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from ingest.contract import Contract, all_contracts
 from ingest.readers import Unreadable, read_file
 from ingest.safety import check_before_reading, check_content, safe_report_name
 from ingest.report import write_report
-from ingest.store import Ledger, ensure_empty_bronze, keep_original, sha256_of, write_bronze
+from ingest.store import Ledger, ensure_empty_bronze, keep_original, original_path, sha256_of, write_bronze
 from ingest.table import Issue, hold_back_duplicate_keys, parse_table
 from ingest.units.rows import resolve_records
 from ntm.config import log
@@ -134,11 +135,13 @@ def ingest_file(path: Path, department: str, dataset: str, contract: Contract | 
                           size_bytes=path.stat().st_size, status="duplicate", run_id=run_id,
                           reason=f"same content as {previous['file_name']}")
         return outcome
-    raw_path = keep_original(path, sha, data_dir)
     entry = dict(sha256=sha, department=department, dataset=dataset, file_name=path.name,
-                 size_bytes=path.stat().st_size, raw_path=str(raw_path), run_id=run_id)
+                 size_bytes=path.stat().st_size, raw_path=str(original_path(path, sha, data_dir)), run_id=run_id)
     if received_at is not None:
         entry["received_at"] = received_at
+    if contract is not None and path.suffix.lower() in (".csv", ".txt") and entry["size_bytes"] >= threshold_bytes():
+        return _ingest_large(path, department, dataset, contract, data_dir, run_id, ledger, con, report_dir, entry)
+    keep_original(path, sha, data_dir)
 
     if contract is None:
         known = ", ".join(sorted(all_contracts()))
@@ -147,8 +150,6 @@ def ingest_file(path: Path, department: str, dataset: str, contract: Contract | 
                       f"Đặt tệp vào thư mục của một bộ dữ liệu: {known}", f"Put the file in a dataset folder: {known}")
         return _reject(outcome, entry, [issue], ledger, con, report_dir, None)
 
-    if path.suffix.lower() in (".csv", ".txt") and path.stat().st_size >= threshold_bytes():
-        return _ingest_large(path, department, dataset, contract, data_dir, run_id, ledger, con, report_dir, entry)
     try:
         check_content(path)
         parsed = parse_table(read_file(path), contract, path)
@@ -193,13 +194,20 @@ def _ingest_large(path: Path, department: str, dataset: str, contract: Contract,
                   ledger: Ledger, con, report_dir: Path, entry: dict) -> FileOutcome:
     """The DuckDB path for large CSVs: same contract, same ledger and reports, bounded memory."""
     outcome = FileOutcome(department, dataset, path.name, "rejected")
-    try:
-        check_content(path)
-        result = ingest_bulk(path, contract, department=department, sha=entry["sha256"], run_id=run_id,
-                             data_dir=data_dir)
-    except (Unreadable, duckdb.Error) as bad:
-        issue = bad if isinstance(bad, Unreadable) else Unreadable(
-            f"Tệp CSV không đọc được: {bad}", f"The CSV file cannot be read: {bad}",
+    failure = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="keep-original") as pool:
+        # The original is copied while DuckDB reads it; the ledger is written only once it is kept.
+        copying = pool.submit(keep_original, path, entry["sha256"], data_dir)
+        try:
+            check_content(path)
+            result = ingest_bulk(path, contract, department=department, sha=entry["sha256"], run_id=run_id,
+                                 data_dir=data_dir)
+        except (Unreadable, duckdb.Error) as bad:
+            failure = bad
+    copying.result()
+    if failure is not None:
+        issue = failure if isinstance(failure, Unreadable) else Unreadable(
+            f"Tệp CSV không đọc được: {failure}", f"The CSV file cannot be read: {failure}",
             "Kiểm tra dấu phân cách và dấu ngoặc kép", "Check the separators and quotes")
         return _reject(outcome, entry, [Issue(None, None, None, issue.vi, issue.en, issue.fix_vi, issue.fix_en)],
                        ledger, con, report_dir, contract)

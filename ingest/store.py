@@ -72,8 +72,13 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def original_path(path: Path, sha: str, data_dir: Path) -> Path:
+    """Where the original bytes of `path` are kept: under their sha256, read-only."""
+    return data_dir / "raw" / sha[:2] / sha / path.name
+
+
 def keep_original(path: Path, sha: str, data_dir: Path) -> Path:
-    target = data_dir / "raw" / sha[:2] / sha / path.name
+    target = original_path(path, sha, data_dir)
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_suffix(target.suffix + ".part")

@@ -1,4 +1,6 @@
 """The DuckDB path for large CSVs gives the same bronze rows as the row-by-row path."""
+import unicodedata
+
 import duckdb
 import pytest
 
@@ -31,6 +33,47 @@ def test_bulk_path_matches_row_path(department, dataset, tmp_path, monkeypatch):
     assert results["bulk"][0] == results["rows"][0] == "landed"
     assert results["bulk"][1] == results["rows"][1] > 0
     assert results["bulk"][2] == results["rows"][2]
+
+
+def _both_paths(tmp_path, monkeypatch, department, dataset, content: bytes):
+    results = {}
+    for path_kind, threshold in (("rows", "100000"), ("bulk", "0")):
+        monkeypatch.setenv("NTM_BULK_THRESHOLD_MB", threshold)
+        dropzone, data_dir = tmp_path / path_kind / "dz", tmp_path / path_kind / "data"
+        drop(dropzone, department, dataset, name="messy.csv", content=content)
+        [outcome] = ingest_dropzone(dropzone, data_dir, "r1").files
+        results[path_kind] = (outcome.status, outcome.rows_landed, outcome.rows_quarantined, _bronze(data_dir, dataset))
+    return results
+
+
+def test_bulk_path_cleans_padding_no_data_marks_and_decomposed_text_like_the_row_path(tmp_path, monkeypatch):
+    # Cells as spreadsheets paste them: tabs and no-break spaces around values, "Không có số liệu"
+    # in any case, N/A, a name in decomposed Unicode (NFD) with doubled inner spaces.
+    nfd = unicodedata.normalize("NFD", "Xã  Chiềng Cọ")
+    lines = ["Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%);Số điểm wifi công cộng miễn phí",
+             "\t03664\u00a0;\u00a0Xã Chiềng Xôm\t;2023; 46,32 ;KHÔNG CÓ SỐ LIỆU",
+             f"03658;{nfd};2023;N/A;-", "03661; Xã Chiềng Đen ;2023;Chưa có số liệu;3"]
+    results = _both_paths(tmp_path, monkeypatch, "so-khcn-son-la", "digital_infrastructure",
+                          "\n".join(lines).encode())
+    assert results["bulk"] == results["rows"]
+    status, landed, held, rows = results["bulk"]
+    assert (status, landed, held) == ("landed", 3, 0)
+    names = duckdb.sql(f"select unit_code, unit_name, fixed_broadband_household_pct, free_wifi_points from read_parquet("
+                       f"'{tmp_path}/bulk/data/bronze/digital_infrastructure/*.parquet') order by _row_number").fetchall()
+    assert names == [("03664", "Xã Chiềng Xôm", 46.32, None), ("03658", "Xã Chiềng Cọ", None, None),
+                     ("03661", "Xã Chiềng Đen", None, 3)]
+    assert all(unicodedata.is_normalized("NFC", n) for _, n, _, _ in names)
+
+
+def test_bulk_path_finds_a_key_repeated_only_once_units_are_resolved(tmp_path, monkeypatch):
+    # The same commune twice for one year: once by code, once by name alone. Only the resolved code
+    # shows the repeat, so the check for repeated keys must look after resolution.
+    lines = ["Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%)",
+             "03664;Xã Chiềng Xôm;2023;46,32", ";Xã Chiềng Xôm;2023;47", "03658;Xã Chiềng Cọ;2023;40"]
+    results = _both_paths(tmp_path, monkeypatch, "so-khcn-son-la", "digital_infrastructure",
+                          "\n".join(lines).encode())
+    assert results["bulk"][:3] == results["rows"][:3] == ("partly_landed", 2, 1)
+    assert results["bulk"][3] == results["rows"][3]
 
 
 def test_bulk_path_holds_back_bad_rows_with_their_reasons(dropzone, data_dir, monkeypatch):
