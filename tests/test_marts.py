@@ -55,12 +55,19 @@ def test_share_of_communes_meeting_8_4_and_average_criteria_met(built):
 
 def test_kpis_met_and_not_met(built):
     _, data_dir = built
-    kpi = mart(data_dir, "kpi_program_targets").set_index("target_code")
-    assert kpi.loc["communes_meeting_8_4_pct", "actual_value"] == 90.0      # 9 of 10 communes of Tân Biên
-    assert not kpi.loc["communes_meeting_8_4_pct", "met"]                   # the plan asks for 97%
-    assert kpi.loc["communes_meeting_8_4_advanced_pct", "actual_value"] == 66.7
-    assert kpi.loc["communes_meeting_8_4_advanced_pct", "met"]              # 50% asked
-    assert kpi.loc["online_applications_commune_pct"].isna()["met"]         # nothing to measure it with yet
+    kpi = mart(data_dir, "kpi_program_targets")
+    # Every target of Tây Ninh's plan 3306/KH-UBND (2023-2025), once for each year of the plan.
+    assert len(kpi) == 12 * 3 and set(kpi.year) == {2023, 2024, 2025} and set(kpi.target_year) == {2025}
+    y2024 = kpi[kpi.year == 2024].set_index("target_code")
+    assert y2024.loc["communes_meeting_8_4_pct", "actual_value"] == 90.0      # 9 of 10 communes of Tân Biên
+    assert y2024.loc["communes_meeting_8_4_pct", "measured_over"] == 10
+    assert not y2024.loc["communes_meeting_8_4_pct", "met"]                   # the plan asks for 97%
+    assert y2024.loc["communes_meeting_8_4_advanced_pct", "actual_value"] == 66.7
+    assert y2024.loc["communes_meeting_8_4_advanced_pct", "met"]              # 50% asked
+    assert y2024.loc["work_records_online_commune_pct"].isna()["met"]         # nothing to measure it with yet
+    assert y2024.loc["districts_meeting_9_5_pct", "measure_en"].startswith("Not measured")
+    # Years with no data are kept, with an unknown result rather than a "not met".
+    assert kpi[kpi.year == 2025].met.isna().all() and kpi[kpi.year == 2023].actual_value.isna().all()
 
 
 def test_old_units_report_on_todays_provinces(built):
