@@ -53,6 +53,21 @@ def test_share_of_communes_meeting_8_4_and_average_criteria_met(built):
     assert set(status.recognised_level) == {"none"}  # no commune meets all 19 criteria in the sample
 
 
+def test_a_set_whose_size_is_unknown_never_counts_as_met_in_full(built):
+    # The advanced set lists only criteria 8 and 15 (those the program tracks): meeting both is not
+    # meeting the set. Its size is unknown, so "meets all criteria" stays unknown.
+    _, data_dir = built
+    advanced = mart(data_dir, "fact_commune_ntm_status", "criteria_set = 'nang_cao'")
+    assert len(advanced) == 3 and (advanced.criteria_met == 2).sum() == 2
+    assert advanced.criteria_total.isna().all() and advanced.meets_all_criteria.isna().all()
+    assert set(advanced.recognised_level) == {"none"}  # and no recognition decision is recorded
+    ntm = mart(data_dir, "fact_commune_ntm_status", "criteria_set = 'ntm'")
+    assert set(ntm.criteria_total) == {19}
+    sets = duckdb.sql(f"select criteria_set, set_criteria_total from '{data_dir}/marts/dim_criterion.parquet' "
+                      "group by all order by 1").fetchall()
+    assert sets == [("huyen", None), ("nang_cao", None), ("ntm", 19)]
+
+
 def test_kpis_met_and_not_met(built):
     _, data_dir = built
     kpi = mart(data_dir, "kpi_program_targets")

@@ -1,6 +1,9 @@
 -- A criterion is met when every row about it (the criterion and each of its indicators) is met;
 -- a commune meets the set when it meets every criterion of the set, and is recognised when a
--- decision is recorded too.
+-- decision is recorded too. The number of criteria in a set comes from the seed criteria_sets,
+-- not from the criteria listed: for a set whose size the sources do not give (the advanced set
+-- lists only criteria 8 and 15), "meets all criteria" is unknown and recognition rests on the
+-- decision alone.
 with
 
 assessments as (
@@ -8,9 +11,8 @@ assessments as (
 ),
 
 criteria_in_set as (
-    select criteria_set, count(distinct criterion_no) as criteria_total
-    from {{ ref('dim_criterion') }}
-    group by all
+    select criteria_set, criteria_total
+    from {{ ref('criteria_sets') }}
 ),
 
 per_criterion as (
@@ -45,8 +47,9 @@ final as (
         cast(per_commune.criteria_met as bigint) as criteria_met,
         cast(criteria_in_set.criteria_total as bigint) as criteria_total,
         cast(per_commune.criteria_met = criteria_in_set.criteria_total as boolean) as meets_all_criteria,
-        cast(case when per_commune.criteria_met = criteria_in_set.criteria_total
-                       and per_commune.decision_no is not null then per_commune.criteria_set
+        cast(case when per_commune.decision_no is not null
+                       and coalesce(per_commune.criteria_met = criteria_in_set.criteria_total, true)
+                  then per_commune.criteria_set
                   else 'none' end as varchar) as recognised_level
     from per_commune
     left join criteria_in_set using (criteria_set)
