@@ -11,6 +11,8 @@ from pathlib import Path
 from ntm.config import REPO_ROOT, log
 
 DBT_PROJECT = REPO_ROOT / "dbt_project"
+# Lake folders written by a model's `export_partitions` post-hook: folder -> (model, partition column).
+LAKE_TABLES = {"public_service_records": ("intermediate.int_public_service_records__current", "period")}
 
 
 @dataclass
@@ -51,9 +53,37 @@ def transform(data_dir: Path, select: str | None = None, full_refresh: bool = Fa
     log(f"transform: {'ok' if result.success else 'FAILED'}; marts: {', '.join(result.marts) or 'none'}")
     for failure in result.failures:
         log(f"transform: {failure}")
+    if result.success:
+        prune_lake(data_dir)
     if result.success and docs:
         result.docs = generate_docs(data_dir)
     return result
+
+
+def prune_lake(data_dir: Path) -> list[Path]:
+    """Remove the lake partitions whose rows are all gone from their model (a month whose only file
+    was superseded by one without it): the post-hook rewrites partitions, it cannot delete one."""
+    import shutil
+
+    import duckdb
+
+    warehouse = data_dir / "warehouse.duckdb"
+    removed = []
+    if not warehouse.exists():
+        return removed
+    with duckdb.connect(str(warehouse)) as con:  # same settings as dbt's connection in this process
+        for folder, (model, column) in LAKE_TABLES.items():
+            lake = data_dir / "lake" / folder
+            try:
+                kept = {str(v) for (v,) in con.execute(f"select distinct {column} from {model}").fetchall()}
+            except duckdb.CatalogException:
+                continue  # not built yet
+            for partition in sorted(lake.glob(f"{column}=*")):
+                if partition.name.split("=", 1)[1] not in kept:
+                    shutil.rmtree(partition)
+                    removed.append(partition)
+                    log(f"transform: removed {partition} (no current rows left)")
+    return removed
 
 
 def generate_docs(data_dir: Path) -> Path | None:

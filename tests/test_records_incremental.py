@@ -76,3 +76,31 @@ def test_adding_a_month_rebuilds_only_that_month(dropzone, data_dir):
                       "fact_online_public_services.parquet' where source = 'records' and period = '2024-02' "
                       "and unit_code = '30100' and level = 'Xã'").fetchall()
     assert fact == [(12, 8)]
+
+
+def first_quarter(months: tuple[str, ...]) -> bytes:
+    """Four applications at Xã Mỹ Thọ in each of the given months of 2024 ("01", "02", ...)."""
+    rows = [f"000.00.30100.H20-24{m}-{i:04d},1.004227,Cấp giấy phép xây dựng nhà ở riêng lẻ,Xã,30100,Xã Mỹ Thọ,"
+            f"05/{m}/2024,10/{m}/2024,08/{m}/2024,Trực tuyến,Nguyễn Văn A,0{i:011d},09{i:08d}"
+            for m in months for i in range(4)]
+    return ("\n".join([HEADER, *rows]) + "\n").encode()
+
+
+def test_a_month_dropped_by_a_correction_leaves_every_table(dropzone, data_dir):
+    # A quarter's file, then its correction (same period 2024-01..2024-03) without February: the
+    # correction supersedes the first file, so February has no current rows left anywhere.
+    drop(dropzone, *DEPT, name="HoSo_Quy1_2024.csv", content=first_quarter(("01", "02", "03")))
+    build(dropzone, data_dir, "r1")
+    lake = data_dir / "lake" / "public_service_records"
+    assert records(data_dir)[1] == {"2024-01": (4, 4), "2024-02": (4, 4), "2024-03": (4, 4)}
+    assert (lake / "period=2024-02").exists()
+
+    drop(dropzone, *DEPT, name="HoSo_Quy1_2024_sua.csv", content=first_quarter(("01", "03")))
+    build(dropzone, data_dir, "r2")
+    months, monthly = records(data_dir)
+    assert sorted(months) == ["2024-01", "2024-03"] and set(monthly) == {"2024-01", "2024-03"}
+    assert not (lake / "period=2024-02").exists()
+    assert duckdb.sql(f"select count(*) from read_parquet('{lake}/*/*.parquet')").fetchone()[0] == 8
+    fact = duckdb.sql(f"select period from '{data_dir}/marts/fact_online_public_services.parquet' "
+                      "where source = 'records' order by 1").fetchall()
+    assert fact == [("2024-01",), ("2024-03",)]

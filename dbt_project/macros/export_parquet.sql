@@ -12,3 +12,13 @@
     ) to '{{ env_var("NTM_DATA_DIR") }}/lake/{{ name }}'
     (format parquet, partition_by ({{ partition_column }}), overwrite_or_ignore, filename_pattern 'data_{i}')
 {% endmacro %}
+
+{# After an incremental build: rows whose file no longer counts (superseded, re-read) and that no
+   rebuilt month replaced. Their months were rebuilt from the current files; a month with no
+   current file left is emptied here. #}
+{% macro drop_rows_of_retired_files(dataset) %}
+    delete from {{ this }} as built
+    where not exists (select 1 from {{ ref('stg_lakehouse__ledger') }} as ledger
+                      where ledger.dataset = '{{ dataset }}' and ledger.is_current
+                        and ledger.source_sha256 = built.source_sha256 and ledger.department = built.department)
+{% endmacro %}

@@ -1,24 +1,40 @@
 -- The big table: current applications, one per application id, partitioned by the month received.
 -- Incremental: a build reads again only the months that rows ingested since the last build fall
--- in (new files, corrections, backfill re-reads), and replaces those months, nothing else. The
--- filter on received_date comes before the window, so DuckDB skips the other months' row groups
--- by their statistics instead of rescanning history. Written as Parquet, one folder per month
--- (data/lake/public_service_records/period=YYYY-MM/), only the months it rebuilt.
+-- in (new files, corrections, backfill re-reads), and the months of rows whose file stopped
+-- counting (superseded, re-read), and replaces those months, nothing else. The filter on
+-- received_date comes before the window, so DuckDB skips the other months' row groups by their
+-- statistics instead of rescanning history. A month left with no current file at all is emptied
+-- by the post-hook. Written as Parquet, one folder per month
+-- (data/lake/public_service_records/period=YYYY-MM/), only the months it rebuilt; `ntm transform`
+-- removes the folder of an emptied month.
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='period',
     on_schema_change='append_new_columns',
-    post_hook="{{ export_partitions('public_service_records', 'period') }}",
+    post_hook=[
+        "{{ drop_rows_of_retired_files('public_service_records') }}",
+        "{{ export_partitions('public_service_records', 'period') }}",
+    ],
 ) }}
 
 with
+
+ledger as (
+    select * from {{ ref('stg_lakehouse__ledger') }}
+    where dataset = 'public_service_records' and is_current
+),
 
 {% if is_incremental() %}
 touched as (
     select distinct strftime(received_date, '%Y-%m') as period
     from {{ ref('stg_bronze__public_service_records') }}
     where ingested_at > coalesce((select max(loaded_through) from {{ this }}), timestamptz '1970-01-01')
+    union
+    select distinct period
+    from {{ this }} as built
+    where not exists (select 1 from ledger
+                      where ledger.source_sha256 = built.source_sha256 and ledger.department = built.department)
 ),
 {% endif %}
 
@@ -29,11 +45,6 @@ rows as (
     where received_date >= (select min(strptime(period, '%Y-%m')) from touched)
       and strftime(received_date, '%Y-%m') in (select period from touched)
     {% endif %}
-),
-
-ledger as (
-    select * from {{ ref('stg_lakehouse__ledger') }}
-    where dataset = 'public_service_records' and is_current
 ),
 
 current as (

@@ -1,6 +1,12 @@
 -- Applications per receiving unit, month and level: counts only, no personal data. Incremental
--- like the records it counts: only the months rebuilt there are counted again.
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='period') }}
+-- like the records it counts: only the months rebuilt there are counted again, and a month
+-- emptied there is removed here.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='period',
+    post_hook="delete from {{ this }} where period not in (select distinct period from {{ ref('int_public_service_records__current') }})",
+) }}
 
 with
 
