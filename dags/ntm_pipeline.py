@@ -1,7 +1,8 @@
 """NTM lakehouse DAGs: department files → bronze → dbt marts → validation → CKAN.
 
-- `ntm_ingest` (every 5 minutes): one task per department reads its new files; a department with
-  new rows emits the `bronze` asset event, a rejected file fails only that department's task.
+- `ntm_ingest` (every 5 minutes): per department, `ingest` reads its new files and emits the
+  `bronze` asset event when rows landed; a rejected file fails that department's `rejections`
+  check (or its `ingest`, when nothing landed), never another department's.
 - `ntm_publish` (on the `bronze` asset): dbt build, validation, publish. A new file reaches the
   portal without anyone pressing a button.
 - `ntm_rebuild` (Sundays 02:00): full rebuild (dbt --full-refresh), validation, publish.
@@ -19,7 +20,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset, Variable, dag, task
+from airflow.sdk import Asset, Variable, dag, task, task_group
 from airflow.timetables.interval import CronDataIntervalTimetable
 from airflow.timetables.trigger import CronTriggerTimetable
 
@@ -91,7 +92,20 @@ def ntm_ingest():
 
         return tasks.ingest_department(department, _var("ntm_dropzone"), _var("ntm_data_dir"), run_id)
 
-    ingest.expand(department=departments())
+    @task_group
+    def department(name: str):
+        # Landed rows are announced by `ingest` even when another file was rejected; the rejection
+        # then fails `rejections`, which alerts.
+        rejections(ingest(name))
+
+    department.expand(name=departments())
+
+
+@task(map_index_template="{{ map_label }}")
+def rejections(summary: dict) -> dict:
+    from ntm import tasks
+
+    return tasks.check_rejections(summary)
 
 
 @task(outlets=[MARTS])
@@ -128,7 +142,7 @@ def ntm_backfill():
         return tasks.backfill(data_interval_start, data_interval_end, _var("ntm_dropzone"), _var("ntm_data_dir"),
                               run_id, run_type=str(dag_run.run_type))
 
-    reread_received()
+    rejections(reread_received())
 
 
 ntm_ingest()

@@ -1,6 +1,8 @@
 """What the Airflow tasks call: one stage each, returning a small JSON-able summary for XCom and the
 task log. A task fails with the reason when a department's file was rejected or a mart was held
-back, and is skipped when it found nothing new (so it emits no asset event)."""
+back, and is skipped when it found nothing new (so it emits no asset event). A poll where some
+files landed and others were rejected succeeds (its rows are announced) and the rejection fails
+the check that follows it."""
 from __future__ import annotations
 
 import datetime as dt
@@ -53,15 +55,31 @@ def list_departments(dropzone: str | None = None) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
 
 
+def _rejections_message(rejected: list[dict]) -> str:
+    return "; ".join(f"{f['department']}/{f['dataset']}/{f['file_name']} rejected: {f['reason']} "
+                     f"(report: {f['report']})" for f in rejected)
+
+
 def _files_summary(department: str | None, result) -> dict:
-    summary = {"department": department, "files": [asdict(f) for f in result.files]}
-    rejected = result.rejected
-    if rejected:
-        _fail("; ".join(f"{f.department}/{f.dataset}/{f.file_name} rejected: {f.reason} (report: {f.report})"
-                        for f in rejected))
+    """The files a task read. Rows that landed are kept and announced even when another file of the
+    same poll was rejected: the rejection fails the next task (`check_rejections`), not this one.
+    With nothing landed, a rejection fails this task; with nothing at all, it is skipped."""
+    summary = {"department": department, "files": [asdict(f) for f in result.files],
+               "rejected": [asdict(f) for f in result.rejected]}
     if not result.landed:
+        if summary["rejected"]:
+            _fail(_rejections_message(summary["rejected"]))
         _skip(f"{department or 'backfill'}: no new files ({result.summary()})")
     return summary
+
+
+def check_rejections(summary: dict) -> dict:
+    """Fail, naming every rejected file and its report, when files were rejected beside ones that
+    landed; so the failure alert reaches a person while the landed rows go on to publishing."""
+    _label_mapped_task(summary.get("department") or "backfill")
+    if summary["rejected"]:
+        _fail(_rejections_message(summary["rejected"]))
+    return {"department": summary.get("department"), "rejected": 0}
 
 
 def ingest_department(department: str, dropzone: str | None = None, data_dir: str | None = None,

@@ -54,8 +54,9 @@ def test_dags_import_without_errors(airflow_home):
     assert bag.import_errors == {}
     assert set(bag.dag_ids) == {"ntm_ingest", "ntm_publish", "ntm_rebuild", "ntm_backfill"}
     ingest, publish = bag.get_dag("ntm_ingest"), bag.get_dag("ntm_publish")
-    assert {t.task_id for t in ingest.tasks} == {"departments", "ingest"}
-    assert [o.uri for o in ingest.get_task("ingest").outlets] == ["ntm://lakehouse/bronze"]
+    assert {t.task_id for t in ingest.tasks} == {"departments", "department.ingest", "department.rejections"}
+    assert [o.uri for o in ingest.get_task("department.ingest").outlets] == ["ntm://lakehouse/bronze"]
+    assert ingest.get_task("department.rejections").upstream_task_ids == {"department.ingest"}
     assert type(publish.timetable).__name__ == "AssetTriggeredTimetable"
     assert "ntm://lakehouse/bronze" in str(publish.timetable.asset_condition)
     assert publish.get_task("validate").upstream_task_ids == {"transform"}
@@ -73,19 +74,29 @@ def test_new_files_flow_to_the_portal_and_a_bad_file_fails_only_its_department(
     drop(dropzone, "so-khcn-son-la", "digital_infrastructure", sample("so-khcn-son-la", "digital_infrastructure"))
     drop(dropzone, "so-khcn-dong-thap", "digital_infrastructure",
          sample("so-khcn-dong-thap", "digital_infrastructure"))
+    # Đồng Tháp sends a good file and a bad one in the same poll; Thái Nguyên only a bad one.
+    drop(dropzone, "so-khcn-dong-thap", "digital_infrastructure", name="sai.csv", content=b"abc\n1;2;3\n")
     drop(dropzone, "so-khcn-thai-nguyen", "digital_infrastructure", name="hong.csv",
          content=b"khong co tieu de\n1;2;3\n")
     bag = _dagbag()
     ingest_run = bag.get_dag("ntm_ingest").test()
     states = _states(ingest_run)
-    assert sorted(s for (t, _), s in states.items() if t == "ingest") == ["failed", "success", "success"]
+    by_department = {dept: i for i, dept in enumerate(["so-khcn-dong-thap", "so-khcn-son-la", "so-khcn-thai-nguyen"])}
+    ingest = {d: states[("department.ingest", i)] for d, i in by_department.items()}
+    check = {d: states[("department.rejections", i)] for d, i in by_department.items()}
+    assert ingest == {"so-khcn-dong-thap": "success", "so-khcn-son-la": "success", "so-khcn-thai-nguyen": "failed"}
+    assert check == {"so-khcn-dong-thap": "failed", "so-khcn-son-la": "success",
+                     "so-khcn-thai-nguyen": "upstream_failed"}
     logs = "".join(capfd.readouterr())
-    assert "hong.csv rejected" in logs and "No header row" in logs
-    # The failure callback names the department and the reason.
-    [alert] = [json.loads(line) for line in (data_dir / "alerts" / "failures.jsonl").read_text().splitlines()]
-    assert alert["dag"] == "ntm_ingest" and alert["department"] == "so-khcn-thai-nguyen"
-    assert "hong.csv rejected" in alert["reason"]
-    # Each department with new rows told the scheduler: the publish DAG is scheduled on these events.
+    assert "hong.csv rejected" in logs and "sai.csv rejected" in logs and "No header row" in logs
+    # The failure callback names the department, the task and the reason: once per department.
+    alerts = [json.loads(line) for line in (data_dir / "alerts" / "failures.jsonl").read_text().splitlines()]
+    assert {(a["department"], a["task"].split("[")[0]) for a in alerts} == {
+        ("so-khcn-thai-nguyen", "department.ingest"), ("so-khcn-dong-thap", "department.rejections")}
+    assert all(a["dag"] == "ntm_ingest" for a in alerts)
+    assert any("hong.csv rejected" in a["reason"] for a in alerts)
+    assert any("sai.csv rejected" in a["reason"] and "report" in a["reason"] for a in alerts)
+    # Each department with new rows told the scheduler, Đồng Tháp too despite its bad file.
     assert _asset_events("ntm://lakehouse/bronze", ingest_run) == 2
 
     publish_run = bag.get_dag("ntm_publish").test()
@@ -93,11 +104,13 @@ def test_new_files_flow_to_the_portal_and_a_bad_file_fails_only_its_department(
     package = ckan.action.package_show(id=prefix + "ntm-ha-tang-so-cap-xa")
     assert package["source_departments"] == "so-khcn-dong-thap, so-khcn-son-la"
 
-    # Nothing new on the next poll: the ingest tasks are skipped and emit no event (the bad file was
-    # reported once; it fails again only when the department sends it again, changed).
-    again = bag.get_dag("ntm_ingest").test()
-    assert sorted(s for (t, _), s in _states(again).items() if t == "ingest") == ["skipped"] * 3
-    assert _asset_events("ntm://lakehouse/bronze", again) == 0
+    # Nothing new on the next poll: the ingest tasks are skipped and emit no event (the bad files were
+    # reported once; they fail again only when the department sends them again, changed).
+    again_run = bag.get_dag("ntm_ingest").test()
+    again = _states(again_run)
+    assert sorted(s for (t, _), s in again.items() if t == "department.ingest") == ["skipped"] * 3
+    assert sorted(s for (t, _), s in again.items() if t == "department.rejections") == ["skipped"] * 3
+    assert _asset_events("ntm://lakehouse/bronze", again_run) == 0
 
 
 def test_backfill_rereads_the_files_received_in_its_interval(airflow_home, dropzone, data_dir, variables):
@@ -109,10 +122,10 @@ def test_backfill_rereads_the_files_received_in_its_interval(airflow_home, dropz
     today = pendulum.now("Asia/Ho_Chi_Minh").start_of("day")
     backfill = bag.get_dag("ntm_backfill")
     empty = backfill.test(logical_date=today.subtract(days=3))
-    assert _states(empty) == {("reread_received", -1): "skipped"}
+    assert _states(empty) == {("reread_received", -1): "skipped", ("rejections", -1): "skipped"}
     # A manual run covers the interval that ends at its logical date: [today, tomorrow).
     run = backfill.test(logical_date=today.add(days=1))
-    assert _states(run) == {("reread_received", -1): "success"}
+    assert _states(run) == {("reread_received", -1): "success", ("rejections", -1): "success"}
     assert _asset_events("ntm://lakehouse/bronze", run) == 1
     ledger = duckdb.sql(f"select status, count(*) from '{data_dir}/ledger.parquet' group by all").fetchall()
     assert dict(ledger) == {"reprocessed": 1, "landed": 1}
