@@ -316,22 +316,19 @@ def _unit_answers(con, contract: Contract, department: str) -> None:
     from ingest.units.rows import province_of, resolve_row
 
     province = province_of(department)
-    keys = con.execute("SELECT DISTINCT unit_name, unit_code, _unit_district, _unit_list FROM checked").fetchall()
+    keys = con.execute("SELECT DISTINCT unit_name, unit_code, _unit_district, _unit_list FROM checked").to_arrow_table()
     answers = []
-    for name, code, district, unit_list in keys:
-        record = {"unit_name": name, "unit_code": code, "district_name": district,
-                  "year": int(unit_list) if unit_list else None}
+    for key in keys.to_pylist():
+        record = {"unit_name": key["unit_name"], "unit_code": key["unit_code"],
+                  "district_name": key["_unit_district"], "year": int(key["_unit_list"]) if key["_unit_list"] else None}
         got, level = resolve_row(record, contract.unit_level, province)
         answers.append(f"{got.unit.code}|{level}|{got.unit.list_version}" if got.status == "matched"
-                       else f"|||unit '{name or code}' {got.status}: {got.reason}")
-    columns = list(zip(*keys)) if keys else [[], [], [], []]
-    table = pa.table({"unit_name": pa.array(columns[0], pa.string()), "unit_code": pa.array(columns[1], pa.string()),
-                      "_unit_district": pa.array(columns[2], pa.string()),
-                      "_unit_list": pa.array(columns[3], pa.string()), "_unit": pa.array(answers, pa.string())})
-    con.register("unit_answers_arrow", table)
+                       else f"|||unit '{key['unit_name'] or key['unit_code']}' {got.status}: {got.reason}")
+    keys = keys.append_column("_unit", pa.array(answers, pa.string()))
+    con.register("unit_answers_arrow", keys)
     con.execute("CREATE TEMP TABLE unit_answers AS SELECT * FROM unit_answers_arrow")
     con.unregister("unit_answers_arrow")
-    log(f"ingest: {len(keys):,} distinct units resolved")
+    log(f"ingest: {keys.num_rows:,} distinct units resolved")
 
 
 def _write(con, contract: Contract, units: bool, workdir: Path, *, first_row: int, department: str,
@@ -385,7 +382,7 @@ def _write(con, contract: Contract, units: bool, workdir: Path, *, first_row: in
     _hold_back_duplicates(con, [_q(k) for k in contract.keys],
                           "numbered" if set(contract.keys) & set(resolved) else "checked")
     good = "len(_problems) = 0 AND _row_number NOT IN (SELECT _row_number FROM duplicates)"
-    bronze, period, landed = None, "all", 0
+    bronze, period = None, "all"
     target = data_dir / "bronze" / contract.id / f"{department}__{sha[:16]}.parquet"
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".parquet.part")
