@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 
+from ingest.bulk_rows import UNIT_COLUMNS, Layout, NumberedRows, UnitAnswers
 from ingest.contract import Column, Contract
 from ingest.readers import RawTable, _sniff_delimiter, decode_text
 from ingest.store import bronze_schema
@@ -47,6 +48,22 @@ def _is_no_data(expr: str) -> str:
 
 
 MEMORY_LIMIT = os.environ.get("NTM_DUCKDB_MEMORY", "768MB")
+
+
+_loading_units: threading.Thread | None = None
+
+
+def start_loading_units(contract: Contract) -> None:
+    """Load the official unit lists (seconds) in the background, while the file is hashed."""
+    global _loading_units
+    if _resolves_units(contract) and _loading_units is None:
+        from ingest.units.resolver import index
+        _loading_units = threading.Thread(target=index, name="load-units", daemon=True)
+        _loading_units.start()
+
+
+def _resolves_units(contract: Contract) -> bool:
+    return contract.unit_level is not None and "unit_name" in contract.column_names
 
 
 def threshold_bytes() -> int:
@@ -219,207 +236,146 @@ def ingest_bulk(path: Path, contract: Contract, *, department: str, sha: str, ru
         delimiter = _sniff_delimiter(head_text)
         head = read_csv_head(head_text, delimiter)
         first, last, mapping, _ = locate_header(RawTable(rows=head, merged=[]), contract)
-        width = max(len(cells) for n, cells in head if n == first)
-        names = [f"c{i}" for i in range(width)]
-
-        con = duckdb.connect()
-        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
-        con.execute("SET preserve_insertion_order = true")
-        con.execute(f"SET temp_directory = {_lit(str(workdir))}")
-        # Three layers, so every expression refers to columns, not to copies of other expressions:
-        # cleaned text (r_<name>) -> typed values (<name>) -> the list of problems.
-        cleaning, typed, problems, udf_types = [], [], [], set()
-        for index, canonical in sorted(mapping.items()):
-            col = contract.column(canonical)
-            if col.personal:
-                continue  # never read past the raw file
-            raw = _q("r_" + col.name)
-            cleaning.append((names[index], "r_" + col.name, col.type == "text"))
-            value, udf = _typed(col, raw)
-            if udf:
-                udf_types.add(udf)
-            if col.default is not None:
-                value = f"coalesce({value}, {_lit(str(col.default))})"
-            typed.append(f"{value} AS {_q(col.name)}")
-            problems += _problems(col, raw, _q(col.name))
         fallback_year = None
         if "year" in contract.column_names and "year" not in mapping.values():
             fallback_year = period_from_context(RawTable(rows=head, merged=[]), first, path)
-        for col in contract.stored_columns:
-            if col.name == "year" and fallback_year is not None:
-                typed.append(f"{fallback_year} AS year")
-            elif col.name not in mapping.values():
-                default = _lit(str(col.default)) if col.default is not None else "NULL"
-                typed.append(f"{default} AS {_q(col.name)}")
-                if col.required:
-                    problems.append(_lit(f"{col.name}: required column missing"))
-        _register_parsers(con, udf_types)
-        columns = "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in names) + "}"
-        layers = _cleaning_layers(cleaning)
-        # No row number here: `row_number() OVER ()` would make the whole pass single-threaded.
-        # The pass keeps file order, so a row's place in its output is its number (see _write).
-        con.execute(f"""
-            CREATE TEMP VIEW cleaned_0 AS
-            SELECT {layers[0]}
-            FROM read_csv({_lit(str(source))}, delim = {_lit(delimiter)}, header = false, skip = {last},
-                          columns = {columns}, quote = '"', escape = '"', null_padding = true,
-                          max_line_size = 1048576, auto_detect = false)
-        """)
-        con.execute(f"CREATE TEMP VIEW cleaned_1 AS SELECT {layers[1]} FROM cleaned_0")
-        con.execute(f"CREATE TEMP VIEW cleaned AS SELECT {layers[2]} FROM cleaned_1")
-        con.execute(f"CREATE TEMP VIEW typed_only AS SELECT *, {', '.join(typed)} FROM cleaned")
-        # The list of problems is built only for rows that have one (most rows have none).
-        bad = " OR ".join(f"({p.split(' THEN ', 1)[0].removeprefix('CASE WHEN ')})" for p in problems
-                          if p.startswith("CASE WHEN ")) or "false"
-        unconditional = [p for p in problems if not p.startswith("CASE WHEN ")]
-        if unconditional:
-            bad = "true"
-        raw_columns = ", ".join(_q("r_" + contract.column(c).name) for c in mapping.values()
-                                if not contract.column(c).personal)
-        con.execute(f"""
-            CREATE TEMP VIEW typed AS
-            SELECT * EXCLUDE ({raw_columns}),
-                   CASE WHEN coalesce({bad}, false)
-                        THEN list_filter([{', '.join(problems) or 'NULL'}], x -> x IS NOT NULL)
-                        ELSE []::VARCHAR[] END AS _problems
-            FROM typed_only
-        """)
-        units = contract.unit_level is not None and "unit_name" in contract.column_names
-        return _write(con, contract, units, workdir, first_row=last + 1, department=department,
-                      source_file=path.name, sha=sha, run_id=run_id, data_dir=data_dir)
+        layout = Layout(source, delimiter, records_before=next(i for i, (n, _) in enumerate(head) if n == last) + 1,
+                        width=max(len(cells) for n, cells in head if n == first), fallback_year=fallback_year,
+                        columns={i: contract.column(c) for i, c in mapping.items() if not contract.column(c).personal})
+        units = None
+        if _resolves_units(contract):
+            if _loading_units is not None:
+                _loading_units.join()  # the resolver's cache is not shared safely while it loads
+            units = UnitAnswers(contract, layout, department)
+        con = duckdb.connect()
+        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        con.execute("SET preserve_insertion_order = false")  # rows carry their numbers; keeping order costs memory
+        con.execute(f"SET temp_directory = {_lit(str(workdir))}")
+        rows = NumberedRows(layout, units)
+        con.register("csv_rows", rows.reader())
+        _create_typed_view(con, contract, layout, units is not None)
+        return _write(con, contract, rows, department=department, source_file=path.name, sha=sha,
+                      run_id=run_id, data_dir=data_dir)
 
 
-def _unit_list(contract: Contract) -> str:
-    """Which official unit list a row speaks of: the one in force at its date (SQL)."""
-    names = contract.column_names
-    dates = []
-    if "year" in names:
-        dates.append("make_date(year, 12, 31)")
-    dates += [c for c in ("received_date", "decision_date") if c in names]
-    if "period" in names:
-        dates.append("make_date(TRY_CAST(left(period, 4) AS INTEGER), CASE WHEN period LIKE '%-Q%' "
-                     "THEN 3 * TRY_CAST(right(period, 1) AS INTEGER) WHEN period LIKE '%-H%' "
-                     "THEN 6 * TRY_CAST(right(period, 1) AS INTEGER) WHEN length(period) = 7 "
-                     "THEN TRY_CAST(right(period, 2) AS INTEGER) ELSE 12 END, 28)")
-    if not dates:
-        return "NULL"
-    ref = f"coalesce({', '.join(dates)})"
-    return f"CASE WHEN {ref} < DATE '2025-07-01' THEN '2024' WHEN {ref} IS NOT NULL THEN '2025' END"
+def _create_typed_view(con, contract: Contract, layout: Layout, units: bool) -> None:
+    """The view `typed` over the rows registered as `csv_rows`: cleaned text (r_<name>) -> typed
+    values (<name>) -> the list of problems, in layers, so every expression refers to columns, not
+    to copies of other expressions. Row numbers and units pass through."""
+    cleaning, typed, problems, udf_types = [], [], [], set()
+    for index, col in sorted(layout.columns.items()):
+        raw = _q("r_" + col.name)
+        cleaning.append((f"c{index}", "r_" + col.name, col.type == "text"))
+        value, udf = _typed(col, raw)
+        if udf:
+            udf_types.add(udf)
+        if col.default is not None:
+            value = f"coalesce({value}, {_lit(str(col.default))})"
+        typed.append(f"{value} AS {_q(col.name)}")
+        problems += _problems(col, raw, _q(col.name))
+    read = {col.name for col in layout.columns.values()}
+    for col in contract.stored_columns:
+        if col.name == "year" and layout.fallback_year is not None:
+            typed.append(f"{layout.fallback_year} AS year")
+        elif col.name not in read:
+            default = _lit(str(col.default)) if col.default is not None else "NULL"
+            typed.append(f"{default} AS {_q(col.name)}")
+            if col.required:
+                problems.append(_lit(f"{col.name}: required column missing"))
+    _register_parsers(con, udf_types)
+    passing = ", _row_number" + "".join(f", {c}" for c in UNIT_COLUMNS if units)
+    layers = _cleaning_layers(cleaning)
+    con.execute(f"CREATE TEMP VIEW cleaned_0 AS SELECT {layers[0]}{passing} FROM csv_rows")
+    con.execute(f"CREATE TEMP VIEW cleaned_1 AS SELECT {layers[1]}{passing} FROM cleaned_0")
+    con.execute(f"CREATE TEMP VIEW cleaned AS SELECT {layers[2]}{passing} FROM cleaned_1")
+    con.execute(f"CREATE TEMP VIEW typed_only AS SELECT *, {', '.join(typed)} FROM cleaned")
+    # The list of problems is built only for rows that have one (most rows have none).
+    bad = " OR ".join(f"({p.split(' THEN ', 1)[0].removeprefix('CASE WHEN ')})" for p in problems
+                      if p.startswith("CASE WHEN ")) or "false"
+    if any(not p.startswith("CASE WHEN ") for p in problems):
+        bad = "true"
+    if units:
+        problems.append("'unit_name: ' || _unit_problem")
+        bad = f"({bad}) OR _unit_problem IS NOT NULL"
+    raw_columns = ", ".join(_q("r_" + col.name) for col in layout.columns.values())
+    con.execute(f"""
+        CREATE TEMP VIEW typed AS
+        SELECT * EXCLUDE ({raw_columns}),
+               CASE WHEN coalesce({bad}, false)
+                    THEN list_filter([{', '.join(problems) or 'NULL'}], x -> x IS NOT NULL)
+                    ELSE []::VARCHAR[] END AS _problems
+        FROM typed_only
+    """)
 
 
-def _unit_answers(con, contract: Contract, department: str) -> None:
-    """The temp table `unit_answers`: each distinct (name, code, district, list) of the checked rows
-    with its answer, 'code|level|list' or '|||why'. A file names a few hundred units, not millions,
-    so the resolver runs once per distinct key and the rows meet their answer in a join."""
-    import pyarrow as pa
-
-    from ingest.units.rows import province_of, resolve_row
-
-    province = province_of(department)
-    keys = con.execute("SELECT DISTINCT unit_name, unit_code, _unit_district, _unit_list FROM checked").to_arrow_table()
-    answers = []
-    for key in keys.to_pylist():
-        record = {"unit_name": key["unit_name"], "unit_code": key["unit_code"],
-                  "district_name": key["_unit_district"], "year": int(key["_unit_list"]) if key["_unit_list"] else None}
-        got, level = resolve_row(record, contract.unit_level, province)
-        answers.append(f"{got.unit.code}|{level}|{got.unit.list_version}" if got.status == "matched"
-                       else f"|||unit '{key['unit_name'] or key['unit_code']}' {got.status}: {got.reason}")
-    keys = keys.append_column("_unit", pa.array(answers, pa.string()))
-    con.register("unit_answers_arrow", keys)
-    con.execute("CREATE TEMP TABLE unit_answers AS SELECT * FROM unit_answers_arrow")
-    con.unregister("unit_answers_arrow")
-    log(f"ingest: {keys.num_rows:,} distinct units resolved")
-
-
-def _write(con, contract: Contract, units: bool, workdir: Path, *, first_row: int, department: str,
-           source_file: str, sha: str, run_id: str, data_dir: Path) -> BulkResult:
-    """Two passes. The first types and checks every row, in parallel and in file order, into one
-    Parquet file; then each distinct unit is resolved once; the second pass numbers the rows by
-    their place in that file, gives them their unit and splits them: good rows (first of their
-    key) to bronze, the others to the report."""
+def _write(con, contract: Contract, rows: NumberedRows, *, department: str, source_file: str, sha: str,
+           run_id: str, data_dir: Path) -> BulkResult:
+    """One pass types and checks every row, in parallel, and writes the good ones to bronze. Keys
+    repeated among them are then looked for in bronze (the later rows are taken out again), and
+    only when rows were held back is the file read a second time, for the report."""
     schema = bronze_schema(contract)
     now = datetime.now(timezone.utc).isoformat()
     constants = {"_department": _lit(department), "_source_file": _lit(source_file), "_sha256": _lit(sha),
                  "_ingested_at": f"TIMESTAMPTZ {_lit(now)}", "_run_id": _lit(run_id)}
-    resolved = ("unit_code", "unit_level", "unit_list_version") if units else ()
-    select = []
-    for name in schema.names:
-        if name == "_row_number" or name in resolved[1:] or name in constants:
-            continue  # given in the second pass
-        select.append(f"CAST({_q(name)} AS {_duck_type(schema.field(name).type)}) AS {_q(name)}")
-    if units:
-        district = "district_name" if "district_name" in contract.column_names else "NULL"
-        select += [f"CAST({district} AS VARCHAR) AS _unit_district", f"{_unit_list(contract)} AS _unit_list"]
-    checked = workdir / "checked.parquet"
-    started = time.perf_counter()
-    if units:  # the official unit lists load (about 1.5 s) while DuckDB reads the file
-        from ingest.units.resolver import index
-        loading = threading.Thread(target=index, name="load-units", daemon=True)
-        loading.start()
-    [total] = con.execute(f"COPY (SELECT {', '.join(select)}, _problems FROM typed) TO {_lit(str(checked))} "
-                          "(FORMAT parquet, COMPRESSION uncompressed, ROW_GROUP_SIZE 200000)").fetchone()
-    log(f"ingest: {source_file}: {total:,} rows read, typed and checked in {time.perf_counter() - started:.1f} s")
-    con.execute(f"CREATE TEMP VIEW checked AS SELECT * FROM read_parquet({_lit(str(checked))}, file_row_number = true)")
-    if units:
-        loading.join()
-        _unit_answers(con, contract, department)
-        parts = ", ".join(f"nullif(split_part(answers._unit, '|', {i}), '') AS {name}"
-                          for i, name in enumerate(resolved, start=1))
-        same_key = " AND ".join(f"answers.{c} IS NOT DISTINCT FROM checked.{c}"
-                                for c in ("unit_name", "unit_code", "_unit_district", "_unit_list"))
-        con.execute(f"""CREATE TEMP VIEW numbered AS
-                        SELECT checked.* EXCLUDE (file_row_number, unit_code, _unit_district, _unit_list, _problems),
-                               {parts}, {first_row} + file_row_number AS _row_number,
-                               CASE WHEN answers._unit LIKE '|||%'
-                                    THEN list_append(_problems, 'unit_name: ' || substr(answers._unit, 4))
-                                    ELSE _problems END AS _problems
-                        FROM checked LEFT JOIN unit_answers AS answers ON {same_key}""")
-    else:
-        con.execute(f"CREATE TEMP VIEW numbered AS SELECT * EXCLUDE (file_row_number), "
-                    f"{first_row} + file_row_number AS _row_number FROM checked")
-    # Whether any key repeats can be asked of the checked rows, without the join to their units,
-    # when no key is a resolved column: good rows are a subset of them.
-    _hold_back_duplicates(con, [_q(k) for k in contract.keys],
-                          "numbered" if set(contract.keys) & set(resolved) else "checked")
-    good = "len(_problems) = 0 AND _row_number NOT IN (SELECT _row_number FROM duplicates)"
-    bronze, period = None, "all"
+    resolved = {"unit_code": "_unit_code", "unit_level": "_unit_level",
+                "unit_list_version": "_unit_list_version"} if rows.units else {}
+    select = ", ".join(constants[n] + f" AS {n}" if n in constants else
+                       f"CAST({_q(resolved.get(n, n))} AS {_duck_type(schema.field(n).type)}) AS {_q(n)}"
+                       for n in schema.names)
     target = data_dir / "bronze" / contract.id / f"{department}__{sha[:16]}.parquet"
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".parquet.part")
-    names = ", ".join(f"{constants[n]} AS {n}" if n in constants else _q(n) for n in schema.names)
-    [landed] = con.execute(f"COPY (SELECT {names} FROM numbered WHERE {good}) "  # file order: no sort needed
-                           f"TO {_lit(str(tmp))} (FORMAT parquet, ROW_GROUP_SIZE 200000)").fetchone()
+    part = target.with_suffix(".parquet.part")
+    started = time.perf_counter()
+    [landed] = con.execute(f"COPY (SELECT {select} FROM typed WHERE len(_problems) = 0) TO {_lit(str(part))} "
+                           "(FORMAT parquet, ROW_GROUP_SIZE 50000)").fetchone()
+    log(f"ingest: {source_file}: {rows.rows:,} rows read, typed and checked, {landed:,} written "
+        f"in {time.perf_counter() - started:.1f} s")
+    repeated = _repeated_keys(con, [_q(k) for k in contract.keys], part, target)
+    landed -= len(repeated)
+    held = rows.rows - landed
+    issues = [Issue(row, ",".join(contract.keys), None, "Trùng khóa với một dòng trước", DUPLICATE,
+                    "Mỗi khóa chỉ một dòng; xóa dòng trùng", "One row per key: remove the repeated row")
+              for row in repeated[:1000]]
+    if held > len(repeated):  # rows with problems: read the file again for the first of them
+        again = NumberedRows(rows.layout, rows.units)
+        con.register("csv_rows", again.reader())
+        bad = con.execute("SELECT _row_number, _problems FROM typed WHERE len(_problems) > 0 "
+                          "ORDER BY _row_number LIMIT 1000").fetchall()
+        issues += [Issue(int(row), p.split(":", 1)[0], None, _vi(p), p, "Sửa giá trị theo quy định của biểu mẫu",
+                         "Correct the value as the form requires") for row, problems in bad for p in problems]
+        issues.sort(key=lambda i: i.row)
+    bronze, period = None, "all"
     if landed:
-        tmp.rename(target)
         bronze = target
         period = _period(con, contract, schema, bronze)
     else:
-        tmp.unlink()
-    held = total - landed
-    issues = []
-    if held:
-        bad_rows = (f"SELECT _row_number, CASE WHEN len(_problems) > 0 THEN _problems ELSE "
-                    f"['duplicate key: same key as an earlier row'] END FROM numbered WHERE NOT ({good})")
-        for row, problems in con.execute(f"{bad_rows} ORDER BY _row_number LIMIT 1000").fetchall():
-            issues += [Issue(int(row), p.split(":", 1)[0], None, _vi(p), p, "Sửa giá trị theo quy định của biểu mẫu",
-                             "Correct the value as the form requires") for p in problems]
+        target.unlink(missing_ok=True)
     log(f"ingest: {source_file}: {landed:,} rows to bronze, {held:,} held back "
         f"({time.perf_counter() - started:.1f} s in all)")
     return BulkResult(int(landed), int(held), issues, bronze, period)
 
 
-def _hold_back_duplicates(con, keys: list[str], candidates: str) -> None:
-    """The temp table `duplicates`: row numbers of good rows that repeat the key of an earlier good
-    row. One aggregation over `candidates` finds whether there are any; the ranking runs only
-    when there are."""
-    con.execute("CREATE OR REPLACE TEMP TABLE duplicates (_row_number BIGINT)")
+DUPLICATE = "duplicate key: same key as an earlier row"
+
+
+def _repeated_keys(con, keys: list[str], part: Path, target: Path) -> list[int]:
+    """Move the written rows from `part` to `target`, without the rows that repeat the key of an
+    earlier row; return their numbers. One aggregation over 64-bit hashes of the keys (small,
+    whatever the keys) says whether any key may repeat; the exact ranking and the rewrite run
+    only when one may."""
+    rows = f"read_parquet({_lit(str(part))})"
     key_list = ", ".join(keys)
-    dups = con.execute(f"SELECT count(*) FROM (SELECT {key_list} FROM {candidates} WHERE len(_problems) = 0 "
-                       "GROUP BY ALL HAVING count(*) > 1)").fetchone()[0]
-    if dups:
-        con.execute(f"""INSERT INTO duplicates SELECT _row_number FROM (
-                            SELECT _row_number, row_number() OVER (PARTITION BY {key_list} ORDER BY _row_number) AS _rank
-                            FROM numbered WHERE len(_problems) = 0) WHERE _rank > 1""")
+    if not con.execute(f"SELECT count(*) FROM (SELECT hash({key_list}) AS h FROM {rows} GROUP BY h "
+                       "HAVING count(*) > 1)").fetchone()[0]:
+        part.rename(target)
+        return []
+    repeated = [r for (r,) in con.execute(f"""
+        SELECT _row_number FROM (SELECT _row_number, row_number() OVER (PARTITION BY {key_list} ORDER BY _row_number)
+                                 AS _rank FROM {rows}) WHERE _rank > 1 ORDER BY _row_number""").fetchall()]
+    con.execute(f"COPY (SELECT * FROM {rows} WHERE _row_number NOT IN (SELECT unnest(?::BIGINT[]))) "
+                f"TO {_lit(str(target))} (FORMAT parquet, ROW_GROUP_SIZE 200000)", [repeated])
+    part.unlink()
+    return repeated
 
 
 def _period(con, contract: Contract, schema, bronze: Path) -> str:

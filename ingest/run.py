@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.bulk import ingest_bulk, threshold_bytes
+from ingest.bulk import ingest_bulk, start_loading_units, threshold_bytes
 from ingest.contract import Contract, all_contracts
 from ingest.readers import Unreadable, read_file
 from ingest.safety import check_before_reading, check_content, safe_report_name
@@ -119,6 +119,9 @@ def ingest_file(path: Path, department: str, dataset: str, contract: Contract | 
             return outcome
         issue = Issue(None, None, None, bad.vi, bad.en, bad.fix_vi, bad.fix_en)
         return _reject(outcome, entry, [issue], ledger, con, report_dir, contract)
+    large = contract is not None and path.suffix.lower() in (".csv", ".txt") and path.stat().st_size >= threshold_bytes()
+    if large:
+        start_loading_units(contract)
     sha = sha256_of(path)
     if received_at is None:
         previous = ledger.seen(con, department, dataset, sha)
@@ -139,7 +142,7 @@ def ingest_file(path: Path, department: str, dataset: str, contract: Contract | 
                  size_bytes=path.stat().st_size, raw_path=str(original_path(path, sha, data_dir)), run_id=run_id)
     if received_at is not None:
         entry["received_at"] = received_at
-    if contract is not None and path.suffix.lower() in (".csv", ".txt") and entry["size_bytes"] >= threshold_bytes():
+    if large:
         return _ingest_large(path, department, dataset, contract, data_dir, run_id, ledger, con, report_dir, entry)
     keep_original(path, sha, data_dir)
 

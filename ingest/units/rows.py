@@ -60,13 +60,15 @@ def _levels(record: dict[str, Any], unit_level: str) -> list[str]:
     return LEVEL_BY_TYPE.get(unit_type, ["commune", "district", "province"])
 
 
-def resolve_row(record: dict[str, Any], unit_level: str, province: str | None) -> tuple[Resolution, str]:
-    """The unit of one row (name, code, district, date), trying the levels the row allows."""
+def resolve_row(record: dict[str, Any], unit_level: str, province: str | None,
+                list_version: str | None = None) -> tuple[Resolution, str]:
+    """The unit of one row (name, code, district, date), trying the levels the row allows. The row's
+    date decides the unit list, unless `list_version` names it."""
     answers = []
     for level in _levels(record, unit_level):
         got = resolve(record.get("unit_name"), parent=record.get("district_name") or record.get("_group"),
                       grandparent=province if level != "province" else None, code=record.get("unit_code"),
-                      date=reference_date(record), level=level)
+                      date=None if list_version else reference_date(record), list_version=list_version, level=level)
         answers.append((got, level))
     matched = [(g, lvl) for g, lvl in answers if g.status == "matched"]
     if len(matched) == 1 and not any(g.status == "ambiguous" for g, _ in answers):

@@ -1,0 +1,214 @@
+"""The rows of a large CSV as numbered Arrow batches, each row carrying its official unit.
+
+pyarrow reads the file block by block, in order, so each row is numbered as it passes and DuckDB
+can clean, type, check and write every row in one parallel pass (its own CSV reader cannot number
+rows without going single-threaded). Parsing stays serial: it keeps pace with DuckDB on two cores
+and it is what lets a malformed row say which row it is.
+
+- A row with more or fewer cells than the header is read again by Python's `csv` module and cut
+  or padded, as the row path reads it; blank rows are left out, as the row path leaves them.
+- Each row's unit is resolved once per distinct (name, code, district, unit list), the list
+  decided by the row's date, with the row path's own parsers and resolver. A file names a few
+  hundred units, not millions.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+
+from ingest.contract import Column, Contract
+from ingest.units import reference as ref
+from ingest.units.rows import province_of, reference_date, resolve_row
+from ingest.values import PARSERS, BadValue
+
+BLOCK_BYTES = 4 * 1024 * 1024  # also the longest row the reader takes; it reads dozens of blocks ahead
+UNIT_COLUMNS = ("_unit_code", "_unit_level", "_unit_list_version", "_unit_problem")
+# The columns that decide a row's unit list, in the order `reference_date` takes them.
+DATE_COLUMNS = ("year", "received_date", "decision_date", "period")
+VERSION_CODES = {None: 0, ref.OLD: 1, ref.NEW: 2}
+VERSIONS = {code: version for version, code in VERSION_CODES.items()}
+
+
+def quiet_parse(col: Column, raw: str | None):
+    """The row path's reading of a cell, or None where the row path would report a problem."""
+    try:
+        return PARSERS[col.type](raw, col.width) if col.type == "code" else PARSERS[col.type](raw)
+    except BadValue:
+        return None
+
+
+@dataclass
+class Layout:
+    """Where the rows are: the file, its delimiter, how many records precede the first data row,
+    how many cells the header has, and which of them the contract reads (index -> column)."""
+    path: Path
+    delimiter: str
+    records_before: int
+    width: int
+    columns: dict[int, Column]
+    fallback_year: int | None = None
+
+
+class UnitAnswers:
+    """Each distinct unit key of the file, resolved once: code, level, list version or a problem."""
+
+    def __init__(self, contract: Contract, layout: Layout, department: str):
+        self.contract, self.province = contract, province_of(department)
+        by_name = {col.name: index for index, col in layout.columns.items()}
+        self.key_columns = [(by_name.get(n), layout.columns.get(by_name.get(n))) for n in
+                            ("unit_name", "unit_code", "district_name")]
+        self.date_columns = [(by_name[n], layout.columns[by_name[n]]) for n in DATE_COLUMNS if n in by_name]
+        self.constant_version = (_version({"year": layout.fallback_year}) if layout.fallback_year else None)
+        self.answers: list[tuple[str | None, ...]] = []
+        self._index: dict[tuple, int] = {}
+        self._versions: dict[tuple[str, str | None], int] = {}
+
+    def columns(self, batch: pa.RecordBatch) -> list[pa.Array]:
+        """The four unit columns of a batch."""
+        digits, decoders = [], []
+        for index, col in self.key_columns:
+            if index is None:
+                digits.append(np.zeros(batch.num_rows, np.int64))
+                decoders.append([None])
+                continue
+            encoded = pc.dictionary_encode(batch.column(f"c{index}"), null_encoding="encode")
+            digits.append(encoded.indices.to_numpy().astype(np.int64))
+            decoders.append(encoded.dictionary.to_pylist())
+        digits.append(self._version_codes(batch))
+        decoders.append([VERSIONS[c] for c in range(len(VERSIONS))])
+        composite = digits[0]
+        for d, decoder in zip(digits[1:], decoders[1:]):
+            composite = composite * len(decoder) + d
+        distinct, inverse = np.unique(composite, return_inverse=True)
+        ids = np.empty(len(distinct), np.int32)
+        for i, value in enumerate(distinct.tolist()):
+            key = []
+            for decoder in reversed(decoders):
+                value, digit = divmod(value, len(decoder))
+                key.append(decoder[digit])
+            ids[i] = self._answer(tuple(reversed(key)))
+        rows = pa.array(ids[inverse.reshape(-1)])
+        return [pa.array([a[i] for a in self.answers], pa.string()).take(rows) for i in range(4)]
+
+    def _version_codes(self, batch: pa.RecordBatch) -> np.ndarray:
+        """0, 1 or 2 per row: no date, the list before 1 July 2025, the list from then."""
+        codes = np.full(batch.num_rows, VERSION_CODES[self.constant_version], np.int64)
+        if self.constant_version:
+            return codes
+        for index, col in reversed(self.date_columns):  # the first column that has a date wins
+            encoded = pc.dictionary_encode(batch.column(f"c{index}"), null_encoding="encode")
+            per_value = np.array([self._version_code(col, v) for v in encoded.dictionary.to_pylist()], np.int64)
+            column_codes = per_value[encoded.indices.to_numpy()]
+            codes = np.where(column_codes > 0, column_codes, codes)
+        return codes
+
+    def _version_code(self, col: Column, raw: str | None) -> int:
+        if (col.name, raw) not in self._versions:
+            self._versions[(col.name, raw)] = VERSION_CODES[_version({col.name: quiet_parse(col, raw)})]
+        return self._versions[(col.name, raw)]
+
+    def _answer(self, key: tuple) -> int:
+        if key not in self._index:
+            name, code, district, version = key
+            record = {n: quiet_parse(col, raw) if col else None for (_, col), n, raw in
+                      zip(self.key_columns, ("unit_name", "unit_code", "district_name"), (name, code, district))}
+            got, level = resolve_row(record, self.contract.unit_level, self.province, list_version=version)
+            written = record["unit_name"] or record["unit_code"]
+            self._index[key] = len(self.answers)
+            self.answers.append((got.unit.code, level, got.unit.list_version, None) if got.status == "matched"
+                                else (None, None, None, f"unit '{written}' {got.status}: {got.reason}"))
+        return self._index[key]
+
+
+def _version(record: dict) -> str | None:
+    day = reference_date(record)
+    return ref.list_version_for(dt.date.fromisoformat(day[:10])) if day else None
+
+
+class NumberedRows:
+    """A pass over the file: `reader()` gives the batches; afterwards `rows` says how many
+    non-blank data rows there were. Each pass reads the file again."""
+
+    def __init__(self, layout: Layout, units: UnitAnswers | None):
+        self.layout, self.units = layout, units
+        self.rows = 0
+        self._names = [f"c{i}" for i in range(layout.width)]
+        self._read = [f"c{i}" for i in sorted(layout.columns)]
+        self._malformed: list[tuple[int, list[str | None]]] = []
+        self.schema = pa.schema([(n, pa.string()) for n in self._read] + [("_row_number", pa.int64())] +
+                                ([(n, pa.string()) for n in UNIT_COLUMNS] if units else []))
+
+    def reader(self) -> pa.RecordBatchReader:
+        return pa.RecordBatchReader.from_batches(self.schema, self._batches())
+
+    def _on_malformed(self, row) -> str:
+        """A row whose cell count differs from the header's: read it with `csv`, keep the header's width."""
+        cells = next(csv.reader(io.StringIO(row.text, newline=""), delimiter=self.layout.delimiter), [])
+        cells = (cells + [None] * self.layout.width)[:self.layout.width]
+        self._malformed.append((row.number, [c if c != "" else None for c in cells]))
+        return "skip"
+
+    def _batches(self):
+        layout = self.layout
+        reader = pcsv.open_csv(
+            pa.OSFile(str(layout.path)),
+            read_options=pcsv.ReadOptions(column_names=self._names, skip_rows=layout.records_before,
+                                          block_size=BLOCK_BYTES, use_threads=False),
+            parse_options=pcsv.ParseOptions(delimiter=layout.delimiter, quote_char='"', double_quote=True,
+                                            newlines_in_values=True, ignore_empty_lines=False,
+                                            invalid_row_handler=self._on_malformed),
+            convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in self._read},
+                                                include_columns=self._read, null_values=[""],
+                                                strings_can_be_null=True, quoted_strings_can_be_null=True))
+        self._next_row = layout.records_before + 1
+        for batch in reader:
+            # Serial parsing: the malformed rows reported so far all lie in this batch's stretch of the file.
+            if (done := self._finish(batch)) is not None:
+                yield done
+        if self._malformed:  # the file ends with malformed rows only
+            empty = pa.RecordBatch.from_pydict({n: [] for n in self._read}, schema=self.schema.select(self._read))
+            if (done := self._finish(empty)) is not None:
+                yield done
+
+    def _finish(self, batch: pa.RecordBatch) -> pa.RecordBatch | None:
+        """Number the rows of a batch, put its malformed rows back, drop blank rows, add the units."""
+        malformed, self._malformed = self._malformed, []
+        numbers = np.arange(self._next_row, self._next_row + batch.num_rows + len(malformed), dtype=np.int64)
+        self._next_row += len(numbers)
+        if malformed:
+            numbers = numbers[~np.isin(numbers, [n for n, _ in malformed])]
+        batch = batch.append_column("_row_number", pa.array(numbers))
+        if malformed:
+            batch = self._with_malformed(batch, malformed)
+        batch = _without_blank_rows(batch, self._read)
+        if batch.num_rows == 0:
+            return None
+        self.rows += batch.num_rows
+        if self.units:
+            for name, array in zip(UNIT_COLUMNS, self.units.columns(batch)):
+                batch = batch.append_column(name, array)
+        return batch
+
+    def _with_malformed(self, batch: pa.RecordBatch, malformed: list) -> pa.RecordBatch:
+        """The batch with its malformed rows put back in place, read the way `csv` reads them."""
+        extra = {name: [cells[int(name[1:])] for _, cells in malformed] for name in self._read}
+        extra["_row_number"] = [n for n, _ in malformed]
+        both = pa.Table.from_batches([batch, pa.RecordBatch.from_pydict(extra, schema=batch.schema)])
+        if both.num_rows == 0:
+            return batch
+        return both.take(pc.sort_indices(both.column("_row_number"))).combine_chunks().to_batches()[0]
+
+
+def _without_blank_rows(batch: pa.RecordBatch, names: list[str]) -> pa.RecordBatch:
+    filled = pc.is_valid(batch.column(names[0]))
+    for name in names[1:]:
+        filled = pc.or_(filled, pc.is_valid(batch.column(name)))
+    return batch if pc.all(filled).as_py() else batch.filter(filled)
