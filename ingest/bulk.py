@@ -239,7 +239,7 @@ def ingest_bulk(path: Path, contract: Contract, *, department: str, sha: str, ru
         fallback_year = None
         if "year" in contract.column_names and "year" not in mapping.values():
             fallback_year = period_from_context(RawTable(rows=head, merged=[]), first, path)
-        layout = Layout(source, delimiter, records_before=next(i for i, (n, _) in enumerate(head) if n == last) + 1,
+        layout = Layout(source, delimiter, records_before=last,
                         width=max(len(cells) for n, cells in head if n == first), fallback_year=fallback_year,
                         columns={i: contract.column(c) for i, c in mapping.items() if not contract.column(c).personal})
         units = None

@@ -170,19 +170,26 @@ class NumberedRows:
                                                 strings_can_be_null=True, quoted_strings_can_be_null=True))
         self._next_row = layout.records_before + 1
         for batch in reader:
-            # Serial parsing: the malformed rows reported so far all lie in this batch's stretch of the file.
             if (done := self._finish(batch)) is not None:
                 yield done
         if self._malformed:  # the file ends with malformed rows only
-            empty = pa.RecordBatch.from_pydict({n: [] for n in self._read}, schema=self.schema.select(self._read))
+            empty = pa.RecordBatch.from_pydict({n: pa.array([], pa.string()) for n in self._read})
             if (done := self._finish(empty)) is not None:
                 yield done
 
     def _finish(self, batch: pa.RecordBatch) -> pa.RecordBatch | None:
         """Number the rows of a batch, put its malformed rows back, drop blank rows, add the units."""
-        malformed, self._malformed = self._malformed, []
-        numbers = np.arange(self._next_row, self._next_row + batch.num_rows + len(malformed), dtype=np.int64)
-        self._next_row += len(numbers)
+        # The reader parses ahead, so malformed rows of later batches may be known already: this
+        # batch's stretch holds its rows plus the malformed rows whose numbers fall within it.
+        end, malformed = self._next_row + batch.num_rows, []
+        for number, cells in sorted(self._malformed, key=lambda m: m[0]):
+            if number >= end and batch.num_rows:
+                break
+            malformed.append((number, cells))
+            end += 1
+        self._malformed = [m for m in self._malformed if m[0] >= end]
+        numbers = np.arange(self._next_row, end, dtype=np.int64)
+        self._next_row = end
         if malformed:
             numbers = numbers[~np.isin(numbers, [n for n, _ in malformed])]
         batch = batch.append_column("_row_number", pa.array(numbers))

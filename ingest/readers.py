@@ -118,8 +118,9 @@ def _sniff_delimiter(sample: str) -> str:
         counts = [len(next(csv.reader([line], delimiter=delim))) for line in lines]
         if not counts:
             continue
-        # The delimiter that splits most lines into the same number (> 1) of fields.
-        score = max(counts.count(n) for n in set(counts)) if max(counts) > 1 else 0
+        # The delimiter that splits most lines into the same number (> 1) of fields: lines it does
+        # not split at all do not count (one '46,32' in a ';' file made ',' win).
+        score = max((counts.count(n) for n in set(counts) if n > 1), default=0)
         if score > best_score or (score == best_score and max(counts) > 1 and delim == ";"):
             best, best_score = delim, score
     return best
@@ -136,13 +137,15 @@ def read_csv(path: Path) -> RawTable:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows = []
     try:
-        for cells in reader:
+        # A row's number is its record's, as a spreadsheet counts rows: a cell with a line break
+        # inside quotes does not push the rows after it down.
+        for number, cells in enumerate(reader, start=1):
             if len(cells) > MAX_COLUMNS:
                 raise Unreadable(f"Dòng {reader.line_num} có {len(cells)} cột (tối đa {MAX_COLUMNS})",
                                  f"Line {reader.line_num} has {len(cells)} columns (at most {MAX_COLUMNS})",
                                  "Kiểm tra dấu phân cách cột và xóa các cột thừa",
                                  "Check the column separator and remove the extra columns")
-            rows.append((reader.line_num, cells))
+            rows.append((number, cells))
     except csv.Error as err:
         raise Unreadable(f"Dòng {reader.line_num} không đọc được: có ô quá dài hoặc dấu ngoặc kép không đóng",
                          f"Line {reader.line_num} cannot be read: a cell is too long or a quote is not closed",
@@ -231,7 +234,7 @@ def read_csv_head(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
     """The first lines of a large CSV, to find its header (the last, maybe cut, line is dropped)."""
     lines = text.splitlines()[:-1] or text.splitlines()
     reader = csv.reader(io.StringIO("\n".join(lines[:60]), newline=""), delimiter=delimiter)
-    return [(reader.line_num, cells) for cells in reader]
+    return list(enumerate(reader, start=1))
 
 
 def read_file(path: Path) -> RawTable:

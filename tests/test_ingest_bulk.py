@@ -95,3 +95,58 @@ def test_bulk_path_holds_back_bad_rows_with_their_reasons(dropzone, data_dir, mo
     assert any("cannot read the value as percent" in e for e in by_row[4])
     assert any("duplicate key" in e for e in by_row[5])
     assert any("unit" in e for e in by_row[6])
+
+
+def test_bulk_path_reads_line_breaks_in_cells_short_and_long_rows_and_blank_lines_like_the_row_path(
+        tmp_path, monkeypatch):
+    # A name wrapped inside its cell (Alt+Enter in Excel), a row missing its last cell, a blank line,
+    # a row with a stray extra cell. Rows are numbered as a spreadsheet numbers them: the wrapped
+    # cell does not push the rows after it down.
+    lines = ["Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%);Số điểm wifi công cộng miễn phí",
+             "03664;Xã Chiềng Xôm;2022;40;1", "03658;Xã Chiềng Cọ;2022;35;1", "03661;Xã Chiềng Đen;2022;38;0",
+             '03664;"Xã\nChiềng Xôm";2023;46,32;2', "03658;Xã Chiềng Cọ;2023;40", "",
+             "03661;Xã Chiềng Đen;2023;41;1;ghi chú thêm"]
+    results = _both_paths(tmp_path, monkeypatch, "so-khcn-son-la", "digital_infrastructure",
+                          "\n".join(lines).encode())
+    assert results["bulk"] == results["rows"]
+    assert results["bulk"][:3] == ("landed", 6, 0)
+    landed = duckdb.sql(f"select _row_number, unit_code, unit_name, fixed_broadband_household_pct, free_wifi_points "
+                        f"from read_parquet('{tmp_path}/bulk/data/bronze/digital_infrastructure/*.parquet') "
+                        "where year = 2023 order by _row_number").fetchall()
+    assert landed == [(5, "03664", "Xã Chiềng Xôm", 46.32, 2), (6, "03658", "Xã Chiềng Cọ", 40.0, None),
+                      (8, "03661", "Xã Chiềng Đen", 41.0, 1)]
+
+
+def test_bulk_path_numbers_rows_across_many_blocks_with_malformed_rows_like_the_row_path(tmp_path, monkeypatch):
+    # Small blocks, so the file is read in dozens of pieces, with malformed rows (put back in place
+    # by the `csv` module), wrapped cells and blank lines scattered through it, and one bad date.
+    import ingest.bulk_rows
+
+    monkeypatch.setattr(ingest.bulk_rows, "BLOCK_BYTES", 8192)
+    header, *rows = sample("mot-cua-dong-thap", "public_service_records").read_text(encoding="utf-8").splitlines()
+    lines = [header]
+    for i, row in enumerate(rows):
+        cells = row.split(",")
+        if i % 50 == 7:
+            cells[2] = f'"{cells[2]}\n(hồ sơ giấy)"'
+        if i % 97 == 5:
+            cells.append("ô thừa")
+        if i % 131 == 3:
+            cells = cells[:-3]  # the personal columns left off
+        if i == 1234:
+            cells[6] = "31/02/2024"
+        lines.append(",".join(cells))
+        if i % 211 == 9:
+            lines.append("")
+    results = _both_paths(tmp_path, monkeypatch, "mot-cua-dong-thap", "public_service_records",
+                          "\n".join(lines).encode())
+    assert results["bulk"][:3] == results["rows"][:3] == ("partly_landed", len(rows) - 1, 1)
+    assert results["bulk"][3] == results["rows"][3]
+    numbers = [r for (r,) in duckdb.sql(f"select _row_number from read_parquet("
+                                        f"'{tmp_path}/bulk/data/bronze/public_service_records/*.parquet')").fetchall()]
+    blank_lines_before = [sum(1 for j in range(i) if j % 211 == 9) for i in range(len(rows))]
+    expected = {2 + i + blank_lines_before[i] for i in range(len(rows)) if i != 1234}
+    assert set(numbers) == expected and len(numbers) == len(expected)
+    wrapped = duckdb.sql(f"select procedure_name from read_parquet('{tmp_path}/bulk/data/bronze/public_service_records/"
+                         f"*.parquet') where _row_number = {2 + 7}").fetchone()[0]
+    assert wrapped.endswith(" (hồ sơ giấy)")
