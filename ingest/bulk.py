@@ -9,6 +9,7 @@ with no SQL form use the Python parser as a DuckDB function.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
 import threading
@@ -19,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from ingest.bulk_rows import UNIT_COLUMNS, Layout, NumberedRows, UnitAnswers
 from ingest.contract import Column, Contract
@@ -29,6 +31,7 @@ from ingest.values import NO_DATA, PARSERS, BadValue
 from ntm.config import log
 
 HEAD_BYTES = 256 * 1024
+SEGMENT_BATCHES = 64  # of 4 MB blocks: a DuckDB connection per 256 MB of CSV
 
 
 def _is_no_data(expr: str) -> str:
@@ -47,7 +50,7 @@ def _is_no_data(expr: str) -> str:
             "ELSE false END)")
 
 
-MEMORY_LIMIT = os.environ.get("NTM_DUCKDB_MEMORY", "768MB")
+MEMORY_LIMIT = os.environ.get("NTM_DUCKDB_MEMORY", "512MB")
 
 
 _loading_units: threading.Thread | None = None
@@ -140,7 +143,8 @@ def _typed(col: Column, t: str) -> tuple[str, str | None]:
     if col.type == "text":
         return t, None
     if col.type == "code":
-        stripped = f"replace({t}, ' ', '')"
+        # `replace` allocates a new string for every cell, with or without a space in it.
+        stripped = f"(CASE WHEN contains({t}, ' ') THEN replace({t}, ' ', '') ELSE {t} END)"
         if col.width:
             return (f"(CASE WHEN regexp_full_match({stripped}, '\\d{{1,{col.width}}}') "
                     f"THEN lpad({stripped}, {col.width}, '0') ELSE {stripped} END)"), None
@@ -247,15 +251,34 @@ def ingest_bulk(path: Path, contract: Contract, *, department: str, sha: str, ru
             if _loading_units is not None:
                 _loading_units.join()  # the resolver's cache is not shared safely while it loads
             units = UnitAnswers(contract, layout, department)
-        con = duckdb.connect()
-        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
-        con.execute("SET preserve_insertion_order = false")  # rows carry their numbers; keeping order costs memory
-        con.execute(f"SET temp_directory = {_lit(str(workdir))}")
         rows = NumberedRows(layout, units)
-        con.register("csv_rows", rows.reader())
-        _create_typed_view(con, contract, layout, units is not None)
-        return _write(con, contract, rows, department=department, source_file=path.name, sha=sha,
+        return _write(contract, rows, workdir, department=department, source_file=path.name, sha=sha,
                       run_id=run_id, data_dir=data_dir)
+
+
+def _connect(workdir: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    con.execute("SET preserve_insertion_order = false")  # rows carry their numbers
+    con.execute(f"SET temp_directory = {_lit(str(workdir))}")
+    return con
+
+
+def _segments(contract: Contract, rows: NumberedRows, workdir: Path):
+    """One pass over the file, as a DuckDB connection per segment of SEGMENT_BATCHES batches, each
+    with the view `typed` over its rows. DuckDB keeps the Arrow batches a connection has scanned
+    until it closes (about half the CSV's size, measured), so a connection never sees more than
+    one segment: memory stays bounded however large the file."""
+    batches = rows.batches()
+    while (first := next(batches, None)) is not None:
+        segment = itertools.chain([first], itertools.islice(batches, SEGMENT_BATCHES - 1))
+        con = _connect(workdir)
+        try:
+            con.register("csv_rows", pa.RecordBatchReader.from_batches(rows.schema, segment))
+            _create_typed_view(con, contract, rows.layout, rows.units is not None)
+            yield con
+        finally:
+            con.close()
 
 
 def _create_typed_view(con, contract: Contract, layout: Layout, units: bool) -> None:
@@ -308,11 +331,12 @@ def _create_typed_view(con, contract: Contract, layout: Layout, units: bool) -> 
     """)
 
 
-def _write(con, contract: Contract, rows: NumberedRows, *, department: str, source_file: str, sha: str,
+def _write(contract: Contract, rows: NumberedRows, workdir: Path, *, department: str, source_file: str, sha: str,
            run_id: str, data_dir: Path) -> BulkResult:
-    """One pass types and checks every row, in parallel, and writes the good ones to bronze. Keys
-    repeated among them are then looked for in bronze (the later rows are taken out again), and
-    only when rows were held back is the file read a second time, for the report."""
+    """One pass types and checks every row, in parallel, and writes the good ones to bronze, a
+    Parquet file per segment. Keys repeated among them are then looked for in bronze (the later
+    rows are taken out again), and only when rows were held back is the file read a second time,
+    for the report."""
     schema = bronze_schema(contract)
     now = datetime.now(timezone.utc).isoformat()
     constants = {"_department": _lit(department), "_source_file": _lit(source_file), "_sha256": _lit(sha),
@@ -322,34 +346,44 @@ def _write(con, contract: Contract, rows: NumberedRows, *, department: str, sour
     select = ", ".join(constants[n] + f" AS {n}" if n in constants else
                        f"CAST({_q(resolved.get(n, n))} AS {_duck_type(schema.field(n).type)}) AS {_q(n)}"
                        for n in schema.names)
-    target = data_dir / "bronze" / contract.id / f"{department}__{sha[:16]}.parquet"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    part = target.with_suffix(".parquet.part")
-    started = time.perf_counter()
-    [landed] = con.execute(f"COPY (SELECT {select} FROM typed WHERE len(_problems) = 0) TO {_lit(str(part))} "
-                           "(FORMAT parquet, ROW_GROUP_SIZE 50000)").fetchone()
+    folder = data_dir / "bronze" / contract.id
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob(f"{department}__{sha[:16]}*.parquet*"):
+        stale.unlink()  # an earlier reading of the same bytes (a backfill reads them again)
+    started, landed, parts = time.perf_counter(), 0, []
+    for i, con in enumerate(_segments(contract, rows, workdir)):
+        parts.append(folder / f"{department}__{sha[:16]}{f'-{i}' if i else ''}.parquet.part")
+        [written] = con.execute(f"COPY (SELECT {select} FROM typed WHERE len(_problems) = 0) "
+                                f"TO {_lit(str(parts[-1]))} (FORMAT parquet, ROW_GROUP_SIZE 50000)").fetchone()
+        landed += written
     log(f"ingest: {source_file}: {rows.rows:,} rows read, typed and checked, {landed:,} written "
         f"in {time.perf_counter() - started:.1f} s")
-    repeated = _repeated_keys(con, [_q(k) for k in contract.keys], part, target)
+    con = _connect(workdir)
+    repeated = _repeated_keys(con, [_q(k) for k in contract.keys], parts)
     landed -= len(repeated)
     held = rows.rows - landed
     issues = [Issue(row, ",".join(contract.keys), None, "Trùng khóa với một dòng trước", DUPLICATE,
                     "Mỗi khóa chỉ một dòng; xóa dòng trùng", "One row per key: remove the repeated row")
               for row in repeated[:1000]]
     if held > len(repeated):  # rows with problems: read the file again for the first of them
-        again = NumberedRows(rows.layout, rows.units)
-        con.register("csv_rows", again.reader())
-        bad = con.execute("SELECT _row_number, _problems FROM typed WHERE len(_problems) > 0 "
-                          "ORDER BY _row_number LIMIT 1000").fetchall()
+        bad = []
+        for segment in _segments(contract, NumberedRows(rows.layout, rows.units), workdir):
+            bad += segment.execute("SELECT _row_number, _problems FROM typed WHERE len(_problems) > 0 "
+                                   f"ORDER BY _row_number LIMIT {1000 - len(bad)}").fetchall()
+            if len(bad) >= 1000:
+                break
         issues += [Issue(int(row), p.split(":", 1)[0], None, _vi(p), p, "Sửa giá trị theo quy định của biểu mẫu",
                          "Correct the value as the form requires") for row, problems in bad for p in problems]
         issues.sort(key=lambda i: i.row)
+    written = [p.with_suffix("") for p in parts if p.with_suffix("").exists()]
     bronze, period = None, "all"
     if landed:
-        bronze = target
-        period = _period(con, contract, schema, bronze)
+        bronze = written[0]
+        period = _period(con, contract, schema, written)
     else:
-        target.unlink(missing_ok=True)
+        for path in written:
+            path.unlink()
+    con.close()
     log(f"ingest: {source_file}: {landed:,} rows to bronze, {held:,} held back "
         f"({time.perf_counter() - started:.1f} s in all)")
     return BulkResult(int(landed), int(held), issues, bronze, period)
@@ -358,33 +392,38 @@ def _write(con, contract: Contract, rows: NumberedRows, *, department: str, sour
 DUPLICATE = "duplicate key: same key as an earlier row"
 
 
-def _repeated_keys(con, keys: list[str], part: Path, target: Path) -> list[int]:
-    """Move the written rows from `part` to `target`, without the rows that repeat the key of an
-    earlier row; return their numbers. One aggregation over 64-bit hashes of the keys (small,
-    whatever the keys) says whether any key may repeat; the exact ranking and the rewrite run
-    only when one may."""
-    rows = f"read_parquet({_lit(str(part))})"
+def _repeated_keys(con, keys: list[str], parts: list[Path]) -> list[int]:
+    """Move the written rows out of their `.part` files, without the rows that repeat the key of
+    an earlier row; return those rows' numbers. One aggregation over 64-bit hashes of the keys
+    (small, whatever the keys) says whether any key may repeat; the exact ranking and the rewrite
+    run only when one may."""
+    rows = "read_parquet([" + ", ".join(_lit(str(p)) for p in parts) + "])"
     key_list = ", ".join(keys)
+    con.execute("SET memory_limit = '256MB'")  # millions of keys: the aggregation spills rather than grows
     if not con.execute(f"SELECT count(*) FROM (SELECT hash({key_list}) AS h FROM {rows} GROUP BY h "
                        "HAVING count(*) > 1)").fetchone()[0]:
-        part.rename(target)
+        for part in parts:
+            part.rename(part.with_suffix(""))
         return []
     repeated = [r for (r,) in con.execute(f"""
         SELECT _row_number FROM (SELECT _row_number, row_number() OVER (PARTITION BY {key_list} ORDER BY _row_number)
                                  AS _rank FROM {rows}) WHERE _rank > 1 ORDER BY _row_number""").fetchall()]
-    con.execute(f"COPY (SELECT * FROM {rows} WHERE _row_number NOT IN (SELECT unnest(?::BIGINT[]))) "
-                f"TO {_lit(str(target))} (FORMAT parquet, ROW_GROUP_SIZE 200000)", [repeated])
-    part.unlink()
+    con.execute(f"COPY (SELECT * FROM {rows} WHERE _row_number NOT IN (SELECT unnest(?::BIGINT[])) "
+                f"ORDER BY _row_number) TO {_lit(str(parts[0].with_suffix('')))} "
+                "(FORMAT parquet, ROW_GROUP_SIZE 200000)", [repeated])
+    for part in parts:
+        part.unlink()
     return repeated
 
 
-def _period(con, contract: Contract, schema, bronze: Path) -> str:
+def _period(con, contract: Contract, schema, bronze: list[Path]) -> str:
     column = contract.period.get("column", "year")
     if column not in schema.names:
         return "all"
     expr = f"strftime({_q(column)}, '%Y-%m')" if contract.period.get("kind") == "month" \
         else f"CAST({_q(column)} AS VARCHAR)"
-    low, high = con.execute(f"SELECT min({expr}), max({expr}) FROM read_parquet({_lit(str(bronze))})").fetchone()
+    files = "[" + ", ".join(_lit(str(p)) for p in bronze) + "]"
+    low, high = con.execute(f"SELECT min({expr}), max({expr}) FROM read_parquet({files})").fetchone()
     return "all" if low is None else low if low == high else f"{low}..{high}"
 
 

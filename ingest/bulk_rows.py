@@ -134,8 +134,8 @@ def _version(record: dict) -> str | None:
 
 
 class NumberedRows:
-    """A pass over the file: `reader()` gives the batches; afterwards `rows` says how many
-    non-blank data rows there were. Each pass reads the file again."""
+    """A pass over the file: `batches()` gives them; afterwards `rows` says how many non-blank data
+    rows there were. Each pass reads the file again."""
 
     def __init__(self, layout: Layout, units: UnitAnswers | None):
         self.layout, self.units = layout, units
@@ -146,9 +146,6 @@ class NumberedRows:
         self.schema = pa.schema([(n, pa.string()) for n in self._read] + [("_row_number", pa.int64())] +
                                 ([(n, pa.string()) for n in UNIT_COLUMNS] if units else []))
 
-    def reader(self) -> pa.RecordBatchReader:
-        return pa.RecordBatchReader.from_batches(self.schema, self._batches())
-
     def _on_malformed(self, row) -> str:
         """A row whose cell count differs from the header's: read it with `csv`, keep the header's width."""
         cells = next(csv.reader(io.StringIO(row.text, newline=""), delimiter=self.layout.delimiter), [])
@@ -156,7 +153,7 @@ class NumberedRows:
         self._malformed.append((row.number, [c if c != "" else None for c in cells]))
         return "skip"
 
-    def _batches(self):
+    def batches(self):
         layout = self.layout
         reader = pcsv.open_csv(
             pa.OSFile(str(layout.path)),

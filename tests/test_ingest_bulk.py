@@ -118,11 +118,14 @@ def test_bulk_path_reads_line_breaks_in_cells_short_and_long_rows_and_blank_line
 
 
 def test_bulk_path_numbers_rows_across_many_blocks_with_malformed_rows_like_the_row_path(tmp_path, monkeypatch):
-    # Small blocks, so the file is read in dozens of pieces, with malformed rows (put back in place
-    # by the `csv` module), wrapped cells and blank lines scattered through it, and one bad date.
+    # Small blocks, so the file is read in dozens of pieces and written in several segments, with
+    # malformed rows (put back in place by the `csv` module), wrapped cells and blank lines
+    # scattered through it, and one bad date.
+    import ingest.bulk
     import ingest.bulk_rows
 
     monkeypatch.setattr(ingest.bulk_rows, "BLOCK_BYTES", 8192)
+    monkeypatch.setattr(ingest.bulk, "SEGMENT_BATCHES", 5)
     header, *rows = sample("mot-cua-dong-thap", "public_service_records").read_text(encoding="utf-8").splitlines()
     lines = [header]
     for i, row in enumerate(rows):
@@ -147,6 +150,8 @@ def test_bulk_path_numbers_rows_across_many_blocks_with_malformed_rows_like_the_
     blank_lines_before = [sum(1 for j in range(i) if j % 211 == 9) for i in range(len(rows))]
     expected = {2 + i + blank_lines_before[i] for i in range(len(rows)) if i != 1234}
     assert set(numbers) == expected and len(numbers) == len(expected)
+    segments = list((tmp_path / "bulk/data/bronze/public_service_records").glob("mot-cua-dong-thap__*.parquet"))
+    assert len(segments) > 3 and not list((tmp_path / "bulk/data/bronze").rglob("*.part"))
     wrapped = duckdb.sql(f"select procedure_name from read_parquet('{tmp_path}/bulk/data/bronze/public_service_records/"
                          f"*.parquet') where _row_number = {2 + 7}").fetchone()[0]
     assert wrapped.endswith(" (hồ sơ giấy)")
