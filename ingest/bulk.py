@@ -1,11 +1,11 @@
-"""Large CSV files (millions of applications) go through DuckDB in bounded memory.
+"""Large CSV files (millions of applications) go through DuckDB in one pass, in bounded memory.
 
 The contract is compiled to SQL: every column is read as text and typed by the same Vietnamese
 rules as `ingest.values` (comma decimals, dot thousands, dd/mm/yyyy, `-` for no data), and each
-row collects its problems in a list column. A first pass writes the checked rows to a temporary
-Parquet file; each distinct unit is then resolved once (a file names a few hundred units, not
-millions); a second pass joins rows to their unit and writes the good ones to bronze. Types
-with no SQL form use the Python parser as a DuckDB function.
+row collects its problems in a list column. The rows come from `ingest.bulk_rows`, numbered and
+with their official unit; the good ones go to bronze, a Parquet file per segment of the file.
+Repeated keys are then looked for in bronze, and only when rows were held back is the file read
+again, for the report. Types with no SQL form use the Python parser as a DuckDB function.
 """
 from __future__ import annotations
 
