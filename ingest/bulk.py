@@ -359,7 +359,7 @@ def _write(contract: Contract, rows: NumberedRows, workdir: Path, *, department:
     log(f"ingest: {source_file}: {rows.rows:,} rows read, typed and checked, {landed:,} written "
         f"in {time.perf_counter() - started:.1f} s")
     con = _connect(workdir)
-    repeated = _repeated_keys(con, [_q(k) for k in contract.keys], parts)
+    repeated = _repeated_keys(con, [_q(k) for k in contract.keys], parts) if parts else []
     landed -= len(repeated)
     held = rows.rows - landed
     issues = [Issue(row, ",".join(contract.keys), None, "Trùng khóa với một dòng trước", DUPLICATE,

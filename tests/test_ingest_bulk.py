@@ -155,3 +155,11 @@ def test_bulk_path_numbers_rows_across_many_blocks_with_malformed_rows_like_the_
     wrapped = duckdb.sql(f"select procedure_name from read_parquet('{tmp_path}/bulk/data/bronze/public_service_records/"
                          f"*.parquet') where _row_number = {2 + 7}").fetchone()[0]
     assert wrapped.endswith(" (hồ sơ giấy)")
+
+
+def test_bulk_path_rejects_a_header_with_only_blank_lines_under_it(dropzone, data_dir, monkeypatch):
+    monkeypatch.setenv("NTM_BULK_THRESHOLD_MB", "0")
+    drop(dropzone, "so-khcn-son-la", "digital_infrastructure", name="empty.csv",
+         content="Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%)\n\n;;;\n".encode())
+    [outcome] = ingest_dropzone(dropzone, data_dir, "r1").files
+    assert outcome.status == "rejected" and outcome.reason.endswith("The file has no data rows")
