@@ -162,12 +162,15 @@ def _typed(col: Column, t: str) -> tuple[str, str | None]:
     return f"ntm_parse_{col.type}({t})", col.type
 
 
-def _problems(col: Column, raw: str, value: str) -> list[str]:
+def _problems(col: Column, raw: str, value: str, read_elsewhere: str) -> list[str]:
+    """SQL for each problem a cell can have; `read_elsewhere` says the cell was not read in Python
+    either (so an empty raw cell is really empty)."""
     label = col.aliases[-1] if col.aliases else col.name
     checks = [f"CASE WHEN {raw} IS NOT NULL AND {value} IS NULL THEN "
               f"{_lit(f'{col.name}: cannot read the value as {col.type}')} || ' ''' || {raw} || '''' END"]
     if col.required:
-        checks.append(f"CASE WHEN {raw} IS NULL THEN {_lit(f'{col.name}: required value {label} is missing')} END")
+        checks.append(f"CASE WHEN {raw} IS NULL AND {read_elsewhere} THEN "
+                      f"{_lit(f'{col.name}: required value {label} is missing')} END")
     if col.range:
         low, high = col.range
         conds = [f"{value} < {low}" if low is not None else None, f"{value} > {high}" if high is not None else None]
@@ -292,10 +295,13 @@ def _create_typed_view(con, contract: Contract, layout: Layout, units: bool) -> 
         value, udf = _typed(col, raw)
         if udf:
             udf_types.add(udf)
+        # Cells read in Python arrive as v<i> (value) and p<i> (problem), with c<i> empty.
+        value = f"coalesce({value}, v{index})"
         if col.default is not None:
             value = f"coalesce({value}, {_lit(str(col.default))})"
         typed.append(f"{value} AS {_q(col.name)}")
-        problems += _problems(col, raw, _q(col.name))
+        problems += _problems(col, raw, _q(col.name), read_elsewhere=f"v{index} IS NULL AND p{index} IS NULL")
+        problems.append(f"CASE WHEN p{index} IS NOT NULL THEN p{index} END")
     read = {col.name for col in layout.columns.values()}
     for col in contract.stored_columns:
         if col.name == "year" and layout.fallback_year is not None:
@@ -306,7 +312,8 @@ def _create_typed_view(con, contract: Contract, layout: Layout, units: bool) -> 
             if col.required:
                 problems.append(_lit(f"{col.name}: required column missing"))
     _register_parsers(con, udf_types)
-    passing = ", _row_number" + "".join(f", {c}" for c in UNIT_COLUMNS if units)
+    passing = ", _row_number" + "".join(f", {c}" for c in UNIT_COLUMNS if units) + "".join(
+        f", v{i}, p{i}" for i in sorted(layout.columns))
     layers = _cleaning_layers(cleaning)
     con.execute(f"CREATE TEMP VIEW cleaned_0 AS SELECT {layers[0]}{passing} FROM csv_rows")
     con.execute(f"CREATE TEMP VIEW cleaned_1 AS SELECT {layers[1]}{passing} FROM cleaned_0")

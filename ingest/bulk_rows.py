@@ -37,6 +37,50 @@ VERSION_CODES = {None: 0, ref.OLD: 1, ref.NEW: 2}
 VERSIONS = {code: version for version, code in VERSION_CODES.items()}
 
 
+# A column's cells in a batch are read in Python, one call per distinct value, when the batch has
+# at most this many distinct values, or one per PREPARED_SHARE rows (dates, units, procedures and
+# channels repeat; application ids do not, and are left to DuckDB's SQL).
+PREPARED_MIN = 256
+PREPARED_SHARE = 32
+VALUE_TYPES = {"text": pa.string(), "code": pa.string(), "number": pa.float64(), "percent": pa.float64(),
+               "integer": pa.int64(), "year": pa.int64(), "date": pa.date32()}  # the others: text, as SQL gives them
+
+
+class CellReader:
+    """One column's reading of a raw cell, as the row path reads it: (value, problem), remembered."""
+
+    def __init__(self, col: Column):
+        self.col, self.type = col, VALUE_TYPES.get(col.type, pa.string())
+        self._seen: dict[str | None, tuple] = {}
+
+    def read(self, raw: str | None) -> tuple:
+        if raw not in self._seen:
+            if len(self._seen) > 100_000:
+                self._seen.clear()  # bounded, whatever the column holds
+            try:
+                value = (PARSERS[self.col.type](raw, self.col.width) if self.col.type == "code"
+                         else PARSERS[self.col.type](raw))
+                problem = None
+            except BadValue:
+                value, problem = None, f"{self.col.name}: cannot read the value as {self.col.type} '{raw.strip()}'"
+            if self.col.type not in VALUE_TYPES and value is not None:
+                value = str(value).lower() if isinstance(value, bool) else str(value)
+            self._seen[raw] = (value, problem)
+        return self._seen[raw]
+
+    def columns(self, cells: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array] | None:
+        """(raw, value, problem) for a batch: the raw cells emptied when Python read them, or None
+        when they are too varied to read one by one."""
+        encoded = pc.dictionary_encode(cells, null_encoding="encode")
+        if len(encoded.dictionary) > max(PREPARED_MIN, len(cells) // PREPARED_SHARE):
+            return None
+        read = [self.read(raw) for raw in encoded.dictionary.to_pylist()]
+        values = pa.array([v for v, _ in read], self.type).take(encoded.indices)
+        problems = (pa.nulls(len(cells), pa.string()) if all(p is None for _, p in read)
+                    else pa.array([p for _, p in read], pa.string()).take(encoded.indices))
+        return pa.nulls(len(cells), pa.string()), values, problems
+
+
 def quiet_parse(col: Column, raw: str | None):
     """The row path's reading of a cell, or None where the row path would report a problem."""
     try:
@@ -143,8 +187,11 @@ class NumberedRows:
         self._names = [f"c{i}" for i in range(layout.width)]
         self._read = [f"c{i}" for i in sorted(layout.columns)]
         self._malformed: list[tuple[int, list[str | None]]] = []
+        self._cells = {f"c{i}": CellReader(col) for i, col in layout.columns.items()}
         self.schema = pa.schema([(n, pa.string()) for n in self._read] + [("_row_number", pa.int64())] +
-                                ([(n, pa.string()) for n in UNIT_COLUMNS] if units else []))
+                                ([(n, pa.string()) for n in UNIT_COLUMNS] if units else []) +
+                                [(f"v{n[1:]}", self._cells[n].type) for n in self._read] +
+                                [(f"p{n[1:]}", pa.string()) for n in self._read])
 
     def _on_malformed(self, row) -> str:
         """A row whose cell count differs from the header's: read it with `csv`, keep the header's width."""
@@ -196,10 +243,16 @@ class NumberedRows:
         if batch.num_rows == 0:
             return None
         self.rows += batch.num_rows
+        columns = {name: batch.column(name) for name in batch.schema.names}
         if self.units:
-            for name, array in zip(UNIT_COLUMNS, self.units.columns(batch)):
-                batch = batch.append_column(name, array)
-        return batch
+            columns.update(zip(UNIT_COLUMNS, self.units.columns(batch)))
+        for name in self._read:  # each cell as c<i> (for SQL) or as v<i> and p<i> (read here)
+            read = self._cells[name].columns(columns[name])
+            if read is None:
+                read = (columns[name], pa.nulls(batch.num_rows, self._cells[name].type),
+                        pa.nulls(batch.num_rows, pa.string()))
+            columns[name], columns[f"v{name[1:]}"], columns[f"p{name[1:]}"] = read
+        return pa.RecordBatch.from_arrays([columns[n] for n in self.schema.names], schema=self.schema)
 
     def _with_malformed(self, batch: pa.RecordBatch, malformed: list) -> pa.RecordBatch:
         """The batch with its malformed rows put back in place, read the way `csv` reads them."""

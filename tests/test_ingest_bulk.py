@@ -5,6 +5,7 @@ import duckdb
 import pytest
 
 from helpers import drop, sample
+from ingest import bulk_rows
 from ingest.run import ingest_dropzone
 
 CSV_SAMPLES = [
@@ -21,28 +22,36 @@ def _bronze(data_dir, dataset):
                       f"'{data_dir}/bronze/{dataset}/*.parquet', union_by_name=true) order by _row_number").fetchall()
 
 
+# The row path; the bulk path; the bulk path with every cell left to DuckDB's SQL (by default a
+# batch's cells that repeat are read in Python, one call per distinct value).
+PATHS = (("rows", "100000", bulk_rows.PREPARED_MIN), ("bulk", "0", bulk_rows.PREPARED_MIN), ("bulk_sql", "0", -1))
+
+
+def _all_paths(tmp_path, monkeypatch, department, dataset, source=None, content=None):
+    results = {}
+    for path_kind, threshold, prepared_min in PATHS:
+        monkeypatch.setenv("NTM_BULK_THRESHOLD_MB", threshold)
+        monkeypatch.setattr(bulk_rows, "PREPARED_MIN", prepared_min)
+        monkeypatch.setattr(bulk_rows, "PREPARED_SHARE", 10**9 if prepared_min < 0 else bulk_rows.PREPARED_SHARE)
+        dropzone, data_dir = tmp_path / path_kind / "dz", tmp_path / path_kind / "data"
+        drop(dropzone, department, dataset, source, name=None if source else "messy.csv", content=content)
+        [outcome] = ingest_dropzone(dropzone, data_dir, "r1").files
+        results[path_kind] = (outcome.status, outcome.rows_landed, outcome.rows_quarantined, _bronze(data_dir, dataset))
+    assert results["bulk_sql"] == results["bulk"]
+    return results
+
+
 @pytest.mark.parametrize("department, dataset", CSV_SAMPLES)
 def test_bulk_path_matches_row_path(department, dataset, tmp_path, monkeypatch):
-    results = {}
-    for path_kind, threshold in (("rows", "100000"), ("bulk", "0")):
-        monkeypatch.setenv("NTM_BULK_THRESHOLD_MB", threshold)
-        dropzone, data_dir = tmp_path / path_kind / "dz", tmp_path / path_kind / "data"
-        drop(dropzone, department, dataset, sample(department, dataset))
-        [outcome] = ingest_dropzone(dropzone, data_dir, "r1").files
-        results[path_kind] = (outcome.status, outcome.rows_landed, _bronze(data_dir, dataset))
+    results = _all_paths(tmp_path, monkeypatch, department, dataset, source=sample(department, dataset))
     assert results["bulk"][0] == results["rows"][0] == "landed"
     assert results["bulk"][1] == results["rows"][1] > 0
-    assert results["bulk"][2] == results["rows"][2]
+    assert results["bulk"][3] == results["rows"][3]
 
 
 def _both_paths(tmp_path, monkeypatch, department, dataset, content: bytes):
-    results = {}
-    for path_kind, threshold in (("rows", "100000"), ("bulk", "0")):
-        monkeypatch.setenv("NTM_BULK_THRESHOLD_MB", threshold)
-        dropzone, data_dir = tmp_path / path_kind / "dz", tmp_path / path_kind / "data"
-        drop(dropzone, department, dataset, name="messy.csv", content=content)
-        [outcome] = ingest_dropzone(dropzone, data_dir, "r1").files
-        results[path_kind] = (outcome.status, outcome.rows_landed, outcome.rows_quarantined, _bronze(data_dir, dataset))
+    results = _all_paths(tmp_path, monkeypatch, department, dataset, content=content)
+    del results["bulk_sql"]
     return results
 
 
