@@ -52,6 +52,12 @@ class CellReader:
     def __init__(self, col: Column):
         self.col, self.type = col, VALUE_TYPES.get(col.type, pa.string())
         self._seen: dict[str | None, tuple] = {}
+        self._varied = 0  # batches in a row too varied to read one value at a time
+
+    @property
+    def worth_trying(self) -> bool:
+        """Whether to encode the next batch at all: a column too varied twice running (an id) stays with SQL."""
+        return self._varied < 2
 
     def read(self, raw: str | None) -> tuple:
         if raw not in self._seen:
@@ -68,12 +74,15 @@ class CellReader:
             self._seen[raw] = (value, problem)
         return self._seen[raw]
 
-    def columns(self, cells: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array] | None:
-        """(raw, value, problem) for a batch: the raw cells emptied when Python read them, or None
-        when they are too varied to read one by one."""
-        encoded = pc.dictionary_encode(cells, null_encoding="encode")
-        if len(encoded.dictionary) > max(PREPARED_MIN, len(cells) // PREPARED_SHARE):
+    def columns(self, cells: pa.Array, encoded: pa.DictionaryArray | None) -> tuple[pa.Array, ...] | None:
+        """(raw, value, problem) for a batch (`encoded`: its cells, dictionary-encoded): the raw
+        cells emptied when Python read them, or None when they are too varied to read one by one."""
+        if encoded is None:
             return None
+        if len(encoded.dictionary) > max(PREPARED_MIN, len(cells) // PREPARED_SHARE):
+            self._varied += 1
+            return None
+        self._varied = 0
         read = [self.read(raw) for raw in encoded.dictionary.to_pylist()]
         values = pa.array([v for v, _ in read], self.type).take(encoded.indices)
         problems = (pa.nulls(len(cells), pa.string()) if all(p is None for _, p in read)
@@ -115,18 +124,18 @@ class UnitAnswers:
         self._index: dict[tuple, int] = {}
         self._versions: dict[tuple[str, str | None], int] = {}
 
-    def columns(self, batch: pa.RecordBatch) -> list[pa.Array]:
-        """The four unit columns of a batch."""
+    def columns(self, batch: pa.RecordBatch, encodings: dict[str, pa.DictionaryArray]) -> list[pa.Array]:
+        """The four unit columns of a batch (`encodings`: those of its columns already encoded)."""
         digits, decoders = [], []
         for index, col in self.key_columns:
             if index is None:
                 digits.append(np.zeros(batch.num_rows, np.int64))
                 decoders.append([None])
                 continue
-            encoded = pc.dictionary_encode(batch.column(f"c{index}"), null_encoding="encode")
+            encoded = _encoded(batch, index, encodings)
             digits.append(encoded.indices.to_numpy().astype(np.int64))
             decoders.append(encoded.dictionary.to_pylist())
-        digits.append(self._version_codes(batch))
+        digits.append(self._version_codes(batch, encodings))
         decoders.append([VERSIONS[c] for c in range(len(VERSIONS))])
         composite = digits[0]
         for d, decoder in zip(digits[1:], decoders[1:]):
@@ -142,13 +151,13 @@ class UnitAnswers:
         rows = pa.array(ids[inverse.reshape(-1)])
         return [pa.array([a[i] for a in self.answers], pa.string()).take(rows) for i in range(4)]
 
-    def _version_codes(self, batch: pa.RecordBatch) -> np.ndarray:
+    def _version_codes(self, batch: pa.RecordBatch, encodings: dict[str, pa.DictionaryArray]) -> np.ndarray:
         """0, 1 or 2 per row: no date, the list before 1 July 2025, the list from then."""
         codes = np.full(batch.num_rows, VERSION_CODES[self.constant_version], np.int64)
         if self.constant_version:
             return codes
         for index, col in reversed(self.date_columns):  # the first column that has a date wins
-            encoded = pc.dictionary_encode(batch.column(f"c{index}"), null_encoding="encode")
+            encoded = _encoded(batch, index, encodings)
             per_value = np.array([self._version_code(col, v) for v in encoded.dictionary.to_pylist()], np.int64)
             column_codes = per_value[encoded.indices.to_numpy()]
             codes = np.where(column_codes > 0, column_codes, codes)
@@ -170,6 +179,11 @@ class UnitAnswers:
             self.answers.append((got.unit.code, level, got.unit.list_version, None) if got.status == "matched"
                                 else (None, None, None, f"unit '{written}' {got.status}: {got.reason}"))
         return self._index[key]
+
+
+def _encoded(batch: pa.RecordBatch, index: int, encodings: dict[str, pa.DictionaryArray]) -> pa.DictionaryArray:
+    name = f"c{index}"
+    return encodings[name] if name in encodings else pc.dictionary_encode(batch.column(name), null_encoding="encode")
 
 
 def _version(record: dict) -> str | None:
@@ -244,10 +258,12 @@ class NumberedRows:
             return None
         self.rows += batch.num_rows
         columns = {name: batch.column(name) for name in batch.schema.names}
+        encodings = {name: pc.dictionary_encode(columns[name], null_encoding="encode")
+                     for name in self._read if self._cells[name].worth_trying}
         if self.units:
-            columns.update(zip(UNIT_COLUMNS, self.units.columns(batch)))
+            columns.update(zip(UNIT_COLUMNS, self.units.columns(batch, encodings)))
         for name in self._read:  # each cell as c<i> (for SQL) or as v<i> and p<i> (read here)
-            read = self._cells[name].columns(columns[name])
+            read = self._cells[name].columns(columns[name], encodings.get(name))
             if read is None:
                 read = (columns[name], pa.nulls(batch.num_rows, self._cells[name].type),
                         pa.nulls(batch.num_rows, pa.string()))

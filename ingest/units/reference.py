@@ -53,9 +53,11 @@ class CrosswalkRow:
 
 
 def _package_dir() -> Path:
-    import vietnamadminunits
+    """The package's data folder, found without importing the package (its parser imports pandas,
+    a second or more at every start)."""
+    from importlib.util import find_spec
 
-    return Path(vietnamadminunits.__file__).parent / "data"
+    return Path(find_spec("vietnamadminunits").origin).parent / "data"
 
 
 def unit_key(list_version: str, level: str, code: str) -> str:
