@@ -427,10 +427,12 @@ def _period(con, contract: Contract, schema, bronze: list[Path]) -> str:
     column = contract.period.get("column", "year")
     if column not in schema.names:
         return "all"
-    expr = f"strftime({_q(column)}, '%Y-%m')" if contract.period.get("kind") == "month" \
-        else f"CAST({_q(column)} AS VARCHAR)"
     files = "[" + ", ".join(_lit(str(p)) for p in bronze) + "]"
-    low, high = con.execute(f"SELECT min({expr}), max({expr}) FROM read_parquet({files})").fetchone()
+    if contract.period.get("kind") == "month":  # months of the first and last day: two values formatted, not millions
+        query = f"SELECT strftime(min({_q(column)}), '%Y-%m'), strftime(max({_q(column)}), '%Y-%m')"
+    else:
+        query = f"SELECT min(CAST({_q(column)} AS VARCHAR)), max(CAST({_q(column)} AS VARCHAR))"
+    low, high = con.execute(f"{query} FROM read_parquet({files})").fetchone()
     return "all" if low is None else low if low == high else f"{low}..{high}"
 
 
