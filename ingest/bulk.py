@@ -22,9 +22,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ingest.bulk_rows import UNIT_COLUMNS, Layout, NumberedRows, UnitAnswers
+from ingest.bulk_rows import BLOCK_BYTES, UNIT_COLUMNS, Layout, NumberedRows, UnitAnswers
 from ingest.contract import Column, Contract
-from ingest.readers import RawTable, _sniff_delimiter, decode_text
+from ingest.readers import RawTable, Unreadable, _sniff_delimiter, decode_text
 from ingest.store import bronze_schema
 from ingest.table import Issue, period_from_context, locate_header
 from ingest.values import NO_DATA, PARSERS, BadValue
@@ -255,8 +255,27 @@ def ingest_bulk(path: Path, contract: Contract, *, department: str, sha: str, ru
                 _loading_units.join()  # the resolver's cache is not shared safely while it loads
             units = UnitAnswers(contract, layout, department)
         rows = NumberedRows(layout, units)
-        return _write(contract, rows, workdir, department=department, source_file=path.name, sha=sha,
-                      run_id=run_id, data_dir=data_dir)
+        try:
+            return _write(contract, rows, workdir, department=department, source_file=path.name, sha=sha,
+                          run_id=run_id, data_dir=data_dir)
+        except (duckdb.Error, pa.ArrowException) as err:
+            raise _unreadable(err) from err
+
+
+def _unreadable(err: Exception) -> Unreadable:
+    """What a reader's error means for the department, without DuckDB's and pyarrow's wrapping."""
+    text = str(err)
+    if "invalid UTF8" in text or "invalid UTF-8" in text:
+        return Unreadable("Tệp có ký tự không đúng mã UTF-8 ở phần sau của tệp",
+                          "The file has characters that are not UTF-8 further down",
+                          "Lưu lại toàn bộ tệp dạng CSV UTF-8", "Save the whole file again as CSV UTF-8")
+    if "straddling" in text:
+        return Unreadable(f"Có dòng dài hơn {BLOCK_BYTES >> 20} MB", f"A row is longer than {BLOCK_BYTES >> 20} MB",
+                          "Kiểm tra dấu ngoặc kép không đóng", "Check for a quote that is never closed")
+    detail = next((line for line in text.splitlines() if "CSV parse error" in line), text.splitlines()[0])
+    detail = detail[detail.find("CSV parse error"):] if "CSV parse error" in detail else detail
+    return Unreadable(f"Tệp CSV không đọc được: {detail}", f"The CSV file cannot be read: {detail}",
+                      "Kiểm tra dấu phân cách và dấu ngoặc kép", "Check the separators and quotes")
 
 
 def _connect(workdir: Path) -> duckdb.DuckDBPyConnection:
@@ -355,14 +374,16 @@ def _write(contract: Contract, rows: NumberedRows, workdir: Path, *, department:
                        for n in schema.names)
     folder = data_dir / "bronze" / contract.id
     folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob(f"{department}__{sha[:16]}*.parquet*"):
-        stale.unlink()  # an earlier reading of the same bytes (a backfill reads them again)
-    started, landed, parts = time.perf_counter(), 0, []
-    for i, con in enumerate(_segments(contract, rows, workdir)):
-        parts.append(folder / f"{department}__{sha[:16]}{f'-{i}' if i else ''}.parquet.part")
-        [written] = con.execute(f"COPY (SELECT {select} FROM typed WHERE len(_problems) = 0) "
-                                f"TO {_lit(str(parts[-1]))} (FORMAT parquet, ROW_GROUP_SIZE 50000)").fetchone()
-        landed += written
+    started = time.perf_counter()
+    name = f"{department}__{sha[:16]}"
+    try:
+        landed, parts = _land_segments(contract, rows, workdir, select, folder, name)
+    except (duckdb.Error, pa.ArrowInvalid):  # from inside DuckDB's scan, or from the first block
+        if not rows.needs_serial:
+            raise
+        log(f"ingest: {source_file}: rows with too few or too many cells: read again, row by row in order")
+        rows = NumberedRows(rows.layout, rows.units, threaded=False)
+        landed, parts = _land_segments(contract, rows, workdir, select, folder, name)
     log(f"ingest: {source_file}: {rows.rows:,} rows read, typed and checked, {landed:,} written "
         f"in {time.perf_counter() - started:.1f} s")
     con = _connect(workdir)
@@ -374,7 +395,7 @@ def _write(contract: Contract, rows: NumberedRows, workdir: Path, *, department:
               for row in repeated[:1000]]
     if held > len(repeated):  # rows with problems: read the file again for the first of them
         bad = []
-        for segment in _segments(contract, NumberedRows(rows.layout, rows.units), workdir):
+        for segment in _segments(contract, NumberedRows(rows.layout, rows.units, rows.threaded), workdir):
             bad += segment.execute("SELECT _row_number, _problems FROM typed WHERE len(_problems) > 0 "
                                    f"ORDER BY _row_number LIMIT {1000 - len(bad)}").fetchall()
             if len(bad) >= 1000:
@@ -394,6 +415,20 @@ def _write(contract: Contract, rows: NumberedRows, workdir: Path, *, department:
     log(f"ingest: {source_file}: {landed:,} rows to bronze, {held:,} held back "
         f"({time.perf_counter() - started:.1f} s in all)")
     return BulkResult(int(landed), int(held), issues, bronze, period)
+
+
+def _land_segments(contract: Contract, rows: NumberedRows, workdir: Path, select: str, folder: Path,
+                   name: str) -> tuple[int, list[Path]]:
+    """Write each segment's good rows to its `.part` file; return how many rows and the files."""
+    for stale in folder.glob(f"{name}*.parquet*"):
+        stale.unlink()  # an earlier reading of the same bytes (a backfill reads them again), or a stopped pass
+    landed, parts = 0, []
+    for i, con in enumerate(_segments(contract, rows, workdir)):
+        parts.append(folder / f"{name}{f'-{i}' if i else ''}.parquet.part")
+        [written] = con.execute(f"COPY (SELECT {select} FROM typed WHERE len(_problems) = 0) "
+                                f"TO {_lit(str(parts[-1]))} (FORMAT parquet, ROW_GROUP_SIZE 50000)").fetchone()
+        landed += written
+    return landed, parts
 
 
 DUPLICATE = "duplicate key: same key as an earlier row"

@@ -193,11 +193,14 @@ def _version(record: dict) -> str | None:
 
 class NumberedRows:
     """A pass over the file: `batches()` gives them; afterwards `rows` says how many non-blank data
-    rows there were. Each pass reads the file again."""
+    rows there were. Each pass reads the file again. pyarrow parses in parallel (`threaded`) and
+    keeps the batches in order, so counting numbers the rows; only a malformed row, which the
+    parallel parser cannot place, needs a serial pass."""
 
-    def __init__(self, layout: Layout, units: UnitAnswers | None):
-        self.layout, self.units = layout, units
+    def __init__(self, layout: Layout, units: UnitAnswers | None, threaded: bool = True):
+        self.layout, self.units, self.threaded = layout, units, threaded
         self.rows = 0
+        self.needs_serial = False  # a malformed row came up while parsing in parallel
         self._names = [f"c{i}" for i in range(layout.width)]
         self._read = [f"c{i}" for i in sorted(layout.columns)]
         self._malformed: list[tuple[int, list[str | None]]] = []
@@ -208,7 +211,11 @@ class NumberedRows:
                                 [(f"p{n[1:]}", pa.string()) for n in self._read])
 
     def _on_malformed(self, row) -> str:
-        """A row whose cell count differs from the header's: read it with `csv`, keep the header's width."""
+        """A row whose cell count differs from the header's: read it with `csv`, keep the header's width.
+        Parsed in parallel, the row has no number: the pass stops, to be made again serially."""
+        if row.number is None:
+            self.needs_serial = True
+            return "error"
         cells = next(csv.reader(io.StringIO(row.text, newline=""), delimiter=self.layout.delimiter), [])
         cells = (cells + [None] * self.layout.width)[:self.layout.width]
         self._malformed.append((row.number, [c if c != "" else None for c in cells]))
@@ -219,7 +226,7 @@ class NumberedRows:
         reader = pcsv.open_csv(
             pa.OSFile(str(layout.path)),
             read_options=pcsv.ReadOptions(column_names=self._names, skip_rows=layout.records_before,
-                                          block_size=BLOCK_BYTES, use_threads=False),
+                                          block_size=BLOCK_BYTES, use_threads=self.threaded),
             parse_options=pcsv.ParseOptions(delimiter=layout.delimiter, quote_char='"', double_quote=True,
                                             newlines_in_values=True, ignore_empty_lines=False,
                                             invalid_row_handler=self._on_malformed),

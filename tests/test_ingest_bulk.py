@@ -172,3 +172,18 @@ def test_bulk_path_rejects_a_header_with_only_blank_lines_under_it(dropzone, dat
          content="Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%)\n\n;;;\n".encode())
     [outcome] = ingest_dropzone(dropzone, data_dir, "r1").files
     assert outcome.status == "rejected" and outcome.reason.endswith("The file has no data rows")
+
+
+def test_bulk_path_rejects_bytes_that_are_not_utf8_past_the_first_block_with_a_clear_reason(
+        dropzone, data_dir, monkeypatch):
+    # The encoding is decided on the first 256 KB; a stray byte further down stops the file, and the
+    # report says what it is, without the readers' own wording.
+    monkeypatch.setenv("NTM_BULK_THRESHOLD_MB", "0")
+    content = sample("mot-cua-dong-thap", "public_service_records").read_bytes()
+    at = content.rindex("Cấp giấy phép".encode())
+    drop(dropzone, "mot-cua-dong-thap", "public_service_records", name="stray.csv",
+         content=content[:at] + b"\xff" + content[at:])
+    [outcome] = ingest_dropzone(dropzone, data_dir, "r1").files
+    assert outcome.status == "rejected"
+    assert outcome.reason == ("Tệp có ký tự không đúng mã UTF-8 ở phần sau của tệp / "
+                              "The file has characters that are not UTF-8 further down")
