@@ -16,6 +16,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,6 +126,7 @@ class UnitAnswers:
         self.answers: list[tuple[str | None, ...]] = []
         self._index: dict[tuple, int] = {}
         self._versions: dict[tuple[str, str | None], int] = {}
+        self._lock = threading.Lock()
 
     def columns(self, batch: pa.RecordBatch, encodings: dict[str, pa.DictionaryArray]) -> list[pa.Array]:
         """The four unit columns of a batch (`encodings`: those of its columns already encoded)."""
@@ -169,6 +173,10 @@ class UnitAnswers:
         return self._versions[(col.name, raw)]
 
     def _answer(self, key: tuple) -> int:
+        with self._lock:  # batches are completed in two threads
+            return self._answer_locked(key)
+
+    def _answer_locked(self, key: tuple) -> int:
         if key not in self._index:
             name, code, district, version = key
             record = {n: quiet_parse(col, raw) if col else None for (_, col), n, raw in
@@ -234,16 +242,24 @@ class NumberedRows:
                                                 include_columns=self._read, null_values=[""],
                                                 strings_can_be_null=True, quoted_strings_can_be_null=True))
         self._next_row = layout.records_before + 1
-        for batch in reader:
-            if (done := self._finish(batch)) is not None:
-                yield done
-        if self._malformed:  # the file ends with malformed rows only
-            empty = pa.RecordBatch.from_pydict({n: pa.array([], pa.string()) for n in self._read})
-            if (done := self._finish(empty)) is not None:
-                yield done
+        # Numbering is done in order; the rest of each batch's work (pyarrow and numpy, which let go of
+        # the GIL) runs in two threads, a few batches ahead of DuckDB.
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="bulk-rows") as pool:
+            ahead: deque = deque()
+            for batch in reader:
+                if (numbered := self._number(batch)) is not None:
+                    ahead.append(pool.submit(self._complete, numbered))
+                if len(ahead) > 2:
+                    yield ahead.popleft().result()
+            if self._malformed:  # the file ends with malformed rows only
+                empty = pa.RecordBatch.from_pydict({n: pa.array([], pa.string()) for n in self._read})
+                if (numbered := self._number(empty)) is not None:
+                    ahead.append(pool.submit(self._complete, numbered))
+            while ahead:
+                yield ahead.popleft().result()
 
-    def _finish(self, batch: pa.RecordBatch) -> pa.RecordBatch | None:
-        """Number the rows of a batch, put its malformed rows back, drop blank rows, add the units."""
+    def _number(self, batch: pa.RecordBatch) -> pa.RecordBatch | None:
+        """Number the rows of a batch, put its malformed rows back, drop blank rows."""
         # The reader parses ahead, so malformed rows of later batches may be known already: this
         # batch's stretch holds its rows plus the malformed rows whose numbers fall within it.
         end, malformed = self._next_row + batch.num_rows, []
@@ -264,6 +280,10 @@ class NumberedRows:
         if batch.num_rows == 0:
             return None
         self.rows += batch.num_rows
+        return batch
+
+    def _complete(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """The batch with its units, and each cell either raw (for SQL) or read here."""
         columns = {name: batch.column(name) for name in batch.schema.names}
         encodings = {name: pc.dictionary_encode(columns[name], null_encoding="encode")
                      for name in self._read if self._cells[name].worth_trying}
