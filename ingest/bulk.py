@@ -31,7 +31,7 @@ from ingest.values import NO_DATA, PARSERS, BadValue
 from ntm.config import log
 
 HEAD_BYTES = 256 * 1024
-SEGMENT_BATCHES = 64  # of 4 MB blocks: a DuckDB connection per 256 MB of CSV
+SEGMENT_BATCHES = 128  # of 4 MB blocks: a DuckDB connection per 512 MB of CSV
 
 
 def _is_no_data(expr: str) -> str:
