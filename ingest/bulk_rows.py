@@ -1,15 +1,17 @@
 """The rows of a large CSV as numbered Arrow batches, each row carrying its official unit.
 
-pyarrow reads the file block by block, in order, so each row is numbered as it passes and DuckDB
-can clean, type, check and write every row in one parallel pass (its own CSV reader cannot number
-rows without going single-threaded). Parsing stays serial: it keeps pace with DuckDB on two cores
-and it is what lets a malformed row say which row it is.
+pyarrow parses the file in parallel and hands the batches over in order, so each row is numbered
+as it passes and DuckDB can clean, type, check and write every row in one parallel pass (its own
+CSV reader cannot number rows without going single-threaded).
 
 - A row with more or fewer cells than the header is read again by Python's `csv` module and cut
-  or padded, as the row path reads it; blank rows are left out, as the row path leaves them.
+  or padded, as the row path reads it (only a serial parse can say where such a row is, so a file
+  that has one is parsed again serially); blank rows are left out, as the row path leaves them.
 - Each row's unit is resolved once per distinct (name, code, district, unit list), the list
   decided by the row's date, with the row path's own parsers and resolver. A file names a few
   hundred units, not millions.
+- Cells that repeat within a batch (dates, units, procedures, channels) are read once per
+  distinct value, by the row path's parsers; the others (application ids) are left to DuckDB.
 """
 from __future__ import annotations
 
