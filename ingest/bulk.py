@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ingest.bulk_rows import BLOCK_BYTES, UNIT_COLUMNS, Layout, NumberedRows, UnitAnswers
+from ingest.bulk_rows import BLOCK_BYTES, UNIT_COLUMNS, Layout, NumberedRows, UnitAnswers, as_sql_text
 from ingest.contract import Column, Contract
 from ingest.readers import RawTable, Unreadable, _sniff_delimiter, decode_text
 from ingest.store import bronze_schema
@@ -187,10 +187,9 @@ def _problems(col: Column, raw: str, value: str, read_elsewhere: str) -> list[st
 def _python_parser(parser):
     def parse(raw: str | None) -> str | None:
         try:
-            value = parser(raw)
+            return as_sql_text(parser(raw))
         except BadValue:
             return None
-        return None if value is None else str(value).lower() if isinstance(value, bool) else str(value)
     return parse
 
 

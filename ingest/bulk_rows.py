@@ -32,7 +32,7 @@ import pyarrow.csv as pcsv
 from ingest.contract import Column, Contract
 from ingest.units import reference as ref
 from ingest.units.rows import province_of, reference_date, resolve_row
-from ingest.values import PARSERS, BadValue
+from ingest.values import BadValue, parse_cell
 
 BLOCK_BYTES = 4 * 1024 * 1024  # also the longest row the reader takes; it reads dozens of blocks ahead
 UNIT_COLUMNS = ("_unit_code", "_unit_level", "_unit_list_version", "_unit_problem")
@@ -69,14 +69,10 @@ class CellReader:
             if len(self._seen) > 100_000:
                 self._seen.clear()  # bounded, whatever the column holds
             try:
-                value = (PARSERS[self.col.type](raw, self.col.width) if self.col.type == "code"
-                         else PARSERS[self.col.type](raw))
-                problem = None
+                value, problem = parse_cell(self.col.type, raw, self.col.width), None
             except BadValue:
                 value, problem = None, f"{self.col.name}: cannot read the value as {self.col.type} '{raw.strip()}'"
-            if self.col.type not in VALUE_TYPES and value is not None:
-                value = str(value).lower() if isinstance(value, bool) else str(value)
-            self._seen[raw] = (value, problem)
+            self._seen[raw] = (value if self.col.type in VALUE_TYPES else as_sql_text(value), problem)
         return self._seen[raw]
 
     def columns(self, cells: pa.Array, encoded: pa.DictionaryArray | None) -> tuple[pa.Array, ...] | None:
@@ -95,10 +91,15 @@ class CellReader:
         return pa.nulls(len(cells), pa.string()), values, problems
 
 
+def as_sql_text(value) -> str | None:
+    """A value of a type SQL has no reader for (status, boolean, period), as the SQL side holds it."""
+    return None if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def quiet_parse(col: Column, raw: str | None):
     """The row path's reading of a cell, or None where the row path would report a problem."""
     try:
-        return PARSERS[col.type](raw, col.width) if col.type == "code" else PARSERS[col.type](raw)
+        return parse_cell(col.type, raw, col.width)
     except BadValue:
         return None
 

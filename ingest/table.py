@@ -14,7 +14,7 @@ from typing import Any
 
 from ingest.contract import Contract
 from ingest.readers import RawTable, Unreadable, iter_nonempty
-from ingest.values import PARSERS, BadValue, find_year, find_year_in_filename, fold
+from ingest.values import BadValue, find_year, find_year_in_filename, fold, parse_cell
 
 HEADER_SCAN_ROWS = 40
 ROMAN_RE = re.compile(r"^(?=[ivxlc]+$)m{0,3}(c[md]|d?c{0,3})(x[cl]|l?x{0,3})(i[xv]|v?i{0,3})$")
@@ -161,7 +161,7 @@ def parse_table(table: RawTable, contract: Contract, path: Path) -> ParsedTable:
                 continue  # personal data stays in the raw file only
             raw = cells[col] if col < len(cells) else None
             try:
-                value = PARSERS[spec.type](raw, spec.width) if spec.type == "code" else PARSERS[spec.type](raw)
+                value = parse_cell(spec.type, raw, spec.width)
                 _check(spec, value)
             except BadValue as bad:
                 row_issues.append(Issue(number, canonical, raw, bad.vi, bad.en, bad.fix_vi, bad.fix_en))

@@ -263,3 +263,8 @@ PARSERS: dict[str, Callable[..., Any]] = {
     "date": parse_date,
     "period": parse_period,
 }
+
+
+def parse_cell(type_name: str, raw: Any, width: int | None = None) -> Any:
+    """A cell read as its column's type (codes also take their width); raises BadValue."""
+    return PARSERS[type_name](raw, width) if type_name == "code" else PARSERS[type_name](raw)
