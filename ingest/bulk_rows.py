@@ -65,15 +65,17 @@ class CellReader:
         return self._varied < 2
 
     def read(self, raw: str | None) -> tuple:
-        if raw not in self._seen:
-            if len(self._seen) > 100_000:
-                self._seen.clear()  # bounded, whatever the column holds
-            try:
-                value, problem = parse_cell(self.col.type, raw, self.col.width), None
-            except BadValue:
-                value, problem = None, f"{self.col.name}: cannot read the value as {self.col.type} '{raw.strip()}'"
-            self._seen[raw] = (value if self.col.type in VALUE_TYPES else as_sql_text(value), problem)
-        return self._seen[raw]
+        if (known := self._seen.get(raw)) is not None:
+            return known
+        if len(self._seen) > 100_000:
+            self._seen.clear()  # bounded, whatever the column holds
+        try:
+            value, problem = parse_cell(self.col.type, raw, self.col.width), None
+        except BadValue:
+            value, problem = None, f"{self.col.name}: cannot read the value as {self.col.type} '{raw.strip()}'"
+        # Two threads may read the same value at once: both get the same answer.
+        self._seen[raw] = known = (value if self.col.type in VALUE_TYPES else as_sql_text(value), problem)
+        return known
 
     def columns(self, cells: pa.Array, encoded: pa.DictionaryArray | None) -> tuple[pa.Array, ...] | None:
         """(raw, value, problem) for a batch (`encoded`: its cells, dictionary-encoded): the raw
