@@ -11,8 +11,7 @@ criteria_sets as (
 
 final as (
     select
-        cast(criteria.criteria_set || ':' || criteria.criterion_no || ':' || coalesce(criteria.indicator_code, '')
-             as varchar) as criterion_key,
+        {{ criterion_key('criteria') }},
         cast(criteria.criteria_set as varchar) as criteria_set,
         cast(criteria_sets.set_name_vi as varchar) as set_name_vi,
         cast(criteria_sets.set_name_en as varchar) as set_name_en,

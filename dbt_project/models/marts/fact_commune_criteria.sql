@@ -12,8 +12,7 @@ final as (
     select
         {{ unit_columns() }},
         cast(assessments.year as integer) as year,
-        cast(assessments.criteria_set || ':' || assessments.criterion_no || ':' || assessments.indicator_code
-             as varchar) as criterion_key,
+        {{ criterion_key('assessments') }},
         cast(assessments.criteria_set as varchar) as criteria_set,
         cast(assessments.criterion_no as varchar) as criterion_no,
         cast(assessments.indicator_code as varchar) as indicator_code,
