@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ingest.contract import all_contracts
 from ingest.run import REPORTS_FOLDER, IngestResult, ingest_file
-from ingest.store import Ledger, ensure_empty_bronze
+from ingest.store import READ_AGAIN_STATUSES, Ledger, ensure_empty_bronze
 from ntm.config import log
 
 
@@ -27,15 +27,17 @@ def reingest_received(dropzone: Path, data_dir: Path, run_id: str, start: dateti
         files = con.execute(
             "SELECT department, dataset, raw_path, received_at FROM files "
             "WHERE received_at >= ? AND received_at < ? AND raw_path IS NOT NULL "
-            "AND status IN ('landed', 'partly_landed', 'rejected') ORDER BY received_at", [start, end]).fetchall()
+            "AND list_contains(?, status) ORDER BY received_at", [start, end, list(READ_AGAIN_STATUSES)]).fetchall()
         files = [f for f in files if not departments or f[0] in departments]
         log(f"backfill: {len(files)} file(s) received between {start.isoformat()} and {end.isoformat()}")
-        for number, (department, dataset, raw_path, received_at) in enumerate(files, start=1):
-            outcome = ingest_file(Path(raw_path), department, dataset, contracts.get(dataset), data_dir, run_id,
-                                  ledger, con, report_dir=dropzone / department / REPORTS_FOLDER / dataset,
-                                  received_at=received_at)
-            log(f"backfill: [{number}/{len(files)}] {department}/{dataset}/{outcome.file_name}: {outcome.status}"
-                + (f" — {outcome.reason}" if outcome.reason else ""))
-            result.files.append(outcome)
-        ledger.export(con)
+        try:
+            for number, (department, dataset, raw_path, received_at) in enumerate(files, start=1):
+                outcome = ingest_file(Path(raw_path), department, dataset, contracts.get(dataset), data_dir, run_id,
+                                      ledger, con, report_dir=dropzone / department / REPORTS_FOLDER / dataset,
+                                      received_at=received_at)
+                log(f"backfill: [{number}/{len(files)}] {department}/{dataset}/{outcome.file_name}: {outcome.status}"
+                    + (f" — {outcome.reason}" if outcome.reason else ""))
+                result.files.append(outcome)
+        finally:
+            ledger.export(con)
     return result

@@ -74,10 +74,19 @@ def decode_text(data: bytes) -> tuple[str, str]:
     when it is clean. A file that no reading makes clean is rejected, not guessed."""
     readings: dict[str, str] = {}
     if data.startswith(b"\xef\xbb\xbf"):
-        readings["utf-8-sig"] = data[3:].decode("utf-8", errors="strict")
-    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        readings["utf-16"] = data.decode("utf-16")
-    else:
+        try:
+            readings["utf-8-sig"] = data[3:].decode("utf-8")
+        except UnicodeDecodeError:
+            data = data[3:]  # a UTF-8 mark over bytes that are not UTF-8: the mark lied, read the rest
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            readings["utf-16"] = data.decode("utf-16")
+        except UnicodeDecodeError as err:
+            raise Unreadable("Tệp UTF-16 bị cắt cụt hoặc hỏng (số byte lẻ)",
+                             "The UTF-16 file is cut short or damaged (an odd number of bytes)",
+                             "Lưu lại tệp từ Excel dạng CSV UTF-8 rồi gửi lại",
+                             "Save the file again from Excel as CSV UTF-8 and drop it again") from err
+    elif not readings:
         try:
             readings["utf-8"] = data.decode("utf-8")
         except UnicodeDecodeError:
@@ -219,6 +228,10 @@ def read_json(path: Path) -> RawTable:
     except json.JSONDecodeError as err:
         raise Unreadable(f"JSON không hợp lệ (dòng {err.lineno})", f"Invalid JSON (line {err.lineno})",
                          "Kiểm tra lại cú pháp JSON", "Check the JSON syntax") from err
+    except RecursionError as err:
+        raise Unreadable("JSON lồng quá sâu", "The JSON is nested far too deep",
+                         "Gửi một mảng các bản ghi phẳng: [{\"Tên đơn vị\": ..., \"Năm\": ...}, ...]",
+                         "Send an array of flat records: [{\"Tên đơn vị\": ..., \"Năm\": ...}, ...]") from err
     header: list[str] = []
     for record in records:
         for key in record if isinstance(record, dict) else []:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,11 +18,11 @@ import duckdb
 from ingest.bulk import ingest_bulk, start_loading_units, threshold_bytes
 from ingest.contract import Contract, all_contracts
 from ingest.readers import Unreadable, read_file
-from ingest.safety import check_before_reading, check_content, safe_report_name
+from ingest.safety import check_before_reading, check_content, stored_name
 from ingest.report import write_report
-from ingest.store import Ledger, ensure_empty_bronze, keep_original, original_path, sha256_of, write_bronze
+from ingest.store import CURRENT_STATUSES, Ledger, ensure_empty_bronze, keep_original, original_path, sha256_of, write_bronze
 from ingest.table import Issue, hold_back_duplicate_keys, parse_table
-from ingest.units.rows import resolve_records
+from ingest.units.rows import departments, resolve_records
 from ntm.config import log
 
 REPORTS_FOLDER = "_reports"
@@ -48,7 +49,7 @@ class IngestResult:
 
     @property
     def landed(self) -> list[FileOutcome]:
-        return [f for f in self.files if f.status in ("landed", "partly_landed")]
+        return [f for f in self.files if f.status in CURRENT_STATUSES]
 
     @property
     def rejected(self) -> list[FileOutcome]:
@@ -86,23 +87,77 @@ def ingest_dropzone(dropzone: Path, data_dir: Path, run_id: str, departments: li
     if not dropzone.is_dir():
         raise FileNotFoundError(f"drop zone {dropzone} does not exist")
     with ledger.connect() as con:
-        for department, dataset, path in discover(dropzone):
-            if departments and department not in departments:
-                continue
-            outcome = ingest_file(path, department, dataset, contracts.get(dataset), data_dir, run_id, ledger, con,
-                                  report_dir=dropzone / department / REPORTS_FOLDER / dataset)
-            log(f"ingest: {department}/{dataset}/{path.name}: {outcome.status}"
-                + (f" ({outcome.rows_landed} rows, {outcome.rows_quarantined} held back)" if outcome.rows_landed
-                   or outcome.rows_quarantined else "") + (f" — {outcome.reason}" if outcome.reason else ""))
-            result.files.append(outcome)
-        ledger.export(con)
+        try:
+            for department, dataset, path in discover(dropzone):
+                if departments and department not in departments:
+                    continue
+                outcome = ingest_file(path, department, dataset, contracts.get(dataset), data_dir, run_id, ledger,
+                                      con, report_dir=dropzone / department / REPORTS_FOLDER / dataset)
+                log(f"ingest: {department}/{dataset}/{path.name}: {outcome.status}"
+                    + (f" ({outcome.rows_landed} rows, {outcome.rows_quarantined} held back)" if outcome.rows_landed
+                       or outcome.rows_quarantined else "") + (f" — {outcome.reason}" if outcome.reason else ""))
+                result.files.append(outcome)
+        finally:  # dbt reads the export: it holds every file that landed, whatever stopped the run
+            ledger.export(con)
     return result
 
 
 def ingest_file(path: Path, department: str, dataset: str, contract: Contract | None, data_dir: Path, run_id: str,
                 ledger: Ledger, con, report_dir: Path, received_at: datetime | None = None) -> FileOutcome:
     """Read one file into bronze and the ledger. With `received_at`, the file is a kept original read
-    again (a backfill): it is read even though its bytes are known, and keeps its place in time."""
+    again (a backfill): it is read even though its bytes are known, and keeps its place in time.
+
+    Whatever goes wrong while reading it ends as this file's rejection, never the run's."""
+    try:
+        return _ingest_file(path, department, dataset, contract, data_dir, run_id, ledger, con, report_dir,
+                            received_at)
+    except Exception as err:  # noqa: BLE001 - the one place an unforeseen failure becomes a report
+        log(f"ingest: {department}/{dataset}/{path.name}: could not be read:\n{traceback.format_exc()}")
+        return _reject_unforeseen(path, department, dataset, contract, data_dir, run_id, ledger, con, report_dir,
+                                  err)
+
+
+def _reject_unforeseen(path: Path, department: str, dataset: str, contract: Contract | None, data_dir: Path,
+                       run_id: str, ledger: Ledger, con, report_dir: Path, err: Exception) -> FileOutcome:
+    """The rejection of a file that failed in a way no check foresaw: the department gets the
+    reason in plain words; the engineer the traceback in the log."""
+    outcome = FileOutcome(department, dataset, path.name, "rejected")
+    try:
+        sha = sha256_of(path)
+    except OSError:
+        sha = hashlib.sha256(f"unread:{department}/{dataset}/{path.name}".encode()).hexdigest()
+    if ledger.seen(con, department, dataset, sha):
+        outcome.status = "unchanged"
+        return outcome
+    detail = f"{type(err).__name__}: {str(err)[:200]}"
+    issue = Issue(None, None, None, f"Không đọc được tệp ({detail})", f"The file could not be read ({detail})",
+                  "Mở tệp bằng Excel, lưu lại dạng .xlsx hoặc CSV UTF-8 rồi gửi lại; nếu vẫn lỗi, báo cho nhóm dữ liệu",
+                  "Open the file in Excel, save it again as .xlsx or CSV UTF-8 and drop it again; "
+                  "if it fails again, tell the data team")
+    entry = dict(sha256=sha, department=department, dataset=dataset, file_name=path.name,
+                 size_bytes=path.lstat().st_size, run_id=run_id)
+    return _reject(outcome, entry, [issue], ledger, con, report_dir, contract)
+
+
+def _folder_problem(department: str, dataset: str, contract: Contract | None) -> Issue | None:
+    """A file lands only in the folder of a registered department and of a registered dataset."""
+    if department not in departments():
+        return Issue(None, None, department,
+                     f"Thư mục '{department}' không phải đơn vị gửi số liệu đã đăng ký",
+                     f"Folder '{department}' is not a registered department",
+                     "Đặt tệp vào thư mục của đơn vị mình; đơn vị mới cần được đăng ký trong ingest/departments.yaml",
+                     "Put the file in your department's folder; a new department must first be registered "
+                     "in ingest/departments.yaml")
+    if contract is None:
+        known = ", ".join(sorted(all_contracts()))
+        return Issue(None, None, dataset, f"Thư mục '{dataset}' không phải bộ dữ liệu đã đăng ký",
+                     f"Folder '{dataset}' is not a registered dataset",
+                     f"Đặt tệp vào thư mục của một bộ dữ liệu: {known}", f"Put the file in a dataset folder: {known}")
+    return None
+
+
+def _ingest_file(path: Path, department: str, dataset: str, contract: Contract | None, data_dir: Path, run_id: str,
+                 ledger: Ledger, con, report_dir: Path, received_at: datetime | None) -> FileOutcome:
     outcome = FileOutcome(department, dataset, path.name, "rejected")
     if received_at is None and time.time() - path.lstat().st_mtime < SETTLE_SECONDS:
         outcome.status = "not_ready"
@@ -142,16 +197,12 @@ def ingest_file(path: Path, department: str, dataset: str, contract: Contract | 
                  size_bytes=path.stat().st_size, raw_path=str(original_path(path, sha, data_dir)), run_id=run_id)
     if received_at is not None:
         entry["received_at"] = received_at
+    if (misplaced := _folder_problem(department, dataset, contract)) is not None:
+        keep_original(path, sha, data_dir)
+        return _reject(outcome, entry, [misplaced], ledger, con, report_dir, contract)
     if large:
         return _ingest_large(path, department, dataset, contract, data_dir, run_id, ledger, con, report_dir, entry)
     keep_original(path, sha, data_dir)
-
-    if contract is None:
-        known = ", ".join(sorted(all_contracts()))
-        issue = Issue(None, None, dataset, f"Thư mục '{dataset}' không phải bộ dữ liệu đã đăng ký",
-                      f"Folder '{dataset}' is not a registered dataset",
-                      f"Đặt tệp vào thư mục của một bộ dữ liệu: {known}", f"Put the file in a dataset folder: {known}")
-        return _reject(outcome, entry, [issue], ledger, con, report_dir, None)
 
     try:
         check_content(path)
@@ -177,7 +228,7 @@ def ingest_file(path: Path, department: str, dataset: str, contract: Contract | 
     outcome.rows_landed, outcome.rows_quarantined = len(parsed.records), len({i.row for i in parsed.issues})
     if parsed.issues:
         outcome.report = str(write_report(
-            report_dir=report_dir, file_name=safe_report_name(path.name), department=department, dataset=dataset, sha=sha,
+            report_dir=report_dir, file_name=stored_name(path.name), department=department, dataset=dataset, sha=sha,
             status=outcome.status, issues=parsed.issues, accepted_rows=len(parsed.records)))
     return _land(outcome, entry, period, bronze, ledger, con)
 
@@ -222,7 +273,7 @@ def _ingest_large(path: Path, department: str, dataset: str, contract: Contract,
     outcome.rows_landed, outcome.rows_quarantined = result.rows_landed, result.rows_held_back
     if result.issues:
         outcome.report = str(write_report(
-            report_dir=report_dir, file_name=safe_report_name(path.name), department=department, dataset=dataset,
+            report_dir=report_dir, file_name=stored_name(path.name), department=department, dataset=dataset,
             sha=entry["sha256"], status=outcome.status, issues=result.issues, accepted_rows=result.rows_landed))
     return _land(outcome, entry, result.period, result.bronze, ledger, con)
 
@@ -241,9 +292,13 @@ def file_period(records: list[dict], contract: Contract) -> str:
 def _reject(outcome: FileOutcome, entry: dict, issues: list[Issue], ledger: Ledger, con, report_dir: Path,
             contract: Contract | None) -> FileOutcome:
     headers = {c.name: list(c.aliases) for c in contract.columns} if contract else None
-    outcome.report = str(write_report(report_dir=report_dir, file_name=safe_report_name(entry["file_name"]),
-                                      department=entry["department"], dataset=entry["dataset"], sha=entry["sha256"],
-                                      status="rejected", issues=issues, accepted_rows=0, accepted_headers=headers))
+    try:
+        outcome.report = str(write_report(report_dir=report_dir, file_name=stored_name(entry["file_name"]),
+                                          department=entry["department"], dataset=entry["dataset"],
+                                          sha=entry["sha256"], status="rejected", issues=issues, accepted_rows=0,
+                                          accepted_headers=headers))
+    except OSError as err:  # the rejection is recorded even where its report cannot be written
+        log(f"ingest: {entry['file_name']}: the report could not be written: {err}")
     outcome.reason = f"{issues[0].vi} / {issues[0].en}"
     outcome.rows_quarantined = len({i.row for i in issues if i.row is not None})
     ledger.record(con, **entry, status="rejected", rows_landed=0, rows_quarantined=outcome.rows_quarantined,

@@ -27,8 +27,24 @@ def check_name(name: str) -> None:
                 "Rename the file using letters, digits, dashes and dots only")
 
 
-def safe_report_name(name: str) -> str:
-    return re.sub(r"[/\\\x00-\x1f\x7f]", "_", name).lstrip(".")[:200] or "_"
+# File systems allow 255 bytes per name: a name the pipeline stores (a kept original with its
+# `.part` suffix, a report with `.report.html`) keeps room for its suffixes.
+STORED_NAME_BYTES = 200
+
+
+def stored_name(name: str) -> str:
+    """`name` as the pipeline stores it: no separators or control characters, no leading dot, at most
+    STORED_NAME_BYTES bytes of UTF-8 (a long name keeps its extension)."""
+    name = re.sub(r"[/\\\x00-\x1f\x7f]", "_", name).lstrip(".") or "_"
+    if len(name.encode()) <= STORED_NAME_BYTES:
+        return name
+    _, dot, extension = name.rpartition(".")
+    suffix = dot + extension if dot and len(extension) <= 10 else ""
+    stem = name[:len(name) - len(suffix)]
+    budget = STORED_NAME_BYTES - len(suffix.encode())
+    return stem.encode()[:budget].decode("utf-8", errors="ignore") + suffix
+
+
 
 
 def check_before_reading(path: Path) -> None:

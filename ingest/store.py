@@ -44,6 +44,34 @@ LINEAGE = [
     ("_run_id", pa.string()),
 ]
 
+# Every status a file's ledger entry can end in, defined here only: dbt reads them from the seed
+# `lakehouse/ledger_statuses.csv`, written from this table (`ntm seeds`; a test checks they agree).
+# (status, rows current, meaning in Vietnamese, meaning in English)
+LEDGER_STATUSES = (
+    ("landed", True, "Đã nhận toàn bộ", "Every row landed"),
+    ("partly_landed", True, "Đã nhận một phần, các dòng lỗi bị giữ lại", "Landed; some rows were held back"),
+    ("rejected", False, "Bị từ chối, không dòng nào được nhận", "Rejected: no row landed"),
+    ("superseded", False, "Đã được thay bằng tệp mới hơn cùng kỳ", "Replaced by a newer file for the same period"),
+    ("duplicate", False, "Trùng nội dung với tệp đã nhận", "Same content as a file already received"),
+    ("reprocessed", False, "Đã được đọc lại (backfill); lần đọc mới thay thế", "Read again in a backfill; the new reading replaces it"),
+)
+CURRENT_STATUSES = tuple(s for s, current, *_ in LEDGER_STATUSES if current)
+READ_AGAIN_STATUSES = (*CURRENT_STATUSES, "rejected")  # what a backfill reads again
+STATUS_SEED = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds" / "lakehouse" / "ledger_statuses.csv"
+
+
+def write_status_seed(path: Path = STATUS_SEED) -> Path:
+    """The dbt seed of ledger statuses, from LEDGER_STATUSES."""
+    import csv
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(["status", "is_current", "meaning_vi", "meaning_en"])
+        writer.writerows((s, str(c).lower(), vi, en) for s, c, vi, en in LEDGER_STATUSES)
+    return path
+
+
 LEDGER_DDL = """
 CREATE TABLE IF NOT EXISTS files (
     sha256          VARCHAR NOT NULL,
@@ -52,7 +80,7 @@ CREATE TABLE IF NOT EXISTS files (
     file_name       VARCHAR NOT NULL,
     size_bytes      BIGINT,
     period          VARCHAR,
-    status          VARCHAR NOT NULL,  -- landed | partly_landed | rejected | superseded | duplicate | reprocessed
+    status          VARCHAR NOT NULL,  -- one of LEDGER_STATUSES
     rows_landed     BIGINT,
     rows_quarantined BIGINT,
     reason          VARCHAR,
@@ -83,7 +111,9 @@ def sha256_of(path: Path) -> str:
 
 def original_path(path: Path, sha: str, data_dir: Path) -> Path:
     """Where the original bytes of `path` are kept: under their sha256, read-only."""
-    return data_dir / "raw" / sha[:2] / sha / path.name
+    from ingest.safety import stored_name
+
+    return data_dir / "raw" / sha[:2] / sha / stored_name(path.name)
 
 
 def keep_original(path: Path, sha: str, data_dir: Path) -> Path:
@@ -166,19 +196,19 @@ class Ledger:
         received_at = received_at or datetime.now(timezone.utc)
         newer = con.execute(
             "SELECT sha256 FROM files WHERE department = ? AND dataset = ? AND period = ? AND sha256 <> ? "
-            "AND status IN ('landed', 'partly_landed') AND received_at > ? ORDER BY received_at DESC LIMIT 1",
-            [department, dataset, period, new_sha, received_at]).fetchone()
+            "AND list_contains(?, status) AND received_at > ? ORDER BY received_at DESC LIMIT 1",
+            [department, dataset, period, new_sha, list(CURRENT_STATUSES), received_at]).fetchone()
         con.execute(
             "UPDATE files SET status = 'superseded', superseded_by = ? "
             "WHERE department = ? AND dataset = ? AND period = ? AND sha256 <> ? "
-            "AND status IN ('landed', 'partly_landed') AND received_at <= ?",
-            [new_sha, department, dataset, period, new_sha, received_at])
+            "AND list_contains(?, status) AND received_at <= ?",
+            [new_sha, department, dataset, period, new_sha, list(CURRENT_STATUSES), received_at])
         return newer[0] if newer else None
 
     def retire_reading(self, con, department: str, dataset: str, sha: str) -> None:
         """A file is about to be read again (backfill): its earlier reading stops counting."""
         con.execute("UPDATE files SET status = 'reprocessed' WHERE department = ? AND dataset = ? AND sha256 = ? "
-                    "AND status IN ('landed', 'partly_landed', 'rejected')", [department, dataset, sha])
+                    "AND list_contains(?, status)", [department, dataset, sha, list(READ_AGAIN_STATUSES)])
 
     def export(self, con) -> Path:
         target = self.data_dir / "ledger.parquet"

@@ -146,7 +146,14 @@ CASES = {
     "invalid_json": ("x.json", b'[{"M\xc3\xa3 x\xc3\xa3": "03664",', "rejected", "Invalid JSON"),
     "no_matching_header": ("y.csv", b"foo;bar\n1;2\n", "rejected", "No header row"),
     "control_character_in_name": ("bad\x07name.csv", csv_text().encode(), "rejected", "file name"),
+    # Each of these once stopped the whole run (issue: one bad file never stops anyone).
+    "utf8_bom_over_windows_1258": ("bom.csv", b"\xef\xbb\xbfT\xean,K\xf2\nA,B\n", "rejected", "No header row"),
+    "utf16_odd_number_of_bytes": ("odd.csv", b"\xff\xfeA\x00B", "rejected", "cut short"),
+    "json_nested_100000_deep": ("deep.json", b"[" * 100_000 + b"]" * 100_000, "rejected", "nested far too deep"),
+    "name_of_252_bytes": ("Hạ tầng số " * 14 + "x" * (252 - len(("Hạ tầng số " * 14).encode()) - 4) + ".csv",
+                          csv_text().encode(), LANDS, {"03664": 46.32, "03658": 39.8}),
 }
+assert len(CASES["name_of_252_bytes"][0].encode()) == 252
 # Rows held back while the rest land: (file, bytes, landed codes, reason fragment in the report)
 PARTLY = {
     "formula_cell": ("z1.csv", csv_text(rows=ROWS + [["03661", "=HYPERLINK(\"http://x\",\"Chiềng Đen\")", "2023",
@@ -168,9 +175,9 @@ def _landed(data_dir):
 
 
 def _report(dropzone, name):
-    from ingest.safety import safe_report_name
+    from ingest.safety import stored_name
 
-    path = dropzone / DEPT / "_reports" / DI / f"{safe_report_name(name)}.report.json"
+    path = dropzone / DEPT / "_reports" / DI / f"{stored_name(name)}.report.json"
     return json.loads(path.read_text(encoding="utf-8"))
 
 

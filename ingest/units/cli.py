@@ -54,8 +54,11 @@ def crosswalk_rows() -> list[dict]:
 
 
 def export_seeds(directory: Path = SEEDS_DIR) -> list[Path]:
+    """The unit lists and the crosswalk, and (beside them) the ledger's statuses, as dbt seeds."""
+    from ingest.store import write_status_seed
+
     directory.mkdir(parents=True, exist_ok=True)
-    written = []
+    written = [write_status_seed()]
     for name, rows in (("admin_units", unit_rows()), ("admin_unit_crosswalk", crosswalk_rows())):
         path = directory / f"{name}.csv"
         with open(path, "w", encoding="utf-8", newline="") as f:

@@ -4,6 +4,11 @@ source as (
     select * from {{ source('lakehouse', 'ledger') }}
 ),
 
+-- The statuses a file can end in, written from ingest.store.LEDGER_STATUSES.
+statuses as (
+    select * from {{ ref('ledger_statuses') }}
+),
+
 renamed as (
     select
         sha256 as source_sha256,
@@ -12,9 +17,10 @@ renamed as (
         file_name,
         period,
         status,
-        status in ('landed', 'partly_landed') as is_current,
+        coalesce(statuses.is_current, false) as is_current,
         received_at
     from source
+    left join statuses using (status)
 )
 
 select * from renamed
