@@ -26,8 +26,8 @@ from ingest.bulk_rows import BLOCK_BYTES, UNIT_COLUMNS, Layout, NumberedRows, Un
 from ingest.contract import Column, Contract
 from ingest.readers import RawTable, Unreadable, _sniff_delimiter, decode_text
 from ingest.store import bronze_schema
-from ingest.table import Issue, period_from_context, locate_header
-from ingest.values import NO_DATA, PARSERS, BadValue
+from ingest.table import Issue, file_columns, locate_header, period_from_context
+from ingest.values import COMMA, NO_DATA, PARSERS, BadValue
 from ntm.config import log
 
 HEAD_BYTES = 256 * 1024
@@ -66,7 +66,7 @@ def start_loading_units(contract: Contract) -> None:
 
 
 def _resolves_units(contract: Contract) -> bool:
-    return contract.unit_level is not None and "unit_name" in contract.column_names
+    return bool(contract.unit_levels) and "unit_name" in contract.column_names
 
 
 def threshold_bytes() -> int:
@@ -127,15 +127,24 @@ def _cleaning_layers(columns: list[tuple[str, str, bool]]) -> list[str]:
     return [", ".join(trimmed), ", ".join(normalised), ", ".join(nulled)]
 
 
-def _number(t: str) -> str:
-    """Same rules as values.parse_number: '1.797' and '1.797,5' group thousands with dots,
-    '46,32' and '98.9' are decimals; anything else is not a number."""
+def _number(t: str, decimal: str) -> str:
+    """SQL for values.parse_number in the column's convention: with COMMA '1.797' and '1.797,5'
+    group thousands with dots and '46,32' is a decimal; with DOT the marks swap; a plain decimal
+    written the other way ('98.9' with COMMA) is read so; a number grouped the other way is not a
+    number here (tests/test_values.py holds both to one table of cells)."""
     s = f"replace({t}, ' ', '')"
-    return (f"(CASE WHEN regexp_full_match({s}, '[+-]?\\d{{1,3}}(\\.\\d{{3}})+(,\\d+)?') "
-            f"THEN TRY_CAST(replace(replace({s}, '.', ''), ',', '.') AS DOUBLE) "
-            f"WHEN regexp_full_match({s}, '[+-]?\\d+(,\\d+)?') THEN TRY_CAST(replace({s}, ',', '.') AS DOUBLE) "
-            f"WHEN regexp_full_match({s}, '[+-]?\\d+\\.\\d{{1,2}}|[+-]?\\d+\\.\\d{{4,}}') THEN TRY_CAST({s} AS DOUBLE) "
-            f"ELSE NULL END)")
+    point, group = (",", "\\.") if decimal == COMMA else ("\\.", ",")
+    plain_point = "," if decimal == COMMA else "."
+    plain_group = "." if decimal == COMMA else ","
+    # A plain decimal written the other way: 1-2 or 4+ digits after the other mark, or '0' before it.
+    other = f"\\{plain_group}" if plain_group == "." else plain_group
+    plain_other = f"[+-]?(\\d+{other}\\d{{1,2}}|\\d+{other}\\d{{4,}}|0{other}\\d+)"
+    return (f"(CASE WHEN regexp_full_match({s}, '[+-]?[1-9]\\d{{0,2}}({group}\\d{{3}})+({point}\\d+)?') "
+            f"THEN TRY_CAST(replace(replace({s}, '{plain_group}', ''), '{plain_point}', '.') AS DOUBLE) "
+            f"WHEN regexp_full_match({s}, '[+-]?\\d+({point}\\d+)?') "
+            f"THEN TRY_CAST(replace({s}, '{plain_point}', '.') AS DOUBLE) "
+            f"WHEN regexp_full_match({s}, '{plain_other}') "
+            f"THEN TRY_CAST(replace({s}, ',', '.') AS DOUBLE) ELSE NULL END)")
 
 
 def _typed(col: Column, t: str) -> tuple[str, str | None]:
@@ -150,7 +159,7 @@ def _typed(col: Column, t: str) -> tuple[str, str | None]:
                     f"THEN lpad({stripped}, {col.width}, '0') ELSE {stripped} END)"), None
         return stripped, None
     if col.type in ("number", "percent", "integer"):
-        value = _number(f"regexp_replace({t}, '%$', '')" if col.type == "percent" else t)
+        value = _number(f"regexp_replace({t}, '%$', '')" if col.type == "percent" else t, col.decimal)
         if col.type == "integer":
             return f"(CASE WHEN {value} = floor({value}) THEN CAST({value} AS BIGINT) END)", None
         return value, None
@@ -238,16 +247,20 @@ def ingest_bulk(path: Path, contract: Contract, *, department: str, sha: str, ru
         workdir = Path(tmp)
         source, _ = _utf8_copy(path, workdir)
         with open(source, "rb") as f:  # the head only: the file may be gigabytes
-            head_text = f.read(HEAD_BYTES).decode("utf-8", errors="ignore").lstrip("\ufeff")
+            head_bytes = f.read(HEAD_BYTES)
+        head_text = head_bytes.decode("utf-8", errors="ignore").lstrip("\ufeff")
         delimiter = _sniff_delimiter(head_text)
         head = read_csv_head(head_text, delimiter)
         first, last, mapping, _ = locate_header(RawTable(rows=head, merged=[]), contract)
         fallback_year = None
         if "year" in contract.column_names and "year" not in mapping.values():
             fallback_year = period_from_context(RawTable(rows=head, merged=[]), first, path)
+        # Each number column's decimal mark, from the cells of the file's first 256 KB.
+        head_rows = read_csv_head(head_text, delimiter, lines_read=None, whole_file=len(head_bytes) < HEAD_BYTES)
+        columns = file_columns(head_rows, last, mapping, contract)
         layout = Layout(source, delimiter, records_before=last,
                         width=max(len(cells) for n, cells in head if n == first), fallback_year=fallback_year,
-                        columns={i: contract.column(c) for i, c in mapping.items() if not contract.column(c).personal})
+                        columns={i: col for i, col in columns.items() if not col.personal})
         units = None
         if _resolves_units(contract):
             if _loading_units is not None:

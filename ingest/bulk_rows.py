@@ -70,7 +70,7 @@ class CellReader:
         if len(self._seen) > 100_000:
             self._seen.clear()  # bounded, whatever the column holds
         try:
-            value, problem = parse_cell(self.col.type, raw, self.col.width), None
+            value, problem = parse_cell(self.col.type, raw, self.col.width, self.col.decimal), None
         except BadValue:
             value, problem = None, f"{self.col.name}: cannot read the value as {self.col.type} '{raw.strip()}'"
         # Two threads may read the same value at once: both get the same answer.
@@ -101,7 +101,7 @@ def as_sql_text(value) -> str | None:
 def quiet_parse(col: Column, raw: str | None):
     """The row path's reading of a cell, or None where the row path would report a problem."""
     try:
-        return parse_cell(col.type, raw, col.width)
+        return parse_cell(col.type, raw, col.width, col.decimal)
     except BadValue:
         return None
 
@@ -186,7 +186,7 @@ class UnitAnswers:
             name, code, district, version = key
             record = {n: quiet_parse(col, raw) if col else None for (_, col), n, raw in
                       zip(self.key_columns, ("unit_name", "unit_code", "district_name"), (name, code, district))}
-            got, level = resolve_row(record, self.contract.unit_level, self.province, list_version=version)
+            got, level = resolve_row(record, self.contract.unit_levels, self.province, list_version=version)
             written = record["unit_name"] or record["unit_code"]
             self._index[key] = len(self.answers)
             self.answers.append((got.unit.code, level, got.unit.list_version, None) if got.status == "matched"

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from ingest.values import fold
+from ingest.values import COMMA, fold
 
 CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
 
@@ -26,6 +26,7 @@ class Column:
     description: dict = field(default_factory=dict)
     personal: bool = False       # recognised in the header, never stored past the raw file
     default: Any = None          # the value of a blank cell
+    decimal: str = COMMA         # numbers: the decimal mark, decided per file (ingest.table.file_columns)
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class Contract:
     title: dict
     description: dict
     grain: str
-    unit_level: str
+    unit_levels: tuple[str, ...]   # province, district (before 1 July 2025), commune; () for no unit
     keys: tuple[str, ...]
     bad_rows: str
     columns: tuple[Column, ...]
@@ -79,6 +80,17 @@ def _column(raw: dict[str, Any]) -> Column:
     )
 
 
+UNIT_LEVELS = ("province", "district", "commune")  # hamlets stay names under their commune
+
+
+def _unit_levels(raw: dict[str, Any]) -> tuple[str, ...]:
+    levels = tuple(raw.get("unit_levels", ["commune"]))
+    unknown = [lvl for lvl in levels if lvl not in UNIT_LEVELS]
+    if unknown:
+        raise ValueError(f"contract {raw['id']}: unit_levels {unknown} not among {UNIT_LEVELS}")
+    return levels
+
+
 def load_contract(path: Path) -> Contract:
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     return Contract(
@@ -86,7 +98,7 @@ def load_contract(path: Path) -> Contract:
         title=raw["title"],
         description=raw.get("description", {}),
         grain=raw["grain"],
-        unit_level=raw.get("unit_level", "commune"),
+        unit_levels=_unit_levels(raw),
         keys=tuple(raw["keys"]),
         bad_rows=raw.get("bad_rows", "quarantine"),
         columns=tuple(_column(c) for c in raw["columns"]),

@@ -243,10 +243,12 @@ def read_json(path: Path) -> RawTable:
     return RawTable(rows=rows, merged=[], encoding=encoding)
 
 
-def read_csv_head(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
-    """The first lines of a large CSV, to find its header (the last, maybe cut, line is dropped)."""
-    lines = text.splitlines()[:-1] or text.splitlines()
-    reader = csv.reader(io.StringIO("\n".join(lines[:60]), newline=""), delimiter=delimiter)
+def read_csv_head(text: str, delimiter: str, lines_read: int | None = 60,
+                  whole_file: bool = False) -> list[tuple[int, list[str]]]:
+    """The first lines of a large CSV, to find its header (unless the text is the whole file, its
+    last line, maybe cut, is dropped)."""
+    lines = text.splitlines() if whole_file else text.splitlines()[:-1] or text.splitlines()
+    reader = csv.reader(io.StringIO("\n".join(lines[:lines_read]), newline=""), delimiter=delimiter)
     return list(enumerate(reader, start=1))
 
 

@@ -211,8 +211,8 @@ def _ingest_file(path: Path, department: str, dataset: str, contract: Contract |
         issue = Issue(None, None, None, bad.vi, bad.en, bad.fix_vi, bad.fix_en)
         return _reject(outcome, entry, [issue], ledger, con, report_dir, contract)
 
-    if contract.unit_level and "unit_name" in contract.column_names:
-        parsed.records, unresolved = resolve_records(parsed.records, department, contract.unit_level)
+    if contract.unit_levels and "unit_name" in contract.column_names:
+        parsed.records, unresolved = resolve_records(parsed.records, department, contract.unit_levels)
         parsed.issues.extend(unresolved)
     hold_back_duplicate_keys(parsed, contract.keys)
 

@@ -128,7 +128,7 @@ def keep_original(path: Path, sha: str, data_dir: Path) -> Path:
 
 
 def bronze_schema(contract: Contract) -> pa.Schema:
-    resolved = [("unit_level", pa.string()), ("unit_list_version", pa.string())] if contract.unit_level else []
+    resolved = [("unit_level", pa.string()), ("unit_list_version", pa.string())] if contract.unit_levels else []
     return pa.schema([(c.name, ARROW_TYPES[c.type]) for c in contract.stored_columns] + resolved + LINEAGE)
 
 

@@ -8,13 +8,13 @@ a unit name and at least one value are data.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ingest.contract import Contract
+from ingest.contract import Column, Contract
 from ingest.readers import RawTable, Unreadable, iter_nonempty
-from ingest.values import BadValue, find_year, find_year_in_filename, fold, parse_cell
+from ingest.values import NUMERIC, BadValue, decimal_mark, find_year, find_year_in_filename, fold, parse_cell
 
 HEADER_SCAN_ROWS = 40
 ROMAN_RE = re.compile(r"^(?=[ivxlc]+$)m{0,3}(c[md]|d?c{0,3})(x[cl]|l?x{0,3})(i[xv]|v?i{0,3})$")
@@ -110,9 +110,24 @@ def period_from_context(table: RawTable, header_row: int, path: Path) -> int | N
     return find_year_in_filename(path.name)
 
 
+def file_columns(rows: list[tuple[int, list[Any]]], last_header_row: int, mapping: dict[int, str],
+                 contract: Contract) -> dict[int, Column]:
+    """The contract's columns as this file writes them: each number column with the decimal mark
+    its cells below the header use (`values.decimal_mark`)."""
+    columns = {}
+    for index, name in mapping.items():
+        col = contract.column(name)
+        if col.type in NUMERIC:
+            cells = (cells[index] for number, cells in rows if number > last_header_row and index < len(cells))
+            col = replace(col, decimal=decimal_mark(cells))
+        columns[index] = col
+    return columns
+
+
 def parse_table(table: RawTable, contract: Contract, path: Path) -> ParsedTable:
     first, last, mapping, ignored = locate_header(table, contract)
     out = ParsedTable(ignored_columns=ignored, header_row=first)
+    columns = file_columns(table.rows, last, mapping, contract)
 
     missing = [c for c in contract.columns if c.required and c.name not in mapping.values()]
     if missing:
@@ -155,13 +170,13 @@ def parse_table(table: RawTable, contract: Contract, path: Path) -> ParsedTable:
 
         record: dict[str, Any] = {"_row_number": number, "_group": group}
         row_issues: list[Issue] = []
-        for col, canonical in mapping.items():
-            spec = contract.column(canonical)
+        for col, spec in columns.items():
+            canonical = spec.name
             if spec.personal:
                 continue  # personal data stays in the raw file only
             raw = cells[col] if col < len(cells) else None
             try:
-                value = parse_cell(spec.type, raw, spec.width)
+                value = parse_cell(spec.type, raw, spec.width, spec.decimal)
                 _check(spec, value)
             except BadValue as bad:
                 row_issues.append(Issue(number, canonical, raw, bad.vi, bad.en, bad.fix_vi, bad.fix_en))

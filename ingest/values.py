@@ -45,59 +45,119 @@ def _text(raw: Any) -> str | None:
 
 _NUMBER_RE = re.compile(r"^[+-]?[\d.,\s]+$")
 
+# A column's decimal mark, decided per file (`decimal_mark`): Vietnamese files write 46,32 and
+# 1.797 (COMMA); some exports write 46.32 and 1,797 (DOT).
+COMMA, DOT = "comma", "dot"
 
-def parse_number(raw: Any) -> float | None:
-    """Vietnamese numbers: comma decimals, dot (or space) thousands. `1.797` is 1797, `46,32` is 46.32.
 
-    A dot followed by exactly three digits is a thousands mark (`1.797`, `118.420`); a lone dot
-    followed by one, two or four+ digits is a decimal point (`98.9`), as offices mix both.
-    """
+def _number_text(raw: Any) -> str | None:
+    text = _text(raw)
+    return None if text is None else text.replace("\u00a0", " ").replace(" ", "").removesuffix("%")
+
+
+def decimal_evidence(raw: Any) -> str | None:
+    """The decimal mark a cell can only have been written with, or None when it could be either
+    (`1.797`, `12.500`, `1,797`, whole numbers) or is not a number. `0.125` and `98.9` are DOT,
+    `46,32` and `1.797,5` COMMA, `1.797.000` COMMA (dots group thousands), `1,797.5` DOT."""
+    if isinstance(raw, (int, float)) or not isinstance(raw, str):
+        return None
+    text = _number_text(raw)
+    if not text or not _NUMBER_RE.match(text):
+        return None
+    digits = text.lstrip("+-")
+    if not any(c.isdigit() for c in digits):
+        return None
+    if "," in digits and "." in digits:
+        return COMMA if digits.rfind(",") > digits.rfind(".") else DOT
+    for mark, other in ((",", DOT), (".", COMMA)):
+        if mark not in digits:
+            continue
+        groups = digits.split(mark)
+        if len(groups) > 2:  # the mark groups thousands, so the other mark is the decimal one
+            return other if all(len(g) == 3 for g in groups[1:]) and groups[0] else None
+        whole, fraction = groups
+        if len(fraction) != 3 or whole in ("", "0"):
+            return COMMA if mark == "," else DOT
+    return None
+
+
+def _grouped(text: str) -> bool:
+    """Whether a number groups thousands ('1.797,5', '1,797,000'): it shows a whole convention."""
+    return ("," in text and "." in text) or text.count(",") > 1 or text.count(".") > 1
+
+
+def decimal_mark(cells) -> str:
+    """A column's decimal mark in one file, from its unambiguous cells: the mark most of them use
+    (a tie, or no evidence, keeps the Vietnamese comma). Cells that use the other are then errors."""
+    votes = {COMMA: 0, DOT: 0}
+    for cell in cells:
+        if (evidence := decimal_evidence(cell)) is not None:
+            votes[evidence] += 1
+    return DOT if votes[DOT] > votes[COMMA] else COMMA
+
+
+def parse_number(raw: Any, decimal: str = COMMA) -> float | None:
+    """Numbers in the file's convention for the column (`decimal`): with COMMA (Vietnamese), `1.797`
+    is 1797 and `46,32` is 46.32; with DOT, `1,797` is 1797 and `46.32` is 46.32. A cell grouped
+    the other way (`1,797.5` with COMMA) contradicts the file: an error, never reinterpreted. A plain
+    decimal written the other way (`98.9` with COMMA) has one reading only and is read so."""
     if isinstance(raw, bool):
         raise BadValue("Giá trị không phải là số", "The value is not a number",
                        "Nhập số, ví dụ 46,32", "Enter a number, e.g. 46,32")
     if isinstance(raw, (int, float)):
         return None if raw != raw else float(raw)
-    text = _text(raw)
-    if text is None:
+    if _text(raw) is None:
         return None
-    text = text.replace("\u00a0", " ").replace(" ", "")
+    text = _number_text(raw) if str(raw).strip().endswith("%") else _text(raw).replace("\u00a0", " ").replace(" ", "")
     if not _NUMBER_RE.match(text):
         raise BadValue(f"'{text}' không phải là số", f"'{text}' is not a number",
                        "Chỉ nhập số (dấu phẩy cho phần thập phân), ví dụ 46,32; để trống hoặc '-' nếu chưa có số liệu",
                        "Enter digits only (comma as the decimal mark), e.g. 46,32; leave blank or '-' when there is no data")
-    if "," in text and "." in text:
-        # 1.797,5: dots group thousands, the comma is the decimal mark.
-        if text.rfind(",") < text.rfind("."):
-            raise BadValue(f"'{text}' dùng dấu phẩy phân cách hàng nghìn", f"'{text}' uses commas for thousands",
-                           "Dùng dấu chấm phân cách hàng nghìn và dấu phẩy cho phần thập phân, ví dụ 1.797,5",
-                           "Use dots for thousands and a comma for decimals, e.g. 1.797,5")
-        text = text.replace(".", "").replace(",", ".")
-    elif "," in text:
-        if text.count(",") > 1:
-            raise BadValue(f"'{text}' có nhiều dấu phẩy", f"'{text}' has several commas",
-                           "Dùng một dấu phẩy cho phần thập phân", "Use one comma as the decimal mark")
-        text = text.replace(",", ".")
-    elif "." in text:
-        groups = text.lstrip("+-").split(".")
-        if len(groups) > 2 or (len(groups) == 2 and len(groups[1]) == 3):
-            if not all(len(g) == 3 for g in groups[1:]):
-                raise BadValue(f"'{text}' có dấu chấm sai vị trí", f"'{text}' has misplaced dots",
-                               "Dấu chấm chỉ dùng để phân cách hàng nghìn, ví dụ 1.797",
-                               "Dots only group thousands, e.g. 1.797")
-            text = text.replace(".", "")
-    return float(text)
+    evidence = decimal_evidence(text)
+    if evidence is not None and evidence != decimal and not _grouped(text):
+        decimal = evidence  # a plain decimal written the other way ('98.9'): its only reading, not a guess
+    elif evidence is not None and evidence != decimal:
+        point, group = (",", ".") if decimal == COMMA else (".", ",")
+        raise BadValue(f"'{text}' viết khác quy ước số của cột trong tệp này (dấu thập phân '{point}', "
+                       f"dấu nhóm nghìn '{group}')",
+                       f"'{text}' contradicts the column's number convention in this file (decimal mark "
+                       f"'{point}', thousands mark '{group}')",
+                       f"Viết mọi số của cột theo cùng một quy ước, ví dụ {'46,32 và 1.797' if decimal == COMMA else '46.32 và 1,797'}",
+                       f"Write every number of the column the same way, e.g. {'46,32 and 1.797' if decimal == COMMA else '46.32 and 1,797'}")
+    point, group = (",", ".") if decimal == COMMA else (".", ",")
+    words = {",": ("dấu phẩy", "commas"), ".": ("dấu chấm", "dots")}
+    if text.count(point) > 1:
+        raise BadValue(f"'{text}' có nhiều {words[point][0]}", f"'{text}' has several {words[point][1]}",
+                       f"Dùng một {words[point][0]} cho phần thập phân", f"Use one {words[point][1][:-1]} as the decimal mark")
+    whole, _, fraction = text.partition(point)
+    if group in whole:
+        sign, groups = whole[:1] if whole[:1] in "+-" else "", whole.lstrip("+-").split(group)
+        if not _THOUSANDS_LEAD.fullmatch(groups[0]) or not all(len(g) == 3 for g in groups[1:]):
+            raise BadValue(f"'{text}' có {words[group][0]} sai vị trí", f"'{text}' has misplaced {words[group][1]}",
+                           f"{words[group][0].capitalize()} chỉ dùng để phân cách hàng nghìn, ví dụ 1{group}797",
+                           f"{words[group][1].capitalize()} only group thousands, e.g. 1{group}797")
+        whole = sign + "".join(groups)
+    number = whole + ("." + fraction if point in text else "")
+    if not _PLAIN_NUMBER.fullmatch(number):
+        raise BadValue(f"'{text}' không phải là số", f"'{text}' is not a number",
+                       "Chỉ nhập số, ví dụ 46,32", "Enter digits only, e.g. 46,32")
+    return float(number)
 
 
-def parse_percent(raw: Any) -> float | None:
+_THOUSANDS_LEAD = re.compile(r"[1-9]\d{0,2}")
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+
+
+def parse_percent(raw: Any, decimal: str = COMMA) -> float | None:
     if isinstance(raw, str):
         text = raw.strip()
         if text.endswith("%"):
             raw = text[:-1]
-    return parse_number(raw)
+    return parse_number(raw, decimal)
 
 
-def parse_integer(raw: Any) -> int | None:
-    value = parse_number(raw)
+def parse_integer(raw: Any, decimal: str = COMMA) -> int | None:
+    value = parse_number(raw, decimal)
     if value is None:
         return None
     if value != int(value):
@@ -265,6 +325,14 @@ PARSERS: dict[str, Callable[..., Any]] = {
 }
 
 
-def parse_cell(type_name: str, raw: Any, width: int | None = None) -> Any:
-    """A cell read as its column's type (codes also take their width); raises BadValue."""
-    return PARSERS[type_name](raw, width) if type_name == "code" else PARSERS[type_name](raw)
+NUMERIC = ("number", "percent", "integer")
+
+
+def parse_cell(type_name: str, raw: Any, width: int | None = None, decimal: str = COMMA) -> Any:
+    """A cell read as its column's type (codes also take their width, numbers the file's decimal
+    mark for the column); raises BadValue."""
+    if type_name == "code":
+        return PARSERS[type_name](raw, width)
+    if type_name in NUMERIC:
+        return PARSERS[type_name](raw, decimal)
+    return PARSERS[type_name](raw)

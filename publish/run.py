@@ -82,6 +82,20 @@ def _owner(ckan, departments: list[str]) -> str:
     return ensure_organization(ckan, program["name"], program["title"], program.get("description", ""))
 
 
+# The levels a dataset's rows are at, as its spatial coverage says them (most general first).
+LEVEL_WORDS = {"province": ("cấp tỉnh", "provinces"), "district": ("cấp huyện, trước 01/7/2025", "districts, before 1 July 2025"),
+               "commune": ("cấp xã", "communes")}
+
+
+def spatial_coverage(levels: set[str]) -> str:
+    """'Việt Nam (cấp tỉnh, cấp xã) / Viet Nam (provinces, communes)'; a table without units: 'Việt Nam'."""
+    held = [words for level, words in LEVEL_WORDS.items() if level in levels]
+    if not held:
+        return "Việt Nam / Viet Nam"
+    return (f"Việt Nam ({'; '.join(vi for vi, _ in held)}) / "
+            f"Viet Nam ({'; '.join(en for _, en in held)})")
+
+
 def publish_mart(ckan, mart: str, parquet: Path, validation_report: Path | None, data_dir: Path) -> PublishedDataset:
     refuse_personal_columns(mart, parquet)  # before anything reaches the portal
     meta = dict(_yaml("datasets.yaml")[mart])
@@ -89,9 +103,11 @@ def publish_mart(ckan, mart: str, parquet: Path, validation_report: Path | None,
     meta["name"] = os.environ.get("NTM_DATASET_PREFIX", "") + meta["name"]
     columns, mart_meta = column_docs(mart, data_dir)
     primary_key = mart_meta.get("primary_key") or []
-    table = pq.read_table(parquet, columns=[c for c in ("department", "year") if c in pq.read_schema(parquet).names])
+    table = pq.read_table(parquet, columns=[c for c in ("department", "year", "unit_level")
+                                            if c in pq.read_schema(parquet).names])
     departments = sorted(set(table.column("department").to_pylist())) if "department" in table.column_names else []
     years = sorted(set(table.column("year").to_pylist())) if "year" in table.column_names else []
+    levels = set(table.column("unit_level").to_pylist()) if "unit_level" in table.column_names else set()
 
     out_dir = data_dir / "publish" / mart
     csv_path = write_csv(parquet, out_dir / f"{meta['name']}.csv")
@@ -122,7 +138,7 @@ def publish_mart(ckan, mart: str, parquet: Path, validation_report: Path | None,
             "ntm_mart": mart,
             "ntm_content_hash": digest,
             "temporal_coverage": f"{years[0]}–{years[-1]}" if years else "",
-            "spatial_coverage": "Việt Nam (cấp xã) / Viet Nam (communes)",
+            "spatial_coverage": spatial_coverage(levels),
             "update_frequency": meta.get("update_frequency", ""),
             "source_departments": ", ".join(departments),
             # The same facts under the names DCAT-AP harvesters read (ckanext-dcat on the portal).

@@ -187,3 +187,20 @@ def test_bulk_path_rejects_bytes_that_are_not_utf8_past_the_first_block_with_a_c
     assert outcome.status == "rejected"
     assert outcome.reason == ("Tệp có ký tự không đúng mã UTF-8 ở phần sau của tệp / "
                               "The file has characters that are not UTF-8 further down")
+
+
+def test_a_columns_decimal_mark_is_the_files_on_both_paths(tmp_path, monkeypatch):
+    """Dot decimals in this file's column: 0.125 is an eighth and 12.500 twelve and a half (not 125
+    and 12,500); 1,797 in a column grouped with commas is 1797; a cell grouped the other way
+    (1.797.000) contradicts the file and is held back; a plain decimal with the other mark (46,5)
+    has one reading. The same on both paths."""
+    lines = ["Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%);Số điểm wifi công cộng miễn phí",
+             "03664;Xã Chiềng Xôm;2023;0.125;1,797,000", "03658;Xã Chiềng Cọ;2023;12.500;2,000,000",
+             "03661;Xã Chiềng Đen;2023;98.9;1.797.000", "03646;Phường Chiềng Lề;2023;46,5;1,797"]
+    results = _both_paths(tmp_path, monkeypatch, "so-khcn-son-la", "digital_infrastructure",
+                          "\n".join(lines).encode())
+    assert results["bulk"] == results["rows"]
+    assert results["rows"][:3] == ("partly_landed", 3, 1)
+    values = duckdb.sql(f"select unit_code, fixed_broadband_household_pct, free_wifi_points from read_parquet("
+                        f"'{tmp_path}/bulk/data/bronze/digital_infrastructure/*.parquet') order by 1").fetchall()
+    assert values == [("03646", 46.5, 1797), ("03658", 12.5, 2000000), ("03664", 0.125, 1797000)]

@@ -230,21 +230,22 @@ def test_symlink_is_rejected_without_being_followed(dropzone, data_dir, tmp_path
 
 
 def test_a_department_cannot_write_another_departments_data(dropzone, data_dir):
-    """Two departments send the same unit and year: both land, each under its own department."""
+    """Two departments of one province send the same unit and year: both land, each under its own
+    department (a department of another province cannot send them at all: test_ingest_joints)."""
     drop(dropzone, "so-khcn-son-la", DI, name="a.csv", content=csv_text().encode())
-    drop(dropzone, "so-khcn-thai-nguyen", DI, name="a.csv", content=csv_text().encode())
+    drop(dropzone, "so-nnmt-son-la", DI, name="a.csv", content=csv_text().encode())
     result = ingest_dropzone(dropzone, data_dir, "r1")
     assert [f.status for f in result.files] == ["landed", "landed"]
     rows = duckdb.sql(f"select _department, count(*) from read_parquet('{data_dir}/bronze/{DI}/*.parquet', "
                       "union_by_name=true) group by 1 order by 1").fetchall()
-    assert rows == [("so-khcn-son-la", 2), ("so-khcn-thai-nguyen", 2)]
+    assert rows == [("so-khcn-son-la", 2), ("so-nnmt-son-la", 2)]
     # A corrected file from one department supersedes only that department's file.
     drop(dropzone, "so-khcn-son-la", DI, name="b.csv", content=csv_text(rows=[ROWS[0]]).encode())
     ingest_dropzone(dropzone, data_dir, "r2")
     ledger = duckdb.sql(f"select department, file_name, status from '{data_dir}/ledger.parquet' "
                         "order by 1, 2").fetchall()
     assert ledger == [("so-khcn-son-la", "a.csv", "superseded"), ("so-khcn-son-la", "b.csv", "landed"),
-                      ("so-khcn-thai-nguyen", "a.csv", "landed")]
+                      ("so-nnmt-son-la", "a.csv", "landed")]
 
 
 def test_all_bundled_samples_land(tmp_path, data_dir):

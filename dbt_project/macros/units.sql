@@ -2,6 +2,7 @@
 {% macro unit_columns(alias='units') %}
         cast({{ alias }}.unit_key as varchar) as unit_key,
         cast(split_part({{ alias }}.unit_key, ':', 3) as varchar) as unit_code,
+        cast(split_part({{ alias }}.unit_key, ':', 2) as varchar) as unit_level,
         cast(split_part({{ alias }}.unit_key, ':', 1) as varchar) as unit_list_version,
         cast({{ alias }}.unit_name as varchar) as unit_name,
         cast({{ alias }}.province_code as varchar) as province_code,

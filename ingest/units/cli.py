@@ -54,11 +54,8 @@ def crosswalk_rows() -> list[dict]:
 
 
 def export_seeds(directory: Path = SEEDS_DIR) -> list[Path]:
-    """The unit lists and the crosswalk, and (beside them) the ledger's statuses, as dbt seeds."""
-    from ingest.store import write_status_seed
-
     directory.mkdir(parents=True, exist_ok=True)
-    written = [write_status_seed()]
+    written = []
     for name, rows in (("admin_units", unit_rows()), ("admin_unit_crosswalk", crosswalk_rows())):
         path = directory / f"{name}.csv"
         with open(path, "w", encoding="utf-8", newline="") as f:
@@ -75,7 +72,9 @@ def main(args) -> int:
         print(f"{args.output}: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
         return 0 if counts["matched"] == sum(counts.values()) else 1
     if args.units_command == "export-seeds":
-        for path in export_seeds():
+        from ingest.store import write_status_seed
+
+        for path in [*export_seeds(), write_status_seed()]:  # the ledger's statuses ride along
             print(path)
         print(", ".join(f"{k}: {v}" for k, v in ref.crosswalk_checks().items()))
         return 0

@@ -42,6 +42,7 @@ class Resolution:
     unit: Candidate | None = None
     candidates: list[Candidate] = field(default_factory=list)
     reason: str | None = None
+    outside: str | None = None       # the department's province, when the unit lies outside it
 
     @property
     def unit_code(self) -> str | None:
@@ -158,6 +159,17 @@ def _match(text: str, version: str, level: str, scope: set[str] | None) -> list[
     return []
 
 
+@lru_cache(maxsize=256)
+def _provinces(version: str, name: str) -> tuple[str, ...]:
+    """The provinces of `version` a province name stands for (an old name on new data: its successors)."""
+    idx = index()
+    provinces = _match(name, version, "province", None)
+    if not provinces and version == ref.NEW:
+        provinces = sorted({idx.units[n].province_key for o in _match(name, ref.OLD, "province", None)
+                            for c in idx.descendants(o) for n in idx.successors.get(c, ())})
+    return tuple(provinces)
+
+
 @lru_cache(maxsize=20000)
 def _scope(version: str, parent: str | None, grandparent: str | None) -> tuple[frozenset[str] | None, str | None]:
     """The communes a name may resolve to, given its parent names; None means anywhere in the list."""
@@ -166,11 +178,7 @@ def _scope(version: str, parent: str | None, grandparent: str | None) -> tuple[f
         return None, None
     provinces: list[str] | None = None
     if grandparent:
-        provinces = _match(grandparent, version, "province", None)
-        if not provinces and version == ref.NEW:
-            # An old province name on new data: its successors.
-            provinces = sorted({idx.units[n].province_key for o in _match(grandparent, ref.OLD, "province", None)
-                                for c in idx.descendants(o) for n in idx.successors.get(c, ())})
+        provinces = list(_provinces(version, grandparent))
         if not provinces:
             return frozenset(), f"province '{grandparent}' not found"
     if not parent:
@@ -226,19 +234,26 @@ def _nearest(name: str, version_list: list[str], scope_by_version: dict[str, fro
 
 def resolve(name: str | None, parent: str | None = None, grandparent: str | None = None, code: str | None = None,
             date: dt.date | str | None = None, list_version: str | None = None,
-            level: str = "commune") -> Resolution:
+            level: str = "commune", province: str | None = None) -> Resolution:
     """One unit, or a rejection with ranked candidates.
 
     `parent` and `grandparent` are the names of the enclosing units (district and province
     before July 2025, province after); `date` or `list_version` says which official list the
-    name or code belongs to (both lists are searched when neither is given)."""
+    name or code belongs to (both lists are searched when neither is given). With `province`,
+    the unit must be that province or lie within it, whether it is named or given by its code."""
     versions = _versions(date, list_version)
     name = tidy(name) if name else ""
     if code:
-        return _resolve_code(name, str(code).strip(), versions, level)
+        return _within(_resolve_code(name, str(code).strip(), versions, level), province)
     if not name:
         return Resolution("not_found", reason="no name and no code")
-    whole = _resolve_name(name, parent, grandparent, versions, level)
+    if province and level != "province":
+        grandparent = grandparent or province
+    whole = _within(_resolve_name(name, parent, grandparent, versions, level), province)
+    if whole.status == "not_found" and province and level != "province":
+        elsewhere = _resolve_name(name, parent, None, versions, level)
+        if elsewhere.status == "matched":  # say where the unit is, rather than that it is nowhere
+            return _within(elsewhere, province)
     base, hints = _split_suffix(name)
     if whole.status != "not_found" or not hints:
         return whole
@@ -246,6 +261,19 @@ def resolve(name: str | None, parent: str | None = None, grandparent: str | None
     split = _resolve_name(base, parent or hints[0], grandparent or (hints[1] if len(hints) > 1 else None),
                           versions, level)
     return split if split.status != "not_found" else whole
+
+
+def _in_province(key: str, province: str) -> bool:
+    unit = index().units[key]
+    return unit.province_key in _provinces(unit.list_version, tidy(province))
+
+
+def _within(got: Resolution, province: str | None) -> Resolution:
+    """A unit outside the department's province is not an answer: the report says where it is."""
+    if not province or got.status != "matched" or _in_province(got.unit.key, province):
+        return got
+    return Resolution("not_found", candidates=[got.unit], outside=province,
+                      reason=f"{got.unit.path} is outside {province}, the province of the department")
 
 
 def _scopes(versions: list[str], parent: str | None, grandparent: str | None):

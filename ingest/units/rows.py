@@ -16,6 +16,7 @@ from ingest.units.resolver import Resolution, resolve
 
 DEPARTMENTS = Path(__file__).resolve().parents[1] / "departments.yaml"
 LEVEL_BY_CODE_WIDTH = {2: "province", 3: "district", 5: "commune"}
+CODE_WIDTH = {level: width for width, level in LEVEL_BY_CODE_WIDTH.items()}
 LEVEL_BY_TYPE = {"Tỉnh": ["province"], "Thành phố": ["province", "district"], "Huyện": ["district"],
                  "Quận": ["district"], "Thị xã": ["district"], "Xã": ["commune"], "Phường": ["commune"],
                  "Thị trấn": ["commune"], "Đặc khu": ["commune"]}
@@ -50,26 +51,33 @@ def reference_date(record: dict[str, Any]) -> str | None:
     return None
 
 
-def _levels(record: dict[str, Any], unit_level: str) -> list[str]:
-    if unit_level != "any":
-        return [unit_level]
+def _levels(record: dict[str, Any], allowed: tuple[str, ...]) -> list[str]:
+    """The levels a row's unit may be at, among those its contract accepts: the code's width and the
+    type word of the name ('Tỉnh', 'Xã') narrow them down."""
+    levels = list(allowed)
     code = str(record.get("unit_code") or "")
-    if code.isdigit() and len(code) in LEVEL_BY_CODE_WIDTH:
-        return [LEVEL_BY_CODE_WIDTH[len(code)]]
-    unit_type = interpretations(record.get("unit_name") or "")[0][0]
-    return LEVEL_BY_TYPE.get(unit_type, ["commune", "district", "province"])
+    if len(levels) > 1 and code.isdigit():
+        exact = LEVEL_BY_CODE_WIDTH.get(len(code))
+        levels = [exact] if exact in levels else [lvl for lvl in levels if CODE_WIDTH[lvl] > len(code)]
+    if len(levels) > 1 and record.get("unit_name"):
+        unit_type = interpretations(record["unit_name"])[0][0]
+        levels = [lvl for lvl in levels if lvl in LEVEL_BY_TYPE.get(unit_type, levels)]
+    return levels
 
 
-def resolve_row(record: dict[str, Any], unit_level: str, province: str | None,
+def resolve_row(record: dict[str, Any], unit_levels: tuple[str, ...], province: str | None,
                 list_version: str | None = None) -> tuple[Resolution, str]:
-    """The unit of one row (name, code, district, date), trying the levels the row allows. The row's
-    date decides the unit list, unless `list_version` names it."""
+    """The unit of one row (name, code, district, date) within the department's province, trying the
+    levels the contract accepts. The row's date decides the unit list, unless `list_version` names it."""
     answers = []
-    for level in _levels(record, unit_level):
+    for level in _levels(record, unit_levels):
         got = resolve(record.get("unit_name"), parent=record.get("district_name") or record.get("_group"),
-                      grandparent=province if level != "province" else None, code=record.get("unit_code"),
-                      date=None if list_version else reference_date(record), list_version=list_version, level=level)
+                      code=record.get("unit_code"), date=None if list_version else reference_date(record),
+                      list_version=list_version, level=level, province=province)
         answers.append((got, level))
+    if not answers:
+        return Resolution("not_found", reason=f"code {record.get('unit_code')} is not a code of a "
+                                              f"{' or '.join(unit_levels)}"), ""
     matched = [(g, lvl) for g, lvl in answers if g.status == "matched"]
     if len(matched) == 1 and not any(g.status == "ambiguous" for g, _ in answers):
         return matched[0]
@@ -79,28 +87,38 @@ def resolve_row(record: dict[str, Any], unit_level: str, province: str | None,
     return max(answers, key=lambda a: (a[0].status == "ambiguous", len(a[0].candidates)))
 
 
+def unit_issue(record: dict[str, Any], got: Resolution) -> Issue:
+    """Why a row's unit was not found, in both languages, with the closest official units."""
+    written = " / ".join(str(v) for v in (record.get("unit_name"), record.get("unit_code")) if v)
+    options = "; ".join(f"{c.code} {c.path}" for c in got.candidates[:5])
+    fix_vi = "Ghi đúng tên và mã ĐVHC theo danh mục" + ("; các đơn vị gần nhất: " + options if options
+                                                       else " của Tổng cục Thống kê")
+    fix_en = "Write the official unit name and code" + ("; closest units: " + options if options
+                                                         else " (General Statistics Office list)")
+    if got.outside:
+        vi = f"Đơn vị '{written}' không thuộc {got.outside}, tỉnh của đơn vị gửi"
+        en = f"Unit '{written}' is not in {got.outside}, the department's province"
+        fix_vi = f"Chỉ gửi số liệu của các đơn vị thuộc {got.outside}; kiểm tra lại mã và tên đơn vị"
+        fix_en = f"Send figures for units of {got.outside} only; check the unit's code and name"
+    elif got.status == "ambiguous":
+        vi, en = f"Tên/mã đơn vị '{written}' khớp nhiều đơn vị", f"Unit '{written}' fits several units"
+    else:
+        vi, en = f"Không tìm thấy đơn vị '{written}' trong danh mục", f"Unit '{written}' is not in the official list"
+    return Issue(record["_row_number"], "unit_name", written, f"{vi} ({got.reason})", f"{en} ({got.reason})",
+                 fix_vi, fix_en)
+
+
 def resolve_records(records: list[dict[str, Any]], department: str,
-                    unit_level: str = "commune") -> tuple[list[dict[str, Any]], list[Issue]]:
+                    unit_levels: tuple[str, ...] = ("commune",)) -> tuple[list[dict[str, Any]], list[Issue]]:
     """Rows with `unit_code`, `unit_level` and `unit_list_version` set from the official lists, and
     the issues of the rows that could not be resolved (with candidates)."""
     province = province_of(department)
     kept, issues = [], []
     for record in records:
-        got, level = resolve_row(record, unit_level, province)
+        got, level = resolve_row(record, unit_levels, province)
         if got.status == "matched":
             record.update(unit_code=got.unit.code, unit_level=level, unit_list_version=got.unit.list_version)
             kept.append(record)
             continue
-        written = " / ".join(str(v) for v in (record.get("unit_name"), record.get("unit_code")) if v)
-        options = "; ".join(f"{c.code} {c.path}" for c in got.candidates[:5])
-        if got.status == "ambiguous":
-            vi, en = f"Tên/mã đơn vị '{written}' khớp nhiều đơn vị", f"Unit '{written}' fits several units"
-        else:
-            vi, en = f"Không tìm thấy đơn vị '{written}' trong danh mục", f"Unit '{written}' is not in the official list"
-        issues.append(Issue(
-            record["_row_number"], "unit_name", written, f"{vi} ({got.reason})", f"{en} ({got.reason})",
-            ("Ghi đúng tên và mã ĐVHC theo danh mục; các đơn vị gần nhất: " + options) if options
-            else "Ghi đúng tên và mã ĐVHC theo danh mục của Tổng cục Thống kê",
-            ("Write the official unit name and code; closest units: " + options) if options
-            else "Write the official unit name and code (General Statistics Office list)"))
+        issues.append(unit_issue(record, got))
     return kept, issues
