@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from concurrent.futures import ThreadPoolExecutor
 import tempfile
 import threading
 import time
@@ -25,6 +26,7 @@ import pyarrow as pa
 from ingest.bulk_rows import BLOCK_BYTES, UNIT_COLUMNS, Layout, NumberedRows, UnitAnswers, as_sql_text
 from ingest.contract import Column, Contract
 from ingest.readers import RawTable, Unreadable, _sniff_delimiter, decode_text
+from ingest.safety import check_control_bytes
 from ingest.store import bronze_schema
 from ingest.table import Issue, file_columns, locate_header, period_from_context
 from ingest.values import COMMA, NO_DATA, PARSERS, BadValue
@@ -267,11 +269,18 @@ def ingest_bulk(path: Path, contract: Contract, *, department: str, sha: str, ru
                 _loading_units.join()  # the resolver's cache is not shared safely while it loads
             units = UnitAnswers(contract, layout, department)
         rows = NumberedRows(layout, units)
-        try:
-            return _write(contract, rows, workdir, department=department, source_file=path.name, sha=sha,
-                          run_id=run_id, data_dir=data_dir)
-        except (duckdb.Error, pa.ArrowException) as err:
-            raise _unreadable(err) from err
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="control-scan") as pool:
+            scan = pool.submit(check_control_bytes, source)  # the whole file, while DuckDB reads it
+            try:
+                result = _write(contract, rows, workdir, department=department, source_file=path.name, sha=sha,
+                                run_id=run_id, data_dir=data_dir)
+            except (duckdb.Error, pa.ArrowException) as err:
+                raise _unreadable(err) from err
+            if (control := scan.exception()) is not None:
+                for part in (data_dir / "bronze" / contract.id).glob(f"{department}__{sha[:16]}*.parquet"):
+                    part.unlink()  # written before the scan ended: the file is rejected whole
+                raise control
+        return result
 
 
 def _unreadable(err: Exception) -> Unreadable:

@@ -141,7 +141,10 @@ csv.field_size_limit(MAX_CELL_CHARS)
 
 
 def read_csv(path: Path) -> RawTable:
+    from ingest.safety import check_control_text
+
     text, encoding = decode_text(path.read_bytes())
+    check_control_text(text)
     delimiter = _sniff_delimiter(text[:20000])
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows = []
@@ -177,9 +180,19 @@ def read_xlsx(path: Path) -> RawTable:
                          f"The sheet has {sheet.max_column} columns (at most {MAX_COLUMNS})",
                          "Xóa các cột thừa, chỉ giữ biểu mẫu", "Delete the extra columns; keep just the form")
     rows = [(i, list(cells)) for i, cells in enumerate(sheet.iter_rows(values_only=True), start=1)]
+    _check_control_cells(rows)
     merged = [(r.min_row, r.min_col - 1, r.max_col - 1, sheet.cell(r.min_row, r.min_col).value)
               for r in sheet.merged_cells.ranges]
     return RawTable(rows=rows, merged=merged)
+
+
+def _check_control_cells(rows: list[tuple[int, list[Any]]]) -> None:
+    from ingest.safety import check_control_text
+
+    for number, cells in rows:
+        for cell in cells:
+            if isinstance(cell, str):
+                check_control_text(cell, first_line=number)
 
 
 def read_xls(path: Path) -> RawTable:
@@ -211,13 +224,17 @@ def read_xls(path: Path) -> RawTable:
         return cell.value
 
     rows = [(r + 1, [value(c) for c in sheet.row(r)]) for r in range(sheet.nrows)]
+    _check_control_cells(rows)
     merged = [(rlo + 1, clo, chi - 1, value(sheet.cell(rlo, clo))) for rlo, _, clo, chi in sheet.merged_cells]
     book.release_resources()
     return RawTable(rows=rows, merged=merged)
 
 
 def read_json(path: Path) -> RawTable:
+    from ingest.safety import check_control_text
+
     text, encoding = decode_text(path.read_bytes())
+    check_control_text(text)
     try:
         if path.suffix.lower() == ".jsonl":
             records = [json.loads(line) for line in text.splitlines() if line.strip()]

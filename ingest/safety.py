@@ -77,6 +77,39 @@ def check_content(path: Path) -> None:
                 "Xuất lại tệp dạng CSV từ Excel hoặc phần mềm", "Export the file again as CSV")
 
 
+# Control characters no department's text holds (tab, line feed and carriage return are layout).
+CONTROL_CHARACTERS = "".join(map(chr, [*range(0, 9), 11, 12, *range(14, 32), 127]))
+_CONTROL_RE = re.compile(f"[{re.escape(CONTROL_CHARACTERS)}]")
+_CONTROL_BYTES = CONTROL_CHARACTERS.encode()
+_CONTROL_BYTES_RE = re.compile(b"[" + re.escape(_CONTROL_BYTES) + b"]")
+SCAN_WINDOW = 64 << 20
+
+
+def _control_character(code: int, line: int) -> Unreadable:
+    return Unreadable(f"Dòng {line} của tệp có ký tự điều khiển (mã U+{code:04X}), không phải văn bản",
+                      f"Line {line} of the file holds a control character (U+{code:04X}), which is not text",
+                      "Xóa ký tự lạ ở dòng đó (hoặc xuất lại tệp từ phần mềm) rồi gửi lại",
+                      "Remove the stray character on that line (or export the file again) and drop it again")
+
+
+def check_control_text(text: str, first_line: int = 1) -> None:
+    """A decoded text file (or cell) holds no control characters; the error names the line."""
+    if (found := _CONTROL_RE.search(text)) is not None:
+        raise _control_character(ord(found.group()), first_line + text.count("\n", 0, found.start()))
+
+
+def check_control_bytes(path: Path) -> None:
+    """The same for a large UTF-8 file, read in 64 MB windows (a copy without the control bytes
+    is as long as the window when there are none: a C loop, ~1 s per GB)."""
+    lines = 0
+    with open(path, "rb") as f:
+        for window in iter(lambda: f.read(SCAN_WINDOW), b""):
+            if len(window.translate(None, _CONTROL_BYTES)) != len(window):
+                found = _CONTROL_BYTES_RE.search(window)
+                raise _control_character(window[found.start()], lines + window.count(b"\n", 0, found.start()) + 1)
+            lines += window.count(b"\n")
+
+
 def _check_xlsx(path: Path, head: bytes) -> None:
     if not head.startswith(b"PK"):
         _reject("Tệp .xlsx không phải là tệp Excel thật", "The .xlsx file is not a real Excel file",

@@ -9,13 +9,14 @@ from typing import Any, Iterator
 
 import pyarrow.parquet as pq
 
-# A cell starting like this is run as a formula by spreadsheets (OWASP CSV injection);
-# "-" followed by a digit is a negative number and stays as it is.
-_FORMULA_RE = re.compile(r"^(?:[=+@\t\r]|-(?![\d.]))")
+# A cell starting like this is run as a formula by spreadsheets (OWASP CSV injection). Only a cell
+# that is a negative number as a whole (-5, -0,5, -1.797) keeps its "-": `-2+3+cmd|...` does not.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NEGATIVE_NUMBER = re.compile(r"-\d+(?:[.,]\d+)*")
 
 
 def neutralise(value: Any) -> Any:
-    if isinstance(value, str) and _FORMULA_RE.match(value):
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NEGATIVE_NUMBER.fullmatch(value):
         return "'" + value
     return value
 

