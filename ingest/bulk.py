@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 from concurrent.futures import ThreadPoolExecutor
-import tempfile
 import threading
 import time
 import unicodedata
@@ -27,7 +27,7 @@ from ingest.bulk_rows import BLOCK_BYTES, UNIT_COLUMNS, Layout, NumberedRows, Un
 from ingest.contract import Column, Contract
 from ingest.readers import RawTable, Unreadable, _sniff_delimiter, decode_text
 from ingest.safety import check_control_bytes
-from ingest.store import bronze_schema
+from ingest.store import bronze_schema, scratch_dir
 from ingest.table import Issue, file_columns, locate_header, period_from_context
 from ingest.values import COMMA, NO_DATA, PARSERS, BadValue
 from ntm.config import log
@@ -243,44 +243,52 @@ def _utf8_copy(path: Path, workdir: Path) -> tuple[Path, str]:
 def ingest_bulk(path: Path, contract: Contract, *, department: str, sha: str, run_id: str,
                 data_dir: Path) -> BulkResult:
     """Type, check and land a large CSV with DuckDB; return counts and the first problems."""
+    workdir = scratch_dir(data_dir)  # DuckDB spills here; removed below, or by the next run if this one is killed
+    try:
+        return _ingest_bulk(path, contract, workdir, department=department, sha=sha, run_id=run_id,
+                            data_dir=data_dir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _ingest_bulk(path: Path, contract: Contract, workdir: Path, *, department: str, sha: str, run_id: str,
+                 data_dir: Path) -> BulkResult:
     from ingest.readers import read_csv_head
 
-    with tempfile.TemporaryDirectory(dir=data_dir) as tmp:
-        workdir = Path(tmp)
-        source, _ = _utf8_copy(path, workdir)
-        with open(source, "rb") as f:  # the head only: the file may be gigabytes
-            head_bytes = f.read(HEAD_BYTES)
-        head_text = head_bytes.decode("utf-8", errors="ignore").lstrip("\ufeff")
-        delimiter = _sniff_delimiter(head_text)
-        head = read_csv_head(head_text, delimiter)
-        first, last, mapping, _ = locate_header(RawTable(rows=head, merged=[]), contract)
-        fallback_year = None
-        if "year" in contract.column_names and "year" not in mapping.values():
-            fallback_year = period_from_context(RawTable(rows=head, merged=[]), first, path)
-        # Each number column's decimal mark, from the cells of the file's first 256 KB.
-        head_rows = read_csv_head(head_text, delimiter, lines_read=None, whole_file=len(head_bytes) < HEAD_BYTES)
-        columns = file_columns(head_rows, last, mapping, contract)
-        layout = Layout(source, delimiter, records_before=last,
-                        width=max(len(cells) for n, cells in head if n == first), fallback_year=fallback_year,
-                        columns={i: col for i, col in columns.items() if not col.personal})
-        units = None
-        if _resolves_units(contract):
-            if _loading_units is not None:
-                _loading_units.join()  # the resolver's cache is not shared safely while it loads
-            units = UnitAnswers(contract, layout, department)
-        rows = NumberedRows(layout, units)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="control-scan") as pool:
-            scan = pool.submit(check_control_bytes, source)  # the whole file, while DuckDB reads it
-            try:
-                result = _write(contract, rows, workdir, department=department, source_file=path.name, sha=sha,
-                                run_id=run_id, data_dir=data_dir)
-            except (duckdb.Error, pa.ArrowException) as err:
-                raise _unreadable(err) from err
-            if (control := scan.exception()) is not None:
-                for part in (data_dir / "bronze" / contract.id).glob(f"{department}__{sha[:16]}*.parquet"):
-                    part.unlink()  # written before the scan ended: the file is rejected whole
-                raise control
-        return result
+    source, _ = _utf8_copy(path, workdir)
+    with open(source, "rb") as f:  # the head only: the file may be gigabytes
+        head_bytes = f.read(HEAD_BYTES)
+    head_text = head_bytes.decode("utf-8", errors="ignore").lstrip("\ufeff")
+    delimiter = _sniff_delimiter(head_text)
+    head = read_csv_head(head_text, delimiter)
+    first, last, mapping, _ = locate_header(RawTable(rows=head, merged=[]), contract)
+    fallback_year = None
+    if "year" in contract.column_names and "year" not in mapping.values():
+        fallback_year = period_from_context(RawTable(rows=head, merged=[]), first, path)
+    # Each number column's decimal mark, from the cells of the file's first 256 KB.
+    head_rows = read_csv_head(head_text, delimiter, lines_read=None, whole_file=len(head_bytes) < HEAD_BYTES)
+    columns = file_columns(head_rows, last, mapping, contract)
+    layout = Layout(source, delimiter, records_before=last,
+                    width=max(len(cells) for n, cells in head if n == first), fallback_year=fallback_year,
+                    columns={i: col for i, col in columns.items() if not col.personal})
+    units = None
+    if _resolves_units(contract):
+        if _loading_units is not None:
+            _loading_units.join()  # the resolver's cache is not shared safely while it loads
+        units = UnitAnswers(contract, layout, department)
+    rows = NumberedRows(layout, units)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="control-scan") as pool:
+        scan = pool.submit(check_control_bytes, source)  # the whole file, while DuckDB reads it
+        try:
+            result = _write(contract, rows, workdir, department=department, source_file=path.name, sha=sha,
+                            run_id=run_id, data_dir=data_dir)
+        except (duckdb.Error, pa.ArrowException) as err:
+            raise _unreadable(err) from err
+        if (control := scan.exception()) is not None:
+            for part in (data_dir / "bronze" / contract.id).glob(f"{department}__{sha[:16]}*.parquet"):
+                part.unlink()  # written before the scan ended: the file is rejected whole
+            raise control
+    return result
 
 
 def _unreadable(err: Exception) -> Unreadable:
@@ -474,9 +482,11 @@ def _repeated_keys(con, keys: list[str], parts: list[Path]) -> list[int]:
     repeated = [r for (r,) in con.execute(f"""
         SELECT _row_number FROM (SELECT _row_number, row_number() OVER (PARTITION BY {key_list} ORDER BY _row_number)
                                  AS _rank FROM {rows}) WHERE _rank > 1 ORDER BY _row_number""").fetchall()]
+    # Written under a name no reader globs and renamed when complete: a kill leaves no half file.
+    kept = parts[0].with_suffix(".kept.part")
     con.execute(f"COPY (SELECT * FROM {rows} WHERE _row_number NOT IN (SELECT unnest(?::BIGINT[])) "
-                f"ORDER BY _row_number) TO {_lit(str(parts[0].with_suffix('')))} "
-                "(FORMAT parquet, ROW_GROUP_SIZE 200000)", [repeated])
+                f"ORDER BY _row_number) TO {_lit(str(kept))} (FORMAT parquet, ROW_GROUP_SIZE 200000)", [repeated])
+    kept.rename(parts[0].with_suffix(""))
     for part in parts:
         part.unlink()
     return repeated

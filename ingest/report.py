@@ -30,12 +30,17 @@ def write_report(*, report_dir: Path, file_name: str, department: str, dataset: 
         "problems": [asdict(i) for i in issues],
         "accepted_headers": accepted_headers or {},
     }
-    base = report_dir / file_name
-    (base.parent / (base.name + ".report.json")).write_text(
-        json.dumps(payload, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
-    html_path = base.parent / (base.name + ".report.html")
-    html_path.write_text(_html(payload), encoding="utf-8")
+    _write_whole(report_dir / f"{file_name}.report.json", json.dumps(payload, ensure_ascii=False, indent=2, default=str))
+    html_path = report_dir / f"{file_name}.report.html"
+    _write_whole(html_path, _html(payload))
     return html_path
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """A reader (a department, the portal) sees the whole report or the previous one, never half."""
+    part = path.with_name(path.name + ".part")
+    part.write_text(text, encoding="utf-8")
+    part.replace(path)
 
 
 def _html(p: dict[str, Any]) -> str:

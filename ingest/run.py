@@ -20,7 +20,7 @@ from ingest.contract import Contract, all_contracts
 from ingest.readers import Unreadable, read_file
 from ingest.safety import check_before_reading, check_content, stored_name
 from ingest.report import write_report
-from ingest.store import CURRENT_STATUSES, Ledger, ensure_empty_bronze, keep_original, original_path, sha256_of, write_bronze
+from ingest.store import CURRENT_STATUSES, Ledger, clean_leftovers, ensure_empty_bronze, keep_original, original_path, sha256_of, write_bronze
 from ingest.table import Issue, hold_back_duplicate_keys, parse_table
 from ingest.units.rows import departments, resolve_records
 from ntm.config import log
@@ -87,6 +87,8 @@ def ingest_dropzone(dropzone: Path, data_dir: Path, run_id: str, departments: li
     if not dropzone.is_dir():
         raise FileNotFoundError(f"drop zone {dropzone} does not exist")
     with ledger.connect() as con:
+        for leftover in clean_leftovers(data_dir):
+            log(f"ingest: removed {leftover}, left by a run that was stopped")
         try:
             for department, dataset, path in discover(dropzone):
                 if departments and department not in departments:

@@ -127,6 +127,37 @@ def keep_original(path: Path, sha: str, data_dir: Path) -> Path:
     return target
 
 
+def scratch_dir(data_dir: Path) -> Path:
+    """A temporary folder of this process (DuckDB's spill files, converted copies), under
+    `<data dir>/tmp/<pid>-…`: what a killed run leaves there is removed by the next (clean_leftovers)."""
+    import os
+    import tempfile
+
+    root = data_dir / "tmp"
+    root.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=root))
+
+
+def clean_leftovers(data_dir: Path) -> list[Path]:
+    """Remove what a killed run left: scratch folders of processes that are gone, and the `.part`
+    files written under a name no reader globs (bronze, kept originals, reports are renamed only
+    once complete). Called with the ledger open, so no other ingest is writing."""
+    import os
+    import shutil
+
+    removed = []
+    for folder in sorted((data_dir / "tmp").glob("*-*")):
+        pid = folder.name.split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    for area in ("bronze", "raw"):
+        for part in (data_dir / area).rglob("*.part"):
+            part.unlink(missing_ok=True)
+            removed.append(part)
+    return removed
+
+
 def bronze_schema(contract: Contract) -> pa.Schema:
     resolved = [("unit_level", pa.string()), ("unit_list_version", pa.string())] if contract.unit_levels else []
     return pa.schema([(c.name, ARROW_TYPES[c.type]) for c in contract.stored_columns] + resolved + LINEAGE)

@@ -5,6 +5,7 @@ DuckDB allows one writer per database file, so dbt always runs as a single proce
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from ntm.config import REPO_ROOT, log
 DBT_PROJECT = REPO_ROOT / "dbt_project"
 # Lake folders written by a model's `export_partitions` post-hook: folder -> (model, partition column).
 LAKE_TABLES = {"public_service_records": ("intermediate.int_public_service_records__current", "period")}
+LAKE_BUILDING = "lake_building"  # where a build writes lake partitions before they are moved into lake/
 
 
 @dataclass
@@ -27,7 +29,8 @@ def run_dbt(args: list[str], data_dir: Path, target: str = "dbt_target") -> "dbt
     from dbt.cli.main import dbtRunner
 
     os.environ["NTM_DATA_DIR"] = str(data_dir)
-    for folder in ("marts", "lake"):  # where the post-hooks write Parquet
+    shutil.rmtree(data_dir / LAKE_BUILDING, ignore_errors=True)  # left by a build that was stopped
+    for folder in ("marts", "lake", LAKE_BUILDING):  # where the post-hooks write Parquet
         (data_dir / folder).mkdir(parents=True, exist_ok=True)
     return dbtRunner().invoke([*args, "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
                                "--target-path", str(data_dir / target), "--log-path", str(data_dir / "logs")])
@@ -54,17 +57,30 @@ def transform(data_dir: Path, select: str | None = None, full_refresh: bool = Fa
     for failure in result.failures:
         log(f"transform: {failure}")
     if result.success:
+        move_built_partitions(data_dir)
         prune_lake(data_dir)
     if result.success and docs:
         result.docs = generate_docs(data_dir)
     return result
 
 
+def move_built_partitions(data_dir: Path) -> list[Path]:
+    """Move the partition files a successful build wrote (under lake_building/) into lake/, each by
+    one rename: a reader of the lake sees a month's old file or its new one, never a half-written one."""
+    moved = []
+    building = data_dir / LAKE_BUILDING
+    for built in sorted(building.rglob("*.parquet")):
+        target = data_dir / "lake" / built.relative_to(building)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        built.replace(target)
+        moved.append(target)
+    shutil.rmtree(building, ignore_errors=True)
+    return moved
+
+
 def prune_lake(data_dir: Path) -> list[Path]:
     """Remove the lake partitions whose rows are all gone from their model (a month whose only file
     was superseded by one without it): the post-hook rewrites partitions, it cannot delete one."""
-    import shutil
-
     import duckdb
 
     warehouse = data_dir / "warehouse.duckdb"

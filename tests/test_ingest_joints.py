@@ -66,3 +66,34 @@ def test_a_folder_that_is_not_a_registered_department_lands_nothing(dropzone, da
     assert outcome.status == "rejected" and "'so-la' is not a registered department" in outcome.reason
     assert _bronze(data_dir, "digital_infrastructure", "unit_code") == []
     assert _problems(dropzone, "so-la", "digital_infrastructure", "a.csv")[0]["fix_vi"]
+
+
+def test_a_killed_bulk_ingest_leaves_nothing_that_breaks_the_next_run(dropzone, data_dir):
+    """`kill -9` (for real, in a child process) while the bulk path writes bronze: no half file is
+    left under a name readers glob, and the next run removes the leftovers and lands the file."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    # 100,000 rows over 10 keys (a commune has the odd years, the other the even): the repeated-key
+    # rewrite runs too.
+    rows = [f"{'03664' if i % 2 else '03658'};Xã Chiềng {'Xôm' if i % 2 else 'Cọ'};{2015 + i % 10};{i % 100},5"
+            for i in range(100_000)]
+    drop(dropzone, "so-khcn-son-la", "digital_infrastructure", name="big.csv", content=(
+        "Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%)\n" + "\n".join(rows)).encode())
+    env = {**os.environ, "NTM_BULK_THRESHOLD_MB": "0", "NTM_DATA_DIR": str(data_dir)}
+    child = subprocess.Popen([sys.executable, "-m", "ntm.cli", "ingest", "--dropzone", str(dropzone)], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    bronze = data_dir / "bronze" / "digital_infrastructure"
+    deadline = time.monotonic() + 60
+    while not list(bronze.glob("*.part")) and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.001)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    for path in bronze.glob("*.parquet"):  # what dbt's source glob reads: each whole, or absent
+        duckdb.sql(f"select count(*) from read_parquet('{path}')").fetchall()
+    [outcome] = ingest_dropzone(dropzone, data_dir, "r2").files
+    assert outcome.status == "partly_landed" and outcome.rows_landed == 10
+    assert not list(bronze.glob("*.part")) and not list((data_dir / "tmp").iterdir())

@@ -1,15 +1,18 @@
 {% macro export_parquet() %}
-    copy (select * from {{ this }}) to '{{ env_var("NTM_DATA_DIR") }}/marts/{{ this.name }}.parquet' (format parquet)
+    {#- use_tmp_file: written beside, renamed when complete, so a killed build leaves no half file -#}
+    copy (select * from {{ this }}) to '{{ env_var("NTM_DATA_DIR") }}/marts/{{ this.name }}.parquet'
+    (format parquet, use_tmp_file true)
 {% endmacro %}
 
 {# The rows this build wrote (their `built_at` is this dbt invocation's start), as Parquet
    partitioned by a column: only the partitions rebuilt are rewritten, the others stay as they are,
-   and a build that rebuilt nothing writes nothing. #}
+   and a build that rebuilt nothing writes nothing. They are written under lake_building/ and moved
+   into lake/ file by file once the build has succeeded (ntm.transform.move_built_partitions). #}
 {% macro export_partitions(name, partition_column) %}
     copy (
         select * exclude (loaded_through, built_at) from {{ this }}
         where built_at = cast('{{ run_started_at }}' as timestamptz)
-    ) to '{{ env_var("NTM_DATA_DIR") }}/lake/{{ name }}'
+    ) to '{{ env_var("NTM_DATA_DIR") }}/lake_building/{{ name }}'
     (format parquet, partition_by ({{ partition_column }}), overwrite_or_ignore, filename_pattern 'data_{i}')
 {% endmacro %}
 
