@@ -9,6 +9,7 @@ again, for the report. Types with no SQL form use the Python parser as a DuckDB 
 """
 from __future__ import annotations
 
+import io
 import itertools
 import os
 import shutil
@@ -16,7 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 import threading
 import time
 import unicodedata
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,10 +27,14 @@ import pyarrow as pa
 
 from ingest.bulk_rows import BLOCK_BYTES, UNIT_COLUMNS, Layout, NumberedRows, UnitAnswers, as_sql_text
 from ingest.contract import Column, Contract
-from ingest.readers import RawTable, Unreadable, _sniff_delimiter, decode_text
+from ingest.readers import (MAX_COLUMNS, RawTable, Unreadable, _sniff_delimiter, check_csv_stream, csv_records,
+                            decode_text)
 from ingest.safety import check_control_bytes
 from ingest.store import bronze_schema, scratch_dir
-from ingest.table import Issue, file_columns, locate_header, period_from_context
+from ingest.report import MAX_LISTED_PROBLEMS
+from ingest.table import (FileReading, Issue, check_required_columns, duplicate_issue, file_columns, file_year, locate_header,
+                          looks_like_header, read_row, another_table_issue, row_kind)
+from ingest.units.rows import resolve_records
 from ingest.values import COMMA, NO_DATA, PARSERS, BadValue
 from ntm.config import log
 
@@ -74,15 +80,6 @@ def _resolves_units(contract: Contract) -> bool:
 def threshold_bytes() -> int:
     """Files at least this large take the DuckDB path (NTM_BULK_THRESHOLD_MB, default 64)."""
     return int(float(os.environ.get("NTM_BULK_THRESHOLD_MB", "64")) * 1024 * 1024)
-
-
-@dataclass
-class BulkResult:
-    rows_landed: int
-    rows_held_back: int
-    issues: list[Issue]          # the first problems, for the report
-    bronze: Path | None
-    period: str
 
 
 def _q(name: str) -> str:
@@ -174,24 +171,23 @@ def _typed(col: Column, t: str) -> tuple[str, str | None]:
 
 
 def _problems(col: Column, raw: str, value: str, read_elsewhere: str) -> list[str]:
-    """SQL for each problem a cell can have; `read_elsewhere` says the cell was not read in Python
-    either (so an empty raw cell is really empty)."""
-    label = col.aliases[-1] if col.aliases else col.name
-    checks = [f"CASE WHEN {raw} IS NOT NULL AND {value} IS NULL THEN "
-              f"{_lit(f'{col.name}: cannot read the value as {col.type}')} || ' ''' || {raw} || '''' END"]
+    """SQL naming the column for each problem a cell can have (the report's words come from the row
+    path's own rules, `table.read_row`, run on the cells of the rows held back); `read_elsewhere`
+    says the cell was not read in Python either (so an empty raw cell is really empty)."""
+    name = _lit(col.name)
+    checks = [f"CASE WHEN {raw} IS NOT NULL AND {value} IS NULL THEN {name} END"]
+    if col.type == "text":  # values.parse_text: a cell a spreadsheet would run is refused
+        checks.append(f"CASE WHEN ord({value}) IN (61, 64, 43) AND regexp_matches({value}, '^(=|@|\\+($|[^\\d\\s]))') "
+                      f"THEN {name} END")
     if col.required:
-        checks.append(f"CASE WHEN {raw} IS NULL AND {read_elsewhere} THEN "
-                      f"{_lit(f'{col.name}: required value {label} is missing')} END")
+        checks.append(f"CASE WHEN {raw} IS NULL AND {read_elsewhere} THEN {name} END")
     if col.range:
         low, high = col.range
         conds = [f"{value} < {low}" if low is not None else None, f"{value} > {high}" if high is not None else None]
-        cond = " OR ".join(c for c in conds if c)
-        checks.append(f"CASE WHEN {cond} THEN {_lit(f'{col.name}: outside the allowed range')} || ' ' || "
-                      f"CAST({value} AS VARCHAR) END")
+        checks.append(f"CASE WHEN {' OR '.join(c for c in conds if c)} THEN {name} END")
     if col.allowed:
         values = " AND ".join(f"{value} <> {_lit(v)}" for v in col.allowed)
-        checks.append(f"CASE WHEN {values} THEN {_lit(f'{col.name}: not an allowed value')} "
-                      f"|| ' ''' || {value} || '''' END")
+        checks.append(f"CASE WHEN {values} THEN {name} END")
     return checks
 
 
@@ -241,7 +237,7 @@ def _utf8_copy(path: Path, workdir: Path) -> tuple[Path, str]:
 
 
 def ingest_bulk(path: Path, contract: Contract, *, department: str, sha: str, run_id: str,
-                data_dir: Path) -> BulkResult:
+                data_dir: Path) -> FileReading:
     """Type, check and land a large CSV with DuckDB; return counts and the first problems."""
     workdir = scratch_dir(data_dir)  # DuckDB spills here; removed below, or by the next run if this one is killed
     try:
@@ -252,7 +248,7 @@ def ingest_bulk(path: Path, contract: Contract, *, department: str, sha: str, ru
 
 
 def _ingest_bulk(path: Path, contract: Contract, workdir: Path, *, department: str, sha: str, run_id: str,
-                 data_dir: Path) -> BulkResult:
+                 data_dir: Path) -> FileReading:
     from ingest.readers import read_csv_head
 
     source, _ = _utf8_copy(path, workdir)
@@ -261,10 +257,11 @@ def _ingest_bulk(path: Path, contract: Contract, workdir: Path, *, department: s
     head_text = head_bytes.decode("utf-8", errors="ignore").lstrip("\ufeff")
     delimiter = _sniff_delimiter(head_text)
     head = read_csv_head(head_text, delimiter)
+    if (widest := max(head, key=lambda row: len(row[1]), default=None)) and len(widest[1]) > MAX_COLUMNS:
+        check_csv_stream(source, delimiter)  # the row path's reason, with its line
     first, last, mapping, _ = locate_header(RawTable(rows=head, merged=[]), contract)
-    fallback_year = None
-    if "year" in contract.column_names and "year" not in mapping.values():
-        fallback_year = period_from_context(RawTable(rows=head, merged=[]), first, path)
+    check_required_columns(contract, mapping)
+    fallback_year = file_year(RawTable(rows=head, merged=[]), contract, mapping, first, path)
     # Each number column's decimal mark, from the cells of the file's first 256 KB.
     head_rows = read_csv_head(head_text, delimiter, lines_read=None, whole_file=len(head_bytes) < HEAD_BYTES)
     columns = file_columns(head_rows, last, mapping, contract)
@@ -283,6 +280,8 @@ def _ingest_bulk(path: Path, contract: Contract, workdir: Path, *, department: s
             result = _write(contract, rows, workdir, department=department, source_file=path.name, sha=sha,
                             run_id=run_id, data_dir=data_dir)
         except (duckdb.Error, pa.ArrowException) as err:
+            if "straddling" in str(err):  # a row longer than a block: the row path's reason, with its line
+                check_csv_stream(source, delimiter)
             raise _unreadable(err) from err
         if (control := scan.exception()) is not None:
             for part in (data_dir / "bronze" / contract.id).glob(f"{department}__{sha[:16]}*.parquet"):
@@ -315,7 +314,7 @@ def _connect(workdir: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _segments(contract: Contract, rows: NumberedRows, workdir: Path):
+def _segments(contract: Contract, rows: NumberedRows, workdir: Path, keep_raw: bool = False):
     """One pass over the file, as a DuckDB connection per segment of SEGMENT_BATCHES batches, each
     with the view `typed` over its rows. DuckDB keeps the Arrow batches a connection has scanned
     until it closes (about half the CSV's size, measured), so a connection never sees more than
@@ -326,16 +325,17 @@ def _segments(contract: Contract, rows: NumberedRows, workdir: Path):
         con = _connect(workdir)
         try:
             con.register("csv_rows", pa.RecordBatchReader.from_batches(rows.schema, segment))
-            _create_typed_view(con, contract, rows.layout, rows.units is not None)
+            _create_typed_view(con, contract, rows.layout, rows.units is not None, keep_raw)
             yield con
         finally:
             con.close()
 
 
-def _create_typed_view(con, contract: Contract, layout: Layout, units: bool) -> None:
+def _create_typed_view(con, contract: Contract, layout: Layout, units: bool, keep_raw: bool = False) -> None:
     """The view `typed` over the rows registered as `csv_rows`: cleaned text (r_<name>) -> typed
-    values (<name>) -> the list of problems, in layers, so every expression refers to columns, not
-    to copies of other expressions. Row numbers and units pass through."""
+    values (<name>) -> the columns with a problem, in layers, so every expression refers to columns,
+    not to copies of other expressions. Row numbers and units pass through; with `keep_raw`, the
+    cells as the file wrote them too (o<i>), for the report."""
     cleaning, typed, problems, udf_types = [], [], [], set()
     for index, col in sorted(layout.columns.items()):
         raw = _q("r_" + col.name)
@@ -354,40 +354,36 @@ def _create_typed_view(con, contract: Contract, layout: Layout, units: bool) -> 
     for col in contract.stored_columns:
         if col.name == "year" and layout.fallback_year is not None:
             typed.append(f"{layout.fallback_year} AS year")
-        elif col.name not in read:
+        elif col.name not in read:  # not in the file (a missing required column rejects it first)
             default = _lit(str(col.default)) if col.default is not None else "NULL"
             typed.append(f"{default} AS {_q(col.name)}")
-            if col.required:
-                problems.append(_lit(f"{col.name}: required column missing"))
     _register_parsers(con, udf_types)
     passing = ", _row_number" + "".join(f", {c}" for c in UNIT_COLUMNS if units) + "".join(
         f", v{i}, p{i}" for i in sorted(layout.columns))
+    originals = "".join(f", o{i}" for i in sorted(layout.columns)) if keep_raw else ""
     layers = _cleaning_layers(cleaning)
-    con.execute(f"CREATE TEMP VIEW cleaned_0 AS SELECT {layers[0]}{passing} FROM csv_rows")
-    con.execute(f"CREATE TEMP VIEW cleaned_1 AS SELECT {layers[1]}{passing} FROM cleaned_0")
-    con.execute(f"CREATE TEMP VIEW cleaned AS SELECT {layers[2]}{passing} FROM cleaned_1")
+    first_originals = "".join(f", c{i} AS o{i}" for i in sorted(layout.columns)) if keep_raw else ""
+    con.execute(f"CREATE TEMP VIEW cleaned_0 AS SELECT {layers[0]}{passing}{first_originals} FROM csv_rows")
+    con.execute(f"CREATE TEMP VIEW cleaned_1 AS SELECT {layers[1]}{passing}{originals} FROM cleaned_0")
+    con.execute(f"CREATE TEMP VIEW cleaned AS SELECT {layers[2]}{passing}{originals} FROM cleaned_1")
     con.execute(f"CREATE TEMP VIEW typed_only AS SELECT *, {', '.join(typed)} FROM cleaned")
     # The list of problems is built only for rows that have one (most rows have none).
     bad = " OR ".join(f"({p.split(' THEN ', 1)[0].removeprefix('CASE WHEN ')})" for p in problems
                       if p.startswith("CASE WHEN ")) or "false"
     if any(not p.startswith("CASE WHEN ") for p in problems):
         bad = "true"
-    if units:
-        problems.append("'unit_name: ' || _unit_problem")
-        bad = f"({bad}) OR _unit_problem IS NOT NULL"
+    cell_problems = (f"CASE WHEN coalesce({bad}, false) THEN list_filter([{', '.join(problems) or 'NULL'}], "
+                     "x -> x IS NOT NULL) ELSE []::VARCHAR[] END")
+    if units:  # as on the row path, a row's unit is looked at only when its cells are right
+        cell_problems = (f"(CASE WHEN _unit_problem IS NULL THEN {cell_problems} "
+                         f"ELSE coalesce(nullif({cell_problems}, []::VARCHAR[]), ['unit_name']) END)")
     raw_columns = ", ".join(_q("r_" + col.name) for col in layout.columns.values())
-    con.execute(f"""
-        CREATE TEMP VIEW typed AS
-        SELECT * EXCLUDE ({raw_columns}),
-               CASE WHEN coalesce({bad}, false)
-                    THEN list_filter([{', '.join(problems) or 'NULL'}], x -> x IS NOT NULL)
-                    ELSE []::VARCHAR[] END AS _problems
-        FROM typed_only
-    """)
+    con.execute(f"CREATE TEMP VIEW typed AS SELECT * EXCLUDE ({raw_columns}), {cell_problems} AS _problems "
+                "FROM typed_only")
 
 
 def _write(contract: Contract, rows: NumberedRows, workdir: Path, *, department: str, source_file: str, sha: str,
-           run_id: str, data_dir: Path) -> BulkResult:
+           run_id: str, data_dir: Path) -> FileReading:
     """One pass types and checks every row, in parallel, and writes the good ones to bronze, a
     Parquet file per segment. Keys repeated among them are then looked for in bronze (the later
     rows are taken out again), and only when rows were held back is the file read a second time,
@@ -419,23 +415,17 @@ def _write(contract: Contract, rows: NumberedRows, workdir: Path, *, department:
     log(f"ingest: {source_file}: {rows.rows:,} rows read, typed and checked, {landed:,} written "
         f"in {time.perf_counter() - started:.1f} s")
     con = _connect(workdir)
-    repeated = _repeated_keys(con, [_q(k) for k in contract.keys], parts) if parts else []
+    repeated = _repeated_keys(con, contract.keys, parts) if parts else []
     landed -= len(repeated)
-    held = rows.rows - landed
-    issues = [Issue(row, ",".join(contract.keys), None, "Trùng khóa với một dòng trước", DUPLICATE,
-                    "Mỗi khóa chỉ một dòng; xóa dòng trùng", "One row per key: remove the repeated row")
-              for row in repeated[:1000]]
-    if held > len(repeated):  # rows with problems: read the file again for the first of them
-        bad = []
-        for segment in _segments(contract, NumberedRows(rows.layout, rows.units, rows.threaded), workdir):
-            bad += segment.execute("SELECT _row_number, _problems FROM typed WHERE len(_problems) > 0 "
-                                   f"ORDER BY _row_number LIMIT {1000 - len(bad)}").fetchall()
-            if len(bad) >= 1000:
-                break
-        issues += [Issue(int(row), p.split(":", 1)[0], None, _vi(p), p, "Sửa giá trị theo quy định của biểu mẫu",
-                         "Correct the value as the form requires") for row, problems in bad for p in problems]
-        issues.sort(key=lambda i: i.row)
+    held_back = _HeldBack(repeated=[duplicate_issue(row, contract.keys, key, first) for row, first, key in repeated])
+    if rows.rows - landed > len(repeated):  # rows with problems: read the file again for the report
+        held_back = _held_back_rows(contract, rows, workdir, department, held_back)
     written = [p.with_suffix("") for p in parts if p.with_suffix("").exists()]
+    if held_back.another_table is not None:
+        after, dropped = _drop_rows_from(con, written, held_back.another_table)
+        held_back.rows_after += after
+        held_back.rows_after_count += dropped
+        landed -= dropped
     bronze, period = None, "all"
     if landed:
         bronze = written[0]
@@ -444,9 +434,110 @@ def _write(contract: Contract, rows: NumberedRows, workdir: Path, *, department:
         for path in written:
             path.unlink()
     con.close()
+    held = rows.rows - landed - held_back.not_held()
     log(f"ingest: {source_file}: {landed:,} rows to bronze, {held:,} held back "
         f"({time.perf_counter() - started:.1f} s in all)")
-    return BulkResult(int(landed), int(held), issues, bronze, period)
+    return FileReading(int(landed), int(held), held_back.issues(), bronze, period, held_back.counts())
+
+
+@dataclass
+class _HeldBack:
+    """What the report says of the rows held back: the first problems, listed, and how many per column."""
+    repeated: list[Issue]
+    cells: list[Issue] = field(default_factory=list)      # the first MAX_LISTED_PROBLEMS, in row order
+    per_column: Counter = field(default_factory=Counter)  # every problem of a cell or a unit, by column
+    another_table: int | None = None                      # the row where the data ends: another table's header
+    footer: bool = False                                  # ... or a form's footer (nothing after is data)
+    rows_after: list[int] = field(default_factory=list)   # data rows from there on (the first ones)
+    rows_after_count: int = 0
+    not_data: int = 0                                     # total and empty rows, as the row path skips them
+
+    def _before(self, issue: Issue) -> bool:
+        return self.another_table is None or issue.row < self.another_table
+
+    def issues(self) -> list[Issue]:
+        listed = self.cells + [i for i in self.repeated if self._before(i)]
+        if self.another_table is not None and not self.footer:
+            listed += [another_table_issue(n, self.another_table) for n in sorted(self.rows_after)]
+        return sorted(listed, key=lambda i: i.row)[:MAX_LISTED_PROBLEMS]
+
+    def counts(self) -> Counter:
+        counts = self.per_column + Counter(i.column for i in self.repeated if self._before(i))
+        if self.another_table is not None and not self.footer:
+            counts[None] += self.rows_after_count
+        return counts
+
+    def not_held(self) -> int:
+        """Rows read that are neither landed nor held back: not data, as on the row path."""
+        return self.not_data + (self.rows_after_count if self.footer else 0)
+
+
+def _held_back_rows(contract: Contract, rows: NumberedRows, workdir: Path, department: str,
+                    held_back: _HeldBack) -> _HeldBack:
+    """Read the file again, every cell for SQL, keeping the cells as written: the problems of the
+    first rows held back are then told by the row path's own rules (`table.read_row`, the unit
+    resolver), so a large file's report says what a small one's would. The rest are counted by
+    column. A row held back that is a table's header ends the data, as on the row path."""
+    layout = rows.layout
+    again = NumberedRows(layout, rows.units, rows.threaded, python_cells=False)
+    originals = ", ".join(f"o{i}" for i in sorted(layout.columns))
+    skipped: list[int] = []  # rows that are not data (a total row), as the row path skips them
+    for segment in _segments(contract, again, workdir, keep_raw=True):
+        segment.execute(f"CREATE TEMP TABLE bad AS SELECT _row_number, _problems, {originals} FROM typed "
+                        "WHERE len(_problems) > 0")
+        if len(held_back.cells) < MAX_LISTED_PROBLEMS and held_back.another_table is None:
+            first = segment.execute(f"SELECT _row_number, {originals} FROM bad ORDER BY _row_number "
+                                    f"LIMIT {MAX_LISTED_PROBLEMS - len(held_back.cells)}").fetchall()
+            for number, *raw in first:
+                cells = [None] * layout.width
+                for index, value in zip(sorted(layout.columns), raw):
+                    cells[index] = value
+                kind = "header" if looks_like_header(cells) else row_kind(cells, layout.mapping)
+                if kind in ("header", "footer"):
+                    held_back.another_table, held_back.footer = number, kind == "footer"
+                    break
+                if kind != "data":
+                    held_back.not_data += 1
+                    skipped.append(number)
+                    continue
+                held_back.cells += _row_issues(int(number), cells, contract, layout, department)
+        split = held_back.another_table if held_back.another_table is not None else "NULL"
+        for column, count in segment.execute(f"SELECT p, count(*) FROM (SELECT unnest(_problems) AS p FROM bad "
+                                             f"WHERE (_row_number < {split} OR {split} IS NULL) AND NOT "
+                                             f"list_contains(?, _row_number)) GROUP BY p", [skipped]).fetchall():
+            held_back.per_column[column] += count
+        if held_back.another_table is not None:  # every row from the other table's header on
+            [(count,)] = segment.execute(f"SELECT count(*) FROM bad WHERE _row_number >= {split}").fetchall()
+            held_back.rows_after_count += count
+            held_back.rows_after += [n for (n,) in segment.execute(
+                f"SELECT _row_number FROM bad WHERE _row_number >= {split} ORDER BY 1 "
+                f"LIMIT {MAX_LISTED_PROBLEMS}").fetchall()]
+    return held_back
+
+
+def _row_issues(number: int, cells: list, contract: Contract, layout: Layout, department: str) -> list[Issue]:
+    record, issues = read_row(number, cells, layout.columns, contract, layout.fallback_year)
+    if not issues and _resolves_units(contract):
+        _, issues = resolve_records([record], department, contract.unit_levels)
+    return issues
+
+
+def _drop_rows_from(con, written: list[Path], first_row: int) -> tuple[list[int], int]:
+    """Take the rows from `first_row` on (another table's) out of the bronze files; return the first
+    of their numbers and how many there were."""
+    numbers, dropped = [], 0
+    for path in written:
+        source = f"read_parquet({_lit(str(path))})"
+        [(count,)] = con.execute(f"SELECT count(*) FROM {source} WHERE _row_number >= {first_row}").fetchall()
+        if count:
+            numbers += [n for (n,) in con.execute(f"SELECT _row_number FROM {source} WHERE _row_number >= "
+                                                  f"{first_row} ORDER BY 1 LIMIT {MAX_LISTED_PROBLEMS}").fetchall()]
+            part = path.with_suffix(".kept.part")
+            con.execute(f"COPY (SELECT * FROM {source} WHERE _row_number < {first_row}) TO {_lit(str(part))} "
+                        "(FORMAT parquet)")
+            part.replace(path)
+            dropped += count
+    return numbers, dropped
 
 
 def _land_segments(contract: Contract, rows: NumberedRows, workdir: Path, select: str, folder: Path,
@@ -463,29 +554,32 @@ def _land_segments(contract: Contract, rows: NumberedRows, workdir: Path, select
     return landed, parts
 
 
-DUPLICATE = "duplicate key: same key as an earlier row"
-
-
-def _repeated_keys(con, keys: list[str], parts: list[Path]) -> list[int]:
+def _repeated_keys(con, keys: tuple[str, ...], parts: list[Path]) -> list[tuple[int, int, str]]:
     """Move the written rows out of their `.part` files, without the rows that repeat the key of
-    an earlier row; return those rows' numbers. One aggregation over 64-bit hashes of the keys
-    (small, whatever the keys) says whether any key may repeat; the exact ranking and the rewrite
-    run only when one may."""
+    an earlier row; return (row, the earlier row, the key as text) of those. One aggregation over
+    64-bit hashes of the keys (small, whatever the keys) says whether any key may repeat; the exact
+    ranking and the rewrite run only when one may."""
     rows = "read_parquet([" + ", ".join(_lit(str(p)) for p in parts) + "])"
-    key_list = ", ".join(keys)
+    key_list = ", ".join(_q(k) for k in keys)
     con.execute("SET memory_limit = '256MB'")  # millions of keys: the aggregation spills rather than grows
     if not con.execute(f"SELECT count(*) FROM (SELECT hash({key_list}) AS h FROM {rows} GROUP BY h "
                        "HAVING count(*) > 1)").fetchone()[0]:
         for part in parts:
             part.rename(part.with_suffix(""))
         return []
-    repeated = [r for (r,) in con.execute(f"""
-        SELECT _row_number FROM (SELECT _row_number, row_number() OVER (PARTITION BY {key_list} ORDER BY _row_number)
-                                 AS _rank FROM {rows}) WHERE _rank > 1 ORDER BY _row_number""").fetchall()]
+    # The key as the row path writes it ("03664/2023"): each value as text, a missing one as None.
+    key_text = " || '/' || ".join(f"coalesce(CAST({_q(k)} AS VARCHAR), 'None')" for k in keys)
+    repeated = [(int(r), int(f), k) for r, f, k in con.execute(f"""
+        SELECT _row_number, first_row, key_text FROM (
+            SELECT _row_number, row_number() OVER w AS _rank, first_value(_row_number) OVER w AS first_row,
+                   {key_text} AS key_text
+            FROM {rows} WINDOW w AS (PARTITION BY {key_list} ORDER BY _row_number))
+        WHERE _rank > 1 ORDER BY _row_number""").fetchall()]
     # Written under a name no reader globs and renamed when complete: a kill leaves no half file.
     kept = parts[0].with_suffix(".kept.part")
     con.execute(f"COPY (SELECT * FROM {rows} WHERE _row_number NOT IN (SELECT unnest(?::BIGINT[])) "
-                f"ORDER BY _row_number) TO {_lit(str(kept))} (FORMAT parquet, ROW_GROUP_SIZE 200000)", [repeated])
+                f"ORDER BY _row_number) TO {_lit(str(kept))} (FORMAT parquet, ROW_GROUP_SIZE 200000)",
+                [[r for r, _, _ in repeated]])
     kept.rename(parts[0].with_suffix(""))
     for part in parts:
         part.unlink()
@@ -503,15 +597,6 @@ def _period(con, contract: Contract, schema, bronze: list[Path]) -> str:
         query = f"SELECT min(CAST({_q(column)} AS VARCHAR)), max(CAST({_q(column)} AS VARCHAR))"
     low, high = con.execute(f"{query} FROM read_parquet({files})").fetchone()
     return "all" if low is None else low if low == high else f"{low}..{high}"
-
-
-def _vi(problem: str) -> str:
-    column, _, text = problem.partition(": ")
-    return f"Cột {column}: " + (text.replace("cannot read the value as", "không đọc được giá trị kiểu")
-                                .replace("required value", "thiếu giá trị bắt buộc").replace("is missing", "")
-                                .replace("outside the allowed range", "ngoài khoảng cho phép")
-                                .replace("not an allowed value", "không thuộc danh sách cho phép")
-                                .replace("same key as an earlier row", "trùng khóa với một dòng trước"))
 
 
 def _duck_type(arrow_type) -> str:

@@ -117,6 +117,10 @@ class Layout:
     columns: dict[int, Column]
     fallback_year: int | None = None
 
+    @property
+    def mapping(self) -> dict[int, str]:
+        return {index: col.name for index, col in self.columns.items()}
+
 
 class UnitAnswers:
     """Each distinct unit key of the file, resolved once: code, level, list version or a problem."""
@@ -210,8 +214,9 @@ class NumberedRows:
     keeps the batches in order, so counting numbers the rows; only a malformed row, which the
     parallel parser cannot place, needs a serial pass."""
 
-    def __init__(self, layout: Layout, units: UnitAnswers | None, threaded: bool = True):
+    def __init__(self, layout: Layout, units: UnitAnswers | None, threaded: bool = True, python_cells: bool = True):
         self.layout, self.units, self.threaded = layout, units, threaded
+        self.python_cells = python_cells  # False: every cell goes to SQL as the file wrote it (the report's pass)
         self.rows = 0
         self.needs_serial = False  # a malformed row came up while parsing in parallel
         self._names = [f"c{i}" for i in range(layout.width)]
@@ -291,11 +296,11 @@ class NumberedRows:
         """The batch with its units, and each cell either raw (for SQL) or read here."""
         columns = {name: batch.column(name) for name in batch.schema.names}
         encodings = {name: pc.dictionary_encode(columns[name], null_encoding="encode")
-                     for name in self._read if self._cells[name].worth_trying}
+                     for name in self._read if self._cells[name].worth_trying and self.python_cells}
         if self.units:
             columns.update(zip(UNIT_COLUMNS, self.units.columns(batch, encodings)))
         for name in self._read:  # each cell as c<i> (for SQL) or as v<i> and p<i> (read here)
-            read = self._cells[name].columns(columns[name], encodings.get(name))
+            read = self._cells[name].columns(columns[name], encodings.get(name)) if self.python_cells else None
             if read is None:
                 read = (columns[name], pa.nulls(batch.num_rows, self._cells[name].type),
                         pa.nulls(batch.num_rows, pa.string()))
@@ -313,7 +318,20 @@ class NumberedRows:
 
 
 def _without_blank_rows(batch: pa.RecordBatch, names: list[str]) -> pa.RecordBatch:
-    filled = pc.is_valid(batch.column(names[0]))
+    """Rows whose read cells are all empty or whitespace are not data (as `readers.iter_nonempty`)."""
+    filled = _filled(batch.column(names[0]))
     for name in names[1:]:
-        filled = pc.or_(filled, pc.is_valid(batch.column(name)))
+        if pc.all(filled).as_py():
+            break  # usually after the first column: an id or a unit is in every row
+        filled = pc.or_(filled, _filled(batch.column(name)))
     return batch if pc.all(filled).as_py() else batch.filter(filled)
+
+
+def _filled(cells: pa.Array) -> pa.Array:
+    """A cell with something in it: most are told by their first character, the rest trimmed."""
+    present = pc.is_valid(cells)
+    starts_blank = pc.fill_null(pc.match_substring_regex(pc.utf8_slice_codeunits(cells, 0, 1), r"^\s"), False)
+    if not pc.any(starts_blank).as_py():
+        return present
+    trimmed = pc.utf8_length(pc.utf8_trim_whitespace(cells))
+    return pc.fill_null(pc.and_(present, pc.greater(trimmed, 0)), False)

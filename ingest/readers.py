@@ -146,24 +146,36 @@ def read_csv(path: Path) -> RawTable:
     text, encoding = decode_text(path.read_bytes())
     check_control_text(text)
     delimiter = _sniff_delimiter(text[:20000])
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    rows = []
+    rows = list(csv_records(io.StringIO(text, newline=""), delimiter))
+    return RawTable(rows=rows, merged=[], encoding=encoding)
+
+
+def csv_records(stream, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """(record number, cells) of a CSV text stream, refusing a row wider than MAX_COLUMNS or a cell
+    longer than MAX_CELL_CHARS, naming its line. A row's number is its record's, as a spreadsheet
+    counts rows: a cell with a line break inside quotes does not push the rows after it down."""
+    reader = csv.reader(stream, delimiter=delimiter)
     try:
-        # A row's number is its record's, as a spreadsheet counts rows: a cell with a line break
-        # inside quotes does not push the rows after it down.
         for number, cells in enumerate(reader, start=1):
             if len(cells) > MAX_COLUMNS:
                 raise Unreadable(f"Dòng {reader.line_num} có {len(cells)} cột (tối đa {MAX_COLUMNS})",
                                  f"Line {reader.line_num} has {len(cells)} columns (at most {MAX_COLUMNS})",
                                  "Kiểm tra dấu phân cách cột và xóa các cột thừa",
                                  "Check the column separator and remove the extra columns")
-            rows.append((number, cells))
+            yield number, cells
     except csv.Error as err:
         raise Unreadable(f"Dòng {reader.line_num} không đọc được: có ô quá dài hoặc dấu ngoặc kép không đóng",
                          f"Line {reader.line_num} cannot be read: a cell is too long or a quote is not closed",
                          "Kiểm tra dấu ngoặc kép trong tệp; mỗi ô không quá 1 MB",
                          "Check the quotes in the file; no cell may exceed 1 MB") from err
-    return RawTable(rows=rows, merged=[], encoding=encoding)
+
+
+def check_csv_stream(path: Path, delimiter: str) -> None:
+    """Read a UTF-8 CSV record by record, as the row path would, raising what it would raise
+    (a large file's reader failed: this names the line for the department)."""
+    with open(path, encoding="utf-8", errors="replace", newline="") as f:
+        for _ in csv_records(f, delimiter):
+            pass
 
 
 def read_xlsx(path: Path) -> RawTable:

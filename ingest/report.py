@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,34 @@ STATUS_TEXT = {
 }
 
 
+# A report lists at most this many problems (a person reads the first ones, fixes the pattern and
+# sends the file again); the rest are counted, by column. Both ingest paths stop at the same number.
+MAX_LISTED_PROBLEMS = 1000
+
+
+def summary_by_column(issues: list[Issue], per_column: Counter | None = None) -> list[dict[str, Any]]:
+    """How many problems each column has (`per_column`, or counted from `issues` when they are all
+    there), each with the first listed problem of that column as its example."""
+    counts = per_column if per_column else Counter(i.column for i in issues)
+    first = {}
+    for issue in issues:
+        first.setdefault(issue.column, issue)
+    return [{"column": column, "problems": count,
+             "example": {k: getattr(first[column], k) for k in ("vi", "en", "fix_vi", "fix_en")}
+             if column in first else None}
+            for column, count in sorted(counts.items(), key=lambda c: (-c[1], str(c[0])))]
+
+
 def write_report(*, report_dir: Path, file_name: str, department: str, dataset: str, sha: str, status: str,
-                 issues: list[Issue], accepted_rows: int, accepted_headers: dict[str, list[str]] | None = None) -> Path:
-    """Write `<file>.report.json` and `<file>.report.html`; return the HTML path."""
+                 issues: list[Issue], accepted_rows: int, accepted_headers: dict[str, list[str]] | None = None,
+                 per_column: Counter | None = None) -> Path:
+    """Write `<file>.report.json` and `<file>.report.html`; return the HTML path. `issues` are in
+    row order; past MAX_LISTED_PROBLEMS they are counted, not listed (`per_column` gives the counts
+    when not every issue is at hand)."""
     report_dir.mkdir(parents=True, exist_ok=True)
+    summary = summary_by_column(issues, per_column)
+    total = sum(entry["problems"] for entry in summary)
+    listed = issues[:MAX_LISTED_PROBLEMS]
     payload: dict[str, Any] = {
         "file": file_name,
         "department": department,
@@ -27,7 +52,10 @@ def write_report(*, report_dir: Path, file_name: str, department: str, dataset: 
         "status": status,
         "summary": {"vi": STATUS_TEXT[status][0], "en": STATUS_TEXT[status][1]},
         "rows_accepted": accepted_rows,
-        "problems": [asdict(i) for i in issues],
+        "problems": [asdict(i) for i in listed],
+        "problems_total": total,
+        "problems_not_listed": total - len(listed),
+        "problems_by_column": summary,
         "accepted_headers": accepted_headers or {},
     }
     _write_whole(report_dir / f"{file_name}.report.json", json.dumps(payload, ensure_ascii=False, indent=2, default=str))
@@ -50,6 +78,12 @@ def _html(p: dict[str, Any]) -> str:
         f"<td>{e(i['vi'])}<br><i>{e(i['en'])}</i></td><td>{e(i['fix_vi'])}<br><i>{e(i['fix_en'])}</i></td></tr>"
         for i in p["problems"])
     headers = "".join(f"<li><b>{e(k)}</b>: {e(', '.join(v))}</li>" for k, v in p["accepted_headers"].items())
+    by_column = "".join(f"<tr><td>{e(c['column'] or '—')}</td><td>{c['problems']}</td>"
+                        f"<td>{e(c['example']['vi']) + '<br><i>' + e(c['example']['en']) + '</i>' if c['example'] else ''}"
+                        "</td></tr>" for c in p["problems_by_column"])
+    more = (f"<p>Còn {p['problems_not_listed']} lỗi khác không liệt kê; xem bảng tổng hợp theo cột dưới đây.<br>"
+            f"<i>{p['problems_not_listed']} more problems are not listed; see the summary by column below.</i></p>"
+            if p["problems_not_listed"] else "")
     return f"""<!doctype html><html lang="vi"><head><meta charset="utf-8">
 <title>Báo cáo tiếp nhận tệp / File report: {e(p['file'])}</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #999;padding:4px 8px;vertical-align:top}}</style>
@@ -60,6 +94,8 @@ Số dòng được nhận / Rows accepted: {p['rows_accepted']} · SHA-256: <co
 <table><tr><th>Dòng<br><i>Row</i></th><th>Cột<br><i>Column</i></th><th>Giá trị<br><i>Value</i></th>
 <th>Lý do<br><i>Reason</i></th><th>Cách sửa<br><i>How to fix</i></th></tr>
 {rows}</table>
+{more}
+{'<h2>Tổng hợp theo cột / Summary by column</h2><table><tr><th>Cột<br><i>Column</i></th><th>Số lỗi<br><i>Problems</i></th><th>Ví dụ<br><i>Example</i></th></tr>' + by_column + '</table>' if by_column else ''}
 {'<h2>Tên cột được chấp nhận / Accepted headers</h2><ul>' + headers + '</ul>' if headers else ''}
 <p>Sửa tệp rồi gửi lại vào cùng thư mục; tệp mới sẽ thay thế tệp cũ cho cùng kỳ.<br>
 <i>Fix the file and drop it again in the same folder; the new file replaces the old one for the same period.</i></p>

@@ -21,7 +21,7 @@ from ingest.readers import Unreadable, read_file
 from ingest.safety import check_before_reading, check_content, stored_name
 from ingest.report import write_report
 from ingest.store import CURRENT_STATUSES, Ledger, clean_leftovers, ensure_empty_bronze, keep_original, original_path, sha256_of, write_bronze
-from ingest.table import Issue, hold_back_duplicate_keys, parse_table
+from ingest.table import FileReading, Issue, hold_back_duplicate_keys, parse_table
 from ingest.units.rows import departments, resolve_records
 from ntm.config import log
 
@@ -217,22 +217,41 @@ def _ingest_file(path: Path, department: str, dataset: str, contract: Contract |
         parsed.records, unresolved = resolve_records(parsed.records, department, contract.unit_levels)
         parsed.issues.extend(unresolved)
     hold_back_duplicate_keys(parsed, contract.keys)
+    parsed.issues.sort(key=lambda i: i.row or 0)  # row order, as the bulk path lists them
 
+    held = len({i.row for i in parsed.issues})
     if not parsed.records or (parsed.issues and contract.bad_rows == "reject_file"):
-        return _reject(outcome, entry, parsed.issues or [Issue(
-            None, None, None, "Tệp không có dòng số liệu nào", "The file has no data rows",
-            "Điền số liệu vào biểu mẫu", "Fill in the form's data rows")], ledger, con, report_dir, contract)
-
+        return _finish(outcome, entry, FileReading(0, held, parsed.issues, None, "all"), ledger, con, report_dir,
+                       contract)
     bronze = write_bronze(contract, parsed.records, department=department, source_file=path.name, sha=sha,
                           run_id=run_id, data_dir=data_dir)
-    period = file_period(parsed.records, contract)
-    outcome.status = "partly_landed" if parsed.issues else "landed"
-    outcome.rows_landed, outcome.rows_quarantined = len(parsed.records), len({i.row for i in parsed.issues})
-    if parsed.issues:
+    reading = FileReading(len(parsed.records), held, parsed.issues, bronze, file_period(parsed.records, contract))
+    return _finish(outcome, entry, reading, ledger, con, report_dir, contract)
+
+
+NO_DATA_ROWS = Issue(None, None, None, "Tệp không có dòng số liệu nào", "The file has no data rows",
+                     "Điền số liệu vào biểu mẫu", "Fill in the form's data rows")
+
+
+def _finish(outcome: FileOutcome, entry: dict, reading: FileReading, ledger: Ledger, con, report_dir: Path,
+            contract: Contract) -> FileOutcome:
+    """The one landing tail of both paths: the file lands (whole or in part) with its report, or is
+    rejected with it; the ledger records which."""
+    if reading.rows_landed and reading.rows_held_back and contract.bad_rows == "reject_file":
+        for part in reading.bronze.parent.glob(f"{entry['department']}__{entry['sha256'][:16]}*.parquet"):
+            part.unlink()  # this dataset takes a file whole or not at all
+        reading.rows_landed = 0
+    if not reading.rows_landed:
+        return _reject(outcome, entry, reading.issues or [NO_DATA_ROWS], ledger, con, report_dir, contract,
+                       reading)
+    outcome.status = "partly_landed" if reading.rows_held_back else "landed"
+    outcome.rows_landed, outcome.rows_quarantined = reading.rows_landed, reading.rows_held_back
+    if reading.issues:
         outcome.report = str(write_report(
-            report_dir=report_dir, file_name=stored_name(path.name), department=department, dataset=dataset, sha=sha,
-            status=outcome.status, issues=parsed.issues, accepted_rows=len(parsed.records)))
-    return _land(outcome, entry, period, bronze, ledger, con)
+            report_dir=report_dir, file_name=stored_name(entry["file_name"]), department=entry["department"],
+            dataset=entry["dataset"], sha=entry["sha256"], status=outcome.status, issues=reading.issues,
+            accepted_rows=reading.rows_landed, per_column=reading.problems_per_column))
+    return _land(outcome, entry, reading.period, reading.bronze, ledger, con)
 
 
 def _land(outcome: FileOutcome, entry: dict, period: str, bronze: Path, ledger: Ledger, con) -> FileOutcome:
@@ -267,17 +286,7 @@ def _ingest_large(path: Path, department: str, dataset: str, contract: Contract,
             "Kiểm tra dấu phân cách và dấu ngoặc kép", "Check the separators and quotes")
         return _reject(outcome, entry, [Issue(None, None, None, issue.vi, issue.en, issue.fix_vi, issue.fix_en)],
                        ledger, con, report_dir, contract)
-    if not result.rows_landed:
-        return _reject(outcome, entry, result.issues or [Issue(
-            None, None, None, "Tệp không có dòng số liệu nào", "The file has no data rows",
-            "Điền số liệu vào biểu mẫu", "Fill in the form's data rows")], ledger, con, report_dir, contract)
-    outcome.status = "partly_landed" if result.rows_held_back else "landed"
-    outcome.rows_landed, outcome.rows_quarantined = result.rows_landed, result.rows_held_back
-    if result.issues:
-        outcome.report = str(write_report(
-            report_dir=report_dir, file_name=stored_name(path.name), department=department, dataset=dataset,
-            sha=entry["sha256"], status=outcome.status, issues=result.issues, accepted_rows=result.rows_landed))
-    return _land(outcome, entry, result.period, result.bronze, ledger, con)
+    return _finish(outcome, entry, result, ledger, con, report_dir, contract)
 
 
 def file_period(records: list[dict], contract: Contract) -> str:
@@ -292,17 +301,18 @@ def file_period(records: list[dict], contract: Contract) -> str:
 
 
 def _reject(outcome: FileOutcome, entry: dict, issues: list[Issue], ledger: Ledger, con, report_dir: Path,
-            contract: Contract | None) -> FileOutcome:
+            contract: Contract | None, reading: FileReading | None = None) -> FileOutcome:
     headers = {c.name: list(c.aliases) for c in contract.columns} if contract else None
     try:
         outcome.report = str(write_report(report_dir=report_dir, file_name=stored_name(entry["file_name"]),
                                           department=entry["department"], dataset=entry["dataset"],
                                           sha=entry["sha256"], status="rejected", issues=issues, accepted_rows=0,
-                                          accepted_headers=headers))
+                                          accepted_headers=headers,
+                                          per_column=reading.problems_per_column if reading else None))
     except OSError as err:  # the rejection is recorded even where its report cannot be written
         log(f"ingest: {entry['file_name']}: the report could not be written: {err}")
     outcome.reason = f"{issues[0].vi} / {issues[0].en}"
-    outcome.rows_quarantined = len({i.row for i in issues if i.row is not None})
+    outcome.rows_quarantined = reading.rows_held_back if reading else len({i.row for i in issues if i.row})
     ledger.record(con, **entry, status="rejected", rows_landed=0, rows_quarantined=outcome.rows_quarantined,
                   reason=outcome.reason, report_path=outcome.report)
     return outcome

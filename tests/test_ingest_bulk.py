@@ -28,18 +28,27 @@ def _bronze(data_dir, dataset):
 PATHS = (("rows", "100000", bulk_rows.PREPARED_MIN), ("bulk", "0", bulk_rows.PREPARED_MIN), ("bulk_sql", "0", -1))
 
 
-def _all_paths(tmp_path, monkeypatch, department, dataset, source=None, content=None):
-    results = {}
+def _all_paths(tmp_path, monkeypatch, department, dataset, source=None, content=None, messy_name="messy.csv"):
+    results, reports = {}, {}
     for path_kind, threshold, prepared_min in PATHS:
         monkeypatch.setenv("NTM_BULK_THRESHOLD_MB", threshold)
         monkeypatch.setattr(bulk_rows, "PREPARED_MIN", prepared_min)
         monkeypatch.setattr(bulk_rows, "PREPARED_SHARE", 10**9 if prepared_min < 0 else bulk_rows.PREPARED_SHARE)
         dropzone, data_dir = tmp_path / path_kind / "dz", tmp_path / path_kind / "data"
-        drop(dropzone, department, dataset, source, name=None if source else "messy.csv", content=content)
+        drop(dropzone, department, dataset, source, name=None if source else messy_name, content=content)
         [outcome] = ingest_dropzone(dropzone, data_dir, "r1").files
         results[path_kind] = (outcome.status, outcome.rows_landed, outcome.rows_quarantined, _bronze(data_dir, dataset))
+        reports[path_kind] = _report(dropzone, department, dataset, outcome.file_name)
     assert results["bulk_sql"] == results["bulk"]
+    # The report a department reads is the same whichever path its file took: wording, row, column,
+    # value, fix, counts.
+    assert reports["bulk"] == reports["rows"] == reports["bulk_sql"]
     return results
+
+
+def _report(dropzone, department, dataset, file_name):
+    path = dropzone / department / "_reports" / dataset / f"{file_name}.report.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
 @pytest.mark.parametrize("department, dataset", CSV_SAMPLES)
@@ -86,25 +95,23 @@ def test_bulk_path_finds_a_key_repeated_only_once_units_are_resolved(tmp_path, m
     assert results["bulk"][3] == results["rows"][3]
 
 
-def test_bulk_path_holds_back_bad_rows_with_their_reasons(dropzone, data_dir, monkeypatch):
-    monkeypatch.setenv("NTM_BULK_THRESHOLD_MB", "0")
+def test_bulk_path_holds_back_bad_rows_with_the_row_paths_reasons(tmp_path, monkeypatch):
+    """A range, a malformed number, a repeated key, an unknown unit, a formula in a free-text column,
+    a whitespace-only row and a missing required value: the same rows held back, the same report."""
     lines = ["Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%);Số điểm wifi công cộng miễn phí",
              "03664;Xã Chiềng Xôm;2023;46,32;2", "03658;Xã Chiềng Cọ;2023;146,5;1",
-             "03661;Xã Chiềng Đen;2023;41,1,5;1", "03664;Xã Chiềng Xôm;2023;46,32;2", "99999;Xã Không Có;2023;1;1"]
-    drop(dropzone, "so-khcn-son-la", "digital_infrastructure", name="big.csv", content="\n".join(lines).encode())
-    [outcome] = ingest_dropzone(dropzone, data_dir, "r1").files
-    assert (outcome.status, outcome.rows_landed, outcome.rows_quarantined) == ("partly_landed", 1, 4)
-    import json
-
-    report = json.loads((dropzone / "so-khcn-son-la" / "_reports" / "digital_infrastructure" /
-                         "big.csv.report.json").read_text())
-    by_row = {}
-    for p in report["problems"]:
-        by_row.setdefault(p["row"], []).append(p["en"])
-    assert any("outside the allowed range" in e for e in by_row[3])
-    assert any("cannot read the value as percent" in e for e in by_row[4])
-    assert any("duplicate key" in e for e in by_row[5])
-    assert any("unit" in e for e in by_row[6])
+             "03661;Xã Chiềng Đen;2023;41,1,5;1", "03664;Xã Chiềng Xôm;2023;46,32;2", "99999;Xã Không Có;2023;1;1",
+             "03646;=HYPERLINK(\"http://x\");2023;1;1", " ; ;\t; ; ", "03667;;2023;5;1"]
+    results = _all_paths(tmp_path, monkeypatch, "so-khcn-son-la", "digital_infrastructure",
+                         content="\n".join(lines).encode())
+    assert results["bulk"] == results["rows"]
+    assert results["bulk"][:3] == ("partly_landed", 1, 6)
+    report = _report(tmp_path / "bulk" / "dz", "so-khcn-son-la", "digital_infrastructure", "messy.csv")
+    by_row = {p["row"]: p["en"] for p in report["problems"]}
+    assert "outside the allowed range" in by_row[3] and "'41,1,5' has several commas" in by_row[4]
+    assert by_row[5] == "Same key as row 2" and "is not in the official list" in by_row[6]
+    assert "formula" in by_row[7] and by_row[9] == "Required value 'Commune' is missing"
+    assert report["problems_total"] == 6 and report["problems_not_listed"] == 0
 
 
 def test_bulk_path_reads_line_breaks_in_cells_short_and_long_rows_and_blank_lines_like_the_row_path(
@@ -222,3 +229,48 @@ def test_a_control_character_anywhere_rejects_the_file_on_both_paths(tmp_path, m
                              "messy.csv.report.json").read_text())
         assert report["problems"][0]["en"] == (f"Line 5002 of the file holds a control character "
                                                f"(U+{ord(character):04X}), which is not text")
+
+
+def _messy_csv_corpus():
+    from test_ingest_corpus import CASES, PARTLY
+
+    cases = {k: (name, content) for k, (name, content, *_) in {**CASES, **PARTLY}.items()
+             if name.endswith((".csv", ".txt")) and content}
+    return sorted(cases.items())
+
+
+@pytest.mark.parametrize("case, file", _messy_csv_corpus(), ids=[c for c, _ in _messy_csv_corpus()])
+def test_bulk_path_reports_the_messy_corpus_as_the_row_path_does(case, file, tmp_path, monkeypatch):
+    name, content = file
+    results = _all_paths(tmp_path, monkeypatch, "so-khcn-son-la", "digital_infrastructure", content=content,
+                         messy_name=name)
+    assert results["bulk"] == results["rows"]
+
+
+def test_a_second_table_in_the_file_ends_the_data_on_both_paths(tmp_path, monkeypatch):
+    """Below the digital-infrastructure table, an online-services table with its own header: its
+    header and rows are held back as another table's, never landed as this dataset's columns."""
+    lines = ["Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%)", "03664;Xã Chiềng Xôm;2023;46,32",
+             "03658;Xã Chiềng Cọ;2023;40", "Mã đơn vị;Tên đơn vị;Kỳ báo cáo;Tổng số TTHC",
+             "14;Tỉnh Sơn La;2023;1797", "03661;Xã Chiềng Đen;2023;41"]
+    results = _all_paths(tmp_path, monkeypatch, "so-khcn-son-la", "digital_infrastructure",
+                         content="\n".join(lines).encode())
+    assert results["bulk"][:3] == results["rows"][:3] == ("partly_landed", 2, 3)
+    report = _report(tmp_path / "bulk" / "dz", "so-khcn-son-la", "digital_infrastructure", "messy.csv")
+    assert [(p["row"], p["en"]) for p in report["problems"]] == [
+        (n, "Another table starts at row 4; its rows do not belong to this dataset") for n in (4, 5, 6)]
+
+
+def test_a_report_lists_at_most_a_thousand_problems_then_counts_them_on_both_paths(tmp_path, monkeypatch):
+    from ingest.report import MAX_LISTED_PROBLEMS
+
+    header = "Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%);Số điểm wifi công cộng miễn phí"
+    bad = [f"03664;Xã Chiềng Xôm;{2000 + i % 20};{100 + i},5;{'x' if i % 3 == 0 else 1}" for i in range(1500)]
+    results = _all_paths(tmp_path, monkeypatch, "so-khcn-son-la", "digital_infrastructure",
+                         content="\n".join([header, "03658;Xã Chiềng Cọ;2023;40;1", *bad]).encode())
+    assert results["bulk"][:3] == results["rows"][:3] == ("partly_landed", 1, 1500)
+    report = _report(tmp_path / "bulk" / "dz", "so-khcn-son-la", "digital_infrastructure", "messy.csv")
+    assert len(report["problems"]) == MAX_LISTED_PROBLEMS
+    assert report["problems_total"] == 2000 and report["problems_not_listed"] == 1000
+    assert [(c["column"], c["problems"]) for c in report["problems_by_column"]] == [
+        ("fixed_broadband_household_pct", 1500), ("free_wifi_points", 500)]
