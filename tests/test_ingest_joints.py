@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from helpers import drop
 from ingest.run import ingest_dropzone
@@ -97,3 +99,104 @@ def test_a_killed_bulk_ingest_leaves_nothing_that_breaks_the_next_run(dropzone, 
     [outcome] = ingest_dropzone(dropzone, data_dir, "r2").files
     assert outcome.status == "partly_landed" and outcome.rows_landed == 10
     assert not list(bronze.glob("*.part")) and not list((data_dir / "tmp").iterdir())
+
+
+def test_a_drop_zone_of_every_hostile_file_beside_the_samples_is_read_whole_and_twice_changes_nothing(
+        tmp_path, data_dir):
+    """`ntm ingest` on the samples plus every case of the messy corpus: each file gets its fate, the
+    run ends, the ledger is exported; a second run changes nothing."""
+    import shutil
+    import subprocess
+    import sys
+
+    from helpers import SAMPLES
+    from test_ingest_corpus import CASES, PARTLY
+
+    dropzone = tmp_path / "dz"
+    shutil.copytree(SAMPLES, dropzone, ignore=shutil.ignore_patterns("_reports"))
+    for path in dropzone.rglob("*"):
+        os.utime(path, (path.stat().st_mtime - 60,) * 2)
+    for case, (name, content, *_) in {**CASES, **PARTLY}.items():
+        drop(dropzone, "so-khcn-dong-thap", "online_public_services", content=content,
+             name=name if len(f"{case}-{name}".encode()) > 255 else f"{case}-{name}")
+    drop(dropzone, "khong-dang-ky", "digital_infrastructure", name="a.csv", content=b"x;y\n1;2\n")
+
+    def ingest() -> str:
+        run = subprocess.run([sys.executable, "-m", "ntm.cli", "ingest", "--dropzone", str(dropzone)],
+                             env={**os.environ, "NTM_DATA_DIR": str(data_dir)}, capture_output=True, text=True,
+                             timeout=600)
+        assert "Traceback" not in run.stderr, run.stderr[-3000:]
+        return run.stdout
+
+    first = ingest()
+    ledger = duckdb.sql(f"select department, file_name, status from '{data_dir}/ledger.parquet' "
+                        "order by all").fetchall()
+    files = [p for p in dropzone.rglob("*") if p.is_file() and "_reports" not in p.parts]
+    assert len({(d, f) for d, f, _ in ledger}) == len(files)  # every file has its fate in the exported ledger
+    assert ("khong-dang-ky", "a.csv", "rejected") in ledger
+    assert {s for *_, s in ledger} <= {"landed", "partly_landed", "rejected", "duplicate"}
+    second = ingest()
+    assert duckdb.sql(f"select department, file_name, status from '{data_dir}/ledger.parquet' "
+                      "order by all").fetchall() == ledger
+    fates = [line.split()[0] for line in second.splitlines() if line.startswith("  ") and line.split()[0] not in
+             ("reason:", "report:")]
+    assert len(fates) == len(files) and set(fates) <= {"unchanged", "duplicate"}, second
+
+
+@pytest.mark.portal
+def test_one_files_whole_life_from_drop_zone_to_datastore(ckan, dropzone, data_dir, prefix):
+    """Landed; dropped again (unchanged); corrected (supersedes); backfilled; each time transformed,
+    validated and published, with the ledger, the mart and the portal's DataStore checked."""
+    from datetime import datetime, timedelta, timezone
+
+    from ntm import pipeline
+
+    mart = "fact_digital_infrastructure"
+    rows = 'Tỉnh Đồng Tháp,87,2023,"83,66","90,76"\nThị trấn Mỹ Thọ,30076,2023,"70,5","88"\n'
+
+    def ledger():
+        return duckdb.sql(f"select file_name, status from '{data_dir}/ledger.parquet' order by received_at, "
+                          "file_name, status").fetchall()
+
+    def build_and_publish():
+        assert pipeline.transform(data_dir).success
+        assert mart in pipeline.validate(data_dir).publishable
+        [published] = pipeline.publish(data_dir, marts=[mart]).datasets
+        package = ckan.action.package_show(id=published.name)
+        csv_res = next(r for r in package["resources"] if r.get("ntm_kind") == "csv")
+        records = ckan.action.datastore_search(resource_id=csv_res["id"], sort="unit_key")["records"]
+        built = duckdb.sql(f"select unit_level, unit_code, fixed_broadband_household_pct from "
+                           f"'{data_dir}/marts/{mart}.parquet' order by unit_key").fetchall()
+        assert [(r["unit_level"], r["unit_code"], r["fixed_broadband_household_pct"]) for r in records] == built
+        return published.status, built, package
+
+    # 1. Landed: a province row beside a commune row.
+    drop(dropzone, "so-khcn-dong-thap", "digital_infrastructure", name="2023.csv", content=(DI_HEADER + rows).encode())
+    assert [f.status for f in pipeline.ingest(dropzone, data_dir).files] == ["landed"]
+    assert ledger() == [("2023.csv", "landed")]
+    status, built, package = build_and_publish()
+    assert status == "created" and built == [("commune", "30076", 70.5), ("province", "87", 83.66)]
+    assert "cấp tỉnh" in package["spatial_coverage"] and "communes" in package["spatial_coverage"]
+
+    # 2. Dropped again: nothing changes, down to the portal.
+    assert [f.status for f in pipeline.ingest(dropzone, data_dir).files] == ["unchanged"]
+    assert ledger() == [("2023.csv", "landed")]
+    assert build_and_publish()[:2] == ("unchanged", built)
+
+    # 3. Corrected: a new file for the same period supersedes the first.
+    drop(dropzone, "so-khcn-dong-thap", "digital_infrastructure", name="2023-sua.csv",
+         content=(DI_HEADER + rows.replace('"70,5"', '"71,25"')).encode())
+    assert sorted((f.file_name, f.status) for f in pipeline.ingest(dropzone, data_dir).files) == [
+        ("2023-sua.csv", "landed"), ("2023.csv", "unchanged")]
+    assert ledger() == [("2023.csv", "superseded"), ("2023-sua.csv", "landed")]
+    status, built, _ = build_and_publish()
+    assert status == "updated" and built == [("commune", "30076", 71.25), ("province", "87", 83.66)]
+
+    # 4. Backfilled: both files are read again from their kept bytes; the correction still wins, and
+    # the ledger's new status (reprocessed) does not stop the build.
+    now = datetime.now(timezone.utc)
+    backfilled = pipeline.backfill(now - timedelta(days=1), now + timedelta(days=1), dropzone, data_dir)
+    assert sorted(f.status for f in backfilled.files) == ["landed"]
+    assert sorted(ledger()) == sorted([("2023-sua.csv", "reprocessed"), ("2023-sua.csv", "landed"),
+                                       ("2023.csv", "superseded")])
+    assert build_and_publish()[:2] == ("unchanged", built)
