@@ -200,3 +200,20 @@ def test_one_files_whole_life_from_drop_zone_to_datastore(ckan, dropzone, data_d
     assert sorted(ledger()) == sorted([("2023-sua.csv", "reprocessed"), ("2023-sua.csv", "landed"),
                                        ("2023.csv", "superseded")])
     assert build_and_publish()[:2] == ("unchanged", built)
+
+
+def test_a_failure_no_check_foresaw_rejects_that_file_only(dropzone, data_dir):
+    """JSON holding a 5,000-digit number: Python's own parser refuses it (a ValueError no check of
+    ours knows). The file is rejected in both languages, the next file lands, the ledger is
+    exported, and the next run leaves both as they are."""
+    drop(dropzone, "so-khcn-son-la", "digital_infrastructure", name="a.json",
+         content=('[{"Mã xã": "03664", "Tên đơn vị": "Xã Chiềng Xôm", "Năm": ' + "9" * 5000 + "}]").encode())
+    drop(dropzone, "so-khcn-son-la", "digital_infrastructure", name="b.csv", content=(
+        DI_HEADER + 'Xã Chiềng Cọ,03658,2023,"39,8","95,02"\n').encode())
+    outcomes = {f.file_name: f for f in ingest_dropzone(dropzone, data_dir, "r1").files}
+    assert outcomes["a.json"].status == "rejected" and "The file could not be read (ValueError" in outcomes["a.json"].reason
+    assert "Không đọc được tệp" in outcomes["a.json"].reason and outcomes["b.csv"].status == "landed"
+    assert _problems(dropzone, "so-khcn-son-la", "digital_infrastructure", "a.json")[0]["fix_vi"]
+    assert duckdb.sql(f"select file_name, status from '{data_dir}/ledger.parquet' order by 1").fetchall() == [
+        ("a.json", "rejected"), ("b.csv", "landed")]
+    assert [f.status for f in ingest_dropzone(dropzone, data_dir, "r2").files] == ["unchanged", "unchanged"]
