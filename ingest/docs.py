@@ -17,6 +17,10 @@ TYPE_TEXT = {
 }
 
 
+LEVEL_TEXT = {"province": "tỉnh / province", "district": "huyện, trước 01/7/2025 / district, before 1 July 2025",
+              "commune": "xã, phường, đặc khu / commune"}
+
+
 def render(contracts: dict[str, Contract]) -> str:
     lines = ["# Bộ dữ liệu và tên cột được chấp nhận / Datasets and accepted column headers", "",
              "Đặt tệp vào `<thư mục gửi>/<đơn vị>/<bộ dữ liệu>/`. Tên cột không phân biệt hoa thường, có dấu hay không dấu. "
@@ -30,6 +34,7 @@ def render(contracts: dict[str, Contract]) -> str:
                   f"{c.description.get('vi', '')}", "", f"{c.description.get('en', '')}", "",
                   f"- Mỗi dòng / Grain: {c.grain}",
                   f"- Khóa / Keys: {', '.join(c.keys)}",
+                  "- Cấp đơn vị / Unit levels: " + ", ".join(LEVEL_TEXT[level] for level in c.unit_levels),
                   f"- Dòng lỗi / Bad rows: {'giữ lại dòng lỗi, nhận phần còn lại / held back, the rest lands' if c.bad_rows == 'quarantine' else 'từ chối cả tệp / the whole file is rejected'}",
                   "", "| cột / column | tên cột được chấp nhận / accepted headers | kiểu / type | ghi chú / notes |",
                   "|---|---|---|---|"]
