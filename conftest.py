@@ -13,7 +13,9 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 @pytest.fixture(scope="session")
 def portal():
-    from ntm import portal as portal_mod
+    from ntm.local_portal import local_portal
+
+    portal_mod = local_portal()
 
     p = portal_mod.up()
     return p

@@ -13,8 +13,8 @@ import random
 import time
 import unicodedata
 
-from ingest.units import reference as ref
-from ingest.units.resolver import _scope, index, resolve
+from ntm_core.units import reference as ref
+from ntm_core.units.resolver import _scope, index, resolve
 
 
 def perturb(name: str, rng: random.Random) -> str:

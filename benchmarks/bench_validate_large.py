@@ -119,7 +119,9 @@ def main() -> None:
     import great_expectations  # noqa: F401
 
     import expectations.suite as suite_module
-    from expectations.gx_duckdb import MEMORY_LIMIT
+    from ntm_core.settings import duckdb_memory
+
+    MEMORY_LIMIT = duckdb_memory()
     from expectations.validate import validate_marts
 
     # The benchmark's own suite and contract, not the project's marts.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import os
 
-MEMORY_LIMIT = os.environ.get("NTM_DUCKDB_MEMORY", "768MB")
+from ntm_core.settings import duckdb_memory, quiet_great_expectations
 
 
 class _DuckDBDialect(str, enum.Enum):
@@ -32,7 +32,7 @@ def parquet_sql(path) -> str:
 
 def context_with_duckdb(name: str = "marts"):
     """An ephemeral GE context and a SQL datasource on an in-memory DuckDB with a memory limit."""
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    quiet_great_expectations()
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -41,5 +41,5 @@ def context_with_duckdb(name: str = "marts"):
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     datasource = context.data_sources.add_sql(
         name, connection_string="duckdb:///:memory:",
-        kwargs={"connect_args": {"config": {"memory_limit": MEMORY_LIMIT, "threads": os.cpu_count() or 1}}})
+        kwargs={"connect_args": {"config": {"memory_limit": duckdb_memory(), "threads": os.cpu_count() or 1}}})
     return context, datasource

@@ -1,4 +1,4 @@
-"""Suites as data: turn the YAML in `suites/`, `common.yaml` and `personal_data.yaml` into
+"""Suites as data: turn the YAML in `suites/`, `common.yaml` and `ntm_core/personal_data.yaml` into
 Great Expectations expectations for one mart.
 
 Besides GE's own expectation types (`expect_...` with `kwargs`), a suite entry can be:
@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 
 from expectations.gx_duckdb import parquet_sql
-from ingest.units.names import plain_key
+from ntm_core.personal import rules as personal_rules
 
 HERE = Path(__file__).resolve().parent
 SUITES_DIR = HERE / "suites"
@@ -36,7 +36,7 @@ def _load(path: Path) -> dict:
 
 @lru_cache(maxsize=None)
 def _rules(name: str) -> dict:
-    """common.yaml or personal_data.yaml, read once per process (they apply to every mart)."""
+    """common.yaml, read once per process (it applies to every mart)."""
     return _load(HERE / name)
 
 
@@ -161,20 +161,9 @@ def compile_entry(spec: dict, inputs: SuiteInputs) -> list:
     return [cls(**_render_kwargs(spec.get("kwargs", {}), inputs), meta=_meta(spec))]
 
 
-def personal_data_columns(columns: list[str]) -> list[str]:
-    """Columns whose name says they hold personal data."""
-    rules = _rules("personal_data.yaml")
-    flagged = []
-    for column in columns:
-        key = "_" + plain_key(column).replace(" ", "_") + "_"
-        if any(f"_{word}_" in key or key.startswith(f"_{word}") for word in rules["column_names"]):
-            flagged.append(column)
-    return flagged
-
-
 def personal_data_entries(text_columns: list[str]) -> list[dict]:
     """Suite entries that fail when a text column holds values shaped like ID numbers, phones or e-mails."""
-    rules = _rules("personal_data.yaml")
+    rules = personal_rules()
     patterns = rules["patterns"].values()
     # One alternation per form: numbers are matched with their separators removed, e-mails as written.
     numbers = _sql_literal("|".join(p["regex"] for p in patterns if p.get("compact")))

@@ -1,7 +1,7 @@
 """The validation gate: run each mart's Great Expectations suite and decide what may be published.
 
 Suites are YAML files in `expectations/suites/`, one per mart, plus `common.yaml` (every mart) and
-`personal_data.yaml` (every text column of every mart). A failed `critical` expectation blocks
+`ntm_core/personal_data.yaml` (every text column of every mart). A failed `critical` expectation blocks
 that mart only; a failed `warning` is reported and published with the data. A mart without a
 suite is blocked: nothing reaches the portal unchecked. GE runs on DuckDB over the Parquet files
 (see gx_duckdb.py), so memory stays bounded however large a mart grows.
@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from expectations.gx_duckdb import parquet_sql
-from expectations.suite import SuiteInputs, compile_entry, personal_data_columns, suite_entries
-from ntm.config import log
+from expectations.suite import SuiteInputs, compile_entry, suite_entries
+from ntm_core.personal import named_like_personal_data
+from ntm_core.log import log
 
 
 @dataclass
@@ -148,7 +149,7 @@ class MartValidator:
                                                f"no suite at expectations/suites/{mart}.yaml")])
         checks = [Check("no_personal_data_columns", column, "critical", False,
                         "the column name says it holds personal data")
-                  for column in personal_data_columns(columns)]
+                  for column in named_like_personal_data(columns)]
         previous = previous_publish(self.data_dir, mart)
         inputs = SuiteInputs(mart, self.references, previous["rows"] if previous else None)
         suite = self.context.suites.add(gx.ExpectationSuite(name=mart))

@@ -13,7 +13,7 @@ from pathlib import Path
 from ingest.contract import all_contracts
 from ingest.run import REPORTS_FOLDER, IngestResult, ingest_file
 from ingest.store import READ_AGAIN_STATUSES, Ledger, ensure_empty_bronze
-from ntm.config import log
+from ntm_core.log import log
 
 
 def reingest_received(dropzone: Path, data_dir: Path, run_id: str, start: datetime, end: datetime,

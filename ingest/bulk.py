@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 import threading
@@ -36,7 +35,8 @@ from ingest.table import (FileReading, Issue, check_required_columns, duplicate_
                           looks_like_header, read_row, another_table_issue, row_kind)
 from ingest.units.rows import resolve_records
 from ingest.values import COMMA, NO_DATA, PARSERS, BadValue
-from ntm.config import log
+from ntm_core.log import log
+from ntm_core.settings import duckdb_memory
 
 HEAD_BYTES = 256 * 1024
 SEGMENT_BATCHES = 128  # of 4 MB blocks: a DuckDB connection per 512 MB of CSV
@@ -58,7 +58,6 @@ def _is_no_data(expr: str) -> str:
             "ELSE false END)")
 
 
-MEMORY_LIMIT = os.environ.get("NTM_DUCKDB_MEMORY", "512MB")
 
 
 _loading_units: threading.Thread | None = None
@@ -68,18 +67,13 @@ def start_loading_units(contract: Contract) -> None:
     """Load the official unit lists (seconds) in the background, while the file is hashed."""
     global _loading_units
     if _resolves_units(contract) and _loading_units is None:
-        from ingest.units.resolver import index
+        from ntm_core.units.resolver import index
         _loading_units = threading.Thread(target=index, name="load-units", daemon=True)
         _loading_units.start()
 
 
 def _resolves_units(contract: Contract) -> bool:
     return bool(contract.unit_levels) and "unit_name" in contract.column_names
-
-
-def threshold_bytes() -> int:
-    """Files at least this large take the DuckDB path (NTM_BULK_THRESHOLD_MB, default 64)."""
-    return int(float(os.environ.get("NTM_BULK_THRESHOLD_MB", "64")) * 1024 * 1024)
 
 
 def _q(name: str) -> str:
@@ -308,7 +302,7 @@ def _unreadable(err: Exception) -> Unreadable:
 
 def _connect(workdir: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
-    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    con.execute(f"SET memory_limit = '{duckdb_memory()}'")
     con.execute("SET preserve_insertion_order = false")  # rows carry their numbers
     con.execute(f"SET temp_directory = {_lit(str(workdir))}")
     return con

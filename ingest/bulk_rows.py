@@ -30,8 +30,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from ingest.contract import Column, Contract
-from ingest.units import reference as ref
-from ingest.units.rows import province_of, reference_date, resolve_row
+from ntm_core.units import reference as ref
+from ingest.units.rows import reference_date, resolve_row
+from ntm_core.departments import province_of
 from ingest.values import BadValue, parse_cell
 
 BLOCK_BYTES = 4 * 1024 * 1024  # also the longest row the reader takes; it reads dozens of blocks ahead

@@ -15,15 +15,17 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.bulk import ingest_bulk, start_loading_units, threshold_bytes
+from ingest.bulk import ingest_bulk, start_loading_units
 from ingest.contract import Contract, all_contracts
 from ingest.readers import Unreadable, read_file
 from ingest.safety import check_before_reading, check_content, stored_name
 from ingest.report import write_report
 from ingest.store import CURRENT_STATUSES, Ledger, clean_leftovers, ensure_empty_bronze, keep_original, original_path, sha256_of, write_bronze
 from ingest.table import FileReading, Issue, hold_back_duplicate_keys, parse_table
-from ingest.units.rows import departments, resolve_records
-from ntm.config import log
+from ingest.units.rows import resolve_records
+from ntm_core.departments import departments
+from ntm_core.log import log
+from ntm_core.settings import bulk_threshold_bytes
 
 REPORTS_FOLDER = "_reports"
 # A file still being copied is left for the next run: it must be this many seconds old.
@@ -176,7 +178,7 @@ def _ingest_file(path: Path, department: str, dataset: str, contract: Contract |
             return outcome
         issue = Issue(None, None, None, bad.vi, bad.en, bad.fix_vi, bad.fix_en)
         return _reject(outcome, entry, [issue], ledger, con, report_dir, contract)
-    large = contract is not None and path.suffix.lower() in (".csv", ".txt") and path.stat().st_size >= threshold_bytes()
+    large = contract is not None and path.suffix.lower() in (".csv", ".txt") and path.stat().st_size >= bulk_threshold_bytes()
     if large:
         start_loading_units(contract)
     sha = sha256_of(path)

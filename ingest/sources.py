@@ -24,8 +24,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.units.rows import departments
-from ntm.config import log
+from ntm_core.departments import departments
+from ntm_core.log import log
+from ntm_core.settings import source_timeout
 
 
 @dataclass
@@ -44,7 +45,7 @@ def _file_name(url: str) -> str:
 
 def _storage_options(url: str, options: dict) -> dict:
     """fsspec options for a source: HTTP gets a timeout; S3 takes its endpoint from `endpoint_url`."""
-    timeout = float(os.environ.get("NTM_SOURCE_TIMEOUT", "60"))
+    timeout = source_timeout()
     if url.startswith(("http://", "https://")):
         return {"timeout": timeout, **options}
     if url.startswith("s3://"):

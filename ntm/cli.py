@@ -92,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return units_main(args)
     if args.command == "portal":
-        from ntm import portal
+        from ntm.local_portal import local_portal
+
+        portal = local_portal()
 
         if args.action == "up":
             p = portal.up()

@@ -6,8 +6,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from ntm.config import data_dir as default_data_dir
-from ntm.config import dropzone_dir, log
+from ntm_core.log import log
+from ntm_core.settings import data_dir as resolve_data_dir
+from ntm_core.settings import dropzone_dir
 
 
 def new_run_id() -> str:
@@ -19,9 +20,9 @@ def ingest(dropzone: Path | None = None, data_dir: Path | None = None, run_id: s
     from ingest.run import ingest_dropzone
     from ingest.sources import fetch_sources
 
-    dropzone = Path(dropzone or dropzone_dir())
+    dropzone = dropzone_dir(dropzone)
     fetch_sources(dropzone, departments)  # departments that publish at a URL
-    result = ingest_dropzone(dropzone, Path(data_dir or default_data_dir()), run_id or new_run_id(), departments)
+    result = ingest_dropzone(dropzone, resolve_data_dir(data_dir), run_id or new_run_id(), departments)
     log(f"ingest: {result.summary()}")
     return result
 
@@ -29,7 +30,7 @@ def ingest(dropzone: Path | None = None, data_dir: Path | None = None, run_id: s
 def transform(data_dir: Path | None = None, select: str | None = None, full_refresh: bool = False):
     from ntm.transform import transform as run_transform
 
-    return run_transform(Path(data_dir or default_data_dir()), select, full_refresh)
+    return run_transform(resolve_data_dir(data_dir), select, full_refresh)
 
 
 def backfill(start, end, dropzone: Path | None = None, data_dir: Path | None = None, run_id: str | None = None,
@@ -37,21 +38,21 @@ def backfill(start, end, dropzone: Path | None = None, data_dir: Path | None = N
     """Read again the files received in [start, end) with today's contracts (see ingest/backfill.py)."""
     from ingest.backfill import reingest_received
 
-    result = reingest_received(Path(dropzone or dropzone_dir()), Path(data_dir or default_data_dir()),
+    result = reingest_received(dropzone_dir(dropzone), resolve_data_dir(data_dir),
                                run_id or new_run_id(), start, end, departments)
     log(f"backfill: {result.summary()}")
     return result
 
 
 def current_marts(data_dir: Path | None = None) -> dict[str, Path]:
-    marts_dir = Path(data_dir or default_data_dir()) / "marts"
+    marts_dir = resolve_data_dir(data_dir) / "marts"
     return {p.stem: p for p in sorted(marts_dir.glob("*.parquet"))}
 
 
 def validate(data_dir: Path | None = None, run_id: str | None = None, marts: dict[str, Path] | None = None):
     from expectations.validate import validate_marts
 
-    data_dir = Path(data_dir or default_data_dir())
+    data_dir = resolve_data_dir(data_dir)
     return validate_marts(marts if marts is not None else current_marts(data_dir), data_dir, run_id or new_run_id())
 
 
@@ -63,7 +64,7 @@ def publish(data_dir: Path | None = None, marts: list[str] | None = None, url: s
     from expectations.validate import record_publish
     from publish.run import publish_marts
 
-    data_dir = Path(data_dir or default_data_dir())
+    data_dir = resolve_data_dir(data_dir)
     latest = data_dir / "validation" / "latest"
     publishable, reports = {}, {}
     for mart, parquet in current_marts(data_dir).items():
@@ -95,7 +96,7 @@ class RunResult:
 
 def run_all(dropzone: Path | None = None, data_dir: Path | None = None) -> RunResult:
     run_id = new_run_id()
-    data_dir = Path(data_dir or default_data_dir())
+    data_dir = resolve_data_dir(data_dir)
     ingested = ingest(dropzone, data_dir, run_id)
     transformed = transform(data_dir)
     if not transformed.success:

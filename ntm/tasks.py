@@ -11,8 +11,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ntm import pipeline
-from ntm.config import data_dir as default_data_dir
-from ntm.config import dropzone_dir, log
+from ntm_core.log import log
+from ntm_core.settings import data_dir as resolve_data_dir
+from ntm_core.settings import dropzone_dir
 
 
 class StageFailed(Exception):
@@ -51,7 +52,7 @@ def _label_mapped_task(label: str) -> None:
 
 
 def list_departments(dropzone: str | None = None) -> list[str]:
-    root = Path(dropzone or dropzone_dir())
+    root = dropzone_dir(dropzone)
     return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
 
 
@@ -85,7 +86,7 @@ def check_rejections(summary: dict) -> dict:
 def ingest_department(department: str, dropzone: str | None = None, data_dir: str | None = None,
                       run_id: str | None = None) -> dict:
     _label_mapped_task(department)
-    result = pipeline.ingest(Path(dropzone or dropzone_dir()), Path(data_dir or default_data_dir()), run_id,
+    result = pipeline.ingest(dropzone_dir(dropzone), resolve_data_dir(data_dir), run_id,
                              departments=[department])
     return _files_summary(department, result)
 
@@ -100,14 +101,14 @@ def backfill(start: dt.datetime, end: dt.datetime, dropzone: str | None = None, 
 
 
 def transform(data_dir: str | None = None, full_refresh: bool = False) -> dict:
-    result = pipeline.transform(Path(data_dir or default_data_dir()), full_refresh=full_refresh)
+    result = pipeline.transform(resolve_data_dir(data_dir), full_refresh=full_refresh)
     if not result.success:
         _fail("dbt build failed: " + "; ".join(result.failures))
     return {"marts": sorted(result.marts)}
 
 
 def validate(data_dir: str | None = None, run_id: str | None = None) -> dict:
-    result = pipeline.validate(Path(data_dir or default_data_dir()), run_id)
+    result = pipeline.validate(resolve_data_dir(data_dir), run_id)
     return {
         "publishable": result.publishable,
         "blocked": {m: [f"{c.expectation} on {c.column}: observed {c.observed}" for c in result.marts[m].failed_critical]
@@ -117,7 +118,7 @@ def validate(data_dir: str | None = None, run_id: str | None = None) -> dict:
 
 
 def publish(validation: dict, data_dir: str | None = None, url: str | None = None, token: str | None = None) -> dict:
-    result = pipeline.publish(Path(data_dir or default_data_dir()), marts=validation["publishable"], url=url,
+    result = pipeline.publish(resolve_data_dir(data_dir), marts=validation["publishable"], url=url,
                               token=token)
     summary = {"published": [asdict(d) for d in result.datasets], "blocked": validation["blocked"],
                "refused": result.refused}
@@ -138,7 +139,7 @@ def on_failure(context, data_dir: str | None = None) -> None:
     alert = {"at": dt.datetime.now(dt.timezone.utc).isoformat(), "dag": ti.dag_id, "run": ti.run_id, "task": task,
              "department": label, "try": getattr(ti, "try_number", None), "reason": reason}
     log(f"FAILED {ti.dag_id}.{task} (run {ti.run_id}): {reason}")
-    path = Path(data_dir or default_data_dir()) / "alerts" / "failures.jsonl"
+    path = resolve_data_dir(data_dir) / "alerts" / "failures.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as f:
         f.write(json.dumps(alert, ensure_ascii=False) + "\n")

@@ -4,12 +4,12 @@ DuckDB allows one writer per database file, so dbt always runs as a single proce
 """
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ntm.config import REPO_ROOT, log
+from ntm_core.log import log
+from ntm_core.settings import REPO_ROOT, export_for_dbt
 
 DBT_PROJECT = REPO_ROOT / "dbt_project"
 # Lake folders written by a model's `export_partitions` post-hook: folder -> (model, partition column).
@@ -28,7 +28,7 @@ class TransformResult:
 def run_dbt(args: list[str], data_dir: Path, target: str = "dbt_target") -> "dbt.cli.main.dbtRunnerResult":  # noqa: F821
     from dbt.cli.main import dbtRunner
 
-    os.environ["NTM_DATA_DIR"] = str(data_dir)
+    export_for_dbt(data_dir)
     shutil.rmtree(data_dir / LAKE_BUILDING, ignore_errors=True)  # left by a build that was stopped
     for folder in ("marts", "lake", LAKE_BUILDING):  # where the post-hooks write Parquet
         (data_dir / folder).mkdir(parents=True, exist_ok=True)

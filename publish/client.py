@@ -1,7 +1,7 @@
 """One CKAN client for the pipeline: ckanapi over a requests session that retries.
 
-The token comes from the environment or the local portal (see `ntm.portal.credentials`), or from
-an Airflow connection in the DAGs; it is never logged.
+The token comes from the settings (NTM_CKAN_TOKEN, or the local portal's token file: see
+`ntm_core.settings.ckan_credentials`), or from an Airflow connection in the DAGs; it is never logged.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from ntm.portal import credentials
+from ntm_core.settings import ckan_credentials
 
 
 class PortalUnavailable(RuntimeError):
@@ -30,7 +30,10 @@ def retrying_session(total: int = 5, backoff: float = 0.5) -> requests.Session:
 
 def connect(url: str | None = None, token: str | None = None) -> ckanapi.RemoteCKAN:
     if not (url and token):
-        url, token = credentials()
+        try:
+            url, token = ckan_credentials()
+        except LookupError as err:
+            raise PortalUnavailable(str(err)) from None
     ckan = ckanapi.RemoteCKAN(url, apikey=token, user_agent="ntm-lakehouse/0.1", session=retrying_session())
     try:
         ckan.action.status_show()

@@ -5,7 +5,6 @@ upserted by primary key and rows gone from the mart are deleted.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +13,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from ntm.config import log
+from ntm_core.log import log
+from ntm_core.settings import dataset_prefix, publish_chunk
 from publish.client import connect
 from publish.datapackage import write_datapackage
 from publish.files import content_hash, iter_rows, neutralise, write_csv
@@ -29,7 +29,7 @@ DATASTORE_TYPES = {
 FREQUENCIES = {f: f"http://publications.europa.eu/resource/authority/frequency/{code}" for f, code in
                {"annual": "ANNUAL", "quarterly": "QUARTERLY", "monthly": "MONTHLY", "on change": "IRREG",
                 "as needed": "IRREG"}.items()}
-CHUNK = int(os.environ.get("NTM_PUBLISH_CHUNK", "5000"))  # rows per DataStore upsert request
+CHUNK = publish_chunk()  # rows per DataStore upsert request
 
 
 @dataclass
@@ -100,7 +100,7 @@ def publish_mart(ckan, mart: str, parquet: Path, validation_report: Path | None,
     refuse_personal_columns(mart, parquet)  # before anything reaches the portal
     meta = dict(_yaml("datasets.yaml")[mart])
     # A prefix keeps test or staging datasets apart from the real ones on a shared portal.
-    meta["name"] = os.environ.get("NTM_DATASET_PREFIX", "") + meta["name"]
+    meta["name"] = dataset_prefix() + meta["name"]
     columns, mart_meta = column_docs(mart, data_dir)
     primary_key = mart_meta.get("primary_key") or []
     table = pq.read_table(parquet, columns=[c for c in ("department", "year", "unit_level")

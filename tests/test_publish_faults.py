@@ -68,7 +68,9 @@ def test_a_publish_killed_midway_completes_on_the_next_run_without_duplicates(ck
 
 
 def test_a_portal_outage_fails_the_run_clearly_and_the_next_run_publishes(ckan, portal, marts_copy, prefix):
-    from ntm import portal as portal_mod
+    from ntm.local_portal import local_portal
+
+    portal_mod = local_portal()
 
     marts = {"fact_cooperatives": marts_copy / "marts" / "fact_cooperatives.parquet"}
     assert pipeline.validate(marts_copy, "v1", marts=marts).blocked == []

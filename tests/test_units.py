@@ -5,8 +5,8 @@ import unicodedata
 
 import pytest
 
-from ingest.units import reference as ref
-from ingest.units.resolver import resolve
+from ntm_core.units import reference as ref
+from ntm_core.units.resolver import resolve
 
 PROVINCES = {  # province codes in each list (several merged in 2025; HCM has many numbered wards)
     ref.OLD: ["14", "87", "72", "19", "79", "01"],

@@ -5,8 +5,8 @@ import csv
 import sys
 from pathlib import Path
 
-from ingest.units import reference as ref
-from ingest.units.resolver import resolve
+from ntm_core.units import reference as ref
+from ntm_core.units.resolver import resolve
 
 SEEDS_DIR = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds" / "admin_units"
 OUTPUT_COLUMNS = ["unit_code", "list_version", "unit_name", "status", "candidates", "reason"]

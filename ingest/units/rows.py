@@ -3,37 +3,18 @@ lists the candidates."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ingest.table import Issue
-from ingest.units.names import interpretations
-from ingest.units.resolver import Resolution, resolve
+from ntm_core.units.names import interpretations
+from ntm_core.departments import province_of
+from ntm_core.units.resolver import Resolution, resolve
 
-DEPARTMENTS = Path(__file__).resolve().parents[1] / "departments.yaml"
 LEVEL_BY_CODE_WIDTH = {2: "province", 3: "district", 5: "commune"}
 CODE_WIDTH = {level: width for width, level in LEVEL_BY_CODE_WIDTH.items()}
 LEVEL_BY_TYPE = {"Tỉnh": ["province"], "Thành phố": ["province", "district"], "Huyện": ["district"],
                  "Quận": ["district"], "Thị xã": ["district"], "Xã": ["commune"], "Phường": ["commune"],
                  "Thị trấn": ["commune"], "Đặc khu": ["commune"]}
-
-
-def departments() -> dict[str, dict]:
-    """The department registry (NTM_DEPARTMENTS names another file, e.g. for a test or a province)."""
-    return _load_departments(os.environ.get("NTM_DEPARTMENTS", str(DEPARTMENTS)))
-
-
-@lru_cache(maxsize=4)
-def _load_departments(path: str) -> dict[str, dict]:
-    return yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-
-
-def province_of(department: str) -> str | None:
-    return departments().get(department, {}).get("province")
 
 
 def reference_date(record: dict[str, Any]) -> str | None:

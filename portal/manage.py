@@ -1,4 +1,7 @@
-"""The local CKAN portal: install on first use, start, stop, report status.
+"""The local CKAN portal: install on first use, start, stop, report status (`ntm portal up|down|status`).
+
+It lives here, beside the CKAN extensions it installs, and not in the pipeline's packages: the
+pipeline only needs a CKAN's URL and token (`ntm_core.settings.ckan_credentials`).
 
 Everything lives under one folder (`NTM_PORTAL_HOME`, default `<repo>/.portal`): CKAN's own
 virtual environment, a PostgreSQL cluster and a Redis server bound to loopback, the CKAN
@@ -21,13 +24,15 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from ntm.config import REPO_ROOT, log
+from ntm_core import settings
+from ntm_core.log import log
+from ntm_core.settings import REPO_ROOT
 
 CKAN_VERSION = "2.12.0"
-CKAN_PORT = int(os.environ.get("NTM_PORTAL_PORT", "5000"))
-PG_PORT = int(os.environ.get("NTM_PORTAL_PG_PORT", "54329"))
-REDIS_PORT = int(os.environ.get("NTM_PORTAL_REDIS_PORT", "63799"))
-PG_BIN = Path(os.environ.get("NTM_PG_BIN", "/usr/lib/postgresql/15/bin"))
+CKAN_PORT = settings.portal_port()
+PG_PORT = settings.portal_pg_port()
+REDIS_PORT = settings.portal_redis_port()
+PG_BIN = settings.pg_bin()
 SYSADMIN = "ntm_admin"
 PLUGINS = "pgsearch datastore datatables_view dcat scheming_datasets"
 EXTENSIONS = [REPO_ROOT / "portal" / "ckanext-pgsearch"]
@@ -45,7 +50,7 @@ class Portal:
 
     @classmethod
     def default(cls) -> "Portal":
-        return cls(Path(os.environ.get("NTM_PORTAL_HOME", REPO_ROOT / ".portal")).resolve())
+        return cls(settings.portal_home())
 
     # layout
     @property
@@ -385,16 +390,3 @@ def status(p: Portal | None = None) -> dict:
         "redis": bool(_alive(p.pidfile("redis"))),
         "home": str(p.home),
     }
-
-
-def credentials() -> tuple[str, str]:
-    """(url, token) for the pipeline: NTM_CKAN_URL/NTM_CKAN_TOKEN, else the local portal's."""
-    url = os.environ.get("NTM_CKAN_URL")
-    token = os.environ.get("NTM_CKAN_TOKEN")
-    if url and token:
-        return url.rstrip("/"), token
-    p = Portal.default()
-    if not p.token_file.exists():
-        raise PortalError("No CKAN to publish to: set NTM_CKAN_URL and NTM_CKAN_TOKEN, "
-                          "or start the local portal with `ntm portal up`.")
-    return (url or p.url).rstrip("/"), token or p.token_file.read_text().strip()

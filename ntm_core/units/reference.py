@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from ingest.units.names import nfc, plain_key
+from ntm_core.units.names import nfc, plain_key
 
 OLD, NEW = "2024", "2025"
 REORGANISATION = dt.date(2025, 7, 1)

@@ -16,8 +16,8 @@ import sqlite3
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from ingest.units import reference as ref
-from ingest.units.names import (compatible, has_diacritics, interpretations, loose_key, number_key, plain_key, tidy,
+from ntm_core.units import reference as ref
+from ntm_core.units.names import (compatible, has_diacritics, interpretations, loose_key, number_key, plain_key, tidy,
                                 tone_loose_key)
 
 TIERS = ("plain", "loose", "alias")

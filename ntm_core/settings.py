@@ -1,0 +1,140 @@
+"""Every setting of the pipeline: its environment variable, default and meaning, in one place.
+
+Stages ask this module, never `os.environ`. The README's settings table is generated from SETTINGS
+(`tests/test_layout.py` checks that it agrees)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str | None   # as the README shows it; None: no default
+    meaning: str
+
+    def raw(self) -> str | None:
+        return os.environ.get(self.name) or self.default
+
+
+SETTINGS = {s.name: s for s in (
+    Setting("NTM_DATA_DIR", "./data", "raw files, bronze Parquet, ledger, DuckDB warehouse, the records lake, marts, "
+                                      "dbt docs, validation results, alerts, scratch (`tmp/`)"),
+    Setting("NTM_DROPZONE", "./samples/dropzone", "the drop zone when `--dropzone` is not given"),
+    Setting("NTM_CKAN_URL", None, "publish to another CKAN (with `NTM_CKAN_TOKEN`); default: the local portal"),
+    Setting("NTM_CKAN_TOKEN", None, "the API token for `NTM_CKAN_URL`; default: the local portal's "
+                                    "(`<portal home>/api_token`)"),
+    Setting("NTM_PORTAL_HOME", "./.portal", "where the local portal is installed and keeps its state"),
+    Setting("NTM_PORTAL_PORT", "5000", "the local portal's port (loopback only)"),
+    Setting("NTM_PORTAL_PG_PORT", "54329", "the local portal's PostgreSQL port (loopback only)"),
+    Setting("NTM_PORTAL_REDIS_PORT", "63799", "the local portal's Redis port (loopback only)"),
+    Setting("NTM_PG_BIN", "/usr/lib/postgresql/15/bin", "where PostgreSQL's programs are (the local portal)"),
+    Setting("NTM_DEPARTMENTS", "ingest/departments.yaml", "the department registry: province of each department, "
+                                                          "and URLs to fetch from"),
+    Setting("NTM_SOURCE_TIMEOUT", "60", "seconds to wait for a department's URL or bucket"),
+    Setting("NTM_BULK_THRESHOLD_MB", "64", "CSV files at least this large are ingested by DuckDB in bounded memory"),
+    Setting("NTM_DUCKDB_MEMORY", "512MB", "DuckDB's memory limit for large files and for validation (it spills to "
+                                          "disk beyond it)"),
+    Setting("NTM_PUBLISH_CHUNK", "5000", "rows per DataStore upsert request"),
+    Setting("NTM_DATASET_PREFIX", None, "prefix of every dataset name on the portal, to keep test or staging "
+                                        "datasets apart"),
+)}
+
+
+def _path(name: str) -> Path:
+    """A path setting: as given in the environment (relative to the working directory), else its
+    default (relative to the repository)."""
+    given = os.environ.get(name)
+    return Path(given).resolve() if given else (REPO_ROOT / SETTINGS[name].default).resolve()
+
+
+def data_dir(given: Path | str | None = None) -> Path:
+    """The data dir a stage works in: the one it was given, else NTM_DATA_DIR."""
+    return Path(given).resolve() if given else _path("NTM_DATA_DIR")
+
+
+def dropzone_dir(given: Path | str | None = None) -> Path:
+    return Path(given).resolve() if given else _path("NTM_DROPZONE")
+
+
+def departments_file() -> Path:
+    return _path("NTM_DEPARTMENTS")
+
+
+def portal_home() -> Path:
+    return _path("NTM_PORTAL_HOME")
+
+
+def portal_port() -> int:
+    return int(SETTINGS["NTM_PORTAL_PORT"].raw())
+
+
+def portal_pg_port() -> int:
+    return int(SETTINGS["NTM_PORTAL_PG_PORT"].raw())
+
+
+def portal_redis_port() -> int:
+    return int(SETTINGS["NTM_PORTAL_REDIS_PORT"].raw())
+
+
+def pg_bin() -> Path:
+    return Path(SETTINGS["NTM_PG_BIN"].raw())
+
+
+def source_timeout() -> float:
+    return float(SETTINGS["NTM_SOURCE_TIMEOUT"].raw())
+
+
+def bulk_threshold_bytes() -> int:
+    return int(float(SETTINGS["NTM_BULK_THRESHOLD_MB"].raw()) * 1024 * 1024)
+
+
+def duckdb_memory() -> str:
+    return SETTINGS["NTM_DUCKDB_MEMORY"].raw()
+
+
+def publish_chunk() -> int:
+    return int(SETTINGS["NTM_PUBLISH_CHUNK"].raw())
+
+
+def dataset_prefix() -> str:
+    return SETTINGS["NTM_DATASET_PREFIX"].raw() or ""
+
+
+def ckan_credentials() -> tuple[str, str]:
+    """(url, token) of the CKAN to publish to: NTM_CKAN_URL and NTM_CKAN_TOKEN, else the local portal's
+    (its URL from its port, its token from `<portal home>/api_token`, written by `ntm portal up`)."""
+    url, token = SETTINGS["NTM_CKAN_URL"].raw(), SETTINGS["NTM_CKAN_TOKEN"].raw()
+    if url and token:
+        return url.rstrip("/"), token
+    token_file = portal_home() / "api_token"
+    if not token and not token_file.exists():
+        raise LookupError("No CKAN to publish to: set NTM_CKAN_URL and NTM_CKAN_TOKEN, "
+                          "or start the local portal with `ntm portal up`.")
+    return (url or f"http://127.0.0.1:{portal_port()}").rstrip("/"), token or token_file.read_text().strip()
+
+
+def in_airflow_task() -> bool:
+    return "AIRFLOW_CTX_DAG_ID" in os.environ  # set by Airflow's task runner
+
+
+def export_for_dbt(data_dir_path: Path) -> None:
+    """dbt's models read the data dir with env_var('NTM_DATA_DIR')."""
+    os.environ["NTM_DATA_DIR"] = str(data_dir_path)
+
+
+def quiet_great_expectations() -> None:
+    """Great Expectations would send usage statistics out of this closed network."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+def markdown_table() -> str:
+    """The README's table of settings."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for s in SETTINGS.values():
+        rows.append(f"| `{s.name}` | {f'`{s.default}`' if s.default else '(none)'} | {s.meaning} |")
+    return "\n".join(rows)
