@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import itertools
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 import threading
 import time
 import unicodedata
@@ -28,7 +27,7 @@ from ingest.bulk_rows import BLOCK_BYTES, UNIT_COLUMNS, Layout, NumberedRows, Un
 from ingest.contract import Column, Contract
 from ingest.readers import (MAX_COLUMNS, RawTable, Unreadable, _sniff_delimiter, check_csv_stream, csv_records,
                             decode_text)
-from ingest.safety import check_control_bytes
+from ingest.safety import check_control_text
 from ingest.store import bronze_schema, scratch_dir
 from ingest.report import MAX_LISTED_PROBLEMS
 from ingest.table import (FileReading, Issue, check_required_columns, duplicate_issue, file_columns, file_year, locate_header,
@@ -219,14 +218,18 @@ def _utf8_copy(path: Path, workdir: Path) -> tuple[Path, str]:
     _, encoding = decode_text(head[:HEAD_BYTES - 4096] if len(head) == HEAD_BYTES else head)
     target = workdir / "utf8.csv"
     decoder = None if encoding in CHARMAPS else codecs.getincrementaldecoder(encoding)()
+    lines = 1
     with open(path, "rb") as src, open(target, "w", encoding="utf-8", newline="") as dst:
         for chunk in iter(lambda: src.read(16 * 1024 * 1024), b""):
             if decoder is not None:
-                dst.write(unicodedata.normalize("NFC", decoder.decode(chunk)))
+                text = unicodedata.normalize("NFC", decoder.decode(chunk))
             else:  # legacy bytes: one byte sequence per letter, line-aligned chunks keep them whole
                 chunk += src.readline()
                 surface = chunk.decode("cp1252", errors="latin1_fallback")
-                dst.write(unicodedata.normalize("NFC", convert(surface, CHARMAPS[encoding])))
+                text = unicodedata.normalize("NFC", convert(surface, CHARMAPS[encoding]))
+            check_control_text(text, first_line=lines)  # the original's bytes were not scanned (UTF-16)
+            lines += text.count("\n")
+            dst.write(text)
     return target, encoding
 
 
@@ -268,20 +271,13 @@ def _ingest_bulk(path: Path, contract: Contract, workdir: Path, *, department: s
             _loading_units.join()  # the resolver's cache is not shared safely while it loads
         units = UnitAnswers(contract, layout, department)
     rows = NumberedRows(layout, units)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="control-scan") as pool:
-        scan = pool.submit(check_control_bytes, source)  # the whole file, while DuckDB reads it
-        try:
-            result = _write(contract, rows, workdir, department=department, source_file=path.name, sha=sha,
-                            run_id=run_id, data_dir=data_dir)
-        except (duckdb.Error, pa.ArrowException) as err:
-            if "straddling" in str(err):  # a row longer than a block: the row path's reason, with its line
-                check_csv_stream(source, delimiter)
-            raise _unreadable(err) from err
-        if (control := scan.exception()) is not None:
-            for part in (data_dir / "bronze" / contract.id).glob(f"{department}__{sha[:16]}*.parquet"):
-                part.unlink()  # written before the scan ended: the file is rejected whole
-            raise control
-    return result
+    try:
+        return _write(contract, rows, workdir, department=department, source_file=path.name, sha=sha,
+                      run_id=run_id, data_dir=data_dir)
+    except (duckdb.Error, pa.ArrowException) as err:
+        if "straddling" in str(err):  # a row longer than a block: the row path's reason, with its line
+            check_csv_stream(source, delimiter)
+        raise _unreadable(err) from err
 
 
 def _unreadable(err: Exception) -> Unreadable:

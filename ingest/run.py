@@ -18,9 +18,10 @@ import duckdb
 from ingest.bulk import ingest_bulk, start_loading_units
 from ingest.contract import Contract, all_contracts
 from ingest.readers import Unreadable, read_file
-from ingest.safety import check_before_reading, check_content, stored_name
+from ingest.safety import check_before_reading, check_content, control_character_at, first_control_byte, stored_name
 from ingest.report import write_report
-from ingest.store import CURRENT_STATUSES, Ledger, clean_leftovers, ensure_empty_bronze, keep_original, original_path, sha256_of, write_bronze
+from ingest.store import (CURRENT_STATUSES, Ledger, clean_leftovers, ensure_empty_bronze, hash_and_find, keep_original,
+                          original_path, sha256_of, write_bronze)
 from ingest.table import FileReading, Issue, hold_back_duplicate_keys, parse_table
 from ingest.units.rows import resolve_records
 from ntm_core.departments import departments
@@ -181,7 +182,10 @@ def _ingest_file(path: Path, department: str, dataset: str, contract: Contract |
     large = contract is not None and path.suffix.lower() in (".csv", ".txt") and path.stat().st_size >= bulk_threshold_bytes()
     if large:
         start_loading_units(contract)
-    sha = sha256_of(path)
+    # A large file is searched for control characters while it is hashed (the second core is idle
+    # then); a small one is searched as text once decoded (readers.read_csv, read_json).
+    scan = large and not _starts_utf16(path)
+    sha, control_at = hash_and_find(path, first_control_byte if scan else None)
     if received_at is None:
         previous = ledger.seen(con, department, dataset, sha)
     else:  # a backfill re-read: the earlier reading of these bytes stops counting
@@ -204,6 +208,15 @@ def _ingest_file(path: Path, department: str, dataset: str, contract: Contract |
     if (misplaced := _folder_problem(department, dataset, contract)) is not None:
         keep_original(path, sha, data_dir)
         return _reject(outcome, entry, [misplaced], ledger, con, report_dir, contract)
+    if control_at is not None:
+        keep_original(path, sha, data_dir)
+        try:
+            check_content(path)  # binary junk is told as such first, as on the row path
+            bad = control_character_at(path, control_at)
+        except Unreadable as head:
+            bad = head
+        return _reject(outcome, entry, [Issue(None, None, None, bad.vi, bad.en, bad.fix_vi, bad.fix_en)], ledger,
+                       con, report_dir, contract)
     if large:
         return _ingest_large(path, department, dataset, contract, data_dir, run_id, ledger, con, report_dir, entry)
     keep_original(path, sha, data_dir)
@@ -254,6 +267,11 @@ def _finish(outcome: FileOutcome, entry: dict, reading: FileReading, ledger: Led
             dataset=entry["dataset"], sha=entry["sha256"], status=outcome.status, issues=reading.issues,
             accepted_rows=reading.rows_landed, per_column=reading.problems_per_column))
     return _land(outcome, entry, reading.period, reading.bronze, ledger, con)
+
+
+def _starts_utf16(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(2) in (b"\xff\xfe", b"\xfe\xff")
 
 
 def _land(outcome: FileOutcome, entry: dict, period: str, bronze: Path, ledger: Ledger, con) -> FileOutcome:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import mmap
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -98,15 +100,25 @@ HASH_WINDOW = 64 << 20
 
 
 def sha256_of(path: Path) -> str:
+    return hash_and_find(path)[0]
+
+
+def hash_and_find(path: Path, find: Callable[[mmap.mmap], int | None] | None = None) -> tuple[str, int | None]:
     """The file's sha256, read through 64 MB memory-mapped windows: no copy into Python (a third
-    faster on large files), and no more of the file mapped at once than one window."""
+    faster on large files), and no more of the file mapped at once than one window. With `find`,
+    each window is also searched (in a second thread, while it is hashed: both let go of Python's
+    lock), and the offset of the first hit in the file comes back too."""
     digest = hashlib.sha256()
     size = path.stat().st_size
-    with open(path, "rb") as f:
+    found = None
+    with open(path, "rb") as f, ThreadPoolExecutor(max_workers=1, thread_name_prefix="scan") as pool:
         for offset in range(0, size, HASH_WINDOW):
             with mmap.mmap(f.fileno(), min(HASH_WINDOW, size - offset), offset=offset, access=mmap.ACCESS_READ) as window:
+                searching = pool.submit(find, window) if find and found is None else None
                 digest.update(window)
-    return digest.hexdigest()
+                if searching is not None and (hit := searching.result()) is not None:
+                    found = offset + hit
+    return digest.hexdigest(), found
 
 
 def original_path(path: Path, sha: str, data_dir: Path) -> Path:
