@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ingest.contract import all_contracts
 from ingest.run import REPORTS_FOLDER, IngestResult, ingest_file
-from ingest.store import READ_AGAIN_STATUSES, Ledger, ensure_empty_bronze
+from ingest.store import Ledger, ensure_empty_bronze
 from ntm_core.log import log
 
 
@@ -24,10 +24,7 @@ def reingest_received(dropzone: Path, data_dir: Path, run_id: str, start: dateti
     ledger = Ledger(data_dir)
     result = IngestResult(run_id=run_id)
     with ledger.connect() as con:
-        files = con.execute(
-            "SELECT department, dataset, raw_path, received_at FROM files "
-            "WHERE received_at >= ? AND received_at < ? AND raw_path IS NOT NULL "
-            "AND list_contains(?, status) ORDER BY received_at", [start, end, list(READ_AGAIN_STATUSES)]).fetchall()
+        files = ledger.received_between(con, start, end)
         files = [f for f in files if not departments or f[0] in departments]
         log(f"backfill: {len(files)} file(s) received between {start.isoformat()} and {end.isoformat()}")
         try:

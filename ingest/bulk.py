@@ -39,6 +39,9 @@ from ntm_core.settings import duckdb_memory
 
 HEAD_BYTES = 256 * 1024
 SEGMENT_BATCHES = 128  # of 4 MB blocks: a DuckDB connection per 512 MB of CSV
+BRONZE_ROW_GROUP = 50_000    # rows per Parquet row group as a segment is written
+REWRITE_ROW_GROUP = 200_000  # ... and when bronze is written again without the repeated keys
+KEYS_MEMORY = "256MB"        # DuckDB's limit while it looks for repeated keys
 
 
 def _is_no_data(expr: str) -> str:
@@ -59,16 +62,16 @@ def _is_no_data(expr: str) -> str:
 
 
 
-_loading_units: threading.Thread | None = None
+def start_loading_units(contract: Contract) -> threading.Thread | None:
+    """Load the official unit lists (seconds) in the background, while the file is hashed; the
+    thread is handed to `ingest_bulk`, which waits for it before resolving any unit."""
+    if not _resolves_units(contract):
+        return None
+    from ntm_core.units.resolver import index
 
-
-def start_loading_units(contract: Contract) -> None:
-    """Load the official unit lists (seconds) in the background, while the file is hashed."""
-    global _loading_units
-    if _resolves_units(contract) and _loading_units is None:
-        from ntm_core.units.resolver import index
-        _loading_units = threading.Thread(target=index, name="load-units", daemon=True)
-        _loading_units.start()
+    loading = threading.Thread(target=index, name="load-units", daemon=True)
+    loading.start()
+    return loading
 
 
 def _resolves_units(contract: Contract) -> bool:
@@ -234,18 +237,18 @@ def _utf8_copy(path: Path, workdir: Path) -> tuple[Path, str]:
 
 
 def ingest_bulk(path: Path, contract: Contract, *, department: str, sha: str, run_id: str,
-                data_dir: Path) -> FileReading:
+                data_dir: Path, units_loading: threading.Thread | None = None) -> FileReading:
     """Type, check and land a large CSV with DuckDB; return counts and the first problems."""
     workdir = scratch_dir(data_dir)  # DuckDB spills here; removed below, or by the next run if this one is killed
     try:
         return _ingest_bulk(path, contract, workdir, department=department, sha=sha, run_id=run_id,
-                            data_dir=data_dir)
+                            data_dir=data_dir, units_loading=units_loading)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _ingest_bulk(path: Path, contract: Contract, workdir: Path, *, department: str, sha: str, run_id: str,
-                 data_dir: Path) -> FileReading:
+                 data_dir: Path, units_loading: threading.Thread | None) -> FileReading:
     from ingest.readers import read_csv_head
 
     source, _ = _utf8_copy(path, workdir)
@@ -267,8 +270,8 @@ def _ingest_bulk(path: Path, contract: Contract, workdir: Path, *, department: s
                     columns={i: col for i, col in columns.items() if not col.personal})
     units = None
     if _resolves_units(contract):
-        if _loading_units is not None:
-            _loading_units.join()  # the resolver's cache is not shared safely while it loads
+        if units_loading is not None:
+            units_loading.join()  # the resolver's cache is not shared safely while it loads
         units = UnitAnswers(contract, layout, department)
     rows = NumberedRows(layout, units)
     try:
@@ -539,7 +542,7 @@ def _land_segments(contract: Contract, rows: NumberedRows, workdir: Path, select
     for i, con in enumerate(_segments(contract, rows, workdir)):
         parts.append(folder / f"{name}{f'-{i}' if i else ''}.parquet.part")
         [written] = con.execute(f"COPY (SELECT {select} FROM typed WHERE len(_problems) = 0) "
-                                f"TO {_lit(str(parts[-1]))} (FORMAT parquet, ROW_GROUP_SIZE 50000)").fetchone()
+                                f"TO {_lit(str(parts[-1]))} (FORMAT parquet, ROW_GROUP_SIZE {BRONZE_ROW_GROUP})").fetchone()
         landed += written
     return landed, parts
 
@@ -551,7 +554,7 @@ def _repeated_keys(con, keys: tuple[str, ...], parts: list[Path]) -> list[tuple[
     ranking and the rewrite run only when one may."""
     rows = "read_parquet([" + ", ".join(_lit(str(p)) for p in parts) + "])"
     key_list = ", ".join(_q(k) for k in keys)
-    con.execute("SET memory_limit = '256MB'")  # millions of keys: the aggregation spills rather than grows
+    con.execute(f"SET memory_limit = '{KEYS_MEMORY}'")  # millions of keys: the aggregation spills rather than grows
     if not con.execute(f"SELECT count(*) FROM (SELECT hash({key_list}) AS h FROM {rows} GROUP BY h "
                        "HAVING count(*) > 1)").fetchone()[0]:
         for part in parts:
@@ -568,7 +571,7 @@ def _repeated_keys(con, keys: tuple[str, ...], parts: list[Path]) -> list[tuple[
     # Written under a name no reader globs and renamed when complete: a kill leaves no half file.
     kept = parts[0].with_suffix(".kept.part")
     con.execute(f"COPY (SELECT * FROM {rows} WHERE _row_number NOT IN (SELECT unnest(?::BIGINT[])) "
-                f"ORDER BY _row_number) TO {_lit(str(kept))} (FORMAT parquet, ROW_GROUP_SIZE 200000)",
+                f"ORDER BY _row_number) TO {_lit(str(kept))} (FORMAT parquet, ROW_GROUP_SIZE {REWRITE_ROW_GROUP})",
                 [[r for r, _, _ in repeated]])
     kept.rename(parts[0].with_suffix(""))
     for part in parts:

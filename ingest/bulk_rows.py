@@ -47,6 +47,7 @@ VERSIONS = {code: version for version, code in VERSION_CODES.items()}
 # at most this many distinct values, or one per PREPARED_SHARE rows (dates, units, procedures and
 # channels repeat; application ids do not, and are left to DuckDB's SQL).
 PREPARED_MIN = 256
+CELL_CACHE = 100_000  # distinct cells a column remembers the reading of (bounded, whatever the column holds)
 PREPARED_SHARE = 32
 VALUE_TYPES = {"text": pa.string(), "code": pa.string(), "number": pa.float64(), "percent": pa.float64(),
                "integer": pa.int64(), "year": pa.int64(), "date": pa.date32()}  # the others: text, as SQL gives them
@@ -68,7 +69,7 @@ class CellReader:
     def read(self, raw: str | None) -> tuple:
         if (known := self._seen.get(raw)) is not None:
             return known
-        if len(self._seen) > 100_000:
+        if len(self._seen) > CELL_CACHE:
             self._seen.clear()  # bounded, whatever the column holds
         try:
             value, problem = parse_cell(self.col.type, raw, self.col.width, self.col.decimal), None

@@ -17,6 +17,9 @@ from typing import Any, Iterator
 from ingest.values import BadValue, nfc
 
 SUPPORTED = {".csv", ".txt", ".xlsx", ".xls", ".json", ".jsonl"}
+# Characters read to tell an encoding by its letters, and to tell the delimiter and the best legacy reading.
+ENCODING_SAMPLE = 200_000
+DELIMITER_SAMPLE = 20_000
 
 
 class Unreadable(BadValue):
@@ -29,7 +32,6 @@ class RawTable:
     # (row, first column, last column, value) of merged header cells, so a parent header can
     # be spread over the columns it covers. Only Excel has them.
     merged: list[tuple[int, int, int, Any]]
-    encoding: str | None = None
 
 
 # Bytes Windows-1252 leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D) read as their Latin-1 selves.
@@ -51,7 +53,7 @@ VIETNAMESE_LETTERS = _vietnamese_letters()
 def _legacy_score(text: str) -> tuple[int, int]:
     """(Vietnamese letters, characters no Vietnamese text has): legacy bytes read as Unicode
     show up as symbols and foreign letters (`x· S¶ng Méc`)."""
-    sample = text[:200_000]
+    sample = text[:ENCODING_SAMPLE]
     viet = sum(c in VIETNAMESE_LETTERS for c in sample)
     alien = sum(1 for c in sample if not c.isascii() and c not in VIETNAMESE_LETTERS
                 and not unicodedata.combining(c) and c not in "\ufeff\u00a0–—“”‘’…•")
@@ -115,7 +117,7 @@ def decode_text(data: bytes) -> tuple[str, str]:
     # Among legacy readings several can be clean (a TCVN3 reading of VNI bytes is made of real
     # letters too): the one that reads most like Vietnamese wins.
     unicode_clean = [n for n in readings if n in clean]
-    best = unicode_clean[0] if unicode_clean else max(clean, key=lambda n: vietnamese_score(clean[n][:20000]))
+    best = unicode_clean[0] if unicode_clean else max(clean, key=lambda n: vietnamese_score(clean[n][:DELIMITER_SAMPLE]))
     text = clean[best]
     return text, best
 
@@ -143,11 +145,11 @@ csv.field_size_limit(MAX_CELL_CHARS)
 def read_csv(path: Path) -> RawTable:
     from ingest.safety import check_control_text
 
-    text, encoding = decode_text(path.read_bytes())
+    text, _ = decode_text(path.read_bytes())
     check_control_text(text)
-    delimiter = _sniff_delimiter(text[:20000])
+    delimiter = _sniff_delimiter(text[:DELIMITER_SAMPLE])
     rows = list(csv_records(io.StringIO(text, newline=""), delimiter))
-    return RawTable(rows=rows, merged=[], encoding=encoding)
+    return RawTable(rows=rows, merged=[])
 
 
 def csv_records(stream, delimiter: str) -> Iterator[tuple[int, list[str]]]:
@@ -245,7 +247,7 @@ def read_xls(path: Path) -> RawTable:
 def read_json(path: Path) -> RawTable:
     from ingest.safety import check_control_text
 
-    text, encoding = decode_text(path.read_bytes())
+    text, _ = decode_text(path.read_bytes())
     check_control_text(text)
     try:
         if path.suffix.lower() == ".jsonl":
@@ -269,7 +271,7 @@ def read_json(path: Path) -> RawTable:
     # Row numbers are record numbers (1 = the first record); the header is row 0.
     rows = [(0, header)] + [(i, [r.get(k) for k in header]) for i, r in enumerate(records, start=1)
                             if isinstance(r, dict)]
-    return RawTable(rows=rows, merged=[], encoding=encoding)
+    return RawTable(rows=rows, merged=[])
 
 
 def read_csv_head(text: str, delimiter: str, lines_read: int | None = 60,

@@ -177,30 +177,20 @@ def _ingest_file(path: Path, department: str, dataset: str, contract: Contract |
         if ledger.seen(con, department, dataset, sha):
             outcome.status = "unchanged"
             return outcome
-        issue = Issue(None, None, None, bad.vi, bad.en, bad.fix_vi, bad.fix_en)
-        return _reject(outcome, entry, [issue], ledger, con, report_dir, contract)
-    large = contract is not None and path.suffix.lower() in (".csv", ".txt") and path.stat().st_size >= bulk_threshold_bytes()
-    if large:
-        start_loading_units(contract)
+        return _reject(outcome, entry, [file_issue(bad)], ledger, con, report_dir, contract)
+    large = contract is not None and path.suffix.lower() in (".csv", ".txt") and \
+        path.stat().st_size >= bulk_threshold_bytes()
+    units_loading = start_loading_units(contract) if large else None
     # A large file is searched for control characters while it is hashed (the second core is idle
     # then); a small one is searched as text once decoded (readers.read_csv, read_json).
-    scan = large and not _starts_utf16(path)
-    sha, control_at = hash_and_find(path, first_control_byte if scan else None)
+    sha, control_at = hash_and_find(path, first_control_byte if large and not _starts_utf16(path) else None)
     if received_at is None:
         previous = ledger.seen(con, department, dataset, sha)
     else:  # a backfill re-read: the earlier reading of these bytes stops counting
         previous = None
         ledger.retire_reading(con, department, dataset, sha)
     if previous:
-        # Same bytes again: nothing changes (a copy under another name is noted once).
-        outcome.status = "unchanged" if previous["file_name"] == path.name else "duplicate"
-        if outcome.status == "duplicate" and not con.execute(
-                "SELECT 1 FROM files WHERE sha256 = ? AND file_name = ? AND department = ?",
-                [sha, path.name, department]).fetchone():
-            ledger.record(con, sha256=sha, department=department, dataset=dataset, file_name=path.name,
-                          size_bytes=path.stat().st_size, status="duplicate", run_id=run_id,
-                          reason=f"same content as {previous['file_name']}")
-        return outcome
+        return _known_bytes(outcome, previous, path, sha, run_id, ledger, con)
     entry = dict(sha256=sha, department=department, dataset=dataset, file_name=path.name,
                  size_bytes=path.stat().st_size, raw_path=str(original_path(path, sha, data_dir)), run_id=run_id)
     if received_at is not None:
@@ -210,36 +200,56 @@ def _ingest_file(path: Path, department: str, dataset: str, contract: Contract |
         return _reject(outcome, entry, [misplaced], ledger, con, report_dir, contract)
     if control_at is not None:
         keep_original(path, sha, data_dir)
-        try:
-            check_content(path)  # binary junk is told as such first, as on the row path
-            bad = control_character_at(path, control_at)
-        except Unreadable as head:
-            bad = head
-        return _reject(outcome, entry, [Issue(None, None, None, bad.vi, bad.en, bad.fix_vi, bad.fix_en)], ledger,
-                       con, report_dir, contract)
+        return _reject(outcome, entry, [_control_issue(path, control_at)], ledger, con, report_dir, contract)
     if large:
-        return _ingest_large(path, department, dataset, contract, data_dir, run_id, ledger, con, report_dir, entry)
+        return _ingest_large(path, contract, data_dir, run_id, ledger, con, report_dir, entry, units_loading)
     keep_original(path, sha, data_dir)
+    return _ingest_small(path, contract, data_dir, run_id, ledger, con, report_dir, entry, outcome)
 
+
+def file_issue(bad: Unreadable) -> Issue:
+    """A whole file's problem as a report's line (no row, no column)."""
+    return Issue(None, None, None, bad.vi, bad.en, bad.fix_vi, bad.fix_en)
+
+
+def _known_bytes(outcome: FileOutcome, previous: dict, path: Path, sha: str, run_id: str, ledger: Ledger,
+                 con) -> FileOutcome:
+    """Same bytes again: nothing changes (a copy under another name is noted once)."""
+    outcome.status = "unchanged" if previous["file_name"] == path.name else "duplicate"
+    if outcome.status == "duplicate" and not ledger.has_name(con, outcome.department, sha, path.name):
+        ledger.record(con, sha256=sha, department=outcome.department, dataset=outcome.dataset, file_name=path.name,
+                      size_bytes=path.stat().st_size, status="duplicate", run_id=run_id,
+                      reason=f"same content as {previous['file_name']}")
+    return outcome
+
+
+def _control_issue(path: Path, offset: int) -> Issue:
+    try:
+        check_content(path)  # binary junk is told as such first, as on the row path
+        return file_issue(control_character_at(path, offset))
+    except Unreadable as head:
+        return file_issue(head)
+
+
+def _ingest_small(path: Path, contract: Contract, data_dir: Path, run_id: str, ledger: Ledger, con,
+                  report_dir: Path, entry: dict, outcome: FileOutcome) -> FileOutcome:
+    """The row path: the file read whole, each row against the contract, units resolved, repeats held back."""
     try:
         check_content(path)
         parsed = parse_table(read_file(path), contract, path)
     except Unreadable as bad:
-        issue = Issue(None, None, None, bad.vi, bad.en, bad.fix_vi, bad.fix_en)
-        return _reject(outcome, entry, [issue], ledger, con, report_dir, contract)
-
+        return _reject(outcome, entry, [file_issue(bad)], ledger, con, report_dir, contract)
     if contract.unit_levels and "unit_name" in contract.column_names:
-        parsed.records, unresolved = resolve_records(parsed.records, department, contract.unit_levels)
+        parsed.records, unresolved = resolve_records(parsed.records, entry["department"], contract.unit_levels)
         parsed.issues.extend(unresolved)
     hold_back_duplicate_keys(parsed, contract.keys)
     parsed.issues.sort(key=lambda i: i.row or 0)  # row order, as the bulk path lists them
-
     held = len({i.row for i in parsed.issues})
     if not parsed.records or (parsed.issues and contract.bad_rows == "reject_file"):
         return _finish(outcome, entry, FileReading(0, held, parsed.issues, None, "all"), ledger, con, report_dir,
                        contract)
-    bronze = write_bronze(contract, parsed.records, department=department, source_file=path.name, sha=sha,
-                          run_id=run_id, data_dir=data_dir)
+    bronze = write_bronze(contract, parsed.records, department=entry["department"], source_file=path.name,
+                          sha=entry["sha256"], run_id=run_id, data_dir=data_dir)
     reading = FileReading(len(parsed.records), held, parsed.issues, bronze, file_period(parsed.records, contract))
     return _finish(outcome, entry, reading, ledger, con, report_dir, contract)
 
@@ -285,10 +295,11 @@ def _land(outcome: FileOutcome, entry: dict, period: str, bronze: Path, ledger: 
     return outcome
 
 
-def _ingest_large(path: Path, department: str, dataset: str, contract: Contract, data_dir: Path, run_id: str,
-                  ledger: Ledger, con, report_dir: Path, entry: dict) -> FileOutcome:
+def _ingest_large(path: Path, contract: Contract, data_dir: Path, run_id: str, ledger: Ledger, con, report_dir: Path,
+                  entry: dict, units_loading) -> FileOutcome:
     """The DuckDB path for large CSVs: same contract, same ledger and reports, bounded memory."""
-    outcome = FileOutcome(department, dataset, path.name, "rejected")
+    department = entry["department"]
+    outcome = FileOutcome(department, entry["dataset"], path.name, "rejected")
     failure = None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="keep-original") as pool:
         # The original is copied while DuckDB reads it; the ledger is written only once it is kept.
@@ -296,7 +307,7 @@ def _ingest_large(path: Path, department: str, dataset: str, contract: Contract,
         try:
             check_content(path)
             result = ingest_bulk(path, contract, department=department, sha=entry["sha256"], run_id=run_id,
-                                 data_dir=data_dir)
+                                 data_dir=data_dir, units_loading=units_loading)
         except (Unreadable, duckdb.Error) as bad:
             failure = bad
     copying.result()
@@ -304,8 +315,7 @@ def _ingest_large(path: Path, department: str, dataset: str, contract: Contract,
         issue = failure if isinstance(failure, Unreadable) else Unreadable(
             f"Tệp CSV không đọc được: {failure}", f"The CSV file cannot be read: {failure}",
             "Kiểm tra dấu phân cách và dấu ngoặc kép", "Check the separators and quotes")
-        return _reject(outcome, entry, [Issue(None, None, None, issue.vi, issue.en, issue.fix_vi, issue.fix_en)],
-                       ledger, con, report_dir, contract)
+        return _reject(outcome, entry, [file_issue(issue)], ledger, con, report_dir, contract)
     return _finish(outcome, entry, result, ledger, con, report_dir, contract)
 
 

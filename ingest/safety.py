@@ -13,8 +13,7 @@ from ingest.readers import Unreadable
 MAX_FILE_BYTES = 8 * 1024**3          # above this, ask for a split file
 MAX_XLSX_UNCOMPRESSED = 300 * 1024**2  # an Excel form is megabytes, not gigabytes
 MAX_XLSX_RATIO = 150                   # typical sheets compress 5-20x; bombs 1000x
-MAX_COLUMNS = 500
-MAX_CELL_BYTES = 1024**2
+HEAD_CHECKED = 64 * 1024               # the first bytes that tell binary junk and fake Excel files
 _SAFE_NAME = re.compile(r"^[^/\\\x00-\x1f\x7f]{1,200}$")
 
 
@@ -67,7 +66,7 @@ def check_content(path: Path) -> None:
     """What the first bytes tell: binary junk, a fake or explosive Excel file."""
     suffix = path.suffix.lower()
     with open(path, "rb") as f:
-        head = f.read(65536)
+        head = f.read(HEAD_CHECKED)
     if suffix == ".xlsx":
         _check_xlsx(path, head)
     elif suffix == ".xls":

@@ -28,6 +28,9 @@ from ntm_core.departments import departments
 from ntm_core.log import log
 from ntm_core.settings import source_timeout
 
+# A fetched file is complete: it is dated this many seconds back so the settle wait lets it through.
+FETCHED_AGE = 3600
+
 
 @dataclass
 class Fetched:
@@ -80,7 +83,7 @@ def fetch_sources(dropzone: Path, only: list[str] | None = None) -> list[Fetched
                     part.unlink()  # unchanged: keep the old file (and its age) as it is
                 else:
                     part.rename(target)
-                    old = target.stat().st_mtime - 3600  # complete: no need to wait for it to settle
+                    old = target.stat().st_mtime - FETCHED_AGE  # complete: no need to wait for it to settle
                     os.utime(target, (old, old))
                 fetched.append(Fetched(department, dataset, url, target))
                 log(f"sources: {department}/{dataset}: {url} -> {target.name}")

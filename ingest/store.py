@@ -225,6 +225,11 @@ class Ledger:
             "ORDER BY received_at LIMIT 1", [department, dataset, sha]).fetchone()
         return {"file_name": row[0], "status": row[1]} if row else None
 
+    def has_name(self, con, department: str, sha: str, file_name: str) -> bool:
+        """Whether these bytes were already noted under this name."""
+        return con.execute("SELECT 1 FROM files WHERE sha256 = ? AND file_name = ? AND department = ?",
+                           [sha, file_name, department]).fetchone() is not None
+
     def record(self, con, **entry: Any) -> None:
         entry.setdefault("received_at", datetime.now(timezone.utc))
         cols = ", ".join(entry)
@@ -252,6 +257,13 @@ class Ledger:
         """A file is about to be read again (backfill): its earlier reading stops counting."""
         con.execute("UPDATE files SET status = 'reprocessed' WHERE department = ? AND dataset = ? AND sha256 = ? "
                     "AND list_contains(?, status)", [department, dataset, sha, list(READ_AGAIN_STATUSES)])
+
+    def received_between(self, con, start: datetime, end: datetime) -> list[tuple]:
+        """(department, dataset, kept original, received at) of the files a backfill reads again."""
+        return con.execute(
+            "SELECT department, dataset, raw_path, received_at FROM files "
+            "WHERE received_at >= ? AND received_at < ? AND raw_path IS NOT NULL "
+            "AND list_contains(?, status) ORDER BY received_at", [start, end, list(READ_AGAIN_STATUSES)]).fetchall()
 
     def export(self, con) -> Path:
         target = self.data_dir / "ledger.parquet"

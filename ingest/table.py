@@ -39,8 +39,6 @@ class Issue:
 class ParsedTable:
     records: list[dict[str, Any]] = field(default_factory=list)   # typed rows, with _row_number
     issues: list[Issue] = field(default_factory=list)              # rows quarantined, with reasons
-    ignored_columns: list[str] = field(default_factory=list)
-    header_row: int | None = None
 
 
 @dataclass
@@ -161,8 +159,8 @@ def file_year(table: RawTable, contract: Contract, mapping: dict[int, str], head
 
 
 def parse_table(table: RawTable, contract: Contract, path: Path) -> ParsedTable:
-    first, last, mapping, ignored = locate_header(table, contract)
-    out = ParsedTable(ignored_columns=ignored, header_row=first)
+    first, last, mapping, _ = locate_header(table, contract)
+    out = ParsedTable()
     columns = file_columns(table.rows, last, mapping, contract)
 
     check_required_columns(contract, mapping)

@@ -43,7 +43,7 @@ def _day(text: str):
     return dt.datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=dt.timezone.utc)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ntm", description="NTM open-data lakehouse pipeline")
     parser.add_argument("--data-dir", type=Path, help="lakehouse files (default: $NTM_DATA_DIR or ./data)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -74,71 +74,90 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("contracts", help="list the datasets, or write their accepted headers as a page")
     p.add_argument("--write", type=Path, help="write the page here (e.g. docs/datasets.md)")
 
-    args = parser.parse_args(argv)
-    data_dir = args.data_dir
+    return parser
 
-    if args.command == "contracts":
-        from ingest.contract import all_contracts
-        from ingest.docs import write
 
-        if args.write:
-            print(write(args.write))
-        else:
-            for c in all_contracts().values():
-                print(f"{c.id:<26} {c.title['vi']} / {c.title['en']}")
-        return 0
-    if args.command == "units":
-        from ingest.units.cli import main as units_main
+def _contracts(args) -> int:
+    from ingest.contract import all_contracts
+    from ingest.docs import write
 
-        return units_main(args)
-    if args.command == "portal":
-        from ntm.local_portal import local_portal
+    if args.write:
+        print(write(args.write))
+    else:
+        for c in all_contracts().values():
+            print(f"{c.id:<26} {c.title['vi']} / {c.title['en']}")
+    return 0
 
-        portal = local_portal()
 
-        if args.action == "up":
-            p = portal.up()
-            print(f"CKAN portal: {p.url}")
-        elif args.action == "down":
-            portal.down()
-        else:
-            state = portal.status()
-            print(json.dumps(state, indent=2))
-            return 0 if state["ckan"] else 1
-        return 0
+def _units(args) -> int:
+    from ingest.units.cli import main as units_main
 
-    if args.command == "ingest":
-        result = pipeline.ingest(args.dropzone, data_dir, departments=args.department)
-        _print_ingest(result)
-        return 0
-    if args.command == "backfill":
-        result = pipeline.backfill(args.since, args.until, args.dropzone, data_dir, departments=args.department)
-        _print_ingest(result)
-        return 1 if result.rejected else 0
-    if args.command == "transform":
-        result = pipeline.transform(data_dir, args.select)
-        return 0 if result.success else 1
-    if args.command == "validate":
-        result = pipeline.validate(data_dir)
-        _print_validation(result)
-        return 1 if result.blocked else 0
-    if args.command == "publish":
-        published = pipeline.publish(data_dir, marts=args.mart)
-        _print_publish(published)
-        return 1 if published.refused else 0
-    if args.command == "run":
-        result = pipeline.run_all(args.dropzone, data_dir)
-        print("Ingest:")
-        _print_ingest(result.ingest)
-        if not result.transform.success:
-            print("Transform FAILED:\n  " + "\n  ".join(result.transform.failures))
-            return 1
-        print("Validation:")
-        _print_validation(result.validation)
-        print("Published:")
-        _print_publish(result.publish)
-        return 1 if result.validation.blocked or result.publish.refused else 0
-    return 2
+    return units_main(args)
+
+
+def _portal(args) -> int:
+    from ntm.local_portal import local_portal
+
+    portal = local_portal()
+    if args.action == "up":
+        print(f"CKAN portal: {portal.up().url}")
+    elif args.action == "down":
+        portal.down()
+    else:
+        state = portal.status()
+        print(json.dumps(state, indent=2))
+        return 0 if state["ckan"] else 1
+    return 0
+
+
+def _ingest(args) -> int:
+    _print_ingest(pipeline.ingest(args.dropzone, args.data_dir, departments=args.department))
+    return 0
+
+
+def _backfill(args) -> int:
+    result = pipeline.backfill(args.since, args.until, args.dropzone, args.data_dir, departments=args.department)
+    _print_ingest(result)
+    return 1 if result.rejected else 0
+
+
+def _transform(args) -> int:
+    return 0 if pipeline.transform(args.data_dir, args.select).success else 1
+
+
+def _validate(args) -> int:
+    result = pipeline.validate(args.data_dir)
+    _print_validation(result)
+    return 1 if result.blocked else 0
+
+
+def _publish(args) -> int:
+    published = pipeline.publish(args.data_dir, marts=args.mart)
+    _print_publish(published)
+    return 1 if published.refused else 0
+
+
+def _run(args) -> int:
+    result = pipeline.run_all(args.dropzone, args.data_dir)
+    print("Ingest:")
+    _print_ingest(result.ingest)
+    if not result.transform.success:
+        print("Transform FAILED:\n  " + "\n  ".join(result.transform.failures))
+        return 1
+    print("Validation:")
+    _print_validation(result.validation)
+    print("Published:")
+    _print_publish(result.publish)
+    return 1 if result.validation.blocked or result.publish.refused else 0
+
+
+COMMANDS = {"contracts": _contracts, "units": _units, "portal": _portal, "ingest": _ingest, "backfill": _backfill,
+            "transform": _transform, "validate": _validate, "publish": _publish, "run": _run}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return COMMANDS[args.command](args)
 
 
 if __name__ == "__main__":

@@ -89,10 +89,6 @@ class RunResult:
     validation: object
     publish: object | None
 
-    @property
-    def ok(self) -> bool:
-        return bool(self.transform.success) and self.publish is not None
-
 
 def run_all(dropzone: Path | None = None, data_dir: Path | None = None) -> RunResult:
     run_id = new_run_id()

@@ -16,28 +16,16 @@ from ntm_core.settings import data_dir as resolve_data_dir
 from ntm_core.settings import dropzone_dir
 
 
-class StageFailed(Exception):
-    """A stage ended with something a person has to fix; the message says what."""
-
-
-class NothingNew(Exception):
-    """A stage found nothing to do."""
-
-
 def _fail(message: str):
     # No retry can fix a bad file or a failed expectation: fail the task at once.
-    try:
-        from airflow.sdk.exceptions import AirflowFailException
-    except ImportError:  # pragma: no cover - outside Airflow
-        raise StageFailed(message) from None
+    from airflow.sdk.exceptions import AirflowFailException
+
     raise AirflowFailException(message)
 
 
 def _skip(message: str):
-    try:
-        from airflow.sdk.exceptions import AirflowSkipException
-    except ImportError:  # pragma: no cover - outside Airflow
-        raise NothingNew(message) from None
+    from airflow.sdk.exceptions import AirflowSkipException
+
     raise AirflowSkipException(message)
 
 
@@ -74,13 +62,12 @@ def _files_summary(department: str | None, result) -> dict:
     return summary
 
 
-def check_rejections(summary: dict) -> dict:
+def check_rejections(summary: dict) -> None:
     """Fail, naming every rejected file and its report, when files were rejected beside ones that
     landed; so the failure alert reaches a person while the landed rows go on to publishing."""
     _label_mapped_task(summary.get("department") or "backfill")
     if summary["rejected"]:
         _fail(_rejections_message(summary["rejected"]))
-    return {"department": summary.get("department"), "rejected": 0}
 
 
 def ingest_department(department: str, dropzone: str | None = None, data_dir: str | None = None,

@@ -1,0 +1,78 @@
+"""A mart as a DataStore table: typed fields with the data dictionary, a primary key, rows upserted
+by key in chunks, rows gone from the mart deleted (in one request per chunk of keys)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import ckanapi
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ntm_core.settings import publish_chunk
+from publish.files import iter_rows, neutralise
+
+DATASTORE_TYPES = {
+    pa.string(): "text", pa.large_string(): "text", pa.int32(): "int4", pa.int64(): "int8",
+    pa.float64(): "float8", pa.float32(): "float8", pa.bool_(): "bool", pa.date32(): "date",
+}
+KEY_PAGE = 32000  # DataStore rows read per request when listing the keys already there
+
+
+def fields_for(parquet: Path, columns: dict[str, dict]) -> list[dict]:
+    """The table's fields: the mart's columns, typed, each with its label and description."""
+    return [{"id": f.name, "type": DATASTORE_TYPES.get(f.type, "text"),
+             "info": {"label": columns.get(f.name, {}).get("label", f.name),
+                      "notes": columns.get(f.name, {}).get("notes", "")}} for f in pq.read_schema(parquet)]
+
+
+def load_table(ckan, resource_id: str, parquet: Path, columns: dict[str, dict], primary_key: list[str]) -> None:
+    """Create the table if needed, upsert every row by primary key, delete rows no longer in the mart."""
+    fields = fields_for(parquet, columns)
+    if table_fields(ckan, resource_id) not in (None, [(f["id"], f["type"]) for f in fields]):
+        # The mart's columns changed: rebuild the table rather than leave stale columns behind.
+        ckan.action.datastore_delete(resource_id=resource_id, force=True)
+    ckan.action.datastore_create(resource_id=resource_id, force=True, fields=fields, primary_key=primary_key)
+    chunk, batch, keys_now = publish_chunk(), [], set()
+    for row in iter_rows(parquet):
+        # Dates as JSON; text neutralised as in the CSV, since the DataStore is downloadable as CSV too.
+        row = {k: (v.isoformat() if hasattr(v, "isoformat") else neutralise(v)) for k, v in row.items()}
+        keys_now.add(tuple(row[k] for k in primary_key))
+        batch.append(row)
+        if len(batch) >= chunk:
+            ckan.action.datastore_upsert(resource_id=resource_id, force=True, method="upsert", records=batch)
+            batch = []
+    if batch:
+        ckan.action.datastore_upsert(resource_id=resource_id, force=True, method="upsert", records=batch)
+    gone = [row_id for key, row_id in table_keys(ckan, resource_id, primary_key).items() if key not in keys_now]
+    for start in range(0, len(gone), chunk):  # CKAN turns a list of values into one `IN (...)`
+        ckan.action.datastore_delete(resource_id=resource_id, force=True, filters={"_id": gone[start:start + chunk]})
+
+
+def table_fields(ckan, resource_id: str) -> list[tuple[str, str]] | None:
+    try:
+        info = ckan.action.datastore_info(id=resource_id)
+    except ckanapi.NotFound:
+        return None
+    return [(f["id"], f["type"]) for f in info["fields"] if f["id"] != "_id"]
+
+
+def table_keys(ckan, resource_id: str, primary_key: list[str]) -> dict[tuple, int]:
+    """The primary key of every row in the table, with its DataStore row id."""
+    keys, offset = {}, 0
+    while True:
+        page = ckan.action.datastore_search(resource_id=resource_id, fields=["_id", *primary_key], limit=KEY_PAGE,
+                                            offset=offset)
+        keys.update((tuple(r[k] for k in primary_key), r["_id"]) for r in page["records"])
+        if len(page["records"]) < KEY_PAGE:
+            return keys
+        offset += KEY_PAGE
+
+
+def table_matches(ckan, package: dict, parquet: Path, rows: int) -> bool:
+    """The portal's table has the mart's columns and row count (an interrupted publish has not)."""
+    csv_res = next((r for r in package.get("resources", []) if r.get("ntm_kind") == "csv"), None)
+    if csv_res is None:
+        return False
+    if table_fields(ckan, csv_res["id"]) != [(f["id"], f["type"]) for f in fields_for(parquet, {})]:
+        return False
+    return ckan.action.datastore_search(resource_id=csv_res["id"], limit=0)["total"] == rows
