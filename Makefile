@@ -1,5 +1,5 @@
 # The two commands: `make demo` and `make test`. Both install what they need first.
-.PHONY: demo test stop install portal clean
+.PHONY: demo test lint stop install portal clean
 
 UV := uv
 
@@ -18,6 +18,10 @@ demo: portal
 
 test: install
 	$(UV) run pytest
+
+lint: install
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
 
 stop:
 	$(UV) run ntm portal down

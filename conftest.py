@@ -1,12 +1,13 @@
-"""Fixtures shared by every test folder (tests/ and the portal extension's tests). The portal fixture starts the real local CKAN (PostgreSQL, Redis, DataStore)
-on loopback once per session, the same way `ntm portal up` does."""
+"""Fixtures shared by every test folder (tests/ and the portal extension's tests). The portal
+fixture starts the real local CKAN (PostgreSQL, Redis, DataStore) on loopback once per session,
+the same way `ntm portal up` does."""
+
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
 import pytest
-
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -50,7 +51,9 @@ def prefix(request) -> str:
     import re
     import uuid
 
-    value = "t" + uuid.uuid4().hex[:6] + "-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:30].strip("-") + "-"
+    value = (
+        "t" + uuid.uuid4().hex[:6] + "-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:30].strip("-") + "-"
+    )
     os.environ["NTM_DATASET_PREFIX"] = value
     yield value
     os.environ.pop("NTM_DATASET_PREFIX", None)
@@ -72,15 +75,13 @@ def sample_build(tmp_path_factory) -> tuple[Path, Path]:
 
     root = tmp_path_factory.mktemp("sample_build")
     dropzone, data_dir = root / "dropzone", root / "data"
-    shutil.copytree(Path(__file__).parent / "samples" / "dropzone", dropzone,
-                    ignore=shutil.ignore_patterns("_reports"))
+    shutil.copytree(Path(__file__).parent / "samples" / "dropzone", dropzone, ignore=shutil.ignore_patterns("_reports"))
     for path in dropzone.rglob("*"):
         os.utime(path, (path.stat().st_mtime - 60,) * 2)
     ingest_dropzone(dropzone, data_dir, "r1")
     result = transform(data_dir)
     assert result.success, result.failures
     return dropzone, data_dir
-
 
 
 @pytest.fixture

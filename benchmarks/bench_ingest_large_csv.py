@@ -10,6 +10,7 @@ procedure codes such as 1.004227, personal columns), then times in this process:
 and prints rows/s, peak memory (RSS sampled every 50 ms) and the ratios. Targets from the
 issue: at least 0.5x DuckDB's speed, peak memory under 2 GB.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,20 +21,28 @@ import time
 from pathlib import Path
 
 import duckdb
-
 from measure import PeakMemory
 
-HEADER = ("Mã hồ sơ,Mã TTHC,Tên TTHC,Cấp giải quyết,Mã đơn vị,Đơn vị tiếp nhận,Ngày tiếp nhận,Ngày hẹn trả,"
-          "Ngày trả kết quả,Hình thức nộp,Họ tên người nộp,Số CCCD,Số điện thoại")
-UNITS = [("873", "UBND huyện Cao Lãnh", "Huyện"), ("30076", "TT Mỹ Thọ", "Xã"), ("30079", "Xã Gáo Giồng", "Xã"),
-         ("30085", "Xã Ba Sao", "Xã"), ("30100", "Xã Mỹ Thọ", "Xã"), ("872", "UBND huyện Tháp Mười", "Huyện")]
+HEADER = (
+    "Mã hồ sơ,Mã TTHC,Tên TTHC,Cấp giải quyết,Mã đơn vị,Đơn vị tiếp nhận,Ngày tiếp nhận,Ngày hẹn trả,"
+    "Ngày trả kết quả,Hình thức nộp,Họ tên người nộp,Số CCCD,Số điện thoại"
+)
+UNITS = [
+    ("873", "UBND huyện Cao Lãnh", "Huyện"),
+    ("30076", "TT Mỹ Thọ", "Xã"),
+    ("30079", "Xã Gáo Giồng", "Xã"),
+    ("30085", "Xã Ba Sao", "Xã"),
+    ("30100", "Xã Mỹ Thọ", "Xã"),
+    ("872", "UBND huyện Tháp Mười", "Huyện"),
+]
 
 
 def generate(path: Path, gigabytes: float) -> int:
     """Write the CSV with DuckDB (fast), about 190 bytes a row."""
     rows = int(gigabytes * 1024**3 / 190)
-    units = " UNION ALL ".join(f"SELECT {i} AS i, '{c}' AS code, '{n}' AS name, '{lvl}' AS lvl"
-                               for i, (c, n, lvl) in enumerate(UNITS))
+    units = " UNION ALL ".join(
+        f"SELECT {i} AS i, '{c}' AS code, '{n}' AS name, '{lvl}' AS lvl" for i, (c, n, lvl) in enumerate(UNITS)
+    )
     duckdb.sql(f"""
         COPY (
           WITH u AS ({units})
@@ -76,8 +85,7 @@ def main() -> None:
         t0 = time.perf_counter()
         con = duckdb.connect()
         con.execute("SET memory_limit = '1GB'")
-        con.execute(f"COPY (SELECT * FROM read_csv('{csv_path}')) TO '{workdir / 'baseline.parquet'}' "
-                    "(FORMAT parquet)")
+        con.execute(f"COPY (SELECT * FROM read_csv('{csv_path}')) TO '{workdir / 'baseline.parquet'}' (FORMAT parquet)")
         base_s = time.perf_counter() - t0
         con.close()
 
@@ -88,11 +96,17 @@ def main() -> None:
         result = ingest_dropzone(workdir / "dropzone", workdir / "data", "bench")
         ntm_s = time.perf_counter() - t0
     [outcome] = result.files
-    print(f"baseline DuckDB COPY: {base_s:.1f} s, {rows / base_s:,.0f} rows/s, peak RSS {base_mem.peak / 1024**2:,.0f} MB")
-    print(f"ntm ingest:           {ntm_s:.1f} s, {rows / ntm_s:,.0f} rows/s, peak RSS {ntm_mem.peak / 1024**2:,.0f} MB"
-          f"  ({outcome.status}, {outcome.rows_landed:,} landed, {outcome.rows_quarantined:,} held back)")
-    print(f"speed ratio ntm/DuckDB: {base_s / ntm_s:.2f}x (target >= 0.5x); peak memory {ntm_mem.peak / 1024**3:.2f} GB "
-          "(target < 2 GB)")
+    print(
+        f"baseline DuckDB COPY: {base_s:.1f} s, {rows / base_s:,.0f} rows/s, peak RSS {base_mem.peak / 1024**2:,.0f} MB"
+    )
+    print(
+        f"ntm ingest:           {ntm_s:.1f} s, {rows / ntm_s:,.0f} rows/s, peak RSS {ntm_mem.peak / 1024**2:,.0f} MB"
+        f"  ({outcome.status}, {outcome.rows_landed:,} landed, {outcome.rows_quarantined:,} held back)"
+    )
+    print(
+        f"speed ratio ntm/DuckDB: {base_s / ntm_s:.2f}x (target >= 0.5x); peak memory {ntm_mem.peak / 1024**3:.2f} GB "
+        "(target < 2 GB)"
+    )
     if not args.keep and args.workdir is None:
         shutil.rmtree(workdir)
 

@@ -6,6 +6,7 @@ The names are every commune of both official lists, perturbed the way department
 (no diacritics, abbreviations, NFD, case and spacing), each with its parents. The baseline is an
 exact-match dict lookup on the official names: the floor any resolver pays.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,15 @@ def main() -> None:
     inputs = []
     for u in picks:
         parent = by_key[u.parent_key]
-        inputs.append((perturb(u.name, rng), parent.name if parent.level == "district" else None,
-                       by_key[u.province_key].name, u.list_version, u.key))
+        inputs.append(
+            (
+                perturb(u.name, rng),
+                parent.name if parent.level == "district" else None,
+                by_key[u.province_key].name,
+                u.list_version,
+                u.key,
+            )
+        )
 
     baseline = {(u.name, u.list_version): u.key for u in communes}
     t0 = time.perf_counter()

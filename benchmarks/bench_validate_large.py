@@ -9,6 +9,7 @@ in the project's YAML form and the dbt contract it checks types against, then ti
 and prints time, peak memory (RSS sampled every 50 ms) and the ratio. Targets from the issue:
 within 3x of the SQL, memory under 2 GB.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,28 +20,44 @@ from pathlib import Path
 
 import duckdb
 import yaml
-
 from measure import PeakMemory
 
 MART = "fact_bench_records"
-COLUMNS = {"record_id": "BIGINT", "unit_key": "VARCHAR", "unit_code": "VARCHAR", "year": "INTEGER",
-           "period": "VARCHAR", "procedure_code": "VARCHAR", "applications": "BIGINT", "online_pct": "DOUBLE",
-           "department": "VARCHAR"}
+COLUMNS = {
+    "record_id": "BIGINT",
+    "unit_key": "VARCHAR",
+    "unit_code": "VARCHAR",
+    "year": "INTEGER",
+    "period": "VARCHAR",
+    "procedure_code": "VARCHAR",
+    "applications": "BIGINT",
+    "online_pct": "DOUBLE",
+    "department": "VARCHAR",
+}
 SUITE = [
     {"type": "expect_table_columns_to_match_set", "kwargs": {"column_set": list(COLUMNS), "exact_match": True}},
     {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "record_id"}},
-    {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["unit_key", "period",
-                                                                              "procedure_code"]}},
+    {
+        "type": "expect_compound_columns_to_be_unique",
+        "kwargs": {"column_list": ["unit_key", "period", "procedure_code"]},
+    },
     {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "unit_key"}},
     {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "period"}},
-    {"type": "expect_column_values_to_be_between", "kwargs": {"column": "year", "min_value": 2015,
-                                                              "max_value": "{current_year}"}},
+    {
+        "type": "expect_column_values_to_be_between",
+        "kwargs": {"column": "year", "min_value": 2015, "max_value": "{current_year}"},
+    },
     {"type": "expect_column_values_to_be_between", "kwargs": {"column": "applications", "min_value": 0}},
-    {"type": "expect_column_values_to_be_between", "kwargs": {"column": "online_pct", "min_value": 0,
-                                                              "max_value": 100}},
+    {
+        "type": "expect_column_values_to_be_between",
+        "kwargs": {"column": "online_pct", "min_value": 0, "max_value": 100},
+    },
     {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "unit_code", "regex": "^[0-9]{5}$"}},
-    {"type": "unexpected_rows", "column": "unit_key",
-     "sql": "select unit_key from {batch} where unit_key not in (select unit_key from {mart:dim_admin_unit})"},
+    {
+        "type": "unexpected_rows",
+        "column": "unit_key",
+        "sql": "select unit_key from {batch} where unit_key not in (select unit_key from {mart:dim_admin_unit})",
+    },
     {"type": "freshness", "column": "year", "max_age_years": 3, "severity": "warning"},
 ]
 
@@ -72,8 +89,12 @@ def write_suite(workdir: Path) -> tuple[Path, Path]:
     contracts.mkdir()
     entries = [{"severity": "critical", **e} for e in SUITE]
     (suites / f"{MART}.yaml").write_text(yaml.safe_dump({"mart": MART, "expectations": entries}), encoding="utf-8")
-    (contracts / f"{MART}.yml").write_text(yaml.safe_dump({"models": [{"name": MART, "columns": [
-        {"name": c, "data_type": t.lower()} for c, t in COLUMNS.items()]}]}), encoding="utf-8")
+    (contracts / f"{MART}.yml").write_text(
+        yaml.safe_dump(
+            {"models": [{"name": MART, "columns": [{"name": c, "data_type": t.lower()} for c, t in COLUMNS.items()]}]}
+        ),
+        encoding="utf-8",
+    )
     return suites, contracts
 
 
@@ -84,7 +105,7 @@ def hand_written_checks(con, fact: Path, dim: Path) -> dict[str, object]:
         "types": f"select list(column_type) from (describe select * from {t})",
         "record_id unique": f"select count(*) - count(distinct record_id) from {t}",
         "key unique": f"select count(*) from (select 1 from {t} group by unit_key, period, procedure_code "
-                      "having count(*) > 1)",
+        "having count(*) > 1)",
         "unit_key not null": f"select count(*) from {t} where unit_key is null",
         "period not null": f"select count(*) from {t} where period is null",
         "year range": f"select count(*) from {t} where year not between 2015 and year(current_date)",
@@ -98,7 +119,9 @@ def hand_written_checks(con, fact: Path, dim: Path) -> dict[str, object]:
             f"select count(*) from {t} where regexp_full_match(regexp_replace(trim({c}), '[\\s.()-]', '', 'g'), "
             "'0[0-9]{11}|[0-9]{9}|(\\+?84|0)([35789][0-9]{8}|2[0-9]{9})') "
             f"or regexp_full_match(trim({c}), '[^@]+@[^@]+\\.[A-Za-z]{{2,}}')"
-            for c, kind in COLUMNS.items() if kind == "VARCHAR"),
+            for c, kind in COLUMNS.items()
+            if kind == "VARCHAR"
+        ),
     }
     return {name: con.sql(sql).fetchall() for name, sql in queries.items()}
 
@@ -112,8 +135,10 @@ def main() -> None:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="ntm-bench-validate-"))
     t0 = time.perf_counter()
     dim, fact = generate(workdir, args.rows)
-    print(f"generated {args.rows:,} rows, {fact.stat().st_size / 1024**2:,.0f} MB Parquet "
-          f"in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"generated {args.rows:,} rows, {fact.stat().st_size / 1024**2:,.0f} MB Parquet "
+        f"in {time.perf_counter() - t0:.1f} s"
+    )
 
     # Importing GE takes seconds (more without cached bytecode); a worker pays it once, not per table.
     import great_expectations  # noqa: F401
@@ -142,14 +167,18 @@ def main() -> None:
         con.close()
 
     print(f"hand-written DuckDB SQL: {base_s:.1f} s, peak RSS {base_mem.peak / 1024**2:,.0f} MB")
-    print(f"ntm validate (GE):       {ntm_s:.1f} s, peak RSS {ntm_mem.peak / 1024**2:,.0f} MB  "
-          f"({len(validation.checks)} expectations, passed={validation.passed}, "
-          f"{sum(not c.success for c in validation.checks)} failed)")
+    print(
+        f"ntm validate (GE):       {ntm_s:.1f} s, peak RSS {ntm_mem.peak / 1024**2:,.0f} MB  "
+        f"({len(validation.checks)} expectations, passed={validation.passed}, "
+        f"{sum(not c.success for c in validation.checks)} failed)"
+    )
     for check in validation.checks:
         if not check.success:
             print(f"  failed: {check.severity} {check.expectation} on {check.column}: {check.observed}")
-    print(f"time ratio GE/SQL: {ntm_s / base_s:.2f}x (target <= 3x); peak memory {ntm_mem.peak / 1024**3:.2f} GB "
-          f"(target < 2 GB; DuckDB memory_limit {MEMORY_LIMIT})")
+    print(
+        f"time ratio GE/SQL: {ntm_s / base_s:.2f}x (target <= 3x); peak memory {ntm_mem.peak / 1024**3:.2f} GB "
+        f"(target < 2 GB; DuckDB memory_limit {MEMORY_LIMIT})"
+    )
     if not args.keep and args.workdir is None:
         shutil.rmtree(workdir)
 

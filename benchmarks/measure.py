@@ -1,4 +1,5 @@
 """Peak memory of this process while a block runs (RSS sampled every 50 ms)."""
+
 from __future__ import annotations
 
 import threading

@@ -15,6 +15,7 @@ No logic here: every task is one call into ntm.tasks. Configuration: Airflow Var
 token); without them the pipeline's environment defaults apply. DuckDB allows one writer per file:
 every DAG that writes runs one task at a time in the `ntm_duckdb` pool (one slot).
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -45,8 +46,14 @@ default_args = {
     "on_failure_callback": _on_failure,
     "pool": POOL,
 }
-COMMON = dict(start_date=pendulum.datetime(2026, 1, 1, tz=TZ), catchup=False, max_active_runs=1,
-              default_args=default_args, tags=["ntm"], doc_md=__doc__)
+COMMON = dict(
+    start_date=pendulum.datetime(2026, 1, 1, tz=TZ),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args,
+    tags=["ntm"],
+    doc_md=__doc__,
+)
 
 
 def _var(name: str) -> str | None:
@@ -135,12 +142,19 @@ def ntm_rebuild():
 @dag(dag_id="ntm_backfill", schedule=CronDataIntervalTimetable("0 0 * * *", timezone=TZ), **COMMON)
 def ntm_backfill():
     @task(outlets=[BRONZE])
-    def reread_received(data_interval_start=None, data_interval_end=None, run_id: str | None = None,
-                        dag_run=None) -> dict:
+    def reread_received(
+        data_interval_start=None, data_interval_end=None, run_id: str | None = None, dag_run=None
+    ) -> dict:
         from ntm import tasks
 
-        return tasks.backfill(data_interval_start, data_interval_end, _var("ntm_dropzone"), _var("ntm_data_dir"),
-                              run_id, run_type=str(dag_run.run_type))
+        return tasks.backfill(
+            data_interval_start,
+            data_interval_end,
+            _var("ntm_dropzone"),
+            _var("ntm_data_dir"),
+            run_id,
+            run_type=str(dag_run.run_type),
+        )
 
     rejections(reread_received())
 

@@ -6,6 +6,7 @@ the dialects listed in `_PERSISTED_CONNECTION_DIALECTS` (SQLite, SQL Server, ...
 there is the whole fix. DuckDB then does the scanning with a memory limit, so a 10-million-row
 table is validated in bounded memory instead of being loaded into pandas.
 """
+
 from __future__ import annotations
 
 import enum
@@ -14,7 +15,7 @@ import os
 from ntm_core.settings import duckdb_memory, quiet_great_expectations
 
 
-class _DuckDBDialect(str, enum.Enum):
+class _DuckDBDialect(str, enum.Enum):  # noqa: UP042 - GE compares it as a plain str
     # GE compares both `.value` (to the connection string) and the dialect name (a plain str).
     DUCKDB = "duckdb"
 
@@ -40,6 +41,8 @@ def context_with_duckdb(name: str = "marts"):
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     datasource = context.data_sources.add_sql(
-        name, connection_string="duckdb:///:memory:",
-        kwargs={"connect_args": {"config": {"memory_limit": duckdb_memory(), "threads": os.cpu_count() or 1}}})
+        name,
+        connection_string="duckdb:///:memory:",
+        kwargs={"connect_args": {"config": {"memory_limit": duckdb_memory(), "threads": os.cpu_count() or 1}}},
+    )
     return context, datasource

@@ -11,13 +11,14 @@ Besides GE's own expectation types (`expect_...` with `kwargs`), a suite entry c
   `max_growth_pct` against the previous publish (no check before the first publish).
 Every entry has a `severity`: `critical` blocks publishing of this mart, `warning` is reported.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import math
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -34,7 +35,7 @@ def _load(path: Path) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _rules(name: str) -> dict:
     """common.yaml, read once per process (it applies to every mart)."""
     return _load(HERE / name)
@@ -51,13 +52,17 @@ def dbt_contract_types(mart: str) -> dict[str, str]:
     if not path.exists():
         return {}
     model = next((m for m in _load(path).get("models", []) if m["name"] == mart), {})
-    return {c["name"]: c["data_type"].upper().replace("TEXT", "VARCHAR")
-            for c in model.get("columns", []) if c.get("data_type")}
+    return {
+        c["name"]: c["data_type"].upper().replace("TEXT", "VARCHAR")
+        for c in model.get("columns", [])
+        if c.get("data_type")
+    }
 
 
 @dataclass
 class SuiteInputs:
     """What a suite's templates are filled with."""
+
     mart: str
     marts: dict[str, Path]
     previous_rows: int | None = None
@@ -85,8 +90,10 @@ def _render_sql(sql: str, inputs: SuiteInputs) -> str:
 
 
 def _render_kwargs(kwargs: dict, inputs: SuiteInputs) -> dict:
-    return {k: (int(v.format(current_year=inputs.current_year)) if isinstance(v, str) and "{current_year}" in v
-                else v) for k, v in kwargs.items()}
+    return {
+        k: (int(v.format(current_year=inputs.current_year)) if isinstance(v, str) and "{current_year}" in v else v)
+        for k, v in kwargs.items()
+    }
 
 
 def _meta(spec: dict, column: str | None = None, description: str | None = None, checks: str | None = None) -> dict:
@@ -103,8 +110,9 @@ def _meta(spec: dict, column: str | None = None, description: str | None = None,
 def _unexpected_rows(sql: str, meta: dict):
     import great_expectations as gx
 
-    return gx.expectations.UnexpectedRowsExpectation(unexpected_rows_query=sql, description=meta.get("description"),
-                                                     meta=meta)
+    return gx.expectations.UnexpectedRowsExpectation(
+        unexpected_rows_query=sql, description=meta.get("description"), meta=meta
+    )
 
 
 def compile_entry(spec: dict, inputs: SuiteInputs) -> list:
@@ -118,8 +126,15 @@ def compile_entry(spec: dict, inputs: SuiteInputs) -> list:
         year = f"try_cast(left(cast({_quote(spec['column'])} as varchar), 4) as integer)"
         oldest = inputs.current_year - spec["max_age_years"]
         sql = f"select max({year}) as latest_year from {{batch}} having max({year}) < {oldest}"
-        return [_unexpected_rows(sql, _meta(spec, description=(
-            f"dữ liệu mới nhất không cũ hơn năm {oldest} / newest data not older than {oldest}")))]
+        return [
+            _unexpected_rows(
+                sql,
+                _meta(
+                    spec,
+                    description=(f"dữ liệu mới nhất không cũ hơn năm {oldest} / newest data not older than {oldest}"),
+                ),
+            )
+        ]
     if kind == "column_types":
         declared = dbt_contract_types(inputs.mart)
         if not declared:
@@ -127,9 +142,16 @@ def compile_entry(spec: dict, inputs: SuiteInputs) -> list:
         found = ", ".join(f"typeof({_quote(c)}) as {_quote(c)}" for c in declared)
         wrong = " or ".join(f"{_quote(c)} <> {_sql_literal(t)}" for c, t in declared.items())
         sql = f"select * from (select {found} from {{batch}} limit 1) where {wrong}"
-        return [_unexpected_rows(sql, _meta(spec, description="kiểu dữ liệu đúng hợp đồng dbt / types as in the dbt "
-                                                               "contract: " + ", ".join(f"{c} {t}" for c, t in
-                                                                                      declared.items())))]
+        return [
+            _unexpected_rows(
+                sql,
+                _meta(
+                    spec,
+                    description="kiểu dữ liệu đúng hợp đồng dbt / types as in the dbt "
+                    "contract: " + ", ".join(f"{c} {t}" for c, t in declared.items()),
+                ),
+            )
+        ]
     if kind == "row_count_change":
         if inputs.previous_rows is None:
             return []
@@ -139,22 +161,33 @@ def compile_entry(spec: dict, inputs: SuiteInputs) -> list:
             bounds["min_value"] = math.floor(previous * (1 - spec["max_drop_pct"] / 100))
         if "max_growth_pct" in spec:
             bounds["max_value"] = math.ceil(previous * (1 + spec["max_growth_pct"] / 100))
-        return [gx.expectations.ExpectTableRowCountToBeBetween(**bounds, meta=_meta(spec, description=(
-            f"so với lần công bố trước ({previous} dòng) / against the previous publish ({previous} rows)")))]
+        return [
+            gx.expectations.ExpectTableRowCountToBeBetween(
+                **bounds,
+                meta=_meta(
+                    spec,
+                    description=(
+                        f"so với lần công bố trước ({previous} dòng) / against the previous publish ({previous} rows)"
+                    ),
+                ),
+            )
+        ]
     if kind in ("expect_column_values_to_match_regex", "expect_column_values_to_not_match_regex"):
         # GE implements regexes per SQL dialect and has none for DuckDB: the same check in DuckDB SQL.
         column, regex = spec["kwargs"]["column"], spec["kwargs"]["regex"]
         negate = "not " if kind.endswith("_to_match_regex") else ""
-        sql = (f"select {_quote(column)} from {{batch}} "
-               f"where {_quote(column)} is not null and {negate}regexp_matches({_quote(column)}, {_sql_literal(regex)})")
+        sql = (
+            f"select {_quote(column)} from {{batch}} "
+            f"where {_quote(column)} is not null and {negate}regexp_matches({_quote(column)}, {_sql_literal(regex)})"
+        )
         return [_unexpected_rows(sql, _meta(spec, column, f"'{regex}'", kind))]
     if kind in ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique"):
         # GE counts duplicates with a window over every row, several times slower than a GROUP BY in
         # DuckDB on large marts (see benchmarks/bench_validate_large.py). Observed: duplicated keys.
         columns = spec["kwargs"].get("column_list") or [spec["kwargs"]["column"]]
         key = ", ".join(_quote(c) for c in columns)
-        sql = (f"select {key}, count(*) as copies from {{batch}} where {' and '.join(f'{_quote(c)} is not null' for c in columns)} "
-               f"group by {key} having count(*) > 1")
+        present = " and ".join(f"{_quote(c)} is not null" for c in columns)
+        sql = f"select {key}, count(*) as copies from {{batch}} where {present} group by {key} having count(*) > 1"
         return [_unexpected_rows(sql, _meta(spec, ",".join(columns), "khóa không trùng lặp / key is unique", kind))]
     class_name = "".join(part.capitalize() for part in kind.split("_"))
     cls = getattr(gx.expectations, class_name)
@@ -171,15 +204,21 @@ def personal_data_entries(text_columns: list[str]) -> list[dict]:
     entries = []
     for column in text_columns:
         cell = f"trim({_quote(column)})"
-        matches = (f"regexp_full_match(regexp_replace({cell}, '[\\s.()-]', '', 'g'), {numbers}) "
-                   f"or regexp_full_match({cell}, {written})")
+        matches = (
+            f"regexp_full_match(regexp_replace({cell}, '[\\s.()-]', '', 'g'), {numbers}) "
+            f"or regexp_full_match({cell}, {written})"
+        )
         # Only a masked value leaves DuckDB: the report must not repeat the personal data.
-        entries.append({
-            "type": "unexpected_rows", "severity": rules["severity"], "column": column,
-            "description": "không chứa dữ liệu cá nhân (số CCCD/CMND, điện thoại, email) / "
-                           "no personal data (citizen ID numbers, phones, e-mails)",
-            "sql": f"select left({cell}, 2) || '…' as masked from {{batch}} where {matches}",
-        })
+        entries.append(
+            {
+                "type": "unexpected_rows",
+                "severity": rules["severity"],
+                "column": column,
+                "description": "không chứa dữ liệu cá nhân (số CCCD/CMND, điện thoại, email) / "
+                "no personal data (citizen ID numbers, phones, e-mails)",
+                "sql": f"select left({cell}, 2) || '…' as masked from {{batch}} where {matches}",
+            }
+        )
     return entries
 
 

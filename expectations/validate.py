@@ -6,6 +6,7 @@ that mart only; a failed `warning` is reported and published with the data. A ma
 suite is blocked: nothing reaches the portal unchecked. GE runs on DuckDB over the Parquet files
 (see gx_duckdb.py), so memory stays bounded however large a mart grows.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -17,8 +18,8 @@ from typing import Any
 
 from expectations.gx_duckdb import parquet_sql
 from expectations.suite import SuiteInputs, compile_entry, suite_entries
-from ntm_core.personal import named_like_personal_data
 from ntm_core.log import log
+from ntm_core.personal import named_like_personal_data
 
 
 @dataclass
@@ -78,8 +79,10 @@ def record_publish(data_dir: Path, mart: str, rows: int, run_id: str | None = No
     """Called by the publish stage: the row count the next validation compares against."""
     path = _published_path(data_dir, mart)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"mart": mart, "rows": rows, "run_id": run_id,
-                                "published_at": dt.datetime.now(dt.timezone.utc).isoformat()}), encoding="utf-8")
+    path.write_text(
+        json.dumps({"mart": mart, "rows": rows, "run_id": run_id, "published_at": dt.datetime.now(dt.UTC).isoformat()}),
+        encoding="utf-8",
+    )
 
 
 def _columns(parquet: Path) -> tuple[list[str], list[str]]:
@@ -97,9 +100,11 @@ def _checks(outcome) -> list[Check]:
         cfg = r.expectation_config
         kwargs, meta, res = cfg.kwargs, cfg.meta or {}, r.result or {}
         check = Check(
-            expectation=meta.get("suite_type", cfg.type) + (f": {meta['description']}" if meta.get("description") else ""),
-            column=(meta.get("column") or kwargs.get("column")
-                    or ",".join(kwargs.get("column_list", []) or []) or None),
+            expectation=meta.get("suite_type", cfg.type)
+            + (f": {meta['description']}" if meta.get("description") else ""),
+            column=(
+                meta.get("column") or kwargs.get("column") or ",".join(kwargs.get("column_list", []) or []) or None
+            ),
             severity=meta.get("severity", "critical"),
             success=bool(r.success),
             observed=res.get("observed_value", res.get("unexpected_count")),
@@ -118,8 +123,9 @@ def _exception_message(info: dict | None) -> str | None:
         return None
     if "raised_exception" in info:
         return info.get("exception_message") if info["raised_exception"] else None
-    return next((v.get("exception_message") for v in info.values()
-                 if isinstance(v, dict) and v.get("raised_exception")), None)
+    return next(
+        (v.get("exception_message") for v in info.values() if isinstance(v, dict) and v.get("raised_exception")), None
+    )
 
 
 class MartValidator:
@@ -133,9 +139,14 @@ class MartValidator:
 
         self.gx, self.references, self.data_dir = gx, references, data_dir
         self.context, self.datasource = context_with_duckdb()
-        self.context.add_data_docs_site(site_name="ntm", site_config={
-            "class_name": "SiteBuilder", "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)}})
+        self.context.add_data_docs_site(
+            site_name="ntm",
+            site_config={
+                "class_name": "SiteBuilder",
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+            },
+        )
         self.docs_index = docs_dir / "index.html"
 
     def validate(self, mart: str, parquet: Path) -> MartValidation:
@@ -145,11 +156,13 @@ class MartValidator:
         columns, text_columns = _columns(parquet)
         entries = suite_entries(mart, text_columns)
         if entries is None:
-            return MartValidation(mart, [Check("suite_exists", None, "critical", False,
-                                               f"no suite at expectations/suites/{mart}.yaml")])
-        checks = [Check("no_personal_data_columns", column, "critical", False,
-                        "the column name says it holds personal data")
-                  for column in named_like_personal_data(columns)]
+            return MartValidation(
+                mart, [Check("suite_exists", None, "critical", False, f"no suite at expectations/suites/{mart}.yaml")]
+            )
+        checks = [
+            Check("no_personal_data_columns", column, "critical", False, "the column name says it holds personal data")
+            for column in named_like_personal_data(columns)
+        ]
         previous = previous_publish(self.data_dir, mart)
         inputs = SuiteInputs(mart, self.references, previous["rows"] if previous else None)
         suite = self.context.suites.add(gx.ExpectationSuite(name=mart))
@@ -157,18 +170,24 @@ class MartValidator:
             try:
                 expectations = compile_entry(entry, inputs)
             except ValueError as error:
-                checks.append(Check(entry["type"], entry.get("column"), entry.get("severity", "critical"), False,
-                                    str(error)))
+                checks.append(
+                    Check(entry["type"], entry.get("column"), entry.get("severity", "critical"), False, str(error))
+                )
                 continue
             for expectation in expectations:
                 suite.add_expectation(expectation)
         asset = self.datasource.add_query_asset(mart, query=f"select * from {parquet_sql(parquet)}")
-        definition = self.context.validation_definitions.add(gx.ValidationDefinition(
-            name=mart, data=asset.add_batch_definition_whole_table("all"), suite=suite))
-        checkpoint = self.context.checkpoints.add(gx.Checkpoint(
-            name=f"publish_gate_{mart}", validation_definitions=[definition],
-            actions=[UpdateDataDocsAction(name="data_docs", site_names=["ntm"])],
-            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10}))
+        definition = self.context.validation_definitions.add(
+            gx.ValidationDefinition(name=mart, data=asset.add_batch_definition_whole_table("all"), suite=suite)
+        )
+        checkpoint = self.context.checkpoints.add(
+            gx.Checkpoint(
+                name=f"publish_gate_{mart}",
+                validation_definitions=[definition],
+                actions=[UpdateDataDocsAction(name="data_docs", site_names=["ntm"])],
+                result_format={"result_format": "SUMMARY", "partial_unexpected_count": 10},
+            )
+        )
         outcome = next(iter(checkpoint.run().run_results.values()))
         return MartValidation(mart, checks + _checks(outcome))
 
@@ -192,11 +211,21 @@ def validate_marts(marts: dict[str, Path], data_dir: Path, run_id: str) -> Valid
         log(f"validate: [{number}/{len(marts)}] {mart}")
         validation = validator.validate(mart, parquet)
         validation.report_path = run_dir / f"{mart}.json"
-        validation.report_path.write_text(json.dumps(
-            {"mart": mart, "run_id": run_id, "passed": validation.passed,
-             "validated_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-             "checks": [asdict(c) for c in validation.checks]}, ensure_ascii=False, indent=2, default=str),
-            encoding="utf-8")
+        validation.report_path.write_text(
+            json.dumps(
+                {
+                    "mart": mart,
+                    "run_id": run_id,
+                    "passed": validation.passed,
+                    "validated_at": dt.datetime.now(dt.UTC).isoformat(),
+                    "checks": [asdict(c) for c in validation.checks],
+                },
+                ensure_ascii=False,
+                indent=2,
+                default=str,
+            ),
+            encoding="utf-8",
+        )
         shutil.copyfile(validation.report_path, latest_dir / f"{mart}.json")
         result.marts[mart] = validation
         _log(validation)
@@ -210,5 +239,7 @@ def _log(v: MartValidation) -> None:
     verdict = "passed" if v.passed else "BLOCKED"
     log(f"validate: {v.mart}: {verdict} ({sum(c.success for c in v.checks)}/{len(v.checks)} expectations met)")
     for c in v.failed_critical + v.failed_warnings:
-        log(f"validate:   {c.severity.upper()} {c.expectation} on column {c.column or '(table)'}: "
-            f"observed {c.observed}" + (f", e.g. {c.unexpected_sample[:3]}" if c.unexpected_sample else ""))
+        log(
+            f"validate:   {c.severity.upper()} {c.expectation} on column {c.column or '(table)'}: "
+            f"observed {c.observed}" + (f", e.g. {c.unexpected_sample[:3]}" if c.unexpected_sample else "")
+        )

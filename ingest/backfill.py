@@ -5,6 +5,7 @@ unit-list fix: every file received in [start, end) that landed or was rejected i
 its kept bytes. Its new reading replaces the old one and keeps its place in time, so it never
 displaces a correction received later. Nothing is deleted; the ledger says what happened.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -16,8 +17,9 @@ from ingest.store import Ledger, ensure_empty_bronze
 from ntm_core.log import log
 
 
-def reingest_received(dropzone: Path, data_dir: Path, run_id: str, start: datetime, end: datetime,
-                      departments: list[str] | None = None) -> IngestResult:
+def reingest_received(
+    dropzone: Path, data_dir: Path, run_id: str, start: datetime, end: datetime, departments: list[str] | None = None
+) -> IngestResult:
     contracts = all_contracts()
     for contract in contracts.values():
         ensure_empty_bronze(contract, data_dir)
@@ -29,11 +31,22 @@ def reingest_received(dropzone: Path, data_dir: Path, run_id: str, start: dateti
         log(f"backfill: {len(files)} file(s) received between {start.isoformat()} and {end.isoformat()}")
         try:
             for number, (department, dataset, raw_path, received_at) in enumerate(files, start=1):
-                outcome = ingest_file(Path(raw_path), department, dataset, contracts.get(dataset), data_dir, run_id,
-                                      ledger, con, report_dir=dropzone / department / REPORTS_FOLDER / dataset,
-                                      received_at=received_at)
-                log(f"backfill: [{number}/{len(files)}] {department}/{dataset}/{outcome.file_name}: {outcome.status}"
-                    + (f" — {outcome.reason}" if outcome.reason else ""))
+                outcome = ingest_file(
+                    Path(raw_path),
+                    department,
+                    dataset,
+                    contracts.get(dataset),
+                    data_dir,
+                    run_id,
+                    ledger,
+                    con,
+                    report_dir=dropzone / department / REPORTS_FOLDER / dataset,
+                    received_at=received_at,
+                )
+                log(
+                    f"backfill: [{number}/{len(files)}] {department}/{dataset}/{outcome.file_name}: {outcome.status}"
+                    + (f" — {outcome.reason}" if outcome.reason else "")
+                )
                 result.files.append(outcome)
         finally:
             ledger.export(con)

@@ -7,9 +7,9 @@ with their official unit; the good ones go to bronze, a Parquet file per segment
 Repeated keys are then looked for in bronze, and only when rows were held back is the file read
 again, for the report. Types with no SQL form use the Python parser as a DuckDB function.
 """
+
 from __future__ import annotations
 
-import io
 import itertools
 import shutil
 import threading
@@ -17,7 +17,7 @@ import time
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -25,13 +25,30 @@ import pyarrow as pa
 
 from ingest.bulk_rows import BLOCK_BYTES, UNIT_COLUMNS, Layout, NumberedRows, UnitAnswers, as_sql_text
 from ingest.contract import Column, Contract
-from ingest.readers import (MAX_COLUMNS, RawTable, Unreadable, _sniff_delimiter, check_csv_stream, csv_records,
-                            decode_text)
+from ingest.readers import (
+    MAX_COLUMNS,
+    RawTable,
+    Unreadable,
+    _sniff_delimiter,
+    check_csv_stream,
+    decode_text,
+)
+from ingest.report import MAX_LISTED_PROBLEMS
 from ingest.safety import check_control_text
 from ingest.store import bronze_schema, scratch_dir
-from ingest.report import MAX_LISTED_PROBLEMS
-from ingest.table import (FileReading, Issue, check_required_columns, duplicate_issue, file_columns, file_year, locate_header,
-                          looks_like_header, read_row, another_table_issue, row_kind)
+from ingest.table import (
+    FileReading,
+    Issue,
+    another_table_issue,
+    check_required_columns,
+    duplicate_issue,
+    file_columns,
+    file_year,
+    locate_header,
+    looks_like_header,
+    read_row,
+    row_kind,
+)
 from ingest.units.rows import resolve_records
 from ingest.values import COMMA, NO_DATA, PARSERS, BadValue
 from ntm_core.log import log
@@ -39,9 +56,9 @@ from ntm_core.settings import duckdb_memory
 
 HEAD_BYTES = 256 * 1024
 SEGMENT_BATCHES = 128  # of 4 MB blocks: a DuckDB connection per 512 MB of CSV
-BRONZE_ROW_GROUP = 50_000    # rows per Parquet row group as a segment is written
+BRONZE_ROW_GROUP = 50_000  # rows per Parquet row group as a segment is written
 REWRITE_ROW_GROUP = 200_000  # ... and when bronze is written again without the repeated keys
-KEYS_MEMORY = "256MB"        # DuckDB's limit while it looks for repeated keys
+KEYS_MEMORY = "256MB"  # DuckDB's limit while it looks for repeated keys
 
 
 def _is_no_data(expr: str) -> str:
@@ -55,11 +72,11 @@ def _is_no_data(expr: str) -> str:
     def equal(mark: str) -> str:
         return f"lower({expr}) = {_lit(mark)}" if mark.lower() != mark.upper() else f"{expr} = {_lit(mark)}"
 
-    return (f"(CASE WHEN strlen({expr}) <= 3 THEN ({' OR '.join(map(equal, short))}) "
-            f"WHEN strlen({expr}) BETWEEN {lengths[0]} AND {lengths[-1]} THEN ({' OR '.join(map(equal, long))}) "
-            "ELSE false END)")
-
-
+    return (
+        f"(CASE WHEN strlen({expr}) <= 3 THEN ({' OR '.join(map(equal, short))}) "
+        f"WHEN strlen({expr}) BETWEEN {lengths[0]} AND {lengths[-1]} THEN ({' OR '.join(map(equal, long))}) "
+        "ELSE false END)"
+    )
 
 
 def start_loading_units(contract: Contract) -> threading.Thread | None:
@@ -96,8 +113,9 @@ _PADDING = "' ' || chr(9) || chr(160)"
 
 def _padded(col: str) -> str:
     """Whether a cell starts or ends with padding: `ord` reads only the first character."""
-    return " OR ".join([f"ord({col}) = {c}" for c in (32, 9, 160)] +
-                       [f"ends_with({col}, chr({c}))" for c in (32, 9, 160)])
+    return " OR ".join(
+        [f"ord({col}) = {c}" for c in (32, 9, 160)] + [f"ends_with({col}, chr({c}))" for c in (32, 9, 160)]
+    )
 
 
 def _cleaning_layers(columns: list[tuple[str, str, bool]]) -> list[str]:
@@ -114,8 +132,10 @@ def _cleaning_layers(columns: list[tuple[str, str, bool]]) -> list[str]:
             marks = " OR ".join(f"contains({col}, chr({c}))" for c in _COMBINING)
             normalised.append(f"CASE WHEN {marks} THEN nfc_normalize({col}) ELSE {col} END AS {col}")
             spaced = f"contains({col}, '  ') OR contains({col}, chr(9)) OR contains({col}, chr(10))"
-            nulled.append(f"CASE WHEN {_is_no_data(col)} THEN NULL WHEN {spaced} "
-                          f"THEN regexp_replace({col}, '\\s+', ' ', 'g') ELSE {col} END AS {col}")
+            nulled.append(
+                f"CASE WHEN {_is_no_data(col)} THEN NULL WHEN {spaced} "
+                f"THEN regexp_replace({col}, '\\s+', ' ', 'g') ELSE {col} END AS {col}"
+            )
         else:
             normalised.append(col)
             nulled.append(f"CASE WHEN {_is_no_data(col)} THEN NULL ELSE {col} END AS {col}")
@@ -134,12 +154,14 @@ def _number(t: str, decimal: str) -> str:
     # A plain decimal written the other way: 1-2 or 4+ digits after the other mark, or '0' before it.
     other = f"\\{plain_group}" if plain_group == "." else plain_group
     plain_other = f"[+-]?(\\d+{other}\\d{{1,2}}|\\d+{other}\\d{{4,}}|0{other}\\d+)"
-    return (f"(CASE WHEN regexp_full_match({s}, '[+-]?[1-9]\\d{{0,2}}({group}\\d{{3}})+({point}\\d+)?') "
-            f"THEN TRY_CAST(replace(replace({s}, '{plain_group}', ''), '{plain_point}', '.') AS DOUBLE) "
-            f"WHEN regexp_full_match({s}, '[+-]?\\d+({point}\\d+)?') "
-            f"THEN TRY_CAST(replace({s}, '{plain_point}', '.') AS DOUBLE) "
-            f"WHEN regexp_full_match({s}, '{plain_other}') "
-            f"THEN TRY_CAST(replace({s}, ',', '.') AS DOUBLE) ELSE NULL END)")
+    return (
+        f"(CASE WHEN regexp_full_match({s}, '[+-]?[1-9]\\d{{0,2}}({group}\\d{{3}})+({point}\\d+)?') "
+        f"THEN TRY_CAST(replace(replace({s}, '{plain_group}', ''), '{plain_point}', '.') AS DOUBLE) "
+        f"WHEN regexp_full_match({s}, '[+-]?\\d+({point}\\d+)?') "
+        f"THEN TRY_CAST(replace({s}, '{plain_point}', '.') AS DOUBLE) "
+        f"WHEN regexp_full_match({s}, '{plain_other}') "
+        f"THEN TRY_CAST(replace({s}, ',', '.') AS DOUBLE) ELSE NULL END)"
+    )
 
 
 def _typed(col: Column, t: str) -> tuple[str, str | None]:
@@ -150,8 +172,10 @@ def _typed(col: Column, t: str) -> tuple[str, str | None]:
         # `replace` allocates a new string for every cell, with or without a space in it.
         stripped = f"(CASE WHEN contains({t}, ' ') THEN replace({t}, ' ', '') ELSE {t} END)"
         if col.width:
-            return (f"(CASE WHEN regexp_full_match({stripped}, '\\d{{1,{col.width}}}') "
-                    f"THEN lpad({stripped}, {col.width}, '0') ELSE {stripped} END)"), None
+            return (
+                f"(CASE WHEN regexp_full_match({stripped}, '\\d{{1,{col.width}}}') "
+                f"THEN lpad({stripped}, {col.width}, '0') ELSE {stripped} END)"
+            ), None
         return stripped, None
     if col.type in ("number", "percent", "integer"):
         value = _number(f"regexp_replace({t}, '%$', '')" if col.type == "percent" else t, col.decimal)
@@ -161,8 +185,13 @@ def _typed(col: Column, t: str) -> tuple[str, str | None]:
     if col.type == "year":
         return f"TRY_CAST(regexp_extract({t}, '^(?:[Nn][ăa]m\\s*)?((?:19|20)\\d\\d)$', 1) AS INTEGER)", None
     if col.type == "date":
-        return ("coalesce(" + ", ".join(f"CAST(try_strptime({t}, '{fmt}') AS DATE)"
-                                        for fmt in ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d")) + ")"), None
+        return (
+            "coalesce("
+            + ", ".join(
+                f"CAST(try_strptime({t}, '{fmt}') AS DATE)" for fmt in ("%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d")
+            )
+            + ")"
+        ), None
     return f"ntm_parse_{col.type}({t})", col.type
 
 
@@ -173,8 +202,10 @@ def _problems(col: Column, raw: str, value: str, read_elsewhere: str) -> list[st
     name = _lit(col.name)
     checks = [f"CASE WHEN {raw} IS NOT NULL AND {value} IS NULL THEN {name} END"]
     if col.type == "text":  # values.parse_text: a cell a spreadsheet would run is refused
-        checks.append(f"CASE WHEN ord({value}) IN (61, 64, 43) AND regexp_matches({value}, '^(=|@|\\+($|[^\\d\\s]))') "
-                      f"THEN {name} END")
+        checks.append(
+            f"CASE WHEN ord({value}) IN (61, 64, 43) AND regexp_matches({value}, '^(=|@|\\+($|[^\\d\\s]))') "
+            f"THEN {name} END"
+        )
     if col.required:
         checks.append(f"CASE WHEN {raw} IS NULL AND {read_elsewhere} THEN {name} END")
     if col.range:
@@ -193,13 +224,19 @@ def _python_parser(parser):
             return as_sql_text(parser(raw))
         except BadValue:
             return None
+
     return parse
 
 
 def _register_parsers(con: duckdb.DuckDBPyConnection, types: set[str]) -> None:
     for type_name in types:
-        con.create_function(f"ntm_parse_{type_name}", _python_parser(PARSERS[type_name]), ["VARCHAR"], "VARCHAR",
-                            null_handling="special")
+        con.create_function(
+            f"ntm_parse_{type_name}",
+            _python_parser(PARSERS[type_name]),
+            ["VARCHAR"],
+            "VARCHAR",
+            null_handling="special",
+        )
 
 
 def _utf8_copy(path: Path, workdir: Path) -> tuple[Path, str]:
@@ -218,7 +255,7 @@ def _utf8_copy(path: Path, workdir: Path) -> tuple[Path, str]:
     except UnicodeDecodeError as err:
         if err.start >= len(head) - 4 and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
             return path, "utf-8"  # only a character cut at the end of the sample
-    _, encoding = decode_text(head[:HEAD_BYTES - 4096] if len(head) == HEAD_BYTES else head)
+    _, encoding = decode_text(head[: HEAD_BYTES - 4096] if len(head) == HEAD_BYTES else head)
     target = workdir / "utf8.csv"
     decoder = None if encoding in CHARMAPS else codecs.getincrementaldecoder(encoding)()
     lines = 1
@@ -236,19 +273,44 @@ def _utf8_copy(path: Path, workdir: Path) -> tuple[Path, str]:
     return target, encoding
 
 
-def ingest_bulk(path: Path, contract: Contract, *, department: str, sha: str, run_id: str,
-                data_dir: Path, units_loading: threading.Thread | None = None) -> FileReading:
+def ingest_bulk(
+    path: Path,
+    contract: Contract,
+    *,
+    department: str,
+    sha: str,
+    run_id: str,
+    data_dir: Path,
+    units_loading: threading.Thread | None = None,
+) -> FileReading:
     """Type, check and land a large CSV with DuckDB; return counts and the first problems."""
     workdir = scratch_dir(data_dir)  # DuckDB spills here; removed below, or by the next run if this one is killed
     try:
-        return _ingest_bulk(path, contract, workdir, department=department, sha=sha, run_id=run_id,
-                            data_dir=data_dir, units_loading=units_loading)
+        return _ingest_bulk(
+            path,
+            contract,
+            workdir,
+            department=department,
+            sha=sha,
+            run_id=run_id,
+            data_dir=data_dir,
+            units_loading=units_loading,
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _ingest_bulk(path: Path, contract: Contract, workdir: Path, *, department: str, sha: str, run_id: str,
-                 data_dir: Path, units_loading: threading.Thread | None) -> FileReading:
+def _ingest_bulk(
+    path: Path,
+    contract: Contract,
+    workdir: Path,
+    *,
+    department: str,
+    sha: str,
+    run_id: str,
+    data_dir: Path,
+    units_loading: threading.Thread | None,
+) -> FileReading:
     from ingest.readers import read_csv_head
 
     source, _ = _utf8_copy(path, workdir)
@@ -265,9 +327,14 @@ def _ingest_bulk(path: Path, contract: Contract, workdir: Path, *, department: s
     # Each number column's decimal mark, from the cells of the file's first 256 KB.
     head_rows = read_csv_head(head_text, delimiter, lines_read=None, whole_file=len(head_bytes) < HEAD_BYTES)
     columns = file_columns(head_rows, last, mapping, contract)
-    layout = Layout(source, delimiter, records_before=last,
-                    width=max(len(cells) for n, cells in head if n == first), fallback_year=fallback_year,
-                    columns={i: col for i, col in columns.items() if not col.personal})
+    layout = Layout(
+        source,
+        delimiter,
+        records_before=last,
+        width=max(len(cells) for n, cells in head if n == first),
+        fallback_year=fallback_year,
+        columns={i: col for i, col in columns.items() if not col.personal},
+    )
     units = None
     if _resolves_units(contract):
         if units_loading is not None:
@@ -275,8 +342,16 @@ def _ingest_bulk(path: Path, contract: Contract, workdir: Path, *, department: s
         units = UnitAnswers(contract, layout, department)
     rows = NumberedRows(layout, units)
     try:
-        return _write(contract, rows, workdir, department=department, source_file=path.name, sha=sha,
-                      run_id=run_id, data_dir=data_dir)
+        return _write(
+            contract,
+            rows,
+            workdir,
+            department=department,
+            source_file=path.name,
+            sha=sha,
+            run_id=run_id,
+            data_dir=data_dir,
+        )
     except (duckdb.Error, pa.ArrowException) as err:
         if "straddling" in str(err):  # a row longer than a block: the row path's reason, with its line
             check_csv_stream(source, delimiter)
@@ -287,16 +362,27 @@ def _unreadable(err: Exception) -> Unreadable:
     """What a reader's error means for the department, without DuckDB's and pyarrow's wrapping."""
     text = str(err)
     if "invalid UTF8" in text or "invalid UTF-8" in text:
-        return Unreadable("Tệp có ký tự không đúng mã UTF-8 ở phần sau của tệp",
-                          "The file has characters that are not UTF-8 further down",
-                          "Lưu lại toàn bộ tệp dạng CSV UTF-8", "Save the whole file again as CSV UTF-8")
+        return Unreadable(
+            "Tệp có ký tự không đúng mã UTF-8 ở phần sau của tệp",
+            "The file has characters that are not UTF-8 further down",
+            "Lưu lại toàn bộ tệp dạng CSV UTF-8",
+            "Save the whole file again as CSV UTF-8",
+        )
     if "straddling" in text:
-        return Unreadable(f"Có dòng dài hơn {BLOCK_BYTES >> 20} MB", f"A row is longer than {BLOCK_BYTES >> 20} MB",
-                          "Kiểm tra dấu ngoặc kép không đóng", "Check for a quote that is never closed")
+        return Unreadable(
+            f"Có dòng dài hơn {BLOCK_BYTES >> 20} MB",
+            f"A row is longer than {BLOCK_BYTES >> 20} MB",
+            "Kiểm tra dấu ngoặc kép không đóng",
+            "Check for a quote that is never closed",
+        )
     detail = next((line for line in text.splitlines() if "CSV parse error" in line), text.splitlines()[0])
-    detail = detail[detail.find("CSV parse error"):] if "CSV parse error" in detail else detail
-    return Unreadable(f"Tệp CSV không đọc được: {detail}", f"The CSV file cannot be read: {detail}",
-                      "Kiểm tra dấu phân cách và dấu ngoặc kép", "Check the separators and quotes")
+    detail = detail[detail.find("CSV parse error") :] if "CSV parse error" in detail else detail
+    return Unreadable(
+        f"Tệp CSV không đọc được: {detail}",
+        f"The CSV file cannot be read: {detail}",
+        "Kiểm tra dấu phân cách và dấu ngoặc kép",
+        "Check the separators and quotes",
+    )
 
 
 def _connect(workdir: Path) -> duckdb.DuckDBPyConnection:
@@ -351,8 +437,11 @@ def _create_typed_view(con, contract: Contract, layout: Layout, units: bool, kee
             default = _lit(str(col.default)) if col.default is not None else "NULL"
             typed.append(f"{default} AS {_q(col.name)}")
     _register_parsers(con, udf_types)
-    passing = ", _row_number" + "".join(f", {c}" for c in UNIT_COLUMNS if units) + "".join(
-        f", v{i}, p{i}" for i in sorted(layout.columns))
+    passing = (
+        ", _row_number"
+        + "".join(f", {c}" for c in UNIT_COLUMNS if units)
+        + "".join(f", v{i}, p{i}" for i in sorted(layout.columns))
+    )
     originals = "".join(f", o{i}" for i in sorted(layout.columns)) if keep_raw else ""
     layers = _cleaning_layers(cleaning)
     first_originals = "".join(f", c{i} AS o{i}" for i in sorted(layout.columns)) if keep_raw else ""
@@ -361,38 +450,48 @@ def _create_typed_view(con, contract: Contract, layout: Layout, units: bool, kee
     con.execute(f"CREATE TEMP VIEW cleaned AS SELECT {layers[2]}{passing}{originals} FROM cleaned_1")
     con.execute(f"CREATE TEMP VIEW typed_only AS SELECT *, {', '.join(typed)} FROM cleaned")
     # The list of problems is built only for rows that have one (most rows have none).
-    bad = " OR ".join(f"({p.split(' THEN ', 1)[0].removeprefix('CASE WHEN ')})" for p in problems
-                      if p.startswith("CASE WHEN ")) or "false"
+    bad = (
+        " OR ".join(
+            f"({p.split(' THEN ', 1)[0].removeprefix('CASE WHEN ')})" for p in problems if p.startswith("CASE WHEN ")
+        )
+        or "false"
+    )
     if any(not p.startswith("CASE WHEN ") for p in problems):
         bad = "true"
-    cell_problems = (f"CASE WHEN coalesce({bad}, false) THEN list_filter([{', '.join(problems) or 'NULL'}], "
-                     "x -> x IS NOT NULL) ELSE []::VARCHAR[] END")
+    cell_problems = (
+        f"CASE WHEN coalesce({bad}, false) THEN list_filter([{', '.join(problems) or 'NULL'}], "
+        "x -> x IS NOT NULL) ELSE []::VARCHAR[] END"
+    )
     if units:  # as on the row path, a row's unit is looked at only when its cells are right
-        cell_problems = (f"(CASE WHEN _unit_problem IS NULL THEN {cell_problems} "
-                         f"ELSE coalesce(nullif({cell_problems}, []::VARCHAR[]), ['unit_name']) END)")
+        cell_problems = (
+            f"(CASE WHEN _unit_problem IS NULL THEN {cell_problems} "
+            f"ELSE coalesce(nullif({cell_problems}, []::VARCHAR[]), ['unit_name']) END)"
+        )
     raw_columns = ", ".join(_q("r_" + col.name) for col in layout.columns.values())
-    con.execute(f"CREATE TEMP VIEW typed AS SELECT * EXCLUDE ({raw_columns}), {cell_problems} AS _problems "
-                "FROM typed_only")
+    con.execute(
+        f"CREATE TEMP VIEW typed AS SELECT * EXCLUDE ({raw_columns}), {cell_problems} AS _problems FROM typed_only"
+    )
 
 
-def _write(contract: Contract, rows: NumberedRows, workdir: Path, *, department: str, source_file: str, sha: str,
-           run_id: str, data_dir: Path) -> FileReading:
+def _write(
+    contract: Contract,
+    rows: NumberedRows,
+    workdir: Path,
+    *,
+    department: str,
+    source_file: str,
+    sha: str,
+    run_id: str,
+    data_dir: Path,
+) -> FileReading:
     """One pass types and checks every row, in parallel, and writes the good ones to bronze, a
     Parquet file per segment. Keys repeated among them are then looked for in bronze (the later
     rows are taken out again), and only when rows were held back is the file read a second time,
     for the report."""
     schema = bronze_schema(contract)
-    now = datetime.now(timezone.utc).isoformat()
-    # Text constants as one-value ENUMs: Parquet stores them as plain text, read back as VARCHAR, and
-    # DuckDB writes them without hashing the value on every row (half a second per GB, measured).
-    constants = {name: f"CAST({_lit(value)} AS ENUM({_lit(value)}))" for name, value in
-                 (("_department", department), ("_source_file", source_file), ("_sha256", sha), ("_run_id", run_id))}
-    constants["_ingested_at"] = f"TIMESTAMPTZ {_lit(now)}"
-    resolved = {"unit_code": "_unit_code", "unit_level": "_unit_level",
-                "unit_list_version": "_unit_list_version"} if rows.units else {}
-    select = ", ".join(constants[n] + f" AS {n}" if n in constants else
-                       f"CAST({_q(resolved.get(n, n))} AS {_duck_type(schema.field(n).type)}) AS {_q(n)}"
-                       for n in schema.names)
+    select = _bronze_select(
+        schema, rows.units is not None, department=department, source_file=source_file, sha=sha, run_id=run_id
+    )
     folder = data_dir / "bronze" / contract.id
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -405,8 +504,10 @@ def _write(contract: Contract, rows: NumberedRows, workdir: Path, *, department:
         log(f"ingest: {source_file}: rows with too few or too many cells: read again, row by row in order")
         rows = NumberedRows(rows.layout, rows.units, threaded=False)
         landed, parts = _land_segments(contract, rows, workdir, select, folder, name)
-    log(f"ingest: {source_file}: {rows.rows:,} rows read, typed and checked, {landed:,} written "
-        f"in {time.perf_counter() - started:.1f} s")
+    log(
+        f"ingest: {source_file}: {rows.rows:,} rows read, typed and checked, {landed:,} written "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
     con = _connect(workdir)
     repeated = _repeated_keys(con, contract.keys, parts) if parts else []
     landed -= len(repeated)
@@ -428,22 +529,43 @@ def _write(contract: Contract, rows: NumberedRows, workdir: Path, *, department:
             path.unlink()
     con.close()
     held = rows.rows - landed - held_back.not_held()
-    log(f"ingest: {source_file}: {landed:,} rows to bronze, {held:,} held back "
-        f"({time.perf_counter() - started:.1f} s in all)")
+    log(
+        f"ingest: {source_file}: {landed:,} rows to bronze, {held:,} held back "
+        f"({time.perf_counter() - started:.1f} s in all)"
+    )
     return FileReading(int(landed), int(held), held_back.issues(), bronze, period, held_back.counts())
+
+
+def _bronze_select(schema: pa.Schema, resolved_units: bool, **lineage: str) -> str:
+    """The SELECT list that gives bronze its columns: typed values, the resolved unit, lineage."""
+    # Text constants as one-value ENUMs: Parquet stores them as plain text, read back as VARCHAR, and
+    # DuckDB writes them without hashing the value on every row (half a second per GB, measured).
+    constants = {
+        f"_{name}" if name != "sha" else "_sha256": f"CAST({_lit(value)} AS ENUM({_lit(value)}))"
+        for name, value in lineage.items()
+    }
+    constants["_ingested_at"] = f"TIMESTAMPTZ {_lit(datetime.now(UTC).isoformat())}"
+    resolved = {"unit_code": "_unit_code", "unit_level": "_unit_level", "unit_list_version": "_unit_list_version"}
+    return ", ".join(
+        constants[n] + f" AS {n}"
+        if n in constants
+        else f"CAST({_q(resolved.get(n, n) if resolved_units else n)} AS {_duck_type(schema.field(n).type)}) AS {_q(n)}"
+        for n in schema.names
+    )
 
 
 @dataclass
 class _HeldBack:
     """What the report says of the rows held back: the first problems, listed, and how many per column."""
+
     repeated: list[Issue]
-    cells: list[Issue] = field(default_factory=list)      # the first MAX_LISTED_PROBLEMS, in row order
+    cells: list[Issue] = field(default_factory=list)  # the first MAX_LISTED_PROBLEMS, in row order
     per_column: Counter = field(default_factory=Counter)  # every problem of a cell or a unit, by column
-    another_table: int | None = None                      # the row where the data ends: another table's header
-    footer: bool = False                                  # ... or a form's footer (nothing after is data)
-    rows_after: list[int] = field(default_factory=list)   # data rows from there on (the first ones)
+    another_table: int | None = None  # the row where the data ends: another table's header
+    footer: bool = False  # ... or a form's footer (nothing after is data)
+    rows_after: list[int] = field(default_factory=list)  # data rows from there on (the first ones)
     rows_after_count: int = 0
-    not_data: int = 0                                     # total and empty rows, as the row path skips them
+    not_data: int = 0  # total and empty rows, as the row path skips them
 
     def _before(self, issue: Issue) -> bool:
         return self.another_table is None or issue.row < self.another_table
@@ -465,8 +587,9 @@ class _HeldBack:
         return self.not_data + (self.rows_after_count if self.footer else 0)
 
 
-def _held_back_rows(contract: Contract, rows: NumberedRows, workdir: Path, department: str,
-                    held_back: _HeldBack) -> _HeldBack:
+def _held_back_rows(
+    contract: Contract, rows: NumberedRows, workdir: Path, department: str, held_back: _HeldBack
+) -> _HeldBack:
     """Read the file again, every cell for SQL, keeping the cells as written: the problems of the
     first rows held back are then told by the row path's own rules (`table.read_row`, the unit
     resolver), so a large file's report says what a small one's would. The rest are counted by
@@ -476,11 +599,14 @@ def _held_back_rows(contract: Contract, rows: NumberedRows, workdir: Path, depar
     originals = ", ".join(f"o{i}" for i in sorted(layout.columns))
     skipped: list[int] = []  # rows that are not data (a total row), as the row path skips them
     for segment in _segments(contract, again, workdir, keep_raw=True):
-        segment.execute(f"CREATE TEMP TABLE bad AS SELECT _row_number, _problems, {originals} FROM typed "
-                        "WHERE len(_problems) > 0")
+        segment.execute(
+            f"CREATE TEMP TABLE bad AS SELECT _row_number, _problems, {originals} FROM typed WHERE len(_problems) > 0"
+        )
         if len(held_back.cells) < MAX_LISTED_PROBLEMS and held_back.another_table is None:
-            first = segment.execute(f"SELECT _row_number, {originals} FROM bad ORDER BY _row_number "
-                                    f"LIMIT {MAX_LISTED_PROBLEMS - len(held_back.cells)}").fetchall()
+            first = segment.execute(
+                f"SELECT _row_number, {originals} FROM bad ORDER BY _row_number "
+                f"LIMIT {MAX_LISTED_PROBLEMS - len(held_back.cells)}"
+            ).fetchall()
             for number, *raw in first:
                 cells = [None] * layout.width
                 for index, value in zip(sorted(layout.columns), raw):
@@ -495,16 +621,22 @@ def _held_back_rows(contract: Contract, rows: NumberedRows, workdir: Path, depar
                     continue
                 held_back.cells += _row_issues(int(number), cells, contract, layout, department)
         split = held_back.another_table if held_back.another_table is not None else "NULL"
-        for column, count in segment.execute(f"SELECT p, count(*) FROM (SELECT unnest(_problems) AS p FROM bad "
-                                             f"WHERE (_row_number < {split} OR {split} IS NULL) AND NOT "
-                                             f"list_contains(?, _row_number)) GROUP BY p", [skipped]).fetchall():
+        for column, count in segment.execute(
+            f"SELECT p, count(*) FROM (SELECT unnest(_problems) AS p FROM bad "
+            f"WHERE (_row_number < {split} OR {split} IS NULL) AND NOT "
+            f"list_contains(?, _row_number)) GROUP BY p",
+            [skipped],
+        ).fetchall():
             held_back.per_column[column] += count
         if held_back.another_table is not None:  # every row from the other table's header on
             [(count,)] = segment.execute(f"SELECT count(*) FROM bad WHERE _row_number >= {split}").fetchall()
             held_back.rows_after_count += count
-            held_back.rows_after += [n for (n,) in segment.execute(
-                f"SELECT _row_number FROM bad WHERE _row_number >= {split} ORDER BY 1 "
-                f"LIMIT {MAX_LISTED_PROBLEMS}").fetchall()]
+            held_back.rows_after += [
+                n
+                for (n,) in segment.execute(
+                    f"SELECT _row_number FROM bad WHERE _row_number >= {split} ORDER BY 1 LIMIT {MAX_LISTED_PROBLEMS}"
+                ).fetchall()
+            ]
     return held_back
 
 
@@ -523,26 +655,35 @@ def _drop_rows_from(con, written: list[Path], first_row: int) -> tuple[list[int]
         source = f"read_parquet({_lit(str(path))})"
         [(count,)] = con.execute(f"SELECT count(*) FROM {source} WHERE _row_number >= {first_row}").fetchall()
         if count:
-            numbers += [n for (n,) in con.execute(f"SELECT _row_number FROM {source} WHERE _row_number >= "
-                                                  f"{first_row} ORDER BY 1 LIMIT {MAX_LISTED_PROBLEMS}").fetchall()]
+            numbers += [
+                n
+                for (n,) in con.execute(
+                    f"SELECT _row_number FROM {source} WHERE _row_number >= "
+                    f"{first_row} ORDER BY 1 LIMIT {MAX_LISTED_PROBLEMS}"
+                ).fetchall()
+            ]
             part = path.with_suffix(".kept.part")
-            con.execute(f"COPY (SELECT * FROM {source} WHERE _row_number < {first_row}) TO {_lit(str(part))} "
-                        "(FORMAT parquet)")
+            con.execute(
+                f"COPY (SELECT * FROM {source} WHERE _row_number < {first_row}) TO {_lit(str(part))} (FORMAT parquet)"
+            )
             part.replace(path)
             dropped += count
     return numbers, dropped
 
 
-def _land_segments(contract: Contract, rows: NumberedRows, workdir: Path, select: str, folder: Path,
-                   name: str) -> tuple[int, list[Path]]:
+def _land_segments(
+    contract: Contract, rows: NumberedRows, workdir: Path, select: str, folder: Path, name: str
+) -> tuple[int, list[Path]]:
     """Write each segment's good rows to its `.part` file; return how many rows and the files."""
     for stale in folder.glob(f"{name}*.parquet*"):
         stale.unlink()  # an earlier reading of the same bytes (a backfill reads them again), or a stopped pass
     landed, parts = 0, []
     for i, con in enumerate(_segments(contract, rows, workdir)):
         parts.append(folder / f"{name}{f'-{i}' if i else ''}.parquet.part")
-        [written] = con.execute(f"COPY (SELECT {select} FROM typed WHERE len(_problems) = 0) "
-                                f"TO {_lit(str(parts[-1]))} (FORMAT parquet, ROW_GROUP_SIZE {BRONZE_ROW_GROUP})").fetchone()
+        [written] = con.execute(
+            f"COPY (SELECT {select} FROM typed WHERE len(_problems) = 0) "
+            f"TO {_lit(str(parts[-1]))} (FORMAT parquet, ROW_GROUP_SIZE {BRONZE_ROW_GROUP})"
+        ).fetchone()
         landed += written
     return landed, parts
 
@@ -555,24 +696,30 @@ def _repeated_keys(con, keys: tuple[str, ...], parts: list[Path]) -> list[tuple[
     rows = "read_parquet([" + ", ".join(_lit(str(p)) for p in parts) + "])"
     key_list = ", ".join(_q(k) for k in keys)
     con.execute(f"SET memory_limit = '{KEYS_MEMORY}'")  # millions of keys: the aggregation spills rather than grows
-    if not con.execute(f"SELECT count(*) FROM (SELECT hash({key_list}) AS h FROM {rows} GROUP BY h "
-                       "HAVING count(*) > 1)").fetchone()[0]:
+    if not con.execute(
+        f"SELECT count(*) FROM (SELECT hash({key_list}) AS h FROM {rows} GROUP BY h HAVING count(*) > 1)"
+    ).fetchone()[0]:
         for part in parts:
             part.rename(part.with_suffix(""))
         return []
     # The key as the row path writes it ("03664/2023"): each value as text, a missing one as None.
     key_text = " || '/' || ".join(f"coalesce(CAST({_q(k)} AS VARCHAR), 'None')" for k in keys)
-    repeated = [(int(r), int(f), k) for r, f, k in con.execute(f"""
+    repeated = [
+        (int(r), int(f), k)
+        for r, f, k in con.execute(f"""
         SELECT _row_number, first_row, key_text FROM (
             SELECT _row_number, row_number() OVER w AS _rank, first_value(_row_number) OVER w AS first_row,
                    {key_text} AS key_text
             FROM {rows} WINDOW w AS (PARTITION BY {key_list} ORDER BY _row_number))
-        WHERE _rank > 1 ORDER BY _row_number""").fetchall()]
+        WHERE _rank > 1 ORDER BY _row_number""").fetchall()
+    ]
     # Written under a name no reader globs and renamed when complete: a kill leaves no half file.
     kept = parts[0].with_suffix(".kept.part")
-    con.execute(f"COPY (SELECT * FROM {rows} WHERE _row_number NOT IN (SELECT unnest(?::BIGINT[])) "
-                f"ORDER BY _row_number) TO {_lit(str(kept))} (FORMAT parquet, ROW_GROUP_SIZE {REWRITE_ROW_GROUP})",
-                [[r for r, _, _ in repeated]])
+    con.execute(
+        f"COPY (SELECT * FROM {rows} WHERE _row_number NOT IN (SELECT unnest(?::BIGINT[])) "
+        f"ORDER BY _row_number) TO {_lit(str(kept))} (FORMAT parquet, ROW_GROUP_SIZE {REWRITE_ROW_GROUP})",
+        [[r for r, _, _ in repeated]],
+    )
     kept.rename(parts[0].with_suffix(""))
     for part in parts:
         part.unlink()
@@ -595,5 +742,11 @@ def _period(con, contract: Contract, schema, bronze: list[Path]) -> str:
 def _duck_type(arrow_type) -> str:
     import pyarrow as pa
 
-    return {pa.string(): "VARCHAR", pa.float64(): "DOUBLE", pa.int64(): "BIGINT", pa.int32(): "INTEGER",
-            pa.bool_(): "BOOLEAN", pa.date32(): "DATE"}.get(arrow_type, "VARCHAR")
+    return {
+        pa.string(): "VARCHAR",
+        pa.float64(): "DOUBLE",
+        pa.int64(): "BIGINT",
+        pa.int32(): "INTEGER",
+        pa.bool_(): "BOOLEAN",
+        pa.date32(): "DATE",
+    }.get(arrow_type, "VARCHAR")

@@ -13,6 +13,7 @@ CSV reader cannot number rows without going single-threaded).
 - Cells that repeat within a batch (dates, units, procedures, channels) are read once per
   distinct value, by the row path's parsers; the others (application ids) are left to DuckDB.
 """
+
 from __future__ import annotations
 
 import csv
@@ -30,10 +31,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from ingest.contract import Column, Contract
-from ntm_core.units import reference as ref
 from ingest.units.rows import reference_date, resolve_row
-from ntm_core.departments import province_of
 from ingest.values import BadValue, parse_cell
+from ntm_core.departments import province_of
+from ntm_core.units import reference as ref
 
 BLOCK_BYTES = 4 * 1024 * 1024  # also the longest row the reader takes; it reads dozens of blocks ahead
 UNIT_COLUMNS = ("_unit_code", "_unit_level", "_unit_list_version", "_unit_problem")
@@ -49,8 +50,15 @@ VERSIONS = {code: version for version, code in VERSION_CODES.items()}
 PREPARED_MIN = 256
 CELL_CACHE = 100_000  # distinct cells a column remembers the reading of (bounded, whatever the column holds)
 PREPARED_SHARE = 32
-VALUE_TYPES = {"text": pa.string(), "code": pa.string(), "number": pa.float64(), "percent": pa.float64(),
-               "integer": pa.int64(), "year": pa.int64(), "date": pa.date32()}  # the others: text, as SQL gives them
+VALUE_TYPES = {
+    "text": pa.string(),
+    "code": pa.string(),
+    "number": pa.float64(),
+    "percent": pa.float64(),
+    "integer": pa.int64(),
+    "year": pa.int64(),
+    "date": pa.date32(),
+}  # the others: text, as SQL gives them
 
 
 class CellReader:
@@ -90,8 +98,11 @@ class CellReader:
         self._varied = 0
         read = [self.read(raw) for raw in encoded.dictionary.to_pylist()]
         values = pa.array([v for v, _ in read], self.type).take(encoded.indices)
-        problems = (pa.nulls(len(cells), pa.string()) if all(p is None for _, p in read)
-                    else pa.array([p for _, p in read], pa.string()).take(encoded.indices))
+        problems = (
+            pa.nulls(len(cells), pa.string())
+            if all(p is None for _, p in read)
+            else pa.array([p for _, p in read], pa.string()).take(encoded.indices)
+        )
         return pa.nulls(len(cells), pa.string()), values, problems
 
 
@@ -112,6 +123,7 @@ def quiet_parse(col: Column, raw: str | None):
 class Layout:
     """Where the rows are: the file, its delimiter, how many records precede the first data row,
     how many cells the header has, and which of them the contract reads (index -> column)."""
+
     path: Path
     delimiter: str
     records_before: int
@@ -130,10 +142,11 @@ class UnitAnswers:
     def __init__(self, contract: Contract, layout: Layout, department: str):
         self.contract, self.province = contract, province_of(department)
         by_name = {col.name: index for index, col in layout.columns.items()}
-        self.key_columns = [(by_name.get(n), layout.columns.get(by_name.get(n))) for n in
-                            ("unit_name", "unit_code", "district_name")]
+        self.key_columns = [
+            (by_name.get(n), layout.columns.get(by_name.get(n))) for n in ("unit_name", "unit_code", "district_name")
+        ]
         self.date_columns = [(by_name[n], layout.columns[by_name[n]]) for n in DATE_COLUMNS if n in by_name]
-        self.constant_version = (_version({"year": layout.fallback_year}) if layout.fallback_year else None)
+        self.constant_version = _version({"year": layout.fallback_year}) if layout.fallback_year else None
         self.answers: list[tuple[str | None, ...]] = []
         self._index: dict[tuple, int] = {}
         self._versions: dict[tuple[str, str | None], int] = {}
@@ -142,7 +155,7 @@ class UnitAnswers:
     def columns(self, batch: pa.RecordBatch, encodings: dict[str, pa.DictionaryArray]) -> list[pa.Array]:
         """The four unit columns of a batch (`encodings`: those of its columns already encoded)."""
         digits, decoders = [], []
-        for index, col in self.key_columns:
+        for index, _col in self.key_columns:
             if index is None:
                 digits.append(np.zeros(batch.num_rows, np.int64))
                 decoders.append([None])
@@ -190,13 +203,20 @@ class UnitAnswers:
     def _answer_locked(self, key: tuple) -> int:
         if key not in self._index:
             name, code, district, version = key
-            record = {n: quiet_parse(col, raw) if col else None for (_, col), n, raw in
-                      zip(self.key_columns, ("unit_name", "unit_code", "district_name"), (name, code, district))}
+            record = {
+                n: quiet_parse(col, raw) if col else None
+                for (_, col), n, raw in zip(
+                    self.key_columns, ("unit_name", "unit_code", "district_name"), (name, code, district)
+                )
+            }
             got, level = resolve_row(record, self.contract.unit_levels, self.province, list_version=version)
             written = record["unit_name"] or record["unit_code"]
             self._index[key] = len(self.answers)
-            self.answers.append((got.unit.code, level, got.unit.list_version, None) if got.status == "matched"
-                                else (None, None, None, f"unit '{written}' {got.status}: {got.reason}"))
+            self.answers.append(
+                (got.unit.code, level, got.unit.list_version, None)
+                if got.status == "matched"
+                else (None, None, None, f"unit '{written}' {got.status}: {got.reason}")
+            )
         return self._index[key]
 
 
@@ -225,10 +245,13 @@ class NumberedRows:
         self._read = [f"c{i}" for i in sorted(layout.columns)]
         self._malformed: list[tuple[int, list[str | None]]] = []
         self._cells = {f"c{i}": CellReader(col) for i, col in layout.columns.items()}
-        self.schema = pa.schema([(n, pa.string()) for n in self._read] + [("_row_number", pa.int64())] +
-                                ([(n, pa.string()) for n in UNIT_COLUMNS] if units else []) +
-                                [(f"v{n[1:]}", self._cells[n].type) for n in self._read] +
-                                [(f"p{n[1:]}", pa.string()) for n in self._read])
+        self.schema = pa.schema(
+            [(n, pa.string()) for n in self._read]
+            + [("_row_number", pa.int64())]
+            + ([(n, pa.string()) for n in UNIT_COLUMNS] if units else [])
+            + [(f"v{n[1:]}", self._cells[n].type) for n in self._read]
+            + [(f"p{n[1:]}", pa.string()) for n in self._read]
+        )
 
     def _on_malformed(self, row) -> str:
         """A row whose cell count differs from the header's: read it with `csv`, keep the header's width.
@@ -237,7 +260,7 @@ class NumberedRows:
             self.needs_serial = True
             return "error"
         cells = next(csv.reader(io.StringIO(row.text, newline=""), delimiter=self.layout.delimiter), [])
-        cells = (cells + [None] * self.layout.width)[:self.layout.width]
+        cells = (cells + [None] * self.layout.width)[: self.layout.width]
         self._malformed.append((row.number, [c if c != "" else None for c in cells]))
         return "skip"
 
@@ -245,14 +268,28 @@ class NumberedRows:
         layout = self.layout
         reader = pcsv.open_csv(
             pa.OSFile(str(layout.path)),
-            read_options=pcsv.ReadOptions(column_names=self._names, skip_rows=layout.records_before,
-                                          block_size=BLOCK_BYTES, use_threads=self.threaded),
-            parse_options=pcsv.ParseOptions(delimiter=layout.delimiter, quote_char='"', double_quote=True,
-                                            newlines_in_values=True, ignore_empty_lines=False,
-                                            invalid_row_handler=self._on_malformed),
-            convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in self._read},
-                                                include_columns=self._read, null_values=[""],
-                                                strings_can_be_null=True, quoted_strings_can_be_null=True))
+            read_options=pcsv.ReadOptions(
+                column_names=self._names,
+                skip_rows=layout.records_before,
+                block_size=BLOCK_BYTES,
+                use_threads=self.threaded,
+            ),
+            parse_options=pcsv.ParseOptions(
+                delimiter=layout.delimiter,
+                quote_char='"',
+                double_quote=True,
+                newlines_in_values=True,
+                ignore_empty_lines=False,
+                invalid_row_handler=self._on_malformed,
+            ),
+            convert_options=pcsv.ConvertOptions(
+                column_types={n: pa.string() for n in self._read},
+                include_columns=self._read,
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
         self._next_row = layout.records_before + 1
         # Numbering is done in order; the rest of each batch's work (pyarrow and numpy, which let go of
         # the GIL) runs in two threads, a few batches ahead of DuckDB.
@@ -297,15 +334,21 @@ class NumberedRows:
     def _complete(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         """The batch with its units, and each cell either raw (for SQL) or read here."""
         columns = {name: batch.column(name) for name in batch.schema.names}
-        encodings = {name: pc.dictionary_encode(columns[name], null_encoding="encode")
-                     for name in self._read if self._cells[name].worth_trying and self.python_cells}
+        encodings = {
+            name: pc.dictionary_encode(columns[name], null_encoding="encode")
+            for name in self._read
+            if self._cells[name].worth_trying and self.python_cells
+        }
         if self.units:
             columns.update(zip(UNIT_COLUMNS, self.units.columns(batch, encodings)))
         for name in self._read:  # each cell as c<i> (for SQL) or as v<i> and p<i> (read here)
             read = self._cells[name].columns(columns[name], encodings.get(name)) if self.python_cells else None
             if read is None:
-                read = (columns[name], pa.nulls(batch.num_rows, self._cells[name].type),
-                        pa.nulls(batch.num_rows, pa.string()))
+                read = (
+                    columns[name],
+                    pa.nulls(batch.num_rows, self._cells[name].type),
+                    pa.nulls(batch.num_rows, pa.string()),
+                )
             columns[name], columns[f"v{name[1:]}"], columns[f"p{name[1:]}"] = read
         return pa.RecordBatch.from_arrays([columns[n] for n in self.schema.names], schema=self.schema)
 

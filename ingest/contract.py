@@ -1,4 +1,5 @@
 """Dataset contracts: the YAML files in `contracts/` say what each departmental dataset looks like."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -24,9 +25,9 @@ class Column:
     range: tuple[float | None, float | None] | None = None
     allowed: tuple[str, ...] | None = None
     description: dict = field(default_factory=dict)
-    personal: bool = False       # recognised in the header, never stored past the raw file
-    default: Any = None          # the value of a blank cell
-    decimal: str = COMMA         # numbers: the decimal mark, decided per file (ingest.table.file_columns)
+    personal: bool = False  # recognised in the header, never stored past the raw file
+    default: Any = None  # the value of a blank cell
+    decimal: str = COMMA  # numbers: the decimal mark, decided per file (ingest.table.file_columns)
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class Contract:
     title: dict
     description: dict
     grain: str
-    unit_levels: tuple[str, ...]   # province, district (before 1 July 2025), commune; () for no unit
+    unit_levels: tuple[str, ...]  # province, district (before 1 July 2025), commune; () for no unit
     keys: tuple[str, ...]
     bad_rows: str
     columns: tuple[Column, ...]

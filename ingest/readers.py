@@ -3,6 +3,7 @@
 Every reader yields `(row_number, cells)` where row_number is what the department sees
 (the Excel row, the CSV line) so that reports can point at it.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -10,9 +11,10 @@ import csv
 import io
 import json
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ingest.values import BadValue, nfc
 
@@ -35,7 +37,7 @@ class RawTable:
 
 
 # Bytes Windows-1252 leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D) read as their Latin-1 selves.
-codecs.register_error("latin1_fallback", lambda err: (err.object[err.start:err.end].decode("latin-1"), err.end))
+codecs.register_error("latin1_fallback", lambda err: (err.object[err.start : err.end].decode("latin-1"), err.end))
 
 
 def _vietnamese_letters() -> frozenset[str]:
@@ -55,8 +57,14 @@ def _legacy_score(text: str) -> tuple[int, int]:
     show up as symbols and foreign letters (`x· S¶ng Méc`)."""
     sample = text[:ENCODING_SAMPLE]
     viet = sum(c in VIETNAMESE_LETTERS for c in sample)
-    alien = sum(1 for c in sample if not c.isascii() and c not in VIETNAMESE_LETTERS
-                and not unicodedata.combining(c) and c not in "\ufeff\u00a0–—“”‘’…•")
+    alien = sum(
+        1
+        for c in sample
+        if not c.isascii()
+        and c not in VIETNAMESE_LETTERS
+        and not unicodedata.combining(c)
+        and c not in "\ufeff\u00a0–—“”‘’…•"
+    )
     return viet, alien
 
 
@@ -84,10 +92,12 @@ def decode_text(data: bytes) -> tuple[str, str]:
         try:
             readings["utf-16"] = data.decode("utf-16")
         except UnicodeDecodeError as err:
-            raise Unreadable("Tệp UTF-16 bị cắt cụt hoặc hỏng (số byte lẻ)",
-                             "The UTF-16 file is cut short or damaged (an odd number of bytes)",
-                             "Lưu lại tệp từ Excel dạng CSV UTF-8 rồi gửi lại",
-                             "Save the file again from Excel as CSV UTF-8 and drop it again") from err
+            raise Unreadable(
+                "Tệp UTF-16 bị cắt cụt hoặc hỏng (số byte lẻ)",
+                "The UTF-16 file is cut short or damaged (an odd number of bytes)",
+                "Lưu lại tệp từ Excel dạng CSV UTF-8 rồi gửi lại",
+                "Save the file again from Excel as CSV UTF-8 and drop it again",
+            ) from err
     elif not readings:
         try:
             readings["utf-8"] = data.decode("utf-8")
@@ -97,8 +107,12 @@ def decode_text(data: bytes) -> tuple[str, str]:
             except UnicodeDecodeError:
                 pass
     # Legacy tables are keyed on the characters Windows-1252 shows for the bytes.
-    surface = readings.get("utf-8") or readings.get("utf-8-sig") or readings.get("utf-16") or \
-        data.decode("cp1252", errors="latin1_fallback")
+    surface = (
+        readings.get("utf-8")
+        or readings.get("utf-8-sig")
+        or readings.get("utf-16")
+        or data.decode("cp1252", errors="latin1_fallback")
+    )
     from viparse.normalize.frequency import vietnamese_score
 
     clean = {}
@@ -112,12 +126,15 @@ def decode_text(data: bytes) -> tuple[str, str]:
             "Không nhận ra bảng mã tiếng Việt của tệp (không phải Unicode, TCVN3 hay VNI)",
             "The file's Vietnamese encoding was not recognised (not Unicode, TCVN3 or VNI)",
             "Mở tệp bằng Excel và lưu lại dạng CSV UTF-8 (Lưu thành > CSV UTF-8)",
-            "Open the file in Excel and save it again as CSV UTF-8 (Save As > CSV UTF-8)")
+            "Open the file in Excel and save it again as CSV UTF-8 (Save As > CSV UTF-8)",
+        )
     # A clean Unicode reading is never second-guessed (legacy tables would corrupt good text).
     # Among legacy readings several can be clean (a TCVN3 reading of VNI bytes is made of real
     # letters too): the one that reads most like Vietnamese wins.
     unicode_clean = [n for n in readings if n in clean]
-    best = unicode_clean[0] if unicode_clean else max(clean, key=lambda n: vietnamese_score(clean[n][:DELIMITER_SAMPLE]))
+    best = (
+        unicode_clean[0] if unicode_clean else max(clean, key=lambda n: vietnamese_score(clean[n][:DELIMITER_SAMPLE]))
+    )
     text = clean[best]
     return text, best
 
@@ -160,16 +177,20 @@ def csv_records(stream, delimiter: str) -> Iterator[tuple[int, list[str]]]:
     try:
         for number, cells in enumerate(reader, start=1):
             if len(cells) > MAX_COLUMNS:
-                raise Unreadable(f"Dòng {reader.line_num} có {len(cells)} cột (tối đa {MAX_COLUMNS})",
-                                 f"Line {reader.line_num} has {len(cells)} columns (at most {MAX_COLUMNS})",
-                                 "Kiểm tra dấu phân cách cột và xóa các cột thừa",
-                                 "Check the column separator and remove the extra columns")
+                raise Unreadable(
+                    f"Dòng {reader.line_num} có {len(cells)} cột (tối đa {MAX_COLUMNS})",
+                    f"Line {reader.line_num} has {len(cells)} columns (at most {MAX_COLUMNS})",
+                    "Kiểm tra dấu phân cách cột và xóa các cột thừa",
+                    "Check the column separator and remove the extra columns",
+                )
             yield number, cells
     except csv.Error as err:
-        raise Unreadable(f"Dòng {reader.line_num} không đọc được: có ô quá dài hoặc dấu ngoặc kép không đóng",
-                         f"Line {reader.line_num} cannot be read: a cell is too long or a quote is not closed",
-                         "Kiểm tra dấu ngoặc kép trong tệp; mỗi ô không quá 1 MB",
-                         "Check the quotes in the file; no cell may exceed 1 MB") from err
+        raise Unreadable(
+            f"Dòng {reader.line_num} không đọc được: có ô quá dài hoặc dấu ngoặc kép không đóng",
+            f"Line {reader.line_num} cannot be read: a cell is too long or a quote is not closed",
+            "Kiểm tra dấu ngoặc kép trong tệp; mỗi ô không quá 1 MB",
+            "Check the quotes in the file; no cell may exceed 1 MB",
+        ) from err
 
 
 def check_csv_stream(path: Path, delimiter: str) -> None:
@@ -186,17 +207,26 @@ def read_xlsx(path: Path) -> RawTable:
     try:
         workbook = openpyxl.load_workbook(path, data_only=True)
     except Exception as err:
-        raise Unreadable("Tệp Excel bị hỏng hoặc không phải định dạng .xlsx", "The Excel file is damaged or not .xlsx",
-                         "Mở tệp bằng Excel và lưu lại dạng .xlsx", "Open the file in Excel and save it again as .xlsx") from err
+        raise Unreadable(
+            "Tệp Excel bị hỏng hoặc không phải định dạng .xlsx",
+            "The Excel file is damaged or not .xlsx",
+            "Mở tệp bằng Excel và lưu lại dạng .xlsx",
+            "Open the file in Excel and save it again as .xlsx",
+        ) from err
     sheet = workbook.worksheets[0]
     if sheet.max_column > MAX_COLUMNS:
-        raise Unreadable(f"Trang tính có {sheet.max_column} cột (tối đa {MAX_COLUMNS})",
-                         f"The sheet has {sheet.max_column} columns (at most {MAX_COLUMNS})",
-                         "Xóa các cột thừa, chỉ giữ biểu mẫu", "Delete the extra columns; keep just the form")
+        raise Unreadable(
+            f"Trang tính có {sheet.max_column} cột (tối đa {MAX_COLUMNS})",
+            f"The sheet has {sheet.max_column} columns (at most {MAX_COLUMNS})",
+            "Xóa các cột thừa, chỉ giữ biểu mẫu",
+            "Delete the extra columns; keep just the form",
+        )
     rows = [(i, list(cells)) for i, cells in enumerate(sheet.iter_rows(values_only=True), start=1)]
     _check_control_cells(rows)
-    merged = [(r.min_row, r.min_col - 1, r.max_col - 1, sheet.cell(r.min_row, r.min_col).value)
-              for r in sheet.merged_cells.ranges]
+    merged = [
+        (r.min_row, r.min_col - 1, r.max_col - 1, sheet.cell(r.min_row, r.min_col).value)
+        for r in sheet.merged_cells.ranges
+    ]
     return RawTable(rows=rows, merged=merged)
 
 
@@ -211,7 +241,6 @@ def _check_control_cells(rows: list[tuple[int, list[Any]]]) -> None:
 
 def read_xls(path: Path) -> RawTable:
     """Excel 97-2003 (.xls), still sent by older office software, read with xlrd."""
-    import datetime as dt
 
     import xlrd
 
@@ -219,12 +248,19 @@ def read_xls(path: Path) -> RawTable:
         book = xlrd.open_workbook(str(path), formatting_info=True, on_demand=True)
         sheet = book.sheet_by_index(0)
     except Exception as err:
-        raise Unreadable("Tệp Excel bị hỏng hoặc không phải định dạng .xls", "The Excel file is damaged or not .xls",
-                         "Mở tệp bằng Excel và lưu lại dạng .xlsx", "Open the file in Excel and save it again as .xlsx") from err
+        raise Unreadable(
+            "Tệp Excel bị hỏng hoặc không phải định dạng .xls",
+            "The Excel file is damaged or not .xls",
+            "Mở tệp bằng Excel và lưu lại dạng .xlsx",
+            "Open the file in Excel and save it again as .xlsx",
+        ) from err
     if sheet.ncols > MAX_COLUMNS:
-        raise Unreadable(f"Trang tính có {sheet.ncols} cột (tối đa {MAX_COLUMNS})",
-                         f"The sheet has {sheet.ncols} columns (at most {MAX_COLUMNS})",
-                         "Xóa các cột thừa, chỉ giữ biểu mẫu", "Delete the extra columns; keep just the form")
+        raise Unreadable(
+            f"Trang tính có {sheet.ncols} cột (tối đa {MAX_COLUMNS})",
+            f"The sheet has {sheet.ncols} columns (at most {MAX_COLUMNS})",
+            "Xóa các cột thừa, chỉ giữ biểu mẫu",
+            "Delete the extra columns; keep just the form",
+        )
 
     def value(cell):
         if cell.ctype == xlrd.XL_CELL_DATE:
@@ -254,28 +290,38 @@ def read_json(path: Path) -> RawTable:
             records = [json.loads(line) for line in text.splitlines() if line.strip()]
         else:
             data = json.loads(text)
-            records = data if isinstance(data, list) else next(
-                (v for v in data.values() if isinstance(v, list)), [data])
+            records = (
+                data if isinstance(data, list) else next((v for v in data.values() if isinstance(v, list)), [data])
+            )
     except json.JSONDecodeError as err:
-        raise Unreadable(f"JSON không hợp lệ (dòng {err.lineno})", f"Invalid JSON (line {err.lineno})",
-                         "Kiểm tra lại cú pháp JSON", "Check the JSON syntax") from err
+        raise Unreadable(
+            f"JSON không hợp lệ (dòng {err.lineno})",
+            f"Invalid JSON (line {err.lineno})",
+            "Kiểm tra lại cú pháp JSON",
+            "Check the JSON syntax",
+        ) from err
     except RecursionError as err:
-        raise Unreadable("JSON lồng quá sâu", "The JSON is nested far too deep",
-                         "Gửi một mảng các bản ghi phẳng: [{\"Tên đơn vị\": ..., \"Năm\": ...}, ...]",
-                         "Send an array of flat records: [{\"Tên đơn vị\": ..., \"Năm\": ...}, ...]") from err
+        raise Unreadable(
+            "JSON lồng quá sâu",
+            "The JSON is nested far too deep",
+            'Gửi một mảng các bản ghi phẳng: [{"Tên đơn vị": ..., "Năm": ...}, ...]',
+            'Send an array of flat records: [{"Tên đơn vị": ..., "Năm": ...}, ...]',
+        ) from err
     header: list[str] = []
     for record in records:
         for key in record if isinstance(record, dict) else []:
             if key not in header:
                 header.append(key)
     # Row numbers are record numbers (1 = the first record); the header is row 0.
-    rows = [(0, header)] + [(i, [r.get(k) for k in header]) for i, r in enumerate(records, start=1)
-                            if isinstance(r, dict)]
+    rows = [(0, header)] + [
+        (i, [r.get(k) for k in header]) for i, r in enumerate(records, start=1) if isinstance(r, dict)
+    ]
     return RawTable(rows=rows, merged=[])
 
 
-def read_csv_head(text: str, delimiter: str, lines_read: int | None = 60,
-                  whole_file: bool = False) -> list[tuple[int, list[str]]]:
+def read_csv_head(
+    text: str, delimiter: str, lines_read: int | None = 60, whole_file: bool = False
+) -> list[tuple[int, list[str]]]:
     """The first lines of a large CSV, to find its header (unless the text is the whole file, its
     last line, maybe cut, is dropped)."""
     lines = text.splitlines() if whole_file else text.splitlines()[:-1] or text.splitlines()
@@ -286,8 +332,12 @@ def read_csv_head(text: str, delimiter: str, lines_read: int | None = 60,
 def read_file(path: Path) -> RawTable:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
-        raise Unreadable(f"Định dạng tệp '{suffix}' không được hỗ trợ", f"File type '{suffix}' is not supported",
-                         "Gửi tệp CSV, Excel (.xlsx, .xls) hoặc JSON", "Send a CSV, Excel (.xlsx, .xls) or JSON file")
+        raise Unreadable(
+            f"Định dạng tệp '{suffix}' không được hỗ trợ",
+            f"File type '{suffix}' is not supported",
+            "Gửi tệp CSV, Excel (.xlsx, .xls) hoặc JSON",
+            "Send a CSV, Excel (.xlsx, .xls) or JSON file",
+        )
     if suffix == ".xlsx":
         return read_xlsx(path)
     if suffix == ".xls":

@@ -1,4 +1,5 @@
 """Per-file reports for departments: JSON for machines, HTML for people, Vietnamese first."""
+
 from __future__ import annotations
 
 import html
@@ -12,7 +13,10 @@ from ingest.table import Issue
 
 STATUS_TEXT = {
     "rejected": ("Tệp bị từ chối: không có dòng nào được nhận", "File rejected: no row was accepted"),
-    "partly_landed": ("Tệp được nhận một phần: các dòng dưới đây bị giữ lại", "File partly accepted: the rows below were held back"),
+    "partly_landed": (
+        "Tệp được nhận một phần: các dòng dưới đây bị giữ lại",
+        "File partly accepted: the rows below were held back",
+    ),
 }
 
 
@@ -28,15 +32,31 @@ def summary_by_column(issues: list[Issue], per_column: Counter | None = None) ->
     first = {}
     for issue in issues:
         first.setdefault(issue.column, issue)
-    return [{"column": column, "problems": count,
-             "example": {k: getattr(first[column], k) for k in ("vi", "en", "fix_vi", "fix_en")}
-             if column in first else None}
-            for column, count in sorted(counts.items(), key=lambda c: (-c[1], str(c[0])))]
+    return [
+        {
+            "column": column,
+            "problems": count,
+            "example": {k: getattr(first[column], k) for k in ("vi", "en", "fix_vi", "fix_en")}
+            if column in first
+            else None,
+        }
+        for column, count in sorted(counts.items(), key=lambda c: (-c[1], str(c[0])))
+    ]
 
 
-def write_report(*, report_dir: Path, file_name: str, department: str, dataset: str, sha: str, status: str,
-                 issues: list[Issue], accepted_rows: int, accepted_headers: dict[str, list[str]] | None = None,
-                 per_column: Counter | None = None) -> Path:
+def write_report(
+    *,
+    report_dir: Path,
+    file_name: str,
+    department: str,
+    dataset: str,
+    sha: str,
+    status: str,
+    issues: list[Issue],
+    accepted_rows: int,
+    accepted_headers: dict[str, list[str]] | None = None,
+    per_column: Counter | None = None,
+) -> Path:
     """Write `<file>.report.json` and `<file>.report.html`; return the HTML path. `issues` are in
     row order; past MAX_LISTED_PROBLEMS they are counted, not listed (`per_column` gives the counts
     when not every issue is at hand)."""
@@ -58,7 +78,9 @@ def write_report(*, report_dir: Path, file_name: str, department: str, dataset: 
         "problems_by_column": summary,
         "accepted_headers": accepted_headers or {},
     }
-    _write_whole(report_dir / f"{file_name}.report.json", json.dumps(payload, ensure_ascii=False, indent=2, default=str))
+    _write_whole(
+        report_dir / f"{file_name}.report.json", json.dumps(payload, ensure_ascii=False, indent=2, default=str)
+    )
     html_path = report_dir / f"{file_name}.report.html"
     _write_whole(html_path, _html(payload))
     return html_path
@@ -71,32 +93,50 @@ def _write_whole(path: Path, text: str) -> None:
     part.replace(path)
 
 
+STYLE = (
+    "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+    "td,th{border:1px solid #999;padding:4px 8px;vertical-align:top}"
+)
+SUMMARY_HEAD = (
+    "<h2>Tổng hợp theo cột / Summary by column</h2><table><tr><th>Cột<br><i>Column</i></th>"
+    "<th>Số lỗi<br><i>Problems</i></th><th>Ví dụ<br><i>Example</i></th></tr>"
+)
+
+
 def _html(p: dict[str, Any]) -> str:
     e = lambda v: html.escape("" if v is None else str(v))  # noqa: E731
     rows = "\n".join(
         f"<tr><td>{e(i['row'])}</td><td>{e(i['column'])}</td><td>{e(i['value'])}</td>"
         f"<td>{e(i['vi'])}<br><i>{e(i['en'])}</i></td><td>{e(i['fix_vi'])}<br><i>{e(i['fix_en'])}</i></td></tr>"
-        for i in p["problems"])
+        for i in p["problems"]
+    )
     headers = "".join(f"<li><b>{e(k)}</b>: {e(', '.join(v))}</li>" for k, v in p["accepted_headers"].items())
-    by_column = "".join(f"<tr><td>{e(c['column'] or '—')}</td><td>{c['problems']}</td>"
-                        f"<td>{e(c['example']['vi']) + '<br><i>' + e(c['example']['en']) + '</i>' if c['example'] else ''}"
-                        "</td></tr>" for c in p["problems_by_column"])
-    more = (f"<p>Còn {p['problems_not_listed']} lỗi khác không liệt kê; xem bảng tổng hợp theo cột dưới đây.<br>"
-            f"<i>{p['problems_not_listed']} more problems are not listed; see the summary by column below.</i></p>"
-            if p["problems_not_listed"] else "")
+    by_column = "".join(
+        f"<tr><td>{e(c['column'] or '—')}</td><td>{c['problems']}</td>"
+        f"<td>{e(c['example']['vi']) + '<br><i>' + e(c['example']['en']) + '</i>' if c['example'] else ''}"
+        "</td></tr>"
+        for c in p["problems_by_column"]
+    )
+    more = (
+        f"<p>Còn {p['problems_not_listed']} lỗi khác không liệt kê; xem bảng tổng hợp theo cột dưới đây.<br>"
+        f"<i>{p['problems_not_listed']} more problems are not listed; see the summary by column below.</i></p>"
+        if p["problems_not_listed"]
+        else ""
+    )
     return f"""<!doctype html><html lang="vi"><head><meta charset="utf-8">
-<title>Báo cáo tiếp nhận tệp / File report: {e(p['file'])}</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #999;padding:4px 8px;vertical-align:top}}</style>
+<title>Báo cáo tiếp nhận tệp / File report: {e(p["file"])}</title>
+<style>{STYLE}</style>
 </head><body>
-<h1>{e(p['summary']['vi'])}<br><small><i>{e(p['summary']['en'])}</i></small></h1>
-<p>Tệp / File: <b>{e(p['file'])}</b> · Đơn vị gửi / Department: {e(p['department'])} · Bộ dữ liệu / Dataset: {e(p['dataset'])}<br>
-Số dòng được nhận / Rows accepted: {p['rows_accepted']} · SHA-256: <code>{e(p['sha256'])}</code></p>
+<h1>{e(p["summary"]["vi"])}<br><small><i>{e(p["summary"]["en"])}</i></small></h1>
+<p>Tệp / File: <b>{e(p["file"])}</b> · Đơn vị gửi / Department: {e(p["department"])} ·
+Bộ dữ liệu / Dataset: {e(p["dataset"])}<br>
+Số dòng được nhận / Rows accepted: {p["rows_accepted"]} · SHA-256: <code>{e(p["sha256"])}</code></p>
 <table><tr><th>Dòng<br><i>Row</i></th><th>Cột<br><i>Column</i></th><th>Giá trị<br><i>Value</i></th>
 <th>Lý do<br><i>Reason</i></th><th>Cách sửa<br><i>How to fix</i></th></tr>
 {rows}</table>
 {more}
-{'<h2>Tổng hợp theo cột / Summary by column</h2><table><tr><th>Cột<br><i>Column</i></th><th>Số lỗi<br><i>Problems</i></th><th>Ví dụ<br><i>Example</i></th></tr>' + by_column + '</table>' if by_column else ''}
-{'<h2>Tên cột được chấp nhận / Accepted headers</h2><ul>' + headers + '</ul>' if headers else ''}
+{SUMMARY_HEAD + by_column + "</table>" if by_column else ""}
+{"<h2>Tên cột được chấp nhận / Accepted headers</h2><ul>" + headers + "</ul>" if headers else ""}
 <p>Sửa tệp rồi gửi lại vào cùng thư mục; tệp mới sẽ thay thế tệp cũ cho cùng kỳ.<br>
 <i>Fix the file and drop it again in the same folder; the new file replaces the old one for the same period.</i></p>
 </body></html>

@@ -3,6 +3,7 @@
 The drop zone is laid out as `<dropzone>/<department>/<dataset>/<files>`. Folders and files whose
 names start with `_` or `.` (reports, temporary copies) are not read.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -18,10 +19,19 @@ import duckdb
 from ingest.bulk import ingest_bulk, start_loading_units
 from ingest.contract import Contract, all_contracts
 from ingest.readers import Unreadable, read_file
-from ingest.safety import check_before_reading, check_content, control_character_at, first_control_byte, stored_name
 from ingest.report import write_report
-from ingest.store import (CURRENT_STATUSES, Ledger, clean_leftovers, ensure_empty_bronze, hash_and_find, keep_original,
-                          original_path, sha256_of, write_bronze)
+from ingest.safety import check_before_reading, check_content, control_character_at, first_control_byte, stored_name
+from ingest.store import (
+    CURRENT_STATUSES,
+    Ledger,
+    clean_leftovers,
+    ensure_empty_bronze,
+    hash_and_find,
+    keep_original,
+    original_path,
+    sha256_of,
+    write_bronze,
+)
 from ingest.table import FileReading, Issue, hold_back_duplicate_keys, parse_table
 from ingest.units.rows import resolve_records
 from ntm_core.departments import departments
@@ -96,34 +106,67 @@ def ingest_dropzone(dropzone: Path, data_dir: Path, run_id: str, departments: li
             for department, dataset, path in discover(dropzone):
                 if departments and department not in departments:
                     continue
-                outcome = ingest_file(path, department, dataset, contracts.get(dataset), data_dir, run_id, ledger,
-                                      con, report_dir=dropzone / department / REPORTS_FOLDER / dataset)
-                log(f"ingest: {department}/{dataset}/{path.name}: {outcome.status}"
-                    + (f" ({outcome.rows_landed} rows, {outcome.rows_quarantined} held back)" if outcome.rows_landed
-                       or outcome.rows_quarantined else "") + (f" — {outcome.reason}" if outcome.reason else ""))
+                outcome = ingest_file(
+                    path,
+                    department,
+                    dataset,
+                    contracts.get(dataset),
+                    data_dir,
+                    run_id,
+                    ledger,
+                    con,
+                    report_dir=dropzone / department / REPORTS_FOLDER / dataset,
+                )
+                log(
+                    f"ingest: {department}/{dataset}/{path.name}: {outcome.status}"
+                    + (
+                        f" ({outcome.rows_landed} rows, {outcome.rows_quarantined} held back)"
+                        if outcome.rows_landed or outcome.rows_quarantined
+                        else ""
+                    )
+                    + (f" — {outcome.reason}" if outcome.reason else "")
+                )
                 result.files.append(outcome)
         finally:  # dbt reads the export: it holds every file that landed, whatever stopped the run
             ledger.export(con)
     return result
 
 
-def ingest_file(path: Path, department: str, dataset: str, contract: Contract | None, data_dir: Path, run_id: str,
-                ledger: Ledger, con, report_dir: Path, received_at: datetime | None = None) -> FileOutcome:
+def ingest_file(
+    path: Path,
+    department: str,
+    dataset: str,
+    contract: Contract | None,
+    data_dir: Path,
+    run_id: str,
+    ledger: Ledger,
+    con,
+    report_dir: Path,
+    received_at: datetime | None = None,
+) -> FileOutcome:
     """Read one file into bronze and the ledger. With `received_at`, the file is a kept original read
     again (a backfill): it is read even though its bytes are known, and keeps its place in time.
 
     Whatever goes wrong while reading it ends as this file's rejection, never the run's."""
     try:
-        return _ingest_file(path, department, dataset, contract, data_dir, run_id, ledger, con, report_dir,
-                            received_at)
+        return _ingest_file(path, department, dataset, contract, data_dir, run_id, ledger, con, report_dir, received_at)
     except Exception as err:  # noqa: BLE001 - the one place an unforeseen failure becomes a report
         log(f"ingest: {department}/{dataset}/{path.name}: could not be read:\n{traceback.format_exc()}")
-        return _reject_unforeseen(path, department, dataset, contract, data_dir, run_id, ledger, con, report_dir,
-                                  err)
+        return _reject_unforeseen(path, department, dataset, contract, data_dir, run_id, ledger, con, report_dir, err)
 
 
-def _reject_unforeseen(path: Path, department: str, dataset: str, contract: Contract | None, data_dir: Path,
-                       run_id: str, ledger: Ledger, con, report_dir: Path, err: Exception) -> FileOutcome:
+def _reject_unforeseen(
+    path: Path,
+    department: str,
+    dataset: str,
+    contract: Contract | None,
+    data_dir: Path,
+    run_id: str,
+    ledger: Ledger,
+    con,
+    report_dir: Path,
+    err: Exception,
+) -> FileOutcome:
     """The rejection of a file that failed in a way no check foresaw: the department gets the
     reason in plain words; the engineer the traceback in the log."""
     outcome = FileOutcome(department, dataset, path.name, "rejected")
@@ -135,34 +178,66 @@ def _reject_unforeseen(path: Path, department: str, dataset: str, contract: Cont
         outcome.status = "unchanged"
         return outcome
     detail = f"{type(err).__name__}: {str(err)[:200]}"
-    issue = Issue(None, None, None, f"Không đọc được tệp ({detail})", f"The file could not be read ({detail})",
-                  "Mở tệp bằng Excel, lưu lại dạng .xlsx hoặc CSV UTF-8 rồi gửi lại; nếu vẫn lỗi, báo cho nhóm dữ liệu",
-                  "Open the file in Excel, save it again as .xlsx or CSV UTF-8 and drop it again; "
-                  "if it fails again, tell the data team")
-    entry = dict(sha256=sha, department=department, dataset=dataset, file_name=path.name,
-                 size_bytes=path.lstat().st_size, run_id=run_id)
+    issue = Issue(
+        None,
+        None,
+        None,
+        f"Không đọc được tệp ({detail})",
+        f"The file could not be read ({detail})",
+        "Mở tệp bằng Excel, lưu lại dạng .xlsx hoặc CSV UTF-8 rồi gửi lại; nếu vẫn lỗi, báo cho nhóm dữ liệu",
+        "Open the file in Excel, save it again as .xlsx or CSV UTF-8 and drop it again; "
+        "if it fails again, tell the data team",
+    )
+    entry = dict(
+        sha256=sha,
+        department=department,
+        dataset=dataset,
+        file_name=path.name,
+        size_bytes=path.lstat().st_size,
+        run_id=run_id,
+    )
     return _reject(outcome, entry, [issue], ledger, con, report_dir, contract)
 
 
 def _folder_problem(department: str, dataset: str, contract: Contract | None) -> Issue | None:
     """A file lands only in the folder of a registered department and of a registered dataset."""
     if department not in departments():
-        return Issue(None, None, department,
-                     f"Thư mục '{department}' không phải đơn vị gửi số liệu đã đăng ký",
-                     f"Folder '{department}' is not a registered department",
-                     "Đặt tệp vào thư mục của đơn vị mình; đơn vị mới cần được đăng ký trong ingest/departments.yaml",
-                     "Put the file in your department's folder; a new department must first be registered "
-                     "in ingest/departments.yaml")
+        return Issue(
+            None,
+            None,
+            department,
+            f"Thư mục '{department}' không phải đơn vị gửi số liệu đã đăng ký",
+            f"Folder '{department}' is not a registered department",
+            "Đặt tệp vào thư mục của đơn vị mình; đơn vị mới cần được đăng ký trong ingest/departments.yaml",
+            "Put the file in your department's folder; a new department must first be registered "
+            "in ingest/departments.yaml",
+        )
     if contract is None:
         known = ", ".join(sorted(all_contracts()))
-        return Issue(None, None, dataset, f"Thư mục '{dataset}' không phải bộ dữ liệu đã đăng ký",
-                     f"Folder '{dataset}' is not a registered dataset",
-                     f"Đặt tệp vào thư mục của một bộ dữ liệu: {known}", f"Put the file in a dataset folder: {known}")
+        return Issue(
+            None,
+            None,
+            dataset,
+            f"Thư mục '{dataset}' không phải bộ dữ liệu đã đăng ký",
+            f"Folder '{dataset}' is not a registered dataset",
+            f"Đặt tệp vào thư mục của một bộ dữ liệu: {known}",
+            f"Put the file in a dataset folder: {known}",
+        )
     return None
 
 
-def _ingest_file(path: Path, department: str, dataset: str, contract: Contract | None, data_dir: Path, run_id: str,
-                 ledger: Ledger, con, report_dir: Path, received_at: datetime | None) -> FileOutcome:
+def _ingest_file(
+    path: Path,
+    department: str,
+    dataset: str,
+    contract: Contract | None,
+    data_dir: Path,
+    run_id: str,
+    ledger: Ledger,
+    con,
+    report_dir: Path,
+    received_at: datetime | None,
+) -> FileOutcome:
     outcome = FileOutcome(department, dataset, path.name, "rejected")
     if received_at is None and time.time() - path.lstat().st_mtime < SETTLE_SECONDS:
         outcome.status = "not_ready"
@@ -172,14 +247,23 @@ def _ingest_file(path: Path, department: str, dataset: str, contract: Contract |
     except Unreadable as bad:
         # Not read at all (a link, an empty file, a dangerous name): the ledger keys it by name.
         sha = hashlib.sha256(f"unread:{department}/{dataset}/{path.name}".encode()).hexdigest()
-        entry = dict(sha256=sha, department=department, dataset=dataset, file_name=path.name,
-                     size_bytes=path.lstat().st_size, run_id=run_id)
+        entry = dict(
+            sha256=sha,
+            department=department,
+            dataset=dataset,
+            file_name=path.name,
+            size_bytes=path.lstat().st_size,
+            run_id=run_id,
+        )
         if ledger.seen(con, department, dataset, sha):
             outcome.status = "unchanged"
             return outcome
         return _reject(outcome, entry, [file_issue(bad)], ledger, con, report_dir, contract)
-    large = contract is not None and path.suffix.lower() in (".csv", ".txt") and \
-        path.stat().st_size >= bulk_threshold_bytes()
+    large = (
+        contract is not None
+        and path.suffix.lower() in (".csv", ".txt")
+        and path.stat().st_size >= bulk_threshold_bytes()
+    )
     units_loading = start_loading_units(contract) if large else None
     # A large file is searched for control characters while it is hashed (the second core is idle
     # then); a small one is searched as text once decoded (readers.read_csv, read_json).
@@ -191,8 +275,15 @@ def _ingest_file(path: Path, department: str, dataset: str, contract: Contract |
         ledger.retire_reading(con, department, dataset, sha)
     if previous:
         return _known_bytes(outcome, previous, path, sha, run_id, ledger, con)
-    entry = dict(sha256=sha, department=department, dataset=dataset, file_name=path.name,
-                 size_bytes=path.stat().st_size, raw_path=str(original_path(path, sha, data_dir)), run_id=run_id)
+    entry = dict(
+        sha256=sha,
+        department=department,
+        dataset=dataset,
+        file_name=path.name,
+        size_bytes=path.stat().st_size,
+        raw_path=str(original_path(path, sha, data_dir)),
+        run_id=run_id,
+    )
     if received_at is not None:
         entry["received_at"] = received_at
     if (misplaced := _folder_problem(department, dataset, contract)) is not None:
@@ -212,14 +303,23 @@ def file_issue(bad: Unreadable) -> Issue:
     return Issue(None, None, None, bad.vi, bad.en, bad.fix_vi, bad.fix_en)
 
 
-def _known_bytes(outcome: FileOutcome, previous: dict, path: Path, sha: str, run_id: str, ledger: Ledger,
-                 con) -> FileOutcome:
+def _known_bytes(
+    outcome: FileOutcome, previous: dict, path: Path, sha: str, run_id: str, ledger: Ledger, con
+) -> FileOutcome:
     """Same bytes again: nothing changes (a copy under another name is noted once)."""
     outcome.status = "unchanged" if previous["file_name"] == path.name else "duplicate"
     if outcome.status == "duplicate" and not ledger.has_name(con, outcome.department, sha, path.name):
-        ledger.record(con, sha256=sha, department=outcome.department, dataset=outcome.dataset, file_name=path.name,
-                      size_bytes=path.stat().st_size, status="duplicate", run_id=run_id,
-                      reason=f"same content as {previous['file_name']}")
+        ledger.record(
+            con,
+            sha256=sha,
+            department=outcome.department,
+            dataset=outcome.dataset,
+            file_name=path.name,
+            size_bytes=path.stat().st_size,
+            status="duplicate",
+            run_id=run_id,
+            reason=f"same content as {previous['file_name']}",
+        )
     return outcome
 
 
@@ -231,8 +331,17 @@ def _control_issue(path: Path, offset: int) -> Issue:
         return file_issue(head)
 
 
-def _ingest_small(path: Path, contract: Contract, data_dir: Path, run_id: str, ledger: Ledger, con,
-                  report_dir: Path, entry: dict, outcome: FileOutcome) -> FileOutcome:
+def _ingest_small(
+    path: Path,
+    contract: Contract,
+    data_dir: Path,
+    run_id: str,
+    ledger: Ledger,
+    con,
+    report_dir: Path,
+    entry: dict,
+    outcome: FileOutcome,
+) -> FileOutcome:
     """The row path: the file read whole, each row against the contract, units resolved, repeats held back."""
     try:
         check_content(path)
@@ -246,20 +355,36 @@ def _ingest_small(path: Path, contract: Contract, data_dir: Path, run_id: str, l
     parsed.issues.sort(key=lambda i: i.row or 0)  # row order, as the bulk path lists them
     held = len({i.row for i in parsed.issues})
     if not parsed.records or (parsed.issues and contract.bad_rows == "reject_file"):
-        return _finish(outcome, entry, FileReading(0, held, parsed.issues, None, "all"), ledger, con, report_dir,
-                       contract)
-    bronze = write_bronze(contract, parsed.records, department=entry["department"], source_file=path.name,
-                          sha=entry["sha256"], run_id=run_id, data_dir=data_dir)
+        return _finish(
+            outcome, entry, FileReading(0, held, parsed.issues, None, "all"), ledger, con, report_dir, contract
+        )
+    bronze = write_bronze(
+        contract,
+        parsed.records,
+        department=entry["department"],
+        source_file=path.name,
+        sha=entry["sha256"],
+        run_id=run_id,
+        data_dir=data_dir,
+    )
     reading = FileReading(len(parsed.records), held, parsed.issues, bronze, file_period(parsed.records, contract))
     return _finish(outcome, entry, reading, ledger, con, report_dir, contract)
 
 
-NO_DATA_ROWS = Issue(None, None, None, "Tệp không có dòng số liệu nào", "The file has no data rows",
-                     "Điền số liệu vào biểu mẫu", "Fill in the form's data rows")
+NO_DATA_ROWS = Issue(
+    None,
+    None,
+    None,
+    "Tệp không có dòng số liệu nào",
+    "The file has no data rows",
+    "Điền số liệu vào biểu mẫu",
+    "Fill in the form's data rows",
+)
 
 
-def _finish(outcome: FileOutcome, entry: dict, reading: FileReading, ledger: Ledger, con, report_dir: Path,
-            contract: Contract) -> FileOutcome:
+def _finish(
+    outcome: FileOutcome, entry: dict, reading: FileReading, ledger: Ledger, con, report_dir: Path, contract: Contract
+) -> FileOutcome:
     """The one landing tail of both paths: the file lands (whole or in part) with its report, or is
     rejected with it; the ledger records which."""
     if reading.rows_landed and reading.rows_held_back and contract.bad_rows == "reject_file":
@@ -267,15 +392,23 @@ def _finish(outcome: FileOutcome, entry: dict, reading: FileReading, ledger: Led
             part.unlink()  # this dataset takes a file whole or not at all
         reading.rows_landed = 0
     if not reading.rows_landed:
-        return _reject(outcome, entry, reading.issues or [NO_DATA_ROWS], ledger, con, report_dir, contract,
-                       reading)
+        return _reject(outcome, entry, reading.issues or [NO_DATA_ROWS], ledger, con, report_dir, contract, reading)
     outcome.status = "partly_landed" if reading.rows_held_back else "landed"
     outcome.rows_landed, outcome.rows_quarantined = reading.rows_landed, reading.rows_held_back
     if reading.issues:
-        outcome.report = str(write_report(
-            report_dir=report_dir, file_name=stored_name(entry["file_name"]), department=entry["department"],
-            dataset=entry["dataset"], sha=entry["sha256"], status=outcome.status, issues=reading.issues,
-            accepted_rows=reading.rows_landed, per_column=reading.problems_per_column))
+        outcome.report = str(
+            write_report(
+                report_dir=report_dir,
+                file_name=stored_name(entry["file_name"]),
+                department=entry["department"],
+                dataset=entry["dataset"],
+                sha=entry["sha256"],
+                status=outcome.status,
+                issues=reading.issues,
+                accepted_rows=reading.rows_landed,
+                per_column=reading.problems_per_column,
+            )
+        )
     return _land(outcome, entry, reading.period, reading.bronze, ledger, con)
 
 
@@ -286,17 +419,35 @@ def _starts_utf16(path: Path) -> bool:
 
 def _land(outcome: FileOutcome, entry: dict, period: str, bronze: Path, ledger: Ledger, con) -> FileOutcome:
     """Record a landed file; it supersedes older files of its period, or is superseded by a newer one."""
-    newer = ledger.supersede(con, entry["department"], entry["dataset"], period, entry["sha256"],
-                             entry.get("received_at"))
+    newer = ledger.supersede(
+        con, entry["department"], entry["dataset"], period, entry["sha256"], entry.get("received_at")
+    )
     status = "superseded" if newer else outcome.status
-    ledger.record(con, **entry, period=period, status=status, rows_landed=outcome.rows_landed,
-                  rows_quarantined=outcome.rows_quarantined, bronze_path=str(bronze), report_path=outcome.report,
-                  superseded_by=newer)
+    ledger.record(
+        con,
+        **entry,
+        period=period,
+        status=status,
+        rows_landed=outcome.rows_landed,
+        rows_quarantined=outcome.rows_quarantined,
+        bronze_path=str(bronze),
+        report_path=outcome.report,
+        superseded_by=newer,
+    )
     return outcome
 
 
-def _ingest_large(path: Path, contract: Contract, data_dir: Path, run_id: str, ledger: Ledger, con, report_dir: Path,
-                  entry: dict, units_loading) -> FileOutcome:
+def _ingest_large(
+    path: Path,
+    contract: Contract,
+    data_dir: Path,
+    run_id: str,
+    ledger: Ledger,
+    con,
+    report_dir: Path,
+    entry: dict,
+    units_loading,
+) -> FileOutcome:
     """The DuckDB path for large CSVs: same contract, same ledger and reports, bounded memory."""
     department = entry["department"]
     outcome = FileOutcome(department, entry["dataset"], path.name, "rejected")
@@ -306,15 +457,29 @@ def _ingest_large(path: Path, contract: Contract, data_dir: Path, run_id: str, l
         copying = pool.submit(keep_original, path, entry["sha256"], data_dir)
         try:
             check_content(path)
-            result = ingest_bulk(path, contract, department=department, sha=entry["sha256"], run_id=run_id,
-                                 data_dir=data_dir, units_loading=units_loading)
+            result = ingest_bulk(
+                path,
+                contract,
+                department=department,
+                sha=entry["sha256"],
+                run_id=run_id,
+                data_dir=data_dir,
+                units_loading=units_loading,
+            )
         except (Unreadable, duckdb.Error) as bad:
             failure = bad
     copying.result()
     if failure is not None:
-        issue = failure if isinstance(failure, Unreadable) else Unreadable(
-            f"Tệp CSV không đọc được: {failure}", f"The CSV file cannot be read: {failure}",
-            "Kiểm tra dấu phân cách và dấu ngoặc kép", "Check the separators and quotes")
+        issue = (
+            failure
+            if isinstance(failure, Unreadable)
+            else Unreadable(
+                f"Tệp CSV không đọc được: {failure}",
+                f"The CSV file cannot be read: {failure}",
+                "Kiểm tra dấu phân cách và dấu ngoặc kép",
+                "Check the separators and quotes",
+            )
+        )
         return _reject(outcome, entry, [file_issue(issue)], ledger, con, report_dir, contract)
     return _finish(outcome, entry, result, ledger, con, report_dir, contract)
 
@@ -323,26 +488,55 @@ def file_period(records: list[dict], contract: Contract) -> str:
     """The period a file covers ("2023", "2024-Q1", "2024-01", or a range): a newer file for the
     same department, dataset and period supersedes the older one."""
     column = contract.period.get("column", "year")
-    values = sorted({str(v)[:7] if contract.period.get("kind") == "month" else str(v)
-                     for v in (r.get(column) for r in records) if v is not None})
+    values = sorted(
+        {
+            str(v)[:7] if contract.period.get("kind") == "month" else str(v)
+            for v in (r.get(column) for r in records)
+            if v is not None
+        }
+    )
     if not values:
         return "all"
     return values[0] if len(values) == 1 else f"{values[0]}..{values[-1]}"
 
 
-def _reject(outcome: FileOutcome, entry: dict, issues: list[Issue], ledger: Ledger, con, report_dir: Path,
-            contract: Contract | None, reading: FileReading | None = None) -> FileOutcome:
+def _reject(
+    outcome: FileOutcome,
+    entry: dict,
+    issues: list[Issue],
+    ledger: Ledger,
+    con,
+    report_dir: Path,
+    contract: Contract | None,
+    reading: FileReading | None = None,
+) -> FileOutcome:
     headers = {c.name: list(c.aliases) for c in contract.columns} if contract else None
     try:
-        outcome.report = str(write_report(report_dir=report_dir, file_name=stored_name(entry["file_name"]),
-                                          department=entry["department"], dataset=entry["dataset"],
-                                          sha=entry["sha256"], status="rejected", issues=issues, accepted_rows=0,
-                                          accepted_headers=headers,
-                                          per_column=reading.problems_per_column if reading else None))
+        outcome.report = str(
+            write_report(
+                report_dir=report_dir,
+                file_name=stored_name(entry["file_name"]),
+                department=entry["department"],
+                dataset=entry["dataset"],
+                sha=entry["sha256"],
+                status="rejected",
+                issues=issues,
+                accepted_rows=0,
+                accepted_headers=headers,
+                per_column=reading.problems_per_column if reading else None,
+            )
+        )
     except OSError as err:  # the rejection is recorded even where its report cannot be written
         log(f"ingest: {entry['file_name']}: the report could not be written: {err}")
     outcome.reason = f"{issues[0].vi} / {issues[0].en}"
     outcome.rows_quarantined = reading.rows_held_back if reading else len({i.row for i in issues if i.row})
-    ledger.record(con, **entry, status="rejected", rows_landed=0, rows_quarantined=outcome.rows_quarantined,
-                  reason=outcome.reason, report_path=outcome.report)
+    ledger.record(
+        con,
+        **entry,
+        status="rejected",
+        rows_landed=0,
+        rows_quarantined=outcome.rows_quarantined,
+        reason=outcome.reason,
+        report_path=outcome.report,
+    )
     return outcome

@@ -1,5 +1,6 @@
 """Checks a file must pass before any reader opens it: nothing a department (or an attacker)
 drops may crash, hang or exhaust the machine. Each failure is a bilingual rejection."""
+
 from __future__ import annotations
 
 import re
@@ -10,10 +11,10 @@ import numpy as np
 
 from ingest.readers import Unreadable
 
-MAX_FILE_BYTES = 8 * 1024**3          # above this, ask for a split file
+MAX_FILE_BYTES = 8 * 1024**3  # above this, ask for a split file
 MAX_XLSX_UNCOMPRESSED = 300 * 1024**2  # an Excel form is megabytes, not gigabytes
-MAX_XLSX_RATIO = 150                   # typical sheets compress 5-20x; bombs 1000x
-HEAD_CHECKED = 64 * 1024               # the first bytes that tell binary junk and fake Excel files
+MAX_XLSX_RATIO = 150  # typical sheets compress 5-20x; bombs 1000x
+HEAD_CHECKED = 64 * 1024  # the first bytes that tell binary junk and fake Excel files
 _SAFE_NAME = re.compile(r"^[^/\\\x00-\x1f\x7f]{1,200}$")
 
 
@@ -23,9 +24,12 @@ def _reject(vi: str, en: str, fix_vi: str, fix_en: str) -> None:
 
 def check_name(name: str) -> None:
     if not _SAFE_NAME.match(name) or name in (".", "..") or ".." in name.split("/"):
-        _reject("Tên tệp có ký tự không được phép", "The file name has characters that are not allowed",
-                "Đặt lại tên tệp chỉ gồm chữ, số, dấu gạch và dấu chấm",
-                "Rename the file using letters, digits, dashes and dots only")
+        _reject(
+            "Tên tệp có ký tự không được phép",
+            "The file name has characters that are not allowed",
+            "Đặt lại tên tệp chỉ gồm chữ, số, dấu gạch và dấu chấm",
+            "Rename the file using letters, digits, dashes and dots only",
+        )
 
 
 # File systems allow 255 bytes per name: a name the pipeline stores (a kept original with its
@@ -41,25 +45,31 @@ def stored_name(name: str) -> str:
         return name
     _, dot, extension = name.rpartition(".")
     suffix = dot + extension if dot and len(extension) <= 10 else ""
-    stem = name[:len(name) - len(suffix)]
+    stem = name[: len(name) - len(suffix)]
     budget = STORED_NAME_BYTES - len(suffix.encode())
     return stem.encode()[:budget].decode("utf-8", errors="ignore") + suffix
-
-
 
 
 def check_before_reading(path: Path) -> None:
     """What can be told without opening the file: its name, whether it is a link, its size."""
     check_name(path.name)
     if path.is_symlink():
-        _reject("Tệp là liên kết (symlink), không phải tệp thật", "The file is a symbolic link, not a real file",
-                "Chép tệp thật vào thư mục", "Copy the real file into the folder")
+        _reject(
+            "Tệp là liên kết (symlink), không phải tệp thật",
+            "The file is a symbolic link, not a real file",
+            "Chép tệp thật vào thư mục",
+            "Copy the real file into the folder",
+        )
     size = path.lstat().st_size
     if size == 0:
         _reject("Tệp rỗng", "The file is empty", "Gửi lại tệp có số liệu", "Send the file again with its data")
     if size > MAX_FILE_BYTES:
-        _reject("Tệp quá lớn (trên 8 GB)", "The file is too large (over 8 GB)",
-                "Chia thành các tệp theo tháng", "Split it into monthly files")
+        _reject(
+            "Tệp quá lớn (trên 8 GB)",
+            "The file is too large (over 8 GB)",
+            "Chia thành các tệp theo tháng",
+            "Split it into monthly files",
+        )
 
 
 def check_content(path: Path) -> None:
@@ -71,11 +81,19 @@ def check_content(path: Path) -> None:
         _check_xlsx(path, head)
     elif suffix == ".xls":
         if not head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):  # the OLE2 container of Excel 97-2003
-            _reject("Tệp .xls không phải là tệp Excel thật", "The .xls file is not a real Excel file",
-                    "Mở bằng Excel và lưu lại dạng .xlsx", "Open it in Excel and save it again as .xlsx")
+            _reject(
+                "Tệp .xls không phải là tệp Excel thật",
+                "The .xls file is not a real Excel file",
+                "Mở bằng Excel và lưu lại dạng .xlsx",
+                "Open it in Excel and save it again as .xlsx",
+            )
     elif b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        _reject("Tệp không phải là văn bản (có byte nhị phân)", "The file is not text (it has binary bytes)",
-                "Xuất lại tệp dạng CSV từ Excel hoặc phần mềm", "Export the file again as CSV")
+        _reject(
+            "Tệp không phải là văn bản (có byte nhị phân)",
+            "The file is not text (it has binary bytes)",
+            "Xuất lại tệp dạng CSV từ Excel hoặc phần mềm",
+            "Export the file again as CSV",
+        )
 
 
 # Control characters no department's text holds (tab, line feed and carriage return are layout).
@@ -86,10 +104,12 @@ _CONTROL_BYTES_RE = re.compile(b"[" + re.escape(_CONTROL_BYTES) + b"]")
 
 
 def _control_character(code: int, line: int) -> Unreadable:
-    return Unreadable(f"Dòng {line} của tệp có ký tự điều khiển (mã U+{code:04X}), không phải văn bản",
-                      f"Line {line} of the file holds a control character (U+{code:04X}), which is not text",
-                      "Xóa ký tự lạ ở dòng đó (hoặc xuất lại tệp từ phần mềm) rồi gửi lại",
-                      "Remove the stray character on that line (or export the file again) and drop it again")
+    return Unreadable(
+        f"Dòng {line} của tệp có ký tự điều khiển (mã U+{code:04X}), không phải văn bản",
+        f"Line {line} of the file holds a control character (U+{code:04X}), which is not text",
+        "Xóa ký tự lạ ở dòng đó (hoặc xuất lại tệp từ phần mềm) rồi gửi lại",
+        "Remove the stray character on that line (or export the file again) and drop it again",
+    )
 
 
 def check_control_text(text: str, first_line: int = 1) -> None:
@@ -108,7 +128,7 @@ def first_control_byte(window) -> int | None:
     returns, in numpy (no copy of the window, and Python's lock let go while it counts)."""
     data = np.frombuffer(window, np.uint8)
     for start in range(0, len(data), SCAN_CHUNK):
-        chunk = data[start:start + SCAN_CHUNK]
+        chunk = data[start : start + SCAN_CHUNK]
         low = np.count_nonzero(chunk < 32) - sum(np.count_nonzero(chunk == c) for c in (9, 10, 13))
         if low or np.count_nonzero(chunk == 127):
             return start + int(np.flatnonzero(_CONTROL_TABLE.take(chunk))[0])
@@ -125,17 +145,28 @@ def control_character_at(path: Path, offset: int) -> Unreadable:
 
 def _check_xlsx(path: Path, head: bytes) -> None:
     if not head.startswith(b"PK"):
-        _reject("Tệp .xlsx không phải là tệp Excel thật", "The .xlsx file is not a real Excel file",
-                "Mở bằng Excel và lưu lại dạng .xlsx", "Open it in Excel and save it again as .xlsx")
+        _reject(
+            "Tệp .xlsx không phải là tệp Excel thật",
+            "The .xlsx file is not a real Excel file",
+            "Mở bằng Excel và lưu lại dạng .xlsx",
+            "Open it in Excel and save it again as .xlsx",
+        )
     try:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
     except zipfile.BadZipFile:
-        _reject("Tệp Excel bị hỏng", "The Excel file is damaged",
-                "Mở bằng Excel và lưu lại dạng .xlsx", "Open it in Excel and save it again as .xlsx")
+        _reject(
+            "Tệp Excel bị hỏng",
+            "The Excel file is damaged",
+            "Mở bằng Excel và lưu lại dạng .xlsx",
+            "Open it in Excel and save it again as .xlsx",
+        )
     unpacked = sum(i.file_size for i in infos)
     packed = max(1, sum(i.compress_size for i in infos))
     if unpacked > MAX_XLSX_UNCOMPRESSED or unpacked / packed > MAX_XLSX_RATIO:
-        _reject("Tệp Excel giải nén ra quá lớn (nghi là tệp nén độc hại)",
-                "The Excel file unpacks to far too much data (looks like a zip bomb)",
-                "Gửi tệp Excel bình thường, chỉ gồm biểu mẫu số liệu", "Send an ordinary Excel file with just the form")
+        _reject(
+            "Tệp Excel giải nén ra quá lớn (nghi là tệp nén độc hại)",
+            "The Excel file unpacks to far too much data (looks like a zip bomb)",
+            "Gửi tệp Excel bình thường, chỉ gồm biểu mẫu số liệu",
+            "Send an ordinary Excel file with just the form",
+        )

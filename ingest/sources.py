@@ -16,6 +16,7 @@ Configured in ingest/departments.yaml (or the file NTM_DEPARTMENTS names):
 Credentials never go in this file: S3 keys come from the environment (AWS_ACCESS_KEY_ID,
 AWS_SECRET_ACCESS_KEY), as s3fs reads them.
 """
+
 from __future__ import annotations
 
 import os
@@ -76,8 +77,10 @@ def fetch_sources(dropzone: Path, only: list[str] | None = None) -> list[Fetched
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 part = target.parent / f".{target.name}.part"
-                with fsspec.open(url, "rb", **_storage_options(url, source.get("options") or {})) as src, \
-                        open(part, "wb") as dst:
+                with (
+                    fsspec.open(url, "rb", **_storage_options(url, source.get("options") or {})) as src,
+                    open(part, "wb") as dst,
+                ):
                     shutil.copyfileobj(src, dst, length=1024 * 1024)
                 if target.exists() and target.read_bytes() == part.read_bytes():
                     part.unlink()  # unchanged: keep the old file (and its age) as it is

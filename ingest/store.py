@@ -7,15 +7,16 @@ Layout under the data directory:
   bronze/<dataset>/_empty.parquet   the contract's schema with no rows, so readers never see "no files"
   ledger.duckdb (table `files`) and ledger.parquet (its export, read by dbt)
 """
+
 from __future__ import annotations
 
 import hashlib
 import mmap
+import shutil
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-import shutil
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,12 @@ LEDGER_STATUSES = (
     ("rejected", False, "Bị từ chối, không dòng nào được nhận", "Rejected: no row landed"),
     ("superseded", False, "Đã được thay bằng tệp mới hơn cùng kỳ", "Replaced by a newer file for the same period"),
     ("duplicate", False, "Trùng nội dung với tệp đã nhận", "Same content as a file already received"),
-    ("reprocessed", False, "Đã được đọc lại (backfill); lần đọc mới thay thế", "Read again in a backfill; the new reading replaces it"),
+    (
+        "reprocessed",
+        False,
+        "Đã được đọc lại (backfill); lần đọc mới thay thế",
+        "Read again in a backfill; the new reading replaces it",
+    ),
 )
 CURRENT_STATUSES = tuple(s for s, current, *_ in LEDGER_STATUSES if current)
 READ_AGAIN_STATUSES = (*CURRENT_STATUSES, "rejected")  # what a backfill reads again
@@ -113,7 +119,9 @@ def hash_and_find(path: Path, find: Callable[[mmap.mmap], int | None] | None = N
     found = None
     with open(path, "rb") as f, ThreadPoolExecutor(max_workers=1, thread_name_prefix="scan") as pool:
         for offset in range(0, size, HASH_WINDOW):
-            with mmap.mmap(f.fileno(), min(HASH_WINDOW, size - offset), offset=offset, access=mmap.ACCESS_READ) as window:
+            with mmap.mmap(
+                f.fileno(), min(HASH_WINDOW, size - offset), offset=offset, access=mmap.ACCESS_READ
+            ) as window:
                 searching = pool.submit(find, window) if find and found is None else None
                 digest.update(window)
                 if searching is not None and (hit := searching.result()) is not None:
@@ -182,9 +190,17 @@ def ensure_empty_bronze(contract: Contract, data_dir: Path) -> None:
         pq.write_table(bronze_schema(contract).empty_table(), path)
 
 
-def write_bronze(contract: Contract, records: list[dict[str, Any]], *, department: str, source_file: str,
-                 sha: str, run_id: str, data_dir: Path) -> Path:
-    now = datetime.now(timezone.utc)
+def write_bronze(
+    contract: Contract,
+    records: list[dict[str, Any]],
+    *,
+    department: str,
+    source_file: str,
+    sha: str,
+    run_id: str,
+    data_dir: Path,
+) -> Path:
+    now = datetime.now(UTC)
     schema = bronze_schema(contract)
     columns: dict[str, list] = {name: [] for name in schema.names}
     for record in records:
@@ -222,48 +238,63 @@ class Ledger:
     def seen(self, con, department: str, dataset: str, sha: str) -> dict | None:
         row = con.execute(
             "SELECT file_name, status FROM files WHERE department = ? AND dataset = ? AND sha256 = ? "
-            "ORDER BY received_at LIMIT 1", [department, dataset, sha]).fetchone()
+            "ORDER BY received_at LIMIT 1",
+            [department, dataset, sha],
+        ).fetchone()
         return {"file_name": row[0], "status": row[1]} if row else None
 
     def has_name(self, con, department: str, sha: str, file_name: str) -> bool:
         """Whether these bytes were already noted under this name."""
-        return con.execute("SELECT 1 FROM files WHERE sha256 = ? AND file_name = ? AND department = ?",
-                           [sha, file_name, department]).fetchone() is not None
+        return (
+            con.execute(
+                "SELECT 1 FROM files WHERE sha256 = ? AND file_name = ? AND department = ?",
+                [sha, file_name, department],
+            ).fetchone()
+            is not None
+        )
 
     def record(self, con, **entry: Any) -> None:
-        entry.setdefault("received_at", datetime.now(timezone.utc))
+        entry.setdefault("received_at", datetime.now(UTC))
         cols = ", ".join(entry)
         marks = ", ".join("?" for _ in entry)
         con.execute(f"INSERT INTO files ({cols}) VALUES ({marks})", list(entry.values()))
 
-    def supersede(self, con, department: str, dataset: str, period: str, new_sha: str,
-                  received_at: datetime | None = None) -> str | None:
+    def supersede(
+        self, con, department: str, dataset: str, period: str, new_sha: str, received_at: datetime | None = None
+    ) -> str | None:
         """Older landed files for the same department, dataset and period stop being current.
         Returns the sha256 of a newer current file if there is one: a file read again in a backfill
         does not displace a correction received after it."""
-        received_at = received_at or datetime.now(timezone.utc)
+        received_at = received_at or datetime.now(UTC)
         newer = con.execute(
             "SELECT sha256 FROM files WHERE department = ? AND dataset = ? AND period = ? AND sha256 <> ? "
             "AND list_contains(?, status) AND received_at > ? ORDER BY received_at DESC LIMIT 1",
-            [department, dataset, period, new_sha, list(CURRENT_STATUSES), received_at]).fetchone()
+            [department, dataset, period, new_sha, list(CURRENT_STATUSES), received_at],
+        ).fetchone()
         con.execute(
             "UPDATE files SET status = 'superseded', superseded_by = ? "
             "WHERE department = ? AND dataset = ? AND period = ? AND sha256 <> ? "
             "AND list_contains(?, status) AND received_at <= ?",
-            [new_sha, department, dataset, period, new_sha, list(CURRENT_STATUSES), received_at])
+            [new_sha, department, dataset, period, new_sha, list(CURRENT_STATUSES), received_at],
+        )
         return newer[0] if newer else None
 
     def retire_reading(self, con, department: str, dataset: str, sha: str) -> None:
         """A file is about to be read again (backfill): its earlier reading stops counting."""
-        con.execute("UPDATE files SET status = 'reprocessed' WHERE department = ? AND dataset = ? AND sha256 = ? "
-                    "AND list_contains(?, status)", [department, dataset, sha, list(READ_AGAIN_STATUSES)])
+        con.execute(
+            "UPDATE files SET status = 'reprocessed' WHERE department = ? AND dataset = ? AND sha256 = ? "
+            "AND list_contains(?, status)",
+            [department, dataset, sha, list(READ_AGAIN_STATUSES)],
+        )
 
     def received_between(self, con, start: datetime, end: datetime) -> list[tuple]:
         """(department, dataset, kept original, received at) of the files a backfill reads again."""
         return con.execute(
             "SELECT department, dataset, raw_path, received_at FROM files "
             "WHERE received_at >= ? AND received_at < ? AND raw_path IS NOT NULL "
-            "AND list_contains(?, status) ORDER BY received_at", [start, end, list(READ_AGAIN_STATUSES)]).fetchall()
+            "AND list_contains(?, status) ORDER BY received_at",
+            [start, end, list(READ_AGAIN_STATUSES)],
+        ).fetchall()
 
     def export(self, con) -> Path:
         target = self.data_dir / "ledger.parquet"

@@ -5,12 +5,13 @@ a column-number row (A, B, 1, 2 …), group rows (I, II … naming a district), 
 footnotes and a signature block. Only the rows between the header and the footer that carry
 a unit name and at least one value are data.
 """
+
 from __future__ import annotations
 
 import re
 from collections import Counter
-from functools import lru_cache
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +38,17 @@ class Issue:
 
 @dataclass
 class ParsedTable:
-    records: list[dict[str, Any]] = field(default_factory=list)   # typed rows, with _row_number
-    issues: list[Issue] = field(default_factory=list)              # rows quarantined, with reasons
+    records: list[dict[str, Any]] = field(default_factory=list)  # typed rows, with _row_number
+    issues: list[Issue] = field(default_factory=list)  # rows quarantined, with reasons
 
 
 @dataclass
 class FileReading:
     """What reading a file gave, on either ingest path: the rows landed in bronze and those held back."""
+
     rows_landed: int
     rows_held_back: int
-    issues: list[Issue]                  # in row order; the report lists the first of them
+    issues: list[Issue]  # in row order; the report lists the first of them
     bronze: Path | None
     period: str
     problems_per_column: Counter | None = None  # every problem by column, when `issues` holds only the first
@@ -92,23 +94,30 @@ def locate_header(table: RawTable, contract: Contract) -> tuple[int, int, dict[i
                     raise Unreadable(
                         f"Cột '{name}' xuất hiện hai lần (cột {col + 1})",
                         f"Column '{name}' appears twice (column {col + 1})",
-                        "Xóa cột trùng, mỗi chỉ tiêu chỉ một cột", "Remove the duplicate column: one column per indicator")
+                        "Xóa cột trùng, mỗi chỉ tiêu chỉ một cột",
+                        "Remove the duplicate column: one column per indicator",
+                    )
                 elif parent or child:
                     ignored.append(" / ".join(x for x in (parent, child) if x))
             if best is None or len(mapping) > len(best[2]):
                 best = (number, candidates[i + depth - 1][0], mapping, ignored)
     if best is None or len(best[2]) < 2:
         raise Unreadable(
-            "Không tìm thấy dòng tiêu đề cột phù hợp với biểu mẫu", "No header row matching the dataset's form was found",
+            "Không tìm thấy dòng tiêu đề cột phù hợp với biểu mẫu",
+            "No header row matching the dataset's form was found",
             "Dùng đúng tên cột của biểu mẫu: " + "; ".join(c.aliases[0] for c in contract.columns if c.aliases),
-            "Use the form's column headers: " + "; ".join(c.aliases[-1] for c in contract.columns if c.aliases))
+            "Use the form's column headers: " + "; ".join(c.aliases[-1] for c in contract.columns if c.aliases),
+        )
     return best
 
 
 def _is_column_number_row(cells: list[Any]) -> bool:
     values = [_cell_text(c) for c in cells if _cell_text(c)]
-    return bool(values) and all(re.fullmatch(r"\(?[A-Za-z0-9]{1,3}\)?", v) for v in values) and \
-        any(v.isalpha() for v in values)
+    return (
+        bool(values)
+        and all(re.fullmatch(r"\(?[A-Za-z0-9]{1,3}\)?", v) for v in values)
+        and any(v.isalpha() for v in values)
+    )
 
 
 def period_from_context(table: RawTable, header_row: int, path: Path) -> int | None:
@@ -121,8 +130,9 @@ def period_from_context(table: RawTable, header_row: int, path: Path) -> int | N
     return find_year_in_filename(path.name)
 
 
-def file_columns(rows: list[tuple[int, list[Any]]], last_header_row: int, mapping: dict[int, str],
-                 contract: Contract) -> dict[int, Column]:
+def file_columns(
+    rows: list[tuple[int, list[Any]]], last_header_row: int, mapping: dict[int, str], contract: Contract
+) -> dict[int, Column]:
     """The contract's columns as this file writes them: each number column with the decimal mark
     its cells below the header use (`values.decimal_mark`)."""
     columns = {}
@@ -142,7 +152,8 @@ def check_required_columns(contract: Contract, mapping: dict[int, str]) -> None:
             "Thiếu cột bắt buộc: " + ", ".join(f"'{c.aliases[0]}'" for c in missing),
             "Missing required columns: " + ", ".join(f"'{c.aliases[-1]}'" for c in missing),
             "Thêm cột với một trong các tên: " + " | ".join(", ".join(c.aliases[:3]) for c in missing),
-            "Add the column under one of these headers: " + " | ".join(", ".join(c.aliases[:3]) for c in missing))
+            "Add the column under one of these headers: " + " | ".join(", ".join(c.aliases[:3]) for c in missing),
+        )
 
 
 def file_year(table: RawTable, contract: Contract, mapping: dict[int, str], header_row: int, path: Path) -> int | None:
@@ -152,9 +163,11 @@ def file_year(table: RawTable, contract: Contract, mapping: dict[int, str], head
     year = period_from_context(table, header_row, path)
     if year is None:
         raise Unreadable(
-            "Không xác định được năm số liệu", "The reference year could not be found",
+            "Không xác định được năm số liệu",
+            "The reference year could not be found",
             "Thêm cột 'Năm', hoặc ghi 'NĂM 2023' trong tiêu đề biểu, hoặc đặt năm trong tên tệp",
-            "Add a 'Năm' column, or write 'NĂM 2023' in the sheet title, or put the year in the file name")
+            "Add a 'Năm' column, or write 'NĂM 2023' in the sheet title, or put the year in the file name",
+        )
     return year
 
 
@@ -202,8 +215,9 @@ def row_kind(cells: list[Any], mapping: dict[int, str]) -> str:
         return "footer"
     name_col = next((i for i, n in mapping.items() if n == "unit_name"), None)
     name = fold(texts[name_col]) if name_col is not None and name_col < len(texts) else ""
-    has_values = any(i < len(texts) and texts[i] for i, n in mapping.items()
-                     if n not in ("unit_name", "unit_code", "year"))
+    has_values = any(
+        i < len(texts) and texts[i] for i, n in mapping.items() if n not in ("unit_name", "unit_code", "year")
+    )
     stt = fold(texts[0]) if texts else ""
     if ROMAN_RE.match(stt) and not has_values:
         return "group"
@@ -212,8 +226,14 @@ def row_kind(cells: list[Any], mapping: dict[int, str]) -> str:
     return "data" if has_values or name else "empty"
 
 
-def read_row(number: int, cells: list[Any], columns: dict[int, Column], contract: Contract,
-             default_year: int | None = None, group: str | None = None) -> tuple[dict[str, Any], list[Issue]]:
+def read_row(
+    number: int,
+    cells: list[Any],
+    columns: dict[int, Column],
+    contract: Contract,
+    default_year: int | None = None,
+    group: str | None = None,
+) -> tuple[dict[str, Any], list[Issue]]:
     """One data row read against the contract: its typed record, and its problems (one per cell at
     most, in column order). Both ingest paths report a row's problems from here."""
     record: dict[str, Any] = {"_row_number": number, "_group": group}
@@ -236,9 +256,17 @@ def read_row(number: int, cells: list[Any], columns: dict[int, Column], contract
         record["year"] = default_year
     for spec in contract.stored_columns:
         if spec.required and record.get(spec.name) is None and not any(i.column == spec.name for i in row_issues):
-            row_issues.append(Issue(number, spec.name, None, f"Thiếu giá trị bắt buộc '{spec.aliases[0]}'",
-                                    f"Required value '{spec.aliases[-1]}' is missing",
-                                    "Điền giá trị vào ô này", "Fill in this cell"))
+            row_issues.append(
+                Issue(
+                    number,
+                    spec.name,
+                    None,
+                    f"Thiếu giá trị bắt buộc '{spec.aliases[0]}'",
+                    f"Required value '{spec.aliases[-1]}' is missing",
+                    "Điền giá trị vào ô này",
+                    "Fill in this cell",
+                )
+            )
     return record, row_issues
 
 
@@ -260,16 +288,25 @@ def _is_header_text(text: str) -> bool:
 def all_headers() -> frozenset[str]:
     """Every header alias of every contract, folded (canonical names such as 'year' excepted: data
     cells may hold such words)."""
-    return frozenset(fold(alias) for contract in all_contracts().values() for col in contract.columns
-                     for alias in col.aliases if len(fold(alias)) > 3)
+    return frozenset(
+        fold(alias)
+        for contract in all_contracts().values()
+        for col in contract.columns
+        for alias in col.aliases
+        if len(fold(alias)) > 3
+    )
 
 
 def another_table_issue(number: int, header_row: int) -> Issue:
-    return Issue(number, None, None,
-                 f"Một bảng khác bắt đầu ở dòng {header_row}; các dòng từ đó không thuộc bộ dữ liệu này",
-                 f"Another table starts at row {header_row}; its rows do not belong to this dataset",
-                 "Mỗi tệp một bảng: chuyển bảng thứ hai sang tệp riêng, đặt vào thư mục bộ dữ liệu của nó",
-                 "One table per file: move the second table to a file of its own, in its dataset's folder")
+    return Issue(
+        number,
+        None,
+        None,
+        f"Một bảng khác bắt đầu ở dòng {header_row}; các dòng từ đó không thuộc bộ dữ liệu này",
+        f"Another table starts at row {header_row}; its rows do not belong to this dataset",
+        "Mỗi tệp một bảng: chuyển bảng thứ hai sang tệp riêng, đặt vào thư mục bộ dữ liệu của nó",
+        "One table per file: move the second table to a file of its own, in its dataset's folder",
+    )
 
 
 def hold_back_duplicate_keys(parsed: ParsedTable, keys: tuple[str, ...]) -> None:
@@ -287,8 +324,15 @@ def hold_back_duplicate_keys(parsed: ParsedTable, keys: tuple[str, ...]) -> None
 
 
 def duplicate_issue(row: int, keys: tuple[str, ...], key_text: str, first_row: int) -> Issue:
-    return Issue(row, ",".join(keys), key_text, f"Trùng khóa với dòng {first_row}", f"Same key as row {first_row}",
-                 "Mỗi đơn vị chỉ một dòng cho mỗi kỳ; xóa dòng trùng", "One row per unit and period: remove the duplicate")
+    return Issue(
+        row,
+        ",".join(keys),
+        key_text,
+        f"Trùng khóa với dòng {first_row}",
+        f"Same key as row {first_row}",
+        "Mỗi đơn vị chỉ một dòng cho mỗi kỳ; xóa dòng trùng",
+        "One row per unit and period: remove the duplicate",
+    )
 
 
 def _check(spec, value: Any) -> None:
@@ -298,10 +342,16 @@ def _check(spec, value: Any) -> None:
         low, high = spec.range
         if (low is not None and value < low) or (high is not None and value > high):
             bounds = f"{low if low is not None else '-∞'}–{high if high is not None else '∞'}"
-            raise BadValue(f"Giá trị {value:g} nằm ngoài khoảng cho phép {bounds}",
-                           f"Value {value:g} is outside the allowed range {bounds}",
-                           f"Kiểm tra lại số liệu; giá trị phải trong khoảng {bounds}",
-                           f"Check the figure; it must be within {bounds}")
+            raise BadValue(
+                f"Giá trị {value:g} nằm ngoài khoảng cho phép {bounds}",
+                f"Value {value:g} is outside the allowed range {bounds}",
+                f"Kiểm tra lại số liệu; giá trị phải trong khoảng {bounds}",
+                f"Check the figure; it must be within {bounds}",
+            )
     if spec.allowed and value not in spec.allowed:
-        raise BadValue(f"Giá trị '{value}' không thuộc danh sách cho phép", f"Value '{value}' is not an allowed value",
-                       "Dùng một trong: " + ", ".join(spec.allowed), "Use one of: " + ", ".join(spec.allowed))
+        raise BadValue(
+            f"Giá trị '{value}' không thuộc danh sách cho phép",
+            f"Value '{value}' is not an allowed value",
+            "Dùng một trong: " + ", ".join(spec.allowed),
+            "Use one of: " + ", ".join(spec.allowed),
+        )

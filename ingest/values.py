@@ -3,13 +3,15 @@
 Each parser takes the raw cell (text, number or None) and returns the typed value, or raises
 `BadValue` with a bilingual reason and fix. `None` means "no data" (blank or `-`), never zero.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 NO_DATA = {"", "-", "--", "–", "—", "n/a", "na", "không có số liệu", "chưa có số liệu"}
 
@@ -102,45 +104,65 @@ def parse_number(raw: Any, decimal: str = COMMA) -> float | None:
     the other way (`1,797.5` with COMMA) contradicts the file: an error, never reinterpreted. A plain
     decimal written the other way (`98.9` with COMMA) has one reading only and is read so."""
     if isinstance(raw, bool):
-        raise BadValue("Giá trị không phải là số", "The value is not a number",
-                       "Nhập số, ví dụ 46,32", "Enter a number, e.g. 46,32")
+        raise BadValue(
+            "Giá trị không phải là số",
+            "The value is not a number",
+            "Nhập số, ví dụ 46,32",
+            "Enter a number, e.g. 46,32",
+        )
     if isinstance(raw, (int, float)):
         return None if raw != raw else float(raw)
     if _text(raw) is None:
         return None
     text = _number_text(raw) if str(raw).strip().endswith("%") else _text(raw).replace("\u00a0", " ").replace(" ", "")
     if not _NUMBER_RE.match(text):
-        raise BadValue(f"'{text}' không phải là số", f"'{text}' is not a number",
-                       "Chỉ nhập số (dấu phẩy cho phần thập phân), ví dụ 46,32; để trống hoặc '-' nếu chưa có số liệu",
-                       "Enter digits only (comma as the decimal mark), e.g. 46,32; leave blank or '-' when there is no data")
+        raise BadValue(
+            f"'{text}' không phải là số",
+            f"'{text}' is not a number",
+            "Chỉ nhập số (dấu phẩy cho phần thập phân), ví dụ 46,32; để trống hoặc '-' nếu chưa có số liệu",
+            "Enter digits only (comma as the decimal mark), e.g. 46,32; leave blank or '-' when there is no data",
+        )
     evidence = decimal_evidence(text)
     if evidence is not None and evidence != decimal and not _grouped(text):
         decimal = evidence  # a plain decimal written the other way ('98.9'): its only reading, not a guess
     elif evidence is not None and evidence != decimal:
         point, group = (",", ".") if decimal == COMMA else (".", ",")
-        raise BadValue(f"'{text}' viết khác quy ước số của cột trong tệp này (dấu thập phân '{point}', "
-                       f"dấu nhóm nghìn '{group}')",
-                       f"'{text}' contradicts the column's number convention in this file (decimal mark "
-                       f"'{point}', thousands mark '{group}')",
-                       f"Viết mọi số của cột theo cùng một quy ước, ví dụ {'46,32 và 1.797' if decimal == COMMA else '46.32 và 1,797'}",
-                       f"Write every number of the column the same way, e.g. {'46,32 and 1.797' if decimal == COMMA else '46.32 and 1,797'}")
+        example = "46,32 and 1.797" if decimal == COMMA else "46.32 and 1,797"
+        raise BadValue(
+            f"'{text}' viết khác quy ước số của cột trong tệp này (dấu thập phân '{point}', dấu nhóm nghìn '{group}')",
+            f"'{text}' contradicts the column's number convention in this file (decimal mark "
+            f"'{point}', thousands mark '{group}')",
+            f"Viết mọi số của cột theo cùng một quy ước, ví dụ {example.replace('and', 'và')}",
+            f"Write every number of the column the same way, e.g. {example}",
+        )
     point, group = (",", ".") if decimal == COMMA else (".", ",")
     words = {",": ("dấu phẩy", "commas"), ".": ("dấu chấm", "dots")}
     if text.count(point) > 1:
-        raise BadValue(f"'{text}' có nhiều {words[point][0]}", f"'{text}' has several {words[point][1]}",
-                       f"Dùng một {words[point][0]} cho phần thập phân", f"Use one {words[point][1][:-1]} as the decimal mark")
+        raise BadValue(
+            f"'{text}' có nhiều {words[point][0]}",
+            f"'{text}' has several {words[point][1]}",
+            f"Dùng một {words[point][0]} cho phần thập phân",
+            f"Use one {words[point][1][:-1]} as the decimal mark",
+        )
     whole, _, fraction = text.partition(point)
     if group in whole:
         sign, groups = whole[:1] if whole[:1] in "+-" else "", whole.lstrip("+-").split(group)
         if not _THOUSANDS_LEAD.fullmatch(groups[0]) or not all(len(g) == 3 for g in groups[1:]):
-            raise BadValue(f"'{text}' có {words[group][0]} sai vị trí", f"'{text}' has misplaced {words[group][1]}",
-                           f"{words[group][0].capitalize()} chỉ dùng để phân cách hàng nghìn, ví dụ 1{group}797",
-                           f"{words[group][1].capitalize()} only group thousands, e.g. 1{group}797")
+            raise BadValue(
+                f"'{text}' có {words[group][0]} sai vị trí",
+                f"'{text}' has misplaced {words[group][1]}",
+                f"{words[group][0].capitalize()} chỉ dùng để phân cách hàng nghìn, ví dụ 1{group}797",
+                f"{words[group][1].capitalize()} only group thousands, e.g. 1{group}797",
+            )
         whole = sign + "".join(groups)
     number = whole + ("." + fraction if point in text else "")
     if not _PLAIN_NUMBER.fullmatch(number):
-        raise BadValue(f"'{text}' không phải là số", f"'{text}' is not a number",
-                       "Chỉ nhập số, ví dụ 46,32", "Enter digits only, e.g. 46,32")
+        raise BadValue(
+            f"'{text}' không phải là số",
+            f"'{text}' is not a number",
+            "Chỉ nhập số, ví dụ 46,32",
+            "Enter digits only, e.g. 46,32",
+        )
     return float(number)
 
 
@@ -161,8 +183,12 @@ def parse_integer(raw: Any, decimal: str = COMMA) -> int | None:
     if value is None:
         return None
     if value != int(value):
-        raise BadValue(f"'{raw}' không phải là số nguyên", f"'{raw}' is not a whole number",
-                       "Nhập số nguyên, ví dụ 12", "Enter a whole number, e.g. 12")
+        raise BadValue(
+            f"'{raw}' không phải là số nguyên",
+            f"'{raw}' is not a whole number",
+            "Nhập số nguyên, ví dụ 12",
+            "Enter a whole number, e.g. 12",
+        )
     return int(value)
 
 
@@ -174,9 +200,12 @@ def parse_text(raw: Any) -> str | None:
         raw = int(raw)
     text = _text(raw)
     if text is not None and _FORMULA_RE.match(text):
-        raise BadValue(f"Ô chứa công thức '{text[:40]}'", f"The cell holds a formula '{text[:40]}'",
-                       "Ghi giá trị, không ghi công thức (Excel: Dán đặc biệt > Giá trị)",
-                       "Enter the value, not a formula (Excel: Paste Special > Values)")
+        raise BadValue(
+            f"Ô chứa công thức '{text[:40]}'",
+            f"The cell holds a formula '{text[:40]}'",
+            "Ghi giá trị, không ghi công thức (Excel: Dán đặc biệt > Giá trị)",
+            "Enter the value, not a formula (Excel: Paste Special > Values)",
+        )
     return " ".join(text.split()) if text is not None else None
 
 
@@ -191,9 +220,12 @@ def parse_code(raw: Any, width: int | None = None) -> str | None:
     if width and text.isdigit() and len(text) < width:
         text = text.zfill(width)
     if width and (not text.isdigit() or len(text) != width):
-        raise BadValue(f"Mã '{text}' không hợp lệ (cần {width} chữ số)", f"Code '{text}' is invalid ({width} digits expected)",
-                       f"Nhập mã gồm {width} chữ số theo danh mục của Tổng cục Thống kê (định dạng ô là Văn bản)",
-                       f"Enter the {width}-digit official code (format the cell as Text)")
+        raise BadValue(
+            f"Mã '{text}' không hợp lệ (cần {width} chữ số)",
+            f"Code '{text}' is invalid ({width} digits expected)",
+            f"Nhập mã gồm {width} chữ số theo danh mục của Tổng cục Thống kê (định dạng ô là Văn bản)",
+            f"Enter the {width}-digit official code (format the cell as Text)",
+        )
     return text
 
 
@@ -209,8 +241,12 @@ def parse_year(raw: Any) -> int | None:
         return None
     match = _YEAR_RE.search(text)  # "2023", "Năm 2023"
     if not match or fold(text) not in (match.group(1), f"nam {match.group(1)}"):
-        raise BadValue(f"'{text}' không phải là năm", f"'{text}' is not a year",
-                       "Nhập năm gồm 4 chữ số, ví dụ 2023", "Enter a 4-digit year, e.g. 2023")
+        raise BadValue(
+            f"'{text}' không phải là năm",
+            f"'{text}' is not a year",
+            "Nhập năm gồm 4 chữ số, ví dụ 2023",
+            "Enter a 4-digit year, e.g. 2023",
+        )
     return int(match.group(1))
 
 
@@ -239,8 +275,12 @@ def parse_status(raw: Any) -> bool | None:
         return True
     if key in _NOT_MET:
         return False
-    raise BadValue(f"Kết quả '{text}' không rõ", f"Result '{text}' is not recognised",
-                   "Ghi 'Đạt' hoặc 'Chưa đạt' (hoặc 'x' khi đạt)", "Write 'Đạt' (met) or 'Chưa đạt' (not met), or 'x' for met")
+    raise BadValue(
+        f"Kết quả '{text}' không rõ",
+        f"Result '{text}' is not recognised",
+        "Ghi 'Đạt' hoặc 'Chưa đạt' (hoặc 'x' khi đạt)",
+        "Write 'Đạt' (met) or 'Chưa đạt' (not met), or 'x' for met",
+    )
 
 
 def parse_boolean(raw: Any) -> bool | None:
@@ -253,8 +293,12 @@ def parse_boolean(raw: Any) -> bool | None:
         return True
     if key in _NOT_MET or key in {"chua co", "khong co"}:
         return False
-    raise BadValue(f"Giá trị '{text}' không phải có/không", f"Value '{text}' is not yes/no",
-                   "Ghi 'Có' hoặc 'Chưa'", "Write 'Có' (yes) or 'Chưa' (no)")
+    raise BadValue(
+        f"Giá trị '{text}' không phải có/không",
+        f"Value '{text}' is not yes/no",
+        "Ghi 'Có' hoặc 'Chưa'",
+        "Write 'Có' (yes) or 'Chưa' (no)",
+    )
 
 
 def parse_date(raw: Any) -> dt.date | None:
@@ -275,8 +319,12 @@ def parse_date(raw: Any) -> dt.date | None:
             return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
     except ValueError:
         pass
-    raise BadValue(f"Ngày '{text}' không hợp lệ", f"Date '{text}' is not valid",
-                   "Ghi ngày theo dạng ngày/tháng/năm, ví dụ 27/01/2024", "Write the date as day/month/year, e.g. 27/01/2024")
+    raise BadValue(
+        f"Ngày '{text}' không hợp lệ",
+        f"Date '{text}' is not valid",
+        "Ghi ngày theo dạng ngày/tháng/năm, ví dụ 27/01/2024",
+        "Write the date as day/month/year, e.g. 27/01/2024",
+    )
 
 
 _ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4}
@@ -292,8 +340,10 @@ def parse_period(raw: Any) -> str | None:
         return None
     key = fold(text)
     patterns = [
-        (r"(?:quy|q)\s*(i{1,3}|iv|[1-4])\s*(?:nam\s*)?(\d{4})",
-         lambda m: f"{m.group(2)}-Q{_ROMAN.get(m.group(1)) or int(m.group(1))}"),
+        (
+            r"(?:quy|q)\s*(i{1,3}|iv|[1-4])\s*(?:nam\s*)?(\d{4})",
+            lambda m: f"{m.group(2)}-Q{_ROMAN.get(m.group(1)) or int(m.group(1))}",
+        ),
         (r"(\d{4})\s*q([1-4])", lambda m: f"{m.group(1)}-Q{m.group(2)}"),
         (r"(?:thang\s*)(\d{1,2})\s*(?:nam\s*)?(\d{4})", lambda m: f"{m.group(2)}-{int(m.group(1)):02d}"),
         (r"6 thang (?:dau nam|dau)\s*(?:nam\s*)?(\d{4})", lambda m: f"{m.group(1)}-H1"),
@@ -306,9 +356,12 @@ def parse_period(raw: Any) -> str | None:
             value = canon(m)
             if re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])|\d{4}-Q[1-4]|\d{4}-H[12]|\d{4}", value):
                 return value
-    raise BadValue(f"Kỳ báo cáo '{text}' không rõ", f"Reporting period '{text}' is not recognised",
-                   "Ghi kỳ theo dạng 'Quý I/2024', 'Tháng 01/2024' hoặc 'Năm 2023'",
-                   "Write the period as 'Quý I/2024', 'Tháng 01/2024' or 'Năm 2023'")
+    raise BadValue(
+        f"Kỳ báo cáo '{text}' không rõ",
+        f"Reporting period '{text}' is not recognised",
+        "Ghi kỳ theo dạng 'Quý I/2024', 'Tháng 01/2024' hoặc 'Năm 2023'",
+        "Write the period as 'Quý I/2024', 'Tháng 01/2024' or 'Năm 2023'",
+    )
 
 
 PARSERS: dict[str, Callable[..., Any]] = {

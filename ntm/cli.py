@@ -1,4 +1,5 @@
 """`ntm`: the command line of the lakehouse. Each subcommand is one stage function of ntm.pipeline."""
+
 from __future__ import annotations
 
 import argparse
@@ -26,21 +27,23 @@ def _print_validation(result) -> None:
         print(f"  {'passed' if v.passed else 'BLOCKED':<8} {mart}")
         for c in v.failed_critical + v.failed_warnings:
             sample = f" e.g. {c.unexpected_sample[:3]}" if c.unexpected_sample else ""
-            print(f"  {'':<8} {c.severity:<8} {c.expectation} column={c.column or '(table)'} "
-                  f"observed={c.observed}{sample}")
+            print(
+                f"  {'':<8} {c.severity:<8} {c.expectation} column={c.column or '(table)'} "
+                f"observed={c.observed}{sample}"
+            )
 
 
 def _print_publish(result) -> None:
     for d in result.datasets:
         print(f"  {d.status:<9} {d.url}  ({d.rows} rows)")
-    for mart, why in result.refused.items():
+    for why in result.refused.values():
         print(f"  REFUSED   {why}")
 
 
 def _day(text: str):
     import datetime as dt
 
-    return dt.datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=dt.timezone.utc)
+    return dt.datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=dt.UTC)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -151,8 +154,17 @@ def _run(args) -> int:
     return 1 if result.validation.blocked or result.publish.refused else 0
 
 
-COMMANDS = {"contracts": _contracts, "units": _units, "portal": _portal, "ingest": _ingest, "backfill": _backfill,
-            "transform": _transform, "validate": _validate, "publish": _publish, "run": _run}
+COMMANDS = {
+    "contracts": _contracts,
+    "units": _units,
+    "portal": _portal,
+    "ingest": _ingest,
+    "backfill": _backfill,
+    "transform": _transform,
+    "validate": _validate,
+    "publish": _publish,
+    "run": _run,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,7 @@
 """The local portal's manager, `portal/manage.py`: it lives beside the CKAN extensions it installs,
 outside the pipeline's packages and the wheel, and is loaded from the checkout when `ntm portal`
 (or a test) asks for it."""
+
 from __future__ import annotations
 
 import importlib.util

@@ -1,4 +1,5 @@
 """The four stages as plain functions: the CLI, the Airflow DAGs and the tests all call these."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,11 +13,15 @@ from ntm_core.settings import dropzone_dir
 
 
 def new_run_id() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
 
-def ingest(dropzone: Path | None = None, data_dir: Path | None = None, run_id: str | None = None,
-           departments: list[str] | None = None):
+def ingest(
+    dropzone: Path | None = None,
+    data_dir: Path | None = None,
+    run_id: str | None = None,
+    departments: list[str] | None = None,
+):
     from ingest.run import ingest_dropzone
     from ingest.sources import fetch_sources
 
@@ -33,13 +38,20 @@ def transform(data_dir: Path | None = None, select: str | None = None, full_refr
     return run_transform(resolve_data_dir(data_dir), select, full_refresh)
 
 
-def backfill(start, end, dropzone: Path | None = None, data_dir: Path | None = None, run_id: str | None = None,
-             departments: list[str] | None = None):
+def backfill(
+    start,
+    end,
+    dropzone: Path | None = None,
+    data_dir: Path | None = None,
+    run_id: str | None = None,
+    departments: list[str] | None = None,
+):
     """Read again the files received in [start, end) with today's contracts (see ingest/backfill.py)."""
     from ingest.backfill import reingest_received
 
-    result = reingest_received(dropzone_dir(dropzone), resolve_data_dir(data_dir),
-                               run_id or new_run_id(), start, end, departments)
+    result = reingest_received(
+        dropzone_dir(dropzone), resolve_data_dir(data_dir), run_id or new_run_id(), start, end, departments
+    )
     log(f"backfill: {result.summary()}")
     return result
 
@@ -56,8 +68,9 @@ def validate(data_dir: Path | None = None, run_id: str | None = None, marts: dic
     return validate_marts(marts if marts is not None else current_marts(data_dir), data_dir, run_id or new_run_id())
 
 
-def publish(data_dir: Path | None = None, marts: list[str] | None = None, url: str | None = None,
-            token: str | None = None):
+def publish(
+    data_dir: Path | None = None, marts: list[str] | None = None, url: str | None = None, token: str | None = None
+):
     """Publish the marts whose latest validation passed (all of them, or those named)."""
     import json
 

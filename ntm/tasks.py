@@ -3,6 +3,7 @@ task log. A task fails with the reason when a department's file was rejected or 
 back, and is skipped when it found nothing new (so it emits no asset event). A poll where some
 files landed and others were rejected succeeds (its rows are announced) and the rejection fails
 the check that follows it."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -45,16 +46,21 @@ def list_departments(dropzone: str | None = None) -> list[str]:
 
 
 def _rejections_message(rejected: list[dict]) -> str:
-    return "; ".join(f"{f['department']}/{f['dataset']}/{f['file_name']} rejected: {f['reason']} "
-                     f"(report: {f['report']})" for f in rejected)
+    return "; ".join(
+        f"{f['department']}/{f['dataset']}/{f['file_name']} rejected: {f['reason']} (report: {f['report']})"
+        for f in rejected
+    )
 
 
 def _files_summary(department: str | None, result) -> dict:
     """The files a task read. Rows that landed are kept and announced even when another file of the
     same poll was rejected: the rejection fails the next task (`check_rejections`), not this one.
     With nothing landed, a rejection fails this task; with nothing at all, it is skipped."""
-    summary = {"department": department, "files": [asdict(f) for f in result.files],
-               "rejected": [asdict(f) for f in result.rejected]}
+    summary = {
+        "department": department,
+        "files": [asdict(f) for f in result.files],
+        "rejected": [asdict(f) for f in result.rejected],
+    }
     if not result.landed:
         if summary["rejected"]:
             _fail(_rejections_message(summary["rejected"]))
@@ -70,16 +76,22 @@ def check_rejections(summary: dict) -> None:
         _fail(_rejections_message(summary["rejected"]))
 
 
-def ingest_department(department: str, dropzone: str | None = None, data_dir: str | None = None,
-                      run_id: str | None = None) -> dict:
+def ingest_department(
+    department: str, dropzone: str | None = None, data_dir: str | None = None, run_id: str | None = None
+) -> dict:
     _label_mapped_task(department)
-    result = pipeline.ingest(dropzone_dir(dropzone), resolve_data_dir(data_dir), run_id,
-                             departments=[department])
+    result = pipeline.ingest(dropzone_dir(dropzone), resolve_data_dir(data_dir), run_id, departments=[department])
     return _files_summary(department, result)
 
 
-def backfill(start: dt.datetime, end: dt.datetime, dropzone: str | None = None, data_dir: str | None = None,
-             run_id: str | None = None, run_type: str = "backfill") -> dict:
+def backfill(
+    start: dt.datetime,
+    end: dt.datetime,
+    dropzone: str | None = None,
+    data_dir: str | None = None,
+    run_id: str | None = None,
+    run_type: str = "backfill",
+) -> dict:
     if run_type.lower().endswith("scheduled"):
         # Airflow runs backfills only for unpaused DAGs; the daily runs themselves have nothing to do.
         _skip("scheduled run: nothing to re-read (use `airflow backfill create --dag-id ntm_backfill ...`)")
@@ -98,21 +110,29 @@ def validate(data_dir: str | None = None, run_id: str | None = None) -> dict:
     result = pipeline.validate(resolve_data_dir(data_dir), run_id)
     return {
         "publishable": result.publishable,
-        "blocked": {m: [f"{c.expectation} on {c.column}: observed {c.observed}" for c in result.marts[m].failed_critical]
-                    for m in result.blocked},
+        "blocked": {
+            m: [f"{c.expectation} on {c.column}: observed {c.observed}" for c in result.marts[m].failed_critical]
+            for m in result.blocked
+        },
         "data_docs": str(result.docs) if result.docs else None,
     }
 
 
 def publish(validation: dict, data_dir: str | None = None, url: str | None = None, token: str | None = None) -> dict:
-    result = pipeline.publish(resolve_data_dir(data_dir), marts=validation["publishable"], url=url,
-                              token=token)
-    summary = {"published": [asdict(d) for d in result.datasets], "blocked": validation["blocked"],
-               "refused": result.refused}
+    result = pipeline.publish(resolve_data_dir(data_dir), marts=validation["publishable"], url=url, token=token)
+    summary = {
+        "published": [asdict(d) for d in result.datasets],
+        "blocked": validation["blocked"],
+        "refused": result.refused,
+    }
     if validation["blocked"] or result.refused:
-        _fail("published " + ", ".join(d.name for d in result.datasets) + "; held back by validation: "
-              + "; ".join(f"{m}: {', '.join(r)}" for m, r in validation["blocked"].items())
-              + "".join(f"; refused: {why}" for why in result.refused.values()))
+        _fail(
+            "published "
+            + ", ".join(d.name for d in result.datasets)
+            + "; held back by validation: "
+            + "; ".join(f"{m}: {', '.join(r)}" for m, r in validation["blocked"].items())
+            + "".join(f"; refused: {why}" for why in result.refused.values())
+        )
     return summary
 
 
@@ -123,8 +143,15 @@ def on_failure(context, data_dir: str | None = None) -> None:
     label = context.get("map_label") or getattr(ti, "rendered_map_index", None)
     task = f"{ti.task_id}[{label}]" if label else ti.task_id
     reason = str(context.get("exception") or "see the task log")
-    alert = {"at": dt.datetime.now(dt.timezone.utc).isoformat(), "dag": ti.dag_id, "run": ti.run_id, "task": task,
-             "department": label, "try": getattr(ti, "try_number", None), "reason": reason}
+    alert = {
+        "at": dt.datetime.now(dt.UTC).isoformat(),
+        "dag": ti.dag_id,
+        "run": ti.run_id,
+        "task": task,
+        "department": label,
+        "try": getattr(ti, "try_number", None),
+        "reason": reason,
+    }
     log(f"FAILED {ti.dag_id}.{task} (run {ti.run_id}): {reason}")
     path = resolve_data_dir(data_dir) / "alerts" / "failures.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,7 @@
 
 DuckDB allows one writer per database file, so dbt always runs as a single process here.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -20,29 +21,43 @@ LAKE_BUILDING = "lake_building"  # where a build writes lake partitions before t
 @dataclass
 class TransformResult:
     success: bool
-    marts: dict[str, Path] = field(default_factory=dict)   # mart name -> Parquet file
+    marts: dict[str, Path] = field(default_factory=dict)  # mart name -> Parquet file
     failures: list[str] = field(default_factory=list)
     docs: Path | None = None  # dbt docs as one HTML file (the portal's data dictionary says the same)
 
 
-def run_dbt(args: list[str], data_dir: Path, target: str = "dbt_target") -> "dbt.cli.main.dbtRunnerResult":  # noqa: F821
+def run_dbt(args: list[str], data_dir: Path, target: str = "dbt_target") -> dbt.cli.main.dbtRunnerResult:  # noqa: F821
     from dbt.cli.main import dbtRunner
 
     export_for_dbt(data_dir)
     shutil.rmtree(data_dir / LAKE_BUILDING, ignore_errors=True)  # left by a build that was stopped
     for folder in ("marts", "lake", LAKE_BUILDING):  # where the post-hooks write Parquet
         (data_dir / folder).mkdir(parents=True, exist_ok=True)
-    return dbtRunner().invoke([*args, "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
-                               "--target-path", str(data_dir / target), "--log-path", str(data_dir / "logs")])
+    return dbtRunner().invoke(
+        [
+            *args,
+            "--project-dir",
+            str(DBT_PROJECT),
+            "--profiles-dir",
+            str(DBT_PROJECT),
+            "--target-path",
+            str(data_dir / target),
+            "--log-path",
+            str(data_dir / "logs"),
+        ]
+    )
 
 
-def transform(data_dir: Path, select: str | None = None, full_refresh: bool = False,
-              docs: bool = True) -> TransformResult:
+def transform(
+    data_dir: Path, select: str | None = None, full_refresh: bool = False, docs: bool = True
+) -> TransformResult:
     """`dbt build`, then `dbt docs generate`; with `full_refresh`, seeds and incremental models
     are rebuilt from scratch."""
     log("transform: dbt build" + (" --full-refresh" if full_refresh else ""))
-    res = run_dbt(["build", "--quiet", *(["--select", select] if select else []),
-                   *(["--full-refresh"] if full_refresh else [])], data_dir)
+    res = run_dbt(
+        ["build", "--quiet", *(["--select", select] if select else []), *(["--full-refresh"] if full_refresh else [])],
+        data_dir,
+    )
     result = TransformResult(success=bool(res.success))
     for node_result in getattr(res.result, "results", None) or []:
         node = node_result.node

@@ -1,6 +1,7 @@
 """The department registry (`NTM_DEPARTMENTS`, default `ingest/departments.yaml`): the departments
 that send files, by their drop-zone folder name, each with its province (a department submits only
 for its own province) and the URLs it publishes at."""
+
 from __future__ import annotations
 
 from functools import lru_cache

@@ -1,4 +1,5 @@
 """Progress lines for people: stderr from the command line, the task log under Airflow."""
+
 from __future__ import annotations
 
 import logging

@@ -2,6 +2,7 @@
 file, and the columns a dataset contract flags `personal: true`) and the shapes of its values
 (citizen IDs, phone numbers, e-mails). Ingest drops such columns, validation looks for such
 values, and publishing refuses any mart that still has such a column."""
+
 from __future__ import annotations
 
 from functools import lru_cache

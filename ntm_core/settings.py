@@ -2,6 +2,7 @@
 
 Stages ask this module, never `os.environ`. The README's settings table is generated from SETTINGS
 (`tests/test_layout.py` checks that it agrees)."""
+
 from __future__ import annotations
 
 import os
@@ -14,35 +15,56 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 @dataclass(frozen=True)
 class Setting:
     name: str
-    default: str | None   # as the README shows it; None: no default
+    default: str | None  # as the README shows it; None: no default
     meaning: str
 
     def raw(self) -> str | None:
         return os.environ.get(self.name) or self.default
 
 
-SETTINGS = {s.name: s for s in (
-    Setting("NTM_DATA_DIR", "./data", "raw files, bronze Parquet, ledger, DuckDB warehouse, the records lake, marts, "
-                                      "dbt docs, validation results, alerts, scratch (`tmp/`)"),
-    Setting("NTM_DROPZONE", "./samples/dropzone", "the drop zone when `--dropzone` is not given"),
-    Setting("NTM_CKAN_URL", None, "publish to another CKAN (with `NTM_CKAN_TOKEN`); default: the local portal"),
-    Setting("NTM_CKAN_TOKEN", None, "the API token for `NTM_CKAN_URL`; default: the local portal's "
-                                    "(`<portal home>/api_token`)"),
-    Setting("NTM_PORTAL_HOME", "./.portal", "where the local portal is installed and keeps its state"),
-    Setting("NTM_PORTAL_PORT", "5000", "the local portal's port (loopback only)"),
-    Setting("NTM_PORTAL_PG_PORT", "54329", "the local portal's PostgreSQL port (loopback only)"),
-    Setting("NTM_PORTAL_REDIS_PORT", "63799", "the local portal's Redis port (loopback only)"),
-    Setting("NTM_PG_BIN", "/usr/lib/postgresql/15/bin", "where PostgreSQL's programs are (the local portal)"),
-    Setting("NTM_DEPARTMENTS", "ingest/departments.yaml", "the department registry: province of each department, "
-                                                          "and URLs to fetch from"),
-    Setting("NTM_SOURCE_TIMEOUT", "60", "seconds to wait for a department's URL or bucket"),
-    Setting("NTM_BULK_THRESHOLD_MB", "64", "CSV files at least this large are ingested by DuckDB in bounded memory"),
-    Setting("NTM_DUCKDB_MEMORY", "512MB", "DuckDB's memory limit for large files and for validation (it spills to "
-                                          "disk beyond it)"),
-    Setting("NTM_PUBLISH_CHUNK", "5000", "rows per DataStore upsert request"),
-    Setting("NTM_DATASET_PREFIX", None, "prefix of every dataset name on the portal, to keep test or staging "
-                                        "datasets apart"),
-)}
+SETTINGS = {
+    s.name: s
+    for s in (
+        Setting(
+            "NTM_DATA_DIR",
+            "./data",
+            "raw files, bronze Parquet, ledger, DuckDB warehouse, the records lake, marts, "
+            "dbt docs, validation results, alerts, scratch (`tmp/`)",
+        ),
+        Setting("NTM_DROPZONE", "./samples/dropzone", "the drop zone when `--dropzone` is not given"),
+        Setting("NTM_CKAN_URL", None, "publish to another CKAN (with `NTM_CKAN_TOKEN`); default: the local portal"),
+        Setting(
+            "NTM_CKAN_TOKEN",
+            None,
+            "the API token for `NTM_CKAN_URL`; default: the local portal's (`<portal home>/api_token`)",
+        ),
+        Setting("NTM_PORTAL_HOME", "./.portal", "where the local portal is installed and keeps its state"),
+        Setting("NTM_PORTAL_PORT", "5000", "the local portal's port (loopback only)"),
+        Setting("NTM_PORTAL_PG_PORT", "54329", "the local portal's PostgreSQL port (loopback only)"),
+        Setting("NTM_PORTAL_REDIS_PORT", "63799", "the local portal's Redis port (loopback only)"),
+        Setting("NTM_PG_BIN", "/usr/lib/postgresql/15/bin", "where PostgreSQL's programs are (the local portal)"),
+        Setting(
+            "NTM_DEPARTMENTS",
+            "ingest/departments.yaml",
+            "the department registry: province of each department, and URLs to fetch from",
+        ),
+        Setting("NTM_SOURCE_TIMEOUT", "60", "seconds to wait for a department's URL or bucket"),
+        Setting(
+            "NTM_BULK_THRESHOLD_MB", "64", "CSV files at least this large are ingested by DuckDB in bounded memory"
+        ),
+        Setting(
+            "NTM_DUCKDB_MEMORY",
+            "512MB",
+            "DuckDB's memory limit for large files and for validation (it spills to disk beyond it)",
+        ),
+        Setting("NTM_PUBLISH_CHUNK", "5000", "rows per DataStore upsert request"),
+        Setting(
+            "NTM_DATASET_PREFIX",
+            None,
+            "prefix of every dataset name on the portal, to keep test or staging datasets apart",
+        ),
+    )
+}
 
 
 def _path(name: str) -> Path:
@@ -113,8 +135,10 @@ def ckan_credentials() -> tuple[str, str]:
         return url.rstrip("/"), token
     token_file = portal_home() / "api_token"
     if not token and not token_file.exists():
-        raise LookupError("No CKAN to publish to: set NTM_CKAN_URL and NTM_CKAN_TOKEN, "
-                          "or start the local portal with `ntm portal up`.")
+        raise LookupError(
+            "No CKAN to publish to: set NTM_CKAN_URL and NTM_CKAN_TOKEN, "
+            "or start the local portal with `ntm portal up`."
+        )
     return (url or f"http://127.0.0.1:{portal_port()}").rstrip("/"), token or token_file.read_text().strip()
 
 

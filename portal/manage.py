@@ -8,6 +8,7 @@ virtual environment, a PostgreSQL cluster and a Redis server bound to loopback, 
 config, uploaded files, logs and the pipeline's API token. `up` is idempotent (it starts only
 what is not running), `down` stops only the processes it started (their pid files are here).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -49,16 +50,22 @@ class Portal:
     home: Path
 
     @classmethod
-    def default(cls) -> "Portal":
+    def default(cls) -> Portal:
         return cls(settings.portal_home())
 
     # layout
     @property
-    def venv(self) -> Path: return self.home / "venv"
+    def venv(self) -> Path:
+        return self.home / "venv"
+
     @property
-    def ckan_bin(self) -> Path: return self.venv / "bin" / "ckan"
+    def ckan_bin(self) -> Path:
+        return self.venv / "bin" / "ckan"
+
     @property
-    def ini(self) -> Path: return self.home / "ckan.ini"
+    def ini(self) -> Path:
+        return self.home / "ckan.ini"
+
     @cached_property
     def pg_home(self) -> Path:
         """Where the PostgreSQL cluster, socket and log live: in the portal's home, unless the
@@ -73,18 +80,30 @@ class Portal:
         outside.parent.chmod(0o755)
         outside.chmod(0o755)
         return outside
+
     @property
-    def pg_log(self) -> Path: return (self.logs if self.pg_home == self.home else self.pg_home) / "postgres.log"
+    def pg_log(self) -> Path:
+        return (self.logs if self.pg_home == self.home else self.pg_home) / "postgres.log"
+
     @property
-    def pgdata(self) -> Path: return self.pg_home / "pgdata"
+    def pgdata(self) -> Path:
+        return self.pg_home / "pgdata"
+
     @property
-    def pg_socket_dir(self) -> Path: return self.pg_home / "pgsocket"
+    def pg_socket_dir(self) -> Path:
+        return self.pg_home / "pgsocket"
+
     @property
-    def logs(self) -> Path: return self.home / "logs"
+    def logs(self) -> Path:
+        return self.home / "logs"
+
     @property
-    def token_file(self) -> Path: return self.home / "api_token"
+    def token_file(self) -> Path:
+        return self.home / "api_token"
+
     @property
-    def url(self) -> str: return f"http://127.0.0.1:{CKAN_PORT}"
+    def url(self) -> str:
+        return f"http://127.0.0.1:{CKAN_PORT}"
 
     def pidfile(self, name: str) -> Path:
         return self.home / f"{name}.pid"
@@ -92,8 +111,10 @@ class Portal:
 
 # ---------------------------------------------------------------- helpers
 
-def _run(cmd: list[str], *, input: str | None = None, env: dict | None = None, user: str | None = None,
-         capture: bool = True) -> str:
+
+def _run(
+    cmd: list[str], *, input: str | None = None, env: dict | None = None, user: str | None = None, capture: bool = True
+) -> str:
     if user:
         cmd = ["runuser", "-u", user, "--"] + cmd
     proc = subprocess.run(cmd, input=input, text=True, env=env, capture_output=capture)
@@ -152,6 +173,7 @@ def _wait(check, what: str, seconds: float, logfile: Path | None = None) -> None
 
 # ---------------------------------------------------------------- install
 
+
 def _ensure_system_packages() -> None:
     missing = []
     if not (PG_BIN / "postgres").exists():
@@ -161,8 +183,10 @@ def _ensure_system_packages() -> None:
     if not missing:
         return
     if os.geteuid() != 0:
-        raise PortalError(f"Missing system packages: {' '.join(missing)}. Install them with "
-                          f"`sudo apt-get install -y {' '.join(missing)}` and run again.")
+        raise PortalError(
+            f"Missing system packages: {' '.join(missing)}. Install them with "
+            f"`sudo apt-get install -y {' '.join(missing)}` and run again."
+        )
     log(f"portal: installing {' '.join(missing)} from Debian packages")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     _run(["apt-get", "update"], env=env)
@@ -175,14 +199,28 @@ def _ensure_ckan_venv(p: Portal) -> None:
         log(f"portal: installing CKAN {CKAN_VERSION} into {p.venv} (first time only)")
         if uv:
             _run([uv, "venv", "-q", "-p", sys.executable, str(p.venv)])
-            _run([uv, "pip", "install", "-q", "-p", str(p.venv / "bin" / "python"),
-                  f"ckan[requirements]=={CKAN_VERSION}"])
+            _run(
+                [
+                    uv,
+                    "pip",
+                    "install",
+                    "-q",
+                    "-p",
+                    str(p.venv / "bin" / "python"),
+                    f"ckan[requirements]=={CKAN_VERSION}",
+                ]
+            )
         else:
             _run([sys.executable, "-m", "venv", str(p.venv)])
             _run([str(p.venv / "bin" / "pip"), "install", "-q", f"ckan[requirements]=={CKAN_VERSION}"])
     # Published extensions the portal uses (DCAT, scheming): installed once, pinned.
-    missing = [pkg for pkg in CKAN_PLUGIN_PACKAGES
-               if not list((p.venv / "lib").glob(f"python*/site-packages/{pkg.replace('-', '_').replace('==', '-')}.dist-info"))]
+    missing = [
+        pkg
+        for pkg in CKAN_PLUGIN_PACKAGES
+        if not list(
+            (p.venv / "lib").glob(f"python*/site-packages/{pkg.replace('-', '_').replace('==', '-')}.dist-info")
+        )
+    ]
     if missing:
         log(f"portal: installing {' '.join(missing)}")
         if uv:
@@ -199,9 +237,26 @@ def _ensure_ckan_venv(p: Portal) -> None:
 
 # ---------------------------------------------------------------- postgres
 
+
 def _psql(p: Portal, sql: str, db: str = "postgres") -> str:
-    return _run([str(PG_BIN / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(p.pg_socket_dir),
-                 "-p", str(PG_PORT), "-d", db, "-tA"], input=sql, user=_db_user())
+    return _run(
+        [
+            str(PG_BIN / "psql"),
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            str(p.pg_socket_dir),
+            "-p",
+            str(PG_PORT),
+            "-d",
+            db,
+            "-tA",
+        ],
+        input=sql,
+        user=_db_user(),
+    )
 
 
 def _start_postgres(p: Portal) -> None:
@@ -212,26 +267,54 @@ def _start_postgres(p: Portal) -> None:
             shutil.chown(d, user, user)
     if not (p.pgdata / "PG_VERSION").exists():
         log("portal: creating the PostgreSQL cluster")
-        _run([str(PG_BIN / "initdb"), "-D", str(p.pgdata), "-U", "postgres", "--auth=trust",
-              "--encoding=UTF8", "--locale=C.UTF-8"], user=user)
+        _run(
+            [
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(p.pgdata),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            ],
+            user=user,
+        )
     if _alive(p.pgdata / "postmaster.pid"):
         return
     logfile = p.pg_log
     if user:
         logfile.touch()
         shutil.chown(logfile, user, user)
-    _run([str(PG_BIN / "pg_ctl"), "-D", str(p.pgdata), "-l", str(logfile), "-w", "-t", "60",
-          "-o", f"-c listen_addresses=127.0.0.1 -p {PG_PORT} -k {p.pg_socket_dir}", "start"], user=user)
+    _run(
+        [
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(p.pgdata),
+            "-l",
+            str(logfile),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            f"-c listen_addresses=127.0.0.1 -p {PG_PORT} -k {p.pg_socket_dir}",
+            "start",
+        ],
+        user=user,
+    )
     (p.home / "postgres.started").write_text("by ntm portal up\n")
 
 
 def _ensure_databases(p: Portal, secrets_: dict) -> None:
     roles = {"ckan_default": secrets_["ckan_db"], "datastore_default": secrets_["datastore_ro"]}
     for role, password in roles.items():
-        _psql(p, f"""DO $$ BEGIN
+        _psql(
+            p,
+            f"""DO $$ BEGIN
             IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN
                 CREATE ROLE {role} LOGIN PASSWORD '{password}';
-            END IF; END $$;""")
+            END IF; END $$;""",
+        )
     existing = set(_psql(p, "SELECT datname FROM pg_database").split())
     for db in ("ckan_default", "datastore_default"):
         if db not in existing:
@@ -240,16 +323,34 @@ def _ensure_databases(p: Portal, secrets_: dict) -> None:
 
 # ---------------------------------------------------------------- redis
 
+
 def _start_redis(p: Portal) -> None:
     if _alive(p.pidfile("redis")):
         return
-    _run(["redis-server", "--bind", "127.0.0.1", "--port", str(REDIS_PORT), "--daemonize", "yes",
-          "--pidfile", str(p.pidfile("redis")), "--dir", str(p.home), "--save", "",
-          "--logfile", str(p.logs / "redis.log")])
+    _run(
+        [
+            "redis-server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(REDIS_PORT),
+            "--daemonize",
+            "yes",
+            "--pidfile",
+            str(p.pidfile("redis")),
+            "--dir",
+            str(p.home),
+            "--save",
+            "",
+            "--logfile",
+            str(p.logs / "redis.log"),
+        ]
+    )
     _wait(lambda: _alive(p.pidfile("redis")) is not None, "Redis", 20, p.logs / "redis.log")
 
 
 # ---------------------------------------------------------------- ckan
+
 
 def _load_secrets(p: Portal) -> dict:
     path = p.home / "secrets.json"
@@ -306,8 +407,7 @@ def _write_config(p: Portal, s: dict) -> None:
         "ckan.max_resource_size": "500",
     }
     (p.home / "storage").mkdir(exist_ok=True)
-    _run([str(p.ckan_bin), "config-tool", str(p.ini), *[f"{k}={v}" for k, v in settings.items()]],
-         env=_ckan_env(p))
+    _run([str(p.ckan_bin), "config-tool", str(p.ini), *[f"{k}={v}" for k, v in settings.items()]], env=_ckan_env(p))
 
 
 def _initialise_ckan(p: Portal, s: dict) -> None:
@@ -336,15 +436,18 @@ def _start_ckan(p: Portal) -> None:
     logfile = p.logs / "ckan.log"
     with open(logfile, "ab") as out:
         proc = subprocess.Popen(
-            [str(p.ckan_bin), "-c", str(p.ini), "run", "-H", "127.0.0.1", "-p", str(CKAN_PORT), "-r", "-D",
-             "-t"],
-            stdout=out, stderr=subprocess.STDOUT, env=_ckan_env(p), start_new_session=True,
+            [str(p.ckan_bin), "-c", str(p.ini), "run", "-H", "127.0.0.1", "-p", str(CKAN_PORT), "-r", "-D", "-t"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=_ckan_env(p),
+            start_new_session=True,
         )
     p.pidfile("ckan").write_text(str(proc.pid))
     _wait(lambda: _http_ok(p.url + "/api/3/action/status_show"), "CKAN", 120, logfile)
 
 
 # ---------------------------------------------------------------- commands
+
 
 def up(p: Portal | None = None) -> Portal:
     p = p or Portal.default()

@@ -1,6 +1,7 @@
 """A Frictionless `datapackage.json` per dataset, so catalogues and tools (frictionless, pandas,
 R's datapackage) can read the data with its schema: fields with types, labels and descriptions
 from the dbt docs, the primary key, the licence and the source departments."""
+
 from __future__ import annotations
 
 import json
@@ -24,13 +25,31 @@ def _field_type(arrow_type: pa.DataType) -> str:
     return "string"
 
 
-def write_datapackage(target: Path, *, name: str, title: str, description: str, version: str, parquet: Path,
-                      columns: dict[str, dict], primary_key: list[str], csv_url: str, parquet_url: str,
-                      departments: list[str], dataset_url: str) -> Path:
+def write_datapackage(
+    target: Path,
+    *,
+    name: str,
+    title: str,
+    description: str,
+    version: str,
+    parquet: Path,
+    columns: dict[str, dict],
+    primary_key: list[str],
+    csv_url: str,
+    parquet_url: str,
+    departments: list[str],
+    dataset_url: str,
+) -> Path:
     schema = {
-        "fields": [{"name": f.name, "type": _field_type(f.type),
-                    "title": columns.get(f.name, {}).get("label", f.name),
-                    "description": columns.get(f.name, {}).get("notes", "")} for f in pq.read_schema(parquet)],
+        "fields": [
+            {
+                "name": f.name,
+                "type": _field_type(f.type),
+                "title": columns.get(f.name, {}).get("label", f.name),
+                "description": columns.get(f.name, {}).get("notes", ""),
+            }
+            for f in pq.read_schema(parquet)
+        ],
         "primaryKey": primary_key,
         "missingValues": [""],
     }
@@ -41,14 +60,31 @@ def write_datapackage(target: Path, *, name: str, title: str, description: str, 
         "description": description,
         "version": version,
         "homepage": dataset_url,
-        "licenses": [{"name": "CC-BY-4.0", "path": "https://creativecommons.org/licenses/by/4.0/",
-                      "title": "Creative Commons Attribution 4.0"}],
+        "licenses": [
+            {
+                "name": "CC-BY-4.0",
+                "path": "https://creativecommons.org/licenses/by/4.0/",
+                "title": "Creative Commons Attribution 4.0",
+            }
+        ],
         "sources": [{"title": d} for d in departments],
         "resources": [
-            {"name": "data-csv", "path": csv_url, "profile": "tabular-data-resource", "format": "csv",
-             "mediatype": "text/csv", "encoding": "utf-8-sig", "schema": schema},
-            {"name": "data-parquet", "path": parquet_url, "format": "parquet",
-             "mediatype": "application/vnd.apache.parquet", "schema": schema},
+            {
+                "name": "data-csv",
+                "path": csv_url,
+                "profile": "tabular-data-resource",
+                "format": "csv",
+                "mediatype": "text/csv",
+                "encoding": "utf-8-sig",
+                "schema": schema,
+            },
+            {
+                "name": "data-parquet",
+                "path": parquet_url,
+                "format": "parquet",
+                "mediatype": "application/vnd.apache.parquet",
+                "schema": schema,
+            },
         ],
     }
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,6 @@
 """A mart as a DataStore table: typed fields with the data dictionary, a primary key, rows upserted
 by key in chunks, rows gone from the mart deleted (in one request per chunk of keys)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,17 +13,31 @@ from ntm_core.settings import publish_chunk
 from publish.files import iter_rows, neutralise
 
 DATASTORE_TYPES = {
-    pa.string(): "text", pa.large_string(): "text", pa.int32(): "int4", pa.int64(): "int8",
-    pa.float64(): "float8", pa.float32(): "float8", pa.bool_(): "bool", pa.date32(): "date",
+    pa.string(): "text",
+    pa.large_string(): "text",
+    pa.int32(): "int4",
+    pa.int64(): "int8",
+    pa.float64(): "float8",
+    pa.float32(): "float8",
+    pa.bool_(): "bool",
+    pa.date32(): "date",
 }
 KEY_PAGE = 32000  # DataStore rows read per request when listing the keys already there
 
 
 def fields_for(parquet: Path, columns: dict[str, dict]) -> list[dict]:
     """The table's fields: the mart's columns, typed, each with its label and description."""
-    return [{"id": f.name, "type": DATASTORE_TYPES.get(f.type, "text"),
-             "info": {"label": columns.get(f.name, {}).get("label", f.name),
-                      "notes": columns.get(f.name, {}).get("notes", "")}} for f in pq.read_schema(parquet)]
+    return [
+        {
+            "id": f.name,
+            "type": DATASTORE_TYPES.get(f.type, "text"),
+            "info": {
+                "label": columns.get(f.name, {}).get("label", f.name),
+                "notes": columns.get(f.name, {}).get("notes", ""),
+            },
+        }
+        for f in pq.read_schema(parquet)
+    ]
 
 
 def load_table(ckan, resource_id: str, parquet: Path, columns: dict[str, dict], primary_key: list[str]) -> None:
@@ -45,7 +60,7 @@ def load_table(ckan, resource_id: str, parquet: Path, columns: dict[str, dict], 
         ckan.action.datastore_upsert(resource_id=resource_id, force=True, method="upsert", records=batch)
     gone = [row_id for key, row_id in table_keys(ckan, resource_id, primary_key).items() if key not in keys_now]
     for start in range(0, len(gone), chunk):  # CKAN turns a list of values into one `IN (...)`
-        ckan.action.datastore_delete(resource_id=resource_id, force=True, filters={"_id": gone[start:start + chunk]})
+        ckan.action.datastore_delete(resource_id=resource_id, force=True, filters={"_id": gone[start : start + chunk]})
 
 
 def table_fields(ckan, resource_id: str) -> list[tuple[str, str]] | None:
@@ -60,8 +75,9 @@ def table_keys(ckan, resource_id: str, primary_key: list[str]) -> dict[tuple, in
     """The primary key of every row in the table, with its DataStore row id."""
     keys, offset = {}, 0
     while True:
-        page = ckan.action.datastore_search(resource_id=resource_id, fields=["_id", *primary_key], limit=KEY_PAGE,
-                                            offset=offset)
+        page = ckan.action.datastore_search(
+            resource_id=resource_id, fields=["_id", *primary_key], limit=KEY_PAGE, offset=offset
+        )
         keys.update((tuple(r[k] for k in primary_key), r["_id"]) for r in page["records"])
         if len(page["records"]) < KEY_PAGE:
             return keys

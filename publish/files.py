@@ -1,11 +1,13 @@
 """Files for the public: CSV that Excel opens correctly, with no cell a spreadsheet would execute."""
+
 from __future__ import annotations
 
 import csv
 import hashlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pyarrow.parquet as pq
 

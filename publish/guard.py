@@ -1,5 +1,6 @@
 """The last line of defence before the portal: a column that is personal data is never published,
 whatever validation said. Which columns are personal data is `ntm_core.personal`'s rule."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,4 +20,5 @@ def refuse_personal_columns(mart: str, parquet: Path) -> None:
         names = ", ".join(found)
         raise PersonalDataRefused(
             f"{mart}: không công bố vì có cột dữ liệu cá nhân ({names}); hãy bỏ các cột này khỏi mart / "
-            f"not published: columns {names} hold personal data; remove them from the mart")
+            f"not published: columns {names} hold personal data; remove them from the mart"
+        )

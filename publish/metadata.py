@@ -1,6 +1,7 @@
 """A dataset's metadata on the portal: what `datasets.yaml` says of it, what its mart says (period,
 levels of units, source departments, data dictionary), in the portal's declared schema
 (`portal/schemas/ntm_dataset.yaml`) and under the names DCAT-AP harvesters read."""
+
 from __future__ import annotations
 
 import json
@@ -12,16 +13,27 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 # update_frequency (English part) -> EU frequency vocabulary, as DCAT-AP expects.
-FREQUENCIES = {f: f"http://publications.europa.eu/resource/authority/frequency/{code}" for f, code in
-               {"annual": "ANNUAL", "quarterly": "QUARTERLY", "monthly": "MONTHLY", "on change": "IRREG",
-                "as needed": "IRREG"}.items()}
-LANGUAGES = ('["http://publications.europa.eu/resource/authority/language/VIE", '
-             '"http://publications.europa.eu/resource/authority/language/ENG"]')
+FREQUENCIES = {
+    f: f"http://publications.europa.eu/resource/authority/frequency/{code}"
+    for f, code in {
+        "annual": "ANNUAL",
+        "quarterly": "QUARTERLY",
+        "monthly": "MONTHLY",
+        "on change": "IRREG",
+        "as needed": "IRREG",
+    }.items()
+}
+LANGUAGES = (
+    '["http://publications.europa.eu/resource/authority/language/VIE", '
+    '"http://publications.europa.eu/resource/authority/language/ENG"]'
+)
 VIET_NAM = "https://sws.geonames.org/1562822/"
 # The levels a dataset's rows are at, as its spatial coverage says them (most general first).
-LEVEL_WORDS = {"province": ("cấp tỉnh", "provinces"),
-               "district": ("cấp huyện, trước 01/7/2025", "districts, before 1 July 2025"),
-               "commune": ("cấp xã", "communes")}
+LEVEL_WORDS = {
+    "province": ("cấp tỉnh", "provinces"),
+    "district": ("cấp huyện, trước 01/7/2025", "districts, before 1 July 2025"),
+    "commune": ("cấp xã", "communes"),
+}
 
 
 def portal_yaml(name: str) -> dict:
@@ -32,16 +44,19 @@ def portal_yaml(name: str) -> dict:
 @dataclass
 class MartFacts:
     """What the published table itself says: its source departments, years and levels of units."""
+
     departments: list[str]
     years: list[int]
     levels: set[str]
 
     @classmethod
-    def read(cls, parquet: Path) -> "MartFacts":
+    def read(cls, parquet: Path) -> MartFacts:
         names = pq.read_schema(parquet).names
         table = pq.read_table(parquet, columns=[c for c in ("department", "year", "unit_level") if c in names])
-        values = {c: set(table.column(c).to_pylist()) if c in table.column_names else set()
-                  for c in ("department", "year", "unit_level")}
+        values = {
+            c: set(table.column(c).to_pylist()) if c in table.column_names else set()
+            for c in ("department", "year", "unit_level")
+        }
         return cls(sorted(values["department"]), sorted(values["year"]), values["unit_level"])
 
 
@@ -50,23 +65,29 @@ def spatial_coverage(levels: set[str]) -> str:
     held = [words for level, words in LEVEL_WORDS.items() if level in levels]
     if not held:
         return "Việt Nam / Viet Nam"
-    return (f"Việt Nam ({'; '.join(vi for vi, _ in held)}) / "
-            f"Viet Nam ({'; '.join(en for _, en in held)})")
+    return f"Việt Nam ({'; '.join(vi for vi, _ in held)}) / Viet Nam ({'; '.join(en for _, en in held)})"
 
 
 def dataset_fields(meta: dict, mart: str, digest: str, facts: MartFacts) -> dict:
     """The dataset's fields, as `package_create` and `package_patch` take them (`owner_org` aside)."""
     years, frequency = facts.years, meta.get("update_frequency", "")
     fields = {
-        "name": meta["name"], "title": meta["title"], "notes": meta["notes"], "license_id": "cc-by",
-        "tags": [{"name": t} for t in meta.get("tags", [])], "version": digest[:12],
+        "name": meta["name"],
+        "title": meta["title"],
+        "notes": meta["notes"],
+        "license_id": "cc-by",
+        "tags": [{"name": t} for t in meta.get("tags", [])],
+        "version": digest[:12],
         # Fields of the portal's declared schema.
-        "ntm_mart": mart, "ntm_content_hash": digest,
+        "ntm_mart": mart,
+        "ntm_content_hash": digest,
         "temporal_coverage": f"{years[0]}–{years[-1]}" if years else "",
-        "spatial_coverage": spatial_coverage(facts.levels), "update_frequency": frequency,
+        "spatial_coverage": spatial_coverage(facts.levels),
+        "update_frequency": frequency,
         "source_departments": ", ".join(facts.departments),
         # The same facts under the names DCAT-AP harvesters read (ckanext-dcat on the portal).
-        "language": LANGUAGES, "spatial_uri": VIET_NAM,
+        "language": LANGUAGES,
+        "spatial_uri": VIET_NAM,
     }
     if years:
         fields.update(temporal_start=f"{years[0]}-01-01", temporal_end=f"{years[-1]}-12-31")
@@ -79,8 +100,12 @@ def column_docs(mart: str, data_dir: Path) -> tuple[dict[str, dict], dict]:
     """Column label/description and the mart's meta, from the dbt manifest (same text as dbt docs)."""
     manifest = json.loads((data_dir / "dbt_target" / "manifest.json").read_text(encoding="utf-8"))
     node = next(n for n in manifest["nodes"].values() if n["resource_type"] == "model" and n["name"] == mart)
-    columns = {name: {"label": c.get("meta", {}).get("label_vi") or name,
-                      "label_en": c.get("meta", {}).get("label_en") or name,
-                      "notes": c.get("description", "")}
-               for name, c in node["columns"].items()}
+    columns = {
+        name: {
+            "label": c.get("meta", {}).get("label_vi") or name,
+            "label_en": c.get("meta", {}).get("label_en") or name,
+            "notes": c.get("description", ""),
+        }
+        for name, c in node["columns"].items()
+    }
     return columns, node.get("meta", {})

@@ -4,6 +4,7 @@ upserted by primary key and rows gone from the mart are deleted.
 
 The jobs live in their own modules: metadata (`publish.metadata`), files (`publish.files`,
 `publish.datapackage`), the table (`publish.datastore`), the guard (`publish.guard`)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -65,17 +66,28 @@ def publish_mart(ckan, mart: str, parquet: Path, validation_report: Path | None,
     csv_path = write_csv(parquet, data_dir / "publish" / mart / f"{meta['name']}.csv")
     digest, rows = content_hash(csv_path), pq.ParquetFile(parquet).metadata.num_rows
     existing = _existing(ckan, meta["name"])
-    if existing and existing.get("ntm_content_hash") == digest and not existing.get("private") \
-            and datastore.table_matches(ckan, existing, parquet, rows):
+    if (
+        existing
+        and existing.get("ntm_content_hash") == digest
+        and not existing.get("private")
+        and datastore.table_matches(ckan, existing, parquet, rows)
+    ):
         log(f"publish: {meta['name']}: unchanged")
-        return PublishedDataset(mart, meta["name"], _dataset_url(ckan, meta["name"]), "unchanged", rows,
-                                {r.get("ntm_kind", r["name"]): r["id"] for r in existing["resources"]})
+        return PublishedDataset(
+            mart,
+            meta["name"],
+            _dataset_url(ckan, meta["name"]),
+            "unchanged",
+            rows,
+            {r.get("ntm_kind", r["name"]): r["id"] for r in existing["resources"]},
+        )
     facts = MartFacts.read(parquet)
     package = {**dataset_fields(meta, mart, digest, facts), "owner_org": _owner(ckan, facts.departments)}
     dataset, status = _create_or_patch(ckan, package, existing)
     result = PublishedDataset(mart, meta["name"], _dataset_url(ckan, meta["name"]), status, rows)
-    result.resources = _resources(ckan, dataset, mart, meta, parquet, csv_path, validation_report, data_dir,
-                                  facts, result.url)
+    result.resources = _resources(
+        ckan, dataset, mart, meta, parquet, csv_path, validation_report, data_dir, facts, result.url
+    )
     ckan.action.package_patch(id=dataset["id"], private=False)
     log(f"publish: {meta['name']}: {status}, {rows} rows → {result.url}")
     return result
@@ -100,31 +112,80 @@ def _create_or_patch(ckan, package: dict, existing: dict | None) -> tuple[dict, 
     return ckan.action.package_create(private=True, **package), "created"
 
 
-def _resources(ckan, dataset: dict, mart: str, meta: dict, parquet: Path, csv_path: Path,
-               validation_report: Path | None, data_dir: Path, facts: MartFacts, url: str) -> dict[str, str]:
+def _resources(
+    ckan,
+    dataset: dict,
+    mart: str,
+    meta: dict,
+    parquet: Path,
+    csv_path: Path,
+    validation_report: Path | None,
+    data_dir: Path,
+    facts: MartFacts,
+    url: str,
+) -> dict[str, str]:
     """The CSV and its DataStore table, the Parquet file, the validation report, the data package."""
     columns, mart_meta = column_docs(mart, data_dir)
     primary_key = mart_meta.get("primary_key") or []
     had = {r.get("ntm_kind"): r for r in dataset.get("resources", []) if r.get("ntm_kind")}
-    csv_res = _upload(ckan, dataset["id"], had.get("csv"), csv_path, kind="csv", fmt="CSV",
-                      name="Dữ liệu (CSV, UTF-8) / Data (CSV, UTF-8)")
+    csv_res = _upload(
+        ckan,
+        dataset["id"],
+        had.get("csv"),
+        csv_path,
+        kind="csv",
+        fmt="CSV",
+        name="Dữ liệu (CSV, UTF-8) / Data (CSV, UTF-8)",
+    )
     datastore.load_table(ckan, csv_res["id"], parquet, columns, primary_key)
     # The table preview on the resource page; CKAN adds its default views only for tables that
     # existed when the resource was created, and creates none twice.
-    ckan.action.resource_create_default_resource_views(resource=ckan.action.resource_show(id=csv_res["id"]),
-                                                       create_datastore_views=True)
-    parquet_res = _upload(ckan, dataset["id"], had.get("parquet"), parquet, kind="parquet", fmt="Parquet",
-                          name="Dữ liệu (Parquet) / Data (Parquet)")
+    ckan.action.resource_create_default_resource_views(
+        resource=ckan.action.resource_show(id=csv_res["id"]), create_datastore_views=True
+    )
+    parquet_res = _upload(
+        ckan,
+        dataset["id"],
+        had.get("parquet"),
+        parquet,
+        kind="parquet",
+        fmt="Parquet",
+        name="Dữ liệu (Parquet) / Data (Parquet)",
+    )
     ids = {"csv": csv_res["id"], "parquet": parquet_res["id"]}
     if validation_report and validation_report.exists():
-        ids["validation"] = _upload(ckan, dataset["id"], had.get("validation"), validation_report, kind="validation",
-                                    fmt="JSON", name="Báo cáo kiểm định dữ liệu / Validation report")["id"]
+        ids["validation"] = _upload(
+            ckan,
+            dataset["id"],
+            had.get("validation"),
+            validation_report,
+            kind="validation",
+            fmt="JSON",
+            name="Báo cáo kiểm định dữ liệu / Validation report",
+        )["id"]
     descriptor = write_datapackage(
-        csv_path.parent / "datapackage.json", name=meta["name"], title=meta["title"], description=meta["notes"],
-        version=dataset["version"], parquet=parquet, columns=columns, primary_key=primary_key,
-        csv_url=csv_res["url"], parquet_url=parquet_res["url"], departments=facts.departments, dataset_url=url)
-    ids["datapackage"] = _upload(ckan, dataset["id"], had.get("datapackage"), descriptor, kind="datapackage",
-                                 fmt="JSON", name="Mô tả gói dữ liệu (datapackage.json) / Data package descriptor")["id"]
+        csv_path.parent / "datapackage.json",
+        name=meta["name"],
+        title=meta["title"],
+        description=meta["notes"],
+        version=dataset["version"],
+        parquet=parquet,
+        columns=columns,
+        primary_key=primary_key,
+        csv_url=csv_res["url"],
+        parquet_url=parquet_res["url"],
+        departments=facts.departments,
+        dataset_url=url,
+    )
+    ids["datapackage"] = _upload(
+        ckan,
+        dataset["id"],
+        had.get("datapackage"),
+        descriptor,
+        kind="datapackage",
+        fmt="JSON",
+        name="Mô tả gói dữ liệu (datapackage.json) / Data package descriptor",
+    )["id"]
     return ids
 
 
@@ -140,8 +201,9 @@ def _upload(ckan, package_id: str, existing: dict | None, path: Path, *, kind: s
         return ckan.action.resource_create(package_id=package_id, **fields)
 
 
-def publish_marts(marts: dict[str, Path], reports: dict[str, Path], data_dir: Path,
-                  url: str | None = None, token: str | None = None) -> PublishResult:
+def publish_marts(
+    marts: dict[str, Path], reports: dict[str, Path], data_dir: Path, url: str | None = None, token: str | None = None
+) -> PublishResult:
     ckan = connect(url, token)
     result = PublishResult()
     for mart, parquet in sorted(marts.items()):

@@ -1,4 +1,5 @@
 """Helpers for tests that build drop zones."""
+
 from __future__ import annotations
 
 import os
@@ -9,8 +10,15 @@ REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples" / "dropzone"
 
 
-def drop(dropzone: Path, department: str, dataset: str, source: Path | None = None, *, name: str | None = None,
-         content: bytes | None = None) -> Path:
+def drop(
+    dropzone: Path,
+    department: str,
+    dataset: str,
+    source: Path | None = None,
+    *,
+    name: str | None = None,
+    content: bytes | None = None,
+) -> Path:
     """Put a file into <dropzone>/<department>/<dataset>/, old enough to be picked up."""
     folder = dropzone / department / dataset
     folder.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
 """The DAGs, run by Airflow itself (dag.test) against the real local portal."""
+
 import json
 import os
 import subprocess
@@ -6,18 +7,21 @@ import sys
 
 import pendulum
 import pytest
-
 from helpers import REPO, drop, sample
 
 
 @pytest.fixture(scope="module")
 def airflow_home(tmp_path_factory):
     home = tmp_path_factory.mktemp("airflow")
-    env = {"AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-           "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    env = {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    }
     os.environ.update(env)
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True,
-                   env={**os.environ, **env})
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True, env={**os.environ, **env}
+    )
     return home
 
 
@@ -45,8 +49,12 @@ def _asset_events(uri, run):
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        return session.query(AssetEvent).join(AssetModel, AssetEvent.asset_id == AssetModel.id).filter(
-            AssetModel.uri == uri, AssetEvent.source_run_id == run.run_id).count()
+        return (
+            session.query(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .filter(AssetModel.uri == uri, AssetEvent.source_run_id == run.run_id)
+            .count()
+        )
 
 
 def test_dags_import_without_errors(airflow_home):
@@ -70,15 +78,20 @@ def test_dags_import_without_errors(airflow_home):
 
 @pytest.mark.portal
 def test_new_files_flow_to_the_portal_and_a_bad_file_fails_only_its_department(
-        airflow_home, ckan, dropzone, data_dir, prefix, variables, capfd):
+    airflow_home, ckan, dropzone, data_dir, prefix, variables, capfd
+):
     drop(dropzone, "so-khcn-son-la", "digital_infrastructure", sample("so-khcn-son-la", "digital_infrastructure"))
-    drop(dropzone, "so-khcn-dong-thap", "digital_infrastructure",
-         sample("so-khcn-dong-thap", "digital_infrastructure"))
+    drop(dropzone, "so-khcn-dong-thap", "digital_infrastructure", sample("so-khcn-dong-thap", "digital_infrastructure"))
     # Đồng Tháp sends a good file and a bad one in the same poll; Thái Nguyên only a bad one.
     drop(dropzone, "so-khcn-dong-thap", "digital_infrastructure", name="sai.csv", content=b"abc\n1;2;3\n")
     # Its BOM says UTF-8, its bytes are Windows-1258: it once stopped the whole ingest.
-    drop(dropzone, "so-khcn-thai-nguyen", "digital_infrastructure", name="hong.csv",
-         content=b"\xef\xbb\xbfT\xean,K\xf2\nA,B\n")
+    drop(
+        dropzone,
+        "so-khcn-thai-nguyen",
+        "digital_infrastructure",
+        name="hong.csv",
+        content=b"\xef\xbb\xbfT\xean,K\xf2\nA,B\n",
+    )
     bag = _dagbag()
     ingest_run = bag.get_dag("ntm_ingest").test()
     states = _states(ingest_run)
@@ -86,14 +99,19 @@ def test_new_files_flow_to_the_portal_and_a_bad_file_fails_only_its_department(
     ingest = {d: states[("department.ingest", i)] for d, i in by_department.items()}
     check = {d: states[("department.rejections", i)] for d, i in by_department.items()}
     assert ingest == {"so-khcn-dong-thap": "success", "so-khcn-son-la": "success", "so-khcn-thai-nguyen": "failed"}
-    assert check == {"so-khcn-dong-thap": "failed", "so-khcn-son-la": "success",
-                     "so-khcn-thai-nguyen": "upstream_failed"}
+    assert check == {
+        "so-khcn-dong-thap": "failed",
+        "so-khcn-son-la": "success",
+        "so-khcn-thai-nguyen": "upstream_failed",
+    }
     logs = "".join(capfd.readouterr())
     assert "hong.csv rejected" in logs and "sai.csv rejected" in logs and "No header row" in logs
     # The failure callback names the department, the task and the reason: once per department.
     alerts = [json.loads(line) for line in (data_dir / "alerts" / "failures.jsonl").read_text().splitlines()]
     assert {(a["department"], a["task"].split("[")[0]) for a in alerts} == {
-        ("so-khcn-thai-nguyen", "department.ingest"), ("so-khcn-dong-thap", "department.rejections")}
+        ("so-khcn-thai-nguyen", "department.ingest"),
+        ("so-khcn-dong-thap", "department.rejections"),
+    }
     assert all(a["dag"] == "ntm_ingest" for a in alerts)
     assert any("hong.csv rejected" in a["reason"] for a in alerts)
     assert any("sai.csv rejected" in a["reason"] and "report" in a["reason"] for a in alerts)

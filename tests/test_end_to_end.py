@@ -1,11 +1,12 @@
 """The walking skeleton end to end: department files → bronze → dbt → Great Expectations → CKAN."""
+
 import json
 import urllib.request
 
 import duckdb
 import pytest
-
 from helpers import drop, sample
+
 from ntm import pipeline
 
 pytestmark = pytest.mark.portal
@@ -43,7 +44,7 @@ def test_samples_reach_the_portal_with_their_values(ckan, dropzone, data_dir, pr
     assert by_code["03664"]["unit_name"] == "Xã Chiềng Xôm"  # official name; the file said "Chiềng Xôm"
     assert by_code["03664"]["unit_key"] == "2024:commune:03664"
     assert by_code["03664"]["current_unit_key"] == "2025:commune:03664"  # now Phường Chiềng An
-    assert by_code["03661"]["fixed_broadband_household_pct"] == 41.15   # row without a code, resolved by name
+    assert by_code["03661"]["fixed_broadband_household_pct"] == 41.15  # row without a code, resolved by name
     assert by_code["30100"]["smartphone_household_pct"] == 90.76
     assert by_code["03676"]["fixed_broadband_household_pct"] is None
     assert by_code["30109"]["it_loudspeaker_stations"] is None
@@ -65,8 +66,12 @@ def test_samples_reach_the_portal_with_their_values(ckan, dropzone, data_dir, pr
     fields = {f["name"]: f for f in csv_desc["schema"]["fields"]}
     assert fields["year"]["type"] == "integer" and fields["fixed_broadband_household_pct"]["type"] == "number"
     assert fields["unit_code"]["title"] == "Mã ĐVHC" and csv_desc["schema"]["primaryKey"] == ["unit_key", "year"]
-    fields = {f["id"]: f for f in ckan.action.datastore_info(id=next(
-        r["id"] for r in package["resources"] if r["ntm_kind"] == "csv"))["fields"]}
+    fields = {
+        f["id"]: f
+        for f in ckan.action.datastore_info(id=next(r["id"] for r in package["resources"] if r["ntm_kind"] == "csv"))[
+            "fields"
+        ]
+    }
     assert fields["unit_code"]["type"] == "text" and fields["year"]["type"] == "int4"
     assert fields["unit_code"]["info"]["label"] == "Mã ĐVHC"
 
@@ -109,8 +114,10 @@ def test_changed_row_is_upserted_and_nothing_duplicates(ckan, dropzone, data_dir
 
 def test_file_breaking_a_critical_expectation_does_not_reach_the_portal(ckan, dropzone, data_dir, prefix, capsys):
     # Ingest accepts a well-formed year; the published table must not claim figures from the future.
-    bad = ("Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%)\n"
-           "29869;Phường Cao Lãnh;2031;91,25\n28261;Phường Mỹ Tho;2031;78,40\n")
+    bad = (
+        "Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%)\n"
+        "29869;Phường Cao Lãnh;2031;91,25\n28261;Phường Mỹ Tho;2031;78,40\n"
+    )
     drop(dropzone, *DONG_THAP, name="HaTangSo_2031.csv", content=bad.encode())
     from ntm.cli import main
 

@@ -1,26 +1,29 @@
 """The DuckDB path for large CSVs gives the same bronze rows as the row-by-row path."""
+
 import json
 import unicodedata
 
 import duckdb
 import pytest
-
 from helpers import drop, sample
+
 from ingest import bulk_rows
 from ingest.run import ingest_dropzone
 
 CSV_SAMPLES = [
-    ("mot-cua-dong-thap", "public_service_records"),      # 2,000 applications, dates, mixed unit levels
-    ("so-khcn-dong-thap", "digital_infrastructure"),      # semicolons, comma decimals, BOM
-    ("vp-ntm-dong-thap", "commune_criteria"),             # Windows-1258 with combining tone marks
-    ("so-khcn-thai-nguyen", "community_digital_teams"),   # TCVN3
-    ("so-khcn-dong-thap", "online_public_services"),      # dot thousands, periods, province and districts
+    ("mot-cua-dong-thap", "public_service_records"),  # 2,000 applications, dates, mixed unit levels
+    ("so-khcn-dong-thap", "digital_infrastructure"),  # semicolons, comma decimals, BOM
+    ("vp-ntm-dong-thap", "commune_criteria"),  # Windows-1258 with combining tone marks
+    ("so-khcn-thai-nguyen", "community_digital_teams"),  # TCVN3
+    ("so-khcn-dong-thap", "online_public_services"),  # dot thousands, periods, province and districts
 ]
 
 
 def _bronze(data_dir, dataset):
-    return duckdb.sql(f"select * exclude (_ingested_at, _run_id) from read_parquet("
-                      f"'{data_dir}/bronze/{dataset}/*.parquet', union_by_name=true) order by _row_number").fetchall()
+    return duckdb.sql(
+        f"select * exclude (_ingested_at, _run_id) from read_parquet("
+        f"'{data_dir}/bronze/{dataset}/*.parquet', union_by_name=true) order by _row_number"
+    ).fetchall()
 
 
 # The row path; the bulk path; the bulk path with every cell left to DuckDB's SQL (by default a
@@ -69,28 +72,38 @@ def test_bulk_path_cleans_padding_no_data_marks_and_decomposed_text_like_the_row
     # Cells as spreadsheets paste them: tabs and no-break spaces around values, "Không có số liệu"
     # in any case, N/A, a name in decomposed Unicode (NFD) with doubled inner spaces.
     nfd = unicodedata.normalize("NFD", "Xã  Chiềng Cọ")
-    lines = ["Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%);Số điểm wifi công cộng miễn phí",
-             "\t03664\u00a0;\u00a0Xã Chiềng Xôm\t;2023; 46,32 ;KHÔNG CÓ SỐ LIỆU",
-             f"03658;{nfd};2023;N/A;-", "03661; Xã Chiềng Đen ;2023;Chưa có số liệu;3"]
-    results = _both_paths(tmp_path, monkeypatch, "so-khcn-son-la", "digital_infrastructure",
-                          "\n".join(lines).encode())
+    lines = [
+        "Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%);Số điểm wifi công cộng miễn phí",
+        "\t03664\u00a0;\u00a0Xã Chiềng Xôm\t;2023; 46,32 ;KHÔNG CÓ SỐ LIỆU",
+        f"03658;{nfd};2023;N/A;-",
+        "03661; Xã Chiềng Đen ;2023;Chưa có số liệu;3",
+    ]
+    results = _both_paths(tmp_path, monkeypatch, "so-khcn-son-la", "digital_infrastructure", "\n".join(lines).encode())
     assert results["bulk"] == results["rows"]
     status, landed, held, rows = results["bulk"]
     assert (status, landed, held) == ("landed", 3, 0)
-    names = duckdb.sql(f"select unit_code, unit_name, fixed_broadband_household_pct, free_wifi_points from read_parquet("
-                       f"'{tmp_path}/bulk/data/bronze/digital_infrastructure/*.parquet') order by _row_number").fetchall()
-    assert names == [("03664", "Xã Chiềng Xôm", 46.32, None), ("03658", "Xã Chiềng Cọ", None, None),
-                     ("03661", "Xã Chiềng Đen", None, 3)]
+    names = duckdb.sql(
+        f"select unit_code, unit_name, fixed_broadband_household_pct, free_wifi_points from read_parquet("
+        f"'{tmp_path}/bulk/data/bronze/digital_infrastructure/*.parquet') order by _row_number"
+    ).fetchall()
+    assert names == [
+        ("03664", "Xã Chiềng Xôm", 46.32, None),
+        ("03658", "Xã Chiềng Cọ", None, None),
+        ("03661", "Xã Chiềng Đen", None, 3),
+    ]
     assert all(unicodedata.is_normalized("NFC", n) for _, n, _, _ in names)
 
 
 def test_bulk_path_finds_a_key_repeated_only_once_units_are_resolved(tmp_path, monkeypatch):
     # The same commune twice for one year: once by code, once by name alone. Only the resolved code
     # shows the repeat, so the check for repeated keys must look after resolution.
-    lines = ["Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%)",
-             "03664;Xã Chiềng Xôm;2023;46,32", ";Xã Chiềng Xôm;2023;47", "03658;Xã Chiềng Cọ;2023;40"]
-    results = _both_paths(tmp_path, monkeypatch, "so-khcn-son-la", "digital_infrastructure",
-                          "\n".join(lines).encode())
+    lines = [
+        "Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%)",
+        "03664;Xã Chiềng Xôm;2023;46,32",
+        ";Xã Chiềng Xôm;2023;47",
+        "03658;Xã Chiềng Cọ;2023;40",
+    ]
+    results = _both_paths(tmp_path, monkeypatch, "so-khcn-son-la", "digital_infrastructure", "\n".join(lines).encode())
     assert results["bulk"][:3] == results["rows"][:3] == ("partly_landed", 2, 1)
     assert results["bulk"][3] == results["rows"][3]
 
@@ -98,12 +111,20 @@ def test_bulk_path_finds_a_key_repeated_only_once_units_are_resolved(tmp_path, m
 def test_bulk_path_holds_back_bad_rows_with_the_row_paths_reasons(tmp_path, monkeypatch):
     """A range, a malformed number, a repeated key, an unknown unit, a formula in a free-text column,
     a whitespace-only row and a missing required value: the same rows held back, the same report."""
-    lines = ["Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%);Số điểm wifi công cộng miễn phí",
-             "03664;Xã Chiềng Xôm;2023;46,32;2", "03658;Xã Chiềng Cọ;2023;146,5;1",
-             "03661;Xã Chiềng Đen;2023;41,1,5;1", "03664;Xã Chiềng Xôm;2023;46,32;2", "99999;Xã Không Có;2023;1;1",
-             "03646;=HYPERLINK(\"http://x\");2023;1;1", " ; ;\t; ; ", "03667;;2023;5;1"]
-    results = _all_paths(tmp_path, monkeypatch, "so-khcn-son-la", "digital_infrastructure",
-                         content="\n".join(lines).encode())
+    lines = [
+        "Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%);Số điểm wifi công cộng miễn phí",
+        "03664;Xã Chiềng Xôm;2023;46,32;2",
+        "03658;Xã Chiềng Cọ;2023;146,5;1",
+        "03661;Xã Chiềng Đen;2023;41,1,5;1",
+        "03664;Xã Chiềng Xôm;2023;46,32;2",
+        "99999;Xã Không Có;2023;1;1",
+        '03646;=HYPERLINK("http://x");2023;1;1',
+        " ; ;\t; ; ",
+        "03667;;2023;5;1",
+    ]
+    results = _all_paths(
+        tmp_path, monkeypatch, "so-khcn-son-la", "digital_infrastructure", content="\n".join(lines).encode()
+    )
     assert results["bulk"] == results["rows"]
     assert results["bulk"][:3] == ("partly_landed", 1, 6)
     report = _report(tmp_path / "bulk" / "dz", "so-khcn-son-la", "digital_infrastructure", "messy.csv")
@@ -115,23 +136,34 @@ def test_bulk_path_holds_back_bad_rows_with_the_row_paths_reasons(tmp_path, monk
 
 
 def test_bulk_path_reads_line_breaks_in_cells_short_and_long_rows_and_blank_lines_like_the_row_path(
-        tmp_path, monkeypatch):
+    tmp_path, monkeypatch
+):
     # A name wrapped inside its cell (Alt+Enter in Excel), a row missing its last cell, a blank line,
     # a row with a stray extra cell. Rows are numbered as a spreadsheet numbers them: the wrapped
     # cell does not push the rows after it down.
-    lines = ["Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%);Số điểm wifi công cộng miễn phí",
-             "03664;Xã Chiềng Xôm;2022;40;1", "03658;Xã Chiềng Cọ;2022;35;1", "03661;Xã Chiềng Đen;2022;38;0",
-             '03664;"Xã\nChiềng Xôm";2023;46,32;2', "03658;Xã Chiềng Cọ;2023;40", "",
-             "03661;Xã Chiềng Đen;2023;41;1;ghi chú thêm"]
-    results = _both_paths(tmp_path, monkeypatch, "so-khcn-son-la", "digital_infrastructure",
-                          "\n".join(lines).encode())
+    lines = [
+        "Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%);Số điểm wifi công cộng miễn phí",
+        "03664;Xã Chiềng Xôm;2022;40;1",
+        "03658;Xã Chiềng Cọ;2022;35;1",
+        "03661;Xã Chiềng Đen;2022;38;0",
+        '03664;"Xã\nChiềng Xôm";2023;46,32;2',
+        "03658;Xã Chiềng Cọ;2023;40",
+        "",
+        "03661;Xã Chiềng Đen;2023;41;1;ghi chú thêm",
+    ]
+    results = _both_paths(tmp_path, monkeypatch, "so-khcn-son-la", "digital_infrastructure", "\n".join(lines).encode())
     assert results["bulk"] == results["rows"]
     assert results["bulk"][:3] == ("landed", 6, 0)
-    landed = duckdb.sql(f"select _row_number, unit_code, unit_name, fixed_broadband_household_pct, free_wifi_points "
-                        f"from read_parquet('{tmp_path}/bulk/data/bronze/digital_infrastructure/*.parquet') "
-                        "where year = 2023 order by _row_number").fetchall()
-    assert landed == [(5, "03664", "Xã Chiềng Xôm", 46.32, 2), (6, "03658", "Xã Chiềng Cọ", 40.0, None),
-                      (8, "03661", "Xã Chiềng Đen", 41.0, 1)]
+    landed = duckdb.sql(
+        f"select _row_number, unit_code, unit_name, fixed_broadband_household_pct, free_wifi_points "
+        f"from read_parquet('{tmp_path}/bulk/data/bronze/digital_infrastructure/*.parquet') "
+        "where year = 2023 order by _row_number"
+    ).fetchall()
+    assert landed == [
+        (5, "03664", "Xã Chiềng Xôm", 46.32, 2),
+        (6, "03658", "Xã Chiềng Cọ", 40.0, None),
+        (8, "03661", "Xã Chiềng Đen", 41.0, 1),
+    ]
 
 
 def test_bulk_path_numbers_rows_across_many_blocks_with_malformed_rows_like_the_row_path(tmp_path, monkeypatch):
@@ -158,43 +190,62 @@ def test_bulk_path_numbers_rows_across_many_blocks_with_malformed_rows_like_the_
         lines.append(",".join(cells))
         if i % 211 == 9:
             lines.append("")
-    results = _both_paths(tmp_path, monkeypatch, "mot-cua-dong-thap", "public_service_records",
-                          "\n".join(lines).encode())
+    results = _both_paths(
+        tmp_path, monkeypatch, "mot-cua-dong-thap", "public_service_records", "\n".join(lines).encode()
+    )
     assert results["bulk"][:3] == results["rows"][:3] == ("partly_landed", len(rows) - 1, 1)
     assert results["bulk"][3] == results["rows"][3]
-    numbers = [r for (r,) in duckdb.sql(f"select _row_number from read_parquet("
-                                        f"'{tmp_path}/bulk/data/bronze/public_service_records/*.parquet')").fetchall()]
+    numbers = [
+        r
+        for (r,) in duckdb.sql(
+            f"select _row_number from read_parquet('{tmp_path}/bulk/data/bronze/public_service_records/*.parquet')"
+        ).fetchall()
+    ]
     blank_lines_before = [sum(1 for j in range(i) if j % 211 == 9) for i in range(len(rows))]
     expected = {2 + i + blank_lines_before[i] for i in range(len(rows)) if i != 1234}
     assert set(numbers) == expected and len(numbers) == len(expected)
     segments = list((tmp_path / "bulk/data/bronze/public_service_records").glob("mot-cua-dong-thap__*.parquet"))
     assert len(segments) > 3 and not list((tmp_path / "bulk/data/bronze").rglob("*.part"))
-    wrapped = duckdb.sql(f"select procedure_name from read_parquet('{tmp_path}/bulk/data/bronze/public_service_records/"
-                         f"*.parquet') where _row_number = {2 + 7}").fetchone()[0]
+    wrapped = duckdb.sql(
+        f"select procedure_name from read_parquet('{tmp_path}/bulk/data/bronze/public_service_records/"
+        f"*.parquet') where _row_number = {2 + 7}"
+    ).fetchone()[0]
     assert wrapped.endswith(" (hồ sơ giấy)")
 
 
 def test_bulk_path_rejects_a_header_with_only_blank_lines_under_it(dropzone, data_dir, monkeypatch):
     monkeypatch.setenv("NTM_BULK_THRESHOLD_MB", "0")
-    drop(dropzone, "so-khcn-son-la", "digital_infrastructure", name="empty.csv",
-         content="Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%)\n\n;;;\n".encode())
+    drop(
+        dropzone,
+        "so-khcn-son-la",
+        "digital_infrastructure",
+        name="empty.csv",
+        content="Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%)\n\n;;;\n".encode(),
+    )
     [outcome] = ingest_dropzone(dropzone, data_dir, "r1").files
     assert outcome.status == "rejected" and outcome.reason.endswith("The file has no data rows")
 
 
 def test_bulk_path_rejects_bytes_that_are_not_utf8_past_the_first_block_with_a_clear_reason(
-        dropzone, data_dir, monkeypatch):
+    dropzone, data_dir, monkeypatch
+):
     # The encoding is decided on the first 256 KB; a stray byte further down stops the file, and the
     # report says what it is, without the readers' own wording.
     monkeypatch.setenv("NTM_BULK_THRESHOLD_MB", "0")
     content = sample("mot-cua-dong-thap", "public_service_records").read_bytes()
     at = content.rindex("Cấp giấy phép".encode())
-    drop(dropzone, "mot-cua-dong-thap", "public_service_records", name="stray.csv",
-         content=content[:at] + b"\xff" + content[at:])
+    drop(
+        dropzone,
+        "mot-cua-dong-thap",
+        "public_service_records",
+        name="stray.csv",
+        content=content[:at] + b"\xff" + content[at:],
+    )
     [outcome] = ingest_dropzone(dropzone, data_dir, "r1").files
     assert outcome.status == "rejected"
-    assert outcome.reason == ("Tệp có ký tự không đúng mã UTF-8 ở phần sau của tệp / "
-                              "The file has characters that are not UTF-8 further down")
+    assert outcome.reason == (
+        "Tệp có ký tự không đúng mã UTF-8 ở phần sau của tệp / The file has characters that are not UTF-8 further down"
+    )
 
 
 def test_a_columns_decimal_mark_is_the_files_on_both_paths(tmp_path, monkeypatch):
@@ -202,15 +253,20 @@ def test_a_columns_decimal_mark_is_the_files_on_both_paths(tmp_path, monkeypatch
     and 12,500); 1,797 in a column grouped with commas is 1797; a cell grouped the other way
     (1.797.000) contradicts the file and is held back; a plain decimal with the other mark (46,5)
     has one reading. The same on both paths."""
-    lines = ["Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%);Số điểm wifi công cộng miễn phí",
-             "03664;Xã Chiềng Xôm;2023;0.125;1,797,000", "03658;Xã Chiềng Cọ;2023;12.500;2,000,000",
-             "03661;Xã Chiềng Đen;2023;98.9;1.797.000", "03646;Phường Chiềng Lề;2023;46,5;1,797"]
-    results = _both_paths(tmp_path, monkeypatch, "so-khcn-son-la", "digital_infrastructure",
-                          "\n".join(lines).encode())
+    lines = [
+        "Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%);Số điểm wifi công cộng miễn phí",
+        "03664;Xã Chiềng Xôm;2023;0.125;1,797,000",
+        "03658;Xã Chiềng Cọ;2023;12.500;2,000,000",
+        "03661;Xã Chiềng Đen;2023;98.9;1.797.000",
+        "03646;Phường Chiềng Lề;2023;46,5;1,797",
+    ]
+    results = _both_paths(tmp_path, monkeypatch, "so-khcn-son-la", "digital_infrastructure", "\n".join(lines).encode())
     assert results["bulk"] == results["rows"]
     assert results["rows"][:3] == ("partly_landed", 3, 1)
-    values = duckdb.sql(f"select unit_code, fixed_broadband_household_pct, free_wifi_points from read_parquet("
-                        f"'{tmp_path}/bulk/data/bronze/digital_infrastructure/*.parquet') order by 1").fetchall()
+    values = duckdb.sql(
+        f"select unit_code, fixed_broadband_household_pct, free_wifi_points from read_parquet("
+        f"'{tmp_path}/bulk/data/bronze/digital_infrastructure/*.parquet') order by 1"
+    ).fetchall()
     assert values == [("03646", 46.5, 1797), ("03658", 12.5, 2000000), ("03664", 0.125, 1797000)]
 
 
@@ -225,40 +281,61 @@ def test_a_control_character_anywhere_rejects_the_file_on_both_paths(tmp_path, m
     results = _both_paths(tmp_path, monkeypatch, "so-khcn-son-la", "digital_infrastructure", content)
     assert results["bulk"] == results["rows"] == ("rejected", 0, 0, [])
     for kind in ("rows", "bulk"):
-        report = json.loads((tmp_path / kind / "dz" / "so-khcn-son-la" / "_reports" / "digital_infrastructure" /
-                             "messy.csv.report.json").read_text())
-        assert report["problems"][0]["en"] == (f"Line 5002 of the file holds a control character "
-                                               f"(U+{ord(character):04X}), which is not text")
+        report = json.loads(
+            (
+                tmp_path
+                / kind
+                / "dz"
+                / "so-khcn-son-la"
+                / "_reports"
+                / "digital_infrastructure"
+                / "messy.csv.report.json"
+            ).read_text()
+        )
+        assert report["problems"][0]["en"] == (
+            f"Line 5002 of the file holds a control character (U+{ord(character):04X}), which is not text"
+        )
 
 
 def _messy_csv_corpus():
     from test_ingest_corpus import CASES, PARTLY
 
-    cases = {k: (name, content) for k, (name, content, *_) in {**CASES, **PARTLY}.items()
-             if name.endswith((".csv", ".txt")) and content}
+    cases = {
+        k: (name, content)
+        for k, (name, content, *_) in {**CASES, **PARTLY}.items()
+        if name.endswith((".csv", ".txt")) and content
+    }
     return sorted(cases.items())
 
 
 @pytest.mark.parametrize("case, file", _messy_csv_corpus(), ids=[c for c, _ in _messy_csv_corpus()])
 def test_bulk_path_reports_the_messy_corpus_as_the_row_path_does(case, file, tmp_path, monkeypatch):
     name, content = file
-    results = _all_paths(tmp_path, monkeypatch, "so-khcn-son-la", "digital_infrastructure", content=content,
-                         messy_name=name)
+    results = _all_paths(
+        tmp_path, monkeypatch, "so-khcn-son-la", "digital_infrastructure", content=content, messy_name=name
+    )
     assert results["bulk"] == results["rows"]
 
 
 def test_a_second_table_in_the_file_ends_the_data_on_both_paths(tmp_path, monkeypatch):
     """Below the digital-infrastructure table, an online-services table with its own header: its
     header and rows are held back as another table's, never landed as this dataset's columns."""
-    lines = ["Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%)", "03664;Xã Chiềng Xôm;2023;46,32",
-             "03658;Xã Chiềng Cọ;2023;40", "Mã đơn vị;Tên đơn vị;Kỳ báo cáo;Tổng số TTHC",
-             "14;Tỉnh Sơn La;2023;1797", "03661;Xã Chiềng Đen;2023;41"]
-    results = _all_paths(tmp_path, monkeypatch, "so-khcn-son-la", "digital_infrastructure",
-                         content="\n".join(lines).encode())
+    lines = [
+        "Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%)",
+        "03664;Xã Chiềng Xôm;2023;46,32",
+        "03658;Xã Chiềng Cọ;2023;40",
+        "Mã đơn vị;Tên đơn vị;Kỳ báo cáo;Tổng số TTHC",
+        "14;Tỉnh Sơn La;2023;1797",
+        "03661;Xã Chiềng Đen;2023;41",
+    ]
+    results = _all_paths(
+        tmp_path, monkeypatch, "so-khcn-son-la", "digital_infrastructure", content="\n".join(lines).encode()
+    )
     assert results["bulk"][:3] == results["rows"][:3] == ("partly_landed", 2, 3)
     report = _report(tmp_path / "bulk" / "dz", "so-khcn-son-la", "digital_infrastructure", "messy.csv")
     assert [(p["row"], p["en"]) for p in report["problems"]] == [
-        (n, "Another table starts at row 4; its rows do not belong to this dataset") for n in (4, 5, 6)]
+        (n, "Another table starts at row 4; its rows do not belong to this dataset") for n in (4, 5, 6)
+    ]
 
 
 def test_a_report_lists_at_most_a_thousand_problems_then_counts_them_on_both_paths(tmp_path, monkeypatch):
@@ -266,11 +343,18 @@ def test_a_report_lists_at_most_a_thousand_problems_then_counts_them_on_both_pat
 
     header = "Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%);Số điểm wifi công cộng miễn phí"
     bad = [f"03664;Xã Chiềng Xôm;{2000 + i % 20};{100 + i},5;{'x' if i % 3 == 0 else 1}" for i in range(1500)]
-    results = _all_paths(tmp_path, monkeypatch, "so-khcn-son-la", "digital_infrastructure",
-                         content="\n".join([header, "03658;Xã Chiềng Cọ;2023;40;1", *bad]).encode())
+    results = _all_paths(
+        tmp_path,
+        monkeypatch,
+        "so-khcn-son-la",
+        "digital_infrastructure",
+        content="\n".join([header, "03658;Xã Chiềng Cọ;2023;40;1", *bad]).encode(),
+    )
     assert results["bulk"][:3] == results["rows"][:3] == ("partly_landed", 1, 1500)
     report = _report(tmp_path / "bulk" / "dz", "so-khcn-son-la", "digital_infrastructure", "messy.csv")
     assert len(report["problems"]) == MAX_LISTED_PROBLEMS
     assert report["problems_total"] == 2000 and report["problems_not_listed"] == 1000
     assert [(c["column"], c["problems"]) for c in report["problems_by_column"]] == [
-        ("fixed_broadband_household_pct", 1500), ("free_wifi_points", 500)]
+        ("fixed_broadband_household_pct", 1500),
+        ("free_wifi_points", 500),
+    ]

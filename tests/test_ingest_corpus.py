@@ -1,5 +1,6 @@
 """A corpus of messy and hostile department files, each with its asserted outcome: the rows that
 land with their values, or the exact reason in the report. Files are written by the tests."""
+
 from __future__ import annotations
 
 import io
@@ -11,8 +12,8 @@ import zipfile
 import duckdb
 import openpyxl
 import pytest
-
 from helpers import SAMPLES, drop
+
 from ingest.run import ingest_dropzone
 
 DEPT = "so-khcn-son-la"
@@ -93,8 +94,14 @@ def xls_bytes() -> bytes:
     ws.write_merge(2, 2, 3, 4, "Tỷ lệ hộ gia đình (%)")
     ws.write(3, 3, "Có kết nối Internet băng rộng cố định (cáp quang)")
     ws.write(3, 4, "Có điện thoại thông minh")
-    for r, row in enumerate([[1, "Xã Chiềng Xôm", 3664, "46,32", 96.36], [2, "Xã Chiềng Cọ", "03658", 39.8, "95,02"],
-                             [None, "Cộng", None, 43.06, None]], start=4):
+    for r, row in enumerate(
+        [
+            [1, "Xã Chiềng Xôm", 3664, "46,32", 96.36],
+            [2, "Xã Chiềng Cọ", "03658", 39.8, "95,02"],
+            [None, "Cộng", None, 43.06, None],
+        ],
+        start=4,
+    ):
         for c, v in enumerate(row):
             if v is not None:
                 ws.write(r, c, v)
@@ -113,31 +120,58 @@ CASES = {
     "utf8_bom_semicolons": ("a.csv", b"\xef\xbb\xbf" + csv_text().encode(), LANDS, {"03664": 46.32}),
     "utf8_commas_crlf": ("b.csv", csv_text(sep=",", newline="\r\n").encode(), LANDS, {"03658": 39.8}),
     "utf16_excel_unicode_text": ("c.txt", csv_text(sep="\t").encode("utf-16"), LANDS, {"03664": 46.32}),
-    "windows_1258_combining": ("d.csv", cp1258_bytes(csv_text()), LANDS,
-                               {"03664": 46.32}),
+    "windows_1258_combining": ("d.csv", cp1258_bytes(csv_text()), LANDS, {"03664": 46.32}),
     "tcvn3": ("e.csv", tcvn3_bytes(csv_text()), LANDS, {"03664": 46.32}),
     "vni": ("f.csv", vni_bytes(csv_text()), LANDS, {"03658": 39.8}),
     "nfd_utf8": ("g.csv", unicodedata.normalize("NFD", csv_text()).encode(), LANDS, {"03664": 46.32}),
-    "json_records": ("h.json", json.dumps([dict(zip(HEADER, r)) for r in ROWS], ensure_ascii=False).encode(),
-                     LANDS, {"03664": 46.32}),
-    "json_lines": ("i.jsonl", "\n".join(json.dumps(dict(zip(HEADER, r)), ensure_ascii=False) for r in ROWS).encode(),
-                   LANDS, {"03658": 39.8}),
+    "json_records": (
+        "h.json",
+        json.dumps([dict(zip(HEADER, r)) for r in ROWS], ensure_ascii=False).encode(),
+        LANDS,
+        {"03664": 46.32},
+    ),
+    "json_lines": (
+        "i.jsonl",
+        "\n".join(json.dumps(dict(zip(HEADER, r)), ensure_ascii=False) for r in ROWS).encode(),
+        LANDS,
+        {"03658": 39.8},
+    ),
     "xlsx_merged_header_numbers_as_text": ("j.xlsx", xlsx_bytes(merged_header_sheet), LANDS, {"03664": 46.32}),
-    "lost_leading_zero_and_percent_sign": ("k.csv", csv_text(rows=[["3664", "Chiềng Xôm", "2023", "46,32%", "2"]])
-                                           .encode(), LANDS, {"03664": 46.32}),
-    "name_only_abbreviated": ("l.csv", csv_text(rows=[["", "X. Chiềng Cọ", "2023", "39,8", "1"]]).encode(), LANDS,
-                              {"03658": 39.8}),
-    "blank_lines_and_total_row": ("m.csv", (csv_text() + ";Tổng cộng;;43,06;3\n\n\n").encode(), LANDS,
-                                  {"03664": 46.32, "03658": 39.8}),
+    "lost_leading_zero_and_percent_sign": (
+        "k.csv",
+        csv_text(rows=[["3664", "Chiềng Xôm", "2023", "46,32%", "2"]]).encode(),
+        LANDS,
+        {"03664": 46.32},
+    ),
+    "name_only_abbreviated": (
+        "l.csv",
+        csv_text(rows=[["", "X. Chiềng Cọ", "2023", "39,8", "1"]]).encode(),
+        LANDS,
+        {"03658": 39.8},
+    ),
+    "blank_lines_and_total_row": (
+        "m.csv",
+        (csv_text() + ";Tổng cộng;;43,06;3\n\n\n").encode(),
+        LANDS,
+        {"03664": 46.32, "03658": 39.8},
+    ),
     "empty_file": ("n.csv", b"", "rejected", "The file is empty"),
     "header_without_rows": ("o.csv", csv_text(rows=[]).encode(), "rejected", "no data rows"),
     "binary_junk": ("p.csv", bytes(range(256)) * 64, "rejected", "not text"),
     "unknown_encoding": ("q.csv", bytes(range(0x80, 0x100)) * 64, "rejected", "encoding was not recognised"),
-    "duplicate_headers": ("r.csv", csv_text(header=HEADER + ["Năm"], rows=[r + ["2023"] for r in ROWS]).encode(),
-                          "rejected", "appears twice"),
+    "duplicate_headers": (
+        "r.csv",
+        csv_text(header=HEADER + ["Năm"], rows=[r + ["2023"] for r in ROWS]).encode(),
+        "rejected",
+        "appears twice",
+    ),
     "hundred_thousand_columns": ("s.csv", wide_csv(), "rejected", "columns (at most 500)"),
-    "ten_megabyte_line": ("t.csv", csv_text().encode() + b'03664;"' + b"x" * (10 * 1024 * 1024) + b'"\n',
-                          "rejected", "a cell is too long"),
+    "ten_megabyte_line": (
+        "t.csv",
+        csv_text().encode() + b'03664;"' + b"x" * (10 * 1024 * 1024) + b'"\n',
+        "rejected",
+        "a cell is too long",
+    ),
     "xls_excel_97_merged_header": ("j2.xls", xls_bytes(), LANDS, {"03664": 46.32, "03658": 39.8}),
     "text_named_xls": ("v2.xls", csv_text().encode(), "rejected", "not a real Excel file"),
     "zip_bomb_xlsx": ("u.xlsx", zip_bomb(), "rejected", "zip bomb"),
@@ -150,27 +184,49 @@ CASES = {
     "utf8_bom_over_windows_1258": ("bom.csv", b"\xef\xbb\xbfT\xean,K\xf2\nA,B\n", "rejected", "No header row"),
     "utf16_odd_number_of_bytes": ("odd.csv", b"\xff\xfeA\x00B", "rejected", "cut short"),
     "json_nested_100000_deep": ("deep.json", b"[" * 100_000 + b"]" * 100_000, "rejected", "nested far too deep"),
-    "name_of_252_bytes": ("Hạ tầng số " * 14 + "x" * (252 - len(("Hạ tầng số " * 14).encode()) - 4) + ".csv",
-                          csv_text().encode(), LANDS, {"03664": 46.32, "03658": 39.8}),
+    "name_of_252_bytes": (
+        "Hạ tầng số " * 14 + "x" * (252 - len(("Hạ tầng số " * 14).encode()) - 4) + ".csv",
+        csv_text().encode(),
+        LANDS,
+        {"03664": 46.32, "03658": 39.8},
+    ),
 }
 assert len(CASES["name_of_252_bytes"][0].encode()) == 252
 # Rows held back while the rest land: (file, bytes, landed codes, reason fragment in the report)
 PARTLY = {
-    "formula_cell": ("z1.csv", csv_text(rows=ROWS + [["03661", "=HYPERLINK(\"http://x\",\"Chiềng Đen\")", "2023",
-                                                       "41,15", "1"]]).encode(), {"03664", "03658"}, "formula"),
-    "percent_over_100": ("z2.csv", csv_text(rows=ROWS + [["03661", "Xã Chiềng Đen", "2023", "146,5", "1"]]).encode(),
-                         {"03664", "03658"}, "outside the allowed range"),
-    "bad_number": ("z3.csv", csv_text(rows=ROWS + [["03661", "Xã Chiềng Đen", "2023", "41,1,5", "1"]]).encode(),
-                   {"03664", "03658"}, "several commas"),
-    "negative_count": ("z4.csv", csv_text(rows=ROWS + [["03661", "Xã Chiềng Đen", "2023", "41,15", "-1"]]).encode(),
-                       {"03664", "03658"}, "outside the allowed range"),
+    "formula_cell": (
+        "z1.csv",
+        csv_text(rows=ROWS + [["03661", '=HYPERLINK("http://x","Chiềng Đen")', "2023", "41,15", "1"]]).encode(),
+        {"03664", "03658"},
+        "formula",
+    ),
+    "percent_over_100": (
+        "z2.csv",
+        csv_text(rows=ROWS + [["03661", "Xã Chiềng Đen", "2023", "146,5", "1"]]).encode(),
+        {"03664", "03658"},
+        "outside the allowed range",
+    ),
+    "bad_number": (
+        "z3.csv",
+        csv_text(rows=ROWS + [["03661", "Xã Chiềng Đen", "2023", "41,1,5", "1"]]).encode(),
+        {"03664", "03658"},
+        "several commas",
+    ),
+    "negative_count": (
+        "z4.csv",
+        csv_text(rows=ROWS + [["03661", "Xã Chiềng Đen", "2023", "41,15", "-1"]]).encode(),
+        {"03664", "03658"},
+        "outside the allowed range",
+    ),
     "duplicate_row": ("z5.csv", csv_text(rows=ROWS + [ROWS[0]]).encode(), {"03664", "03658"}, "Same key as row 2"),
 }
 
 
 def _landed(data_dir):
-    rows = duckdb.sql(f"select unit_code, fixed_broadband_household_pct from read_parquet("
-                      f"'{data_dir}/bronze/{DI}/*.parquet', union_by_name=true)").fetchall()
+    rows = duckdb.sql(
+        f"select unit_code, fixed_broadband_household_pct from read_parquet("
+        f"'{data_dir}/bronze/{DI}/*.parquet', union_by_name=true)"
+    ).fetchall()
     return dict(rows)
 
 
@@ -191,8 +247,9 @@ def test_corpus_file(case, dropzone, data_dir):
         landed = _landed(data_dir)
         for code, value in expected.items():
             assert landed[code] == value
-        assert len(landed) == (1 if len(expected) == 1 and case in ("lost_leading_zero_and_percent_sign",
-                                                                     "name_only_abbreviated") else 2)
+        assert len(landed) == (
+            1 if len(expected) == 1 and case in ("lost_leading_zero_and_percent_sign", "name_only_abbreviated") else 2
+        )
     else:
         report = _report(dropzone, name)
         assert expected in report["problems"][0]["en"], report["problems"][0]
@@ -236,16 +293,22 @@ def test_a_department_cannot_write_another_departments_data(dropzone, data_dir):
     drop(dropzone, "so-nnmt-son-la", DI, name="a.csv", content=csv_text().encode())
     result = ingest_dropzone(dropzone, data_dir, "r1")
     assert [f.status for f in result.files] == ["landed", "landed"]
-    rows = duckdb.sql(f"select _department, count(*) from read_parquet('{data_dir}/bronze/{DI}/*.parquet', "
-                      "union_by_name=true) group by 1 order by 1").fetchall()
+    rows = duckdb.sql(
+        f"select _department, count(*) from read_parquet('{data_dir}/bronze/{DI}/*.parquet', "
+        "union_by_name=true) group by 1 order by 1"
+    ).fetchall()
     assert rows == [("so-khcn-son-la", 2), ("so-nnmt-son-la", 2)]
     # A corrected file from one department supersedes only that department's file.
     drop(dropzone, "so-khcn-son-la", DI, name="b.csv", content=csv_text(rows=[ROWS[0]]).encode())
     ingest_dropzone(dropzone, data_dir, "r2")
-    ledger = duckdb.sql(f"select department, file_name, status from '{data_dir}/ledger.parquet' "
-                        "order by 1, 2").fetchall()
-    assert ledger == [("so-khcn-son-la", "a.csv", "superseded"), ("so-khcn-son-la", "b.csv", "landed"),
-                      ("so-nnmt-son-la", "a.csv", "landed")]
+    ledger = duckdb.sql(
+        f"select department, file_name, status from '{data_dir}/ledger.parquet' order by 1, 2"
+    ).fetchall()
+    assert ledger == [
+        ("so-khcn-son-la", "a.csv", "superseded"),
+        ("so-khcn-son-la", "b.csv", "landed"),
+        ("so-nnmt-son-la", "a.csv", "landed"),
+    ]
 
 
 def test_all_bundled_samples_land(tmp_path, data_dir):
@@ -258,13 +321,16 @@ def test_all_bundled_samples_land(tmp_path, data_dir):
     result = ingest_dropzone(dropzone, data_dir, "r1")
     assert result.rejected == []
     by_file = {f.file_name: (f.status, f.rows_landed) for f in result.files}
-    assert by_file["to_cns_cong_dong_2023.csv"] == ("landed", 5)            # TCVN3
+    assert by_file["to_cns_cong_dong_2023.csv"] == ("landed", 5)  # TCVN3
     assert by_file["DanhGia_TieuChi_NTM_HuyenCaoLanh_2023.csv"] == ("landed", 54)  # Windows-1258
     assert by_file["HoSo_MotCua_Thang01_2024.csv"] == ("landed", 2000)
-    assert by_file["SanPham_OCOP_2023.json"] == ("partly_landed", 4)      # one product with 6 stars
-    teams = duckdb.sql(f"select unit_name, hamlet_name, team_established from read_parquet("
-                       f"'{data_dir}/bronze/community_digital_teams/*.parquet') order by _row_number").fetchall()
+    assert by_file["SanPham_OCOP_2023.json"] == ("partly_landed", 4)  # one product with 6 stars
+    teams = duckdb.sql(
+        f"select unit_name, hamlet_name, team_established from read_parquet("
+        f"'{data_dir}/bronze/community_digital_teams/*.parquet') order by _row_number"
+    ).fetchall()
     assert teams[0] == ("xã Sảng Mộc", "xóm Khuổi Mèn", True)
-    records = duckdb.sql(f"select * from read_parquet('{data_dir}/bronze/public_service_records/*.parquet') "
-                         "limit 1").df()
+    records = duckdb.sql(
+        f"select * from read_parquet('{data_dir}/bronze/public_service_records/*.parquet') limit 1"
+    ).df()
     assert not {"applicant_name", "citizen_id", "phone"} & set(records.columns)  # personal data never stored

@@ -1,19 +1,25 @@
 """The layout a newcomer relies on: one settings module, imports that point one way, the local
 portal's installer outside the pipeline's packages, small functions."""
+
 from __future__ import annotations
 
 import ast
 import subprocess
 import sys
-from pathlib import Path
 
 from ntm_core.settings import REPO_ROOT, markdown_table
 
 PIPELINE_PACKAGES = ("ntm_core", "ingest", "expectations", "publish", "ntm", "dags")
 # Who may import whom: the core at the bottom, the stages above it and independent of each other,
 # the pipeline, CLI and DAGs on top.
-MAY_IMPORT = {"ntm_core": set(), "ingest": {"ntm_core"}, "expectations": {"ntm_core"}, "publish": {"ntm_core"},
-              "ntm": {"ntm_core", "ingest", "expectations", "publish"}, "dags": {"ntm_core", "ntm"}}
+MAY_IMPORT = {
+    "ntm_core": set(),
+    "ingest": {"ntm_core"},
+    "expectations": {"ntm_core"},
+    "publish": {"ntm_core"},
+    "ntm": {"ntm_core", "ingest", "expectations", "publish"},
+    "dags": {"ntm_core", "ntm"},
+}
 
 
 def _sources(*packages: str):
@@ -28,8 +34,12 @@ def test_the_readme_settings_table_is_the_settings_module():
 
 
 def test_only_the_settings_module_reads_the_environment():
-    readers = sorted(str(path.relative_to(REPO_ROOT)) for _, path, tree in _sources(*PIPELINE_PACKAGES)
-                     for node in ast.walk(tree) if isinstance(node, ast.Attribute) and node.attr == "environ")
+    readers = sorted(
+        str(path.relative_to(REPO_ROOT))
+        for _, path, tree in _sources(*PIPELINE_PACKAGES)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and node.attr == "environ"
+    )
     assert set(readers) == {"ntm_core/settings.py"}
 
 
@@ -37,8 +47,13 @@ def test_imports_point_one_way():
     wrong = []
     for package, path, tree in _sources(*PIPELINE_PACKAGES):
         for node in ast.walk(tree):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module]
+                if isinstance(node, ast.ImportFrom) and node.module and not node.level
+                else []
+            )
             for name in names:
                 top = name.split(".")[0]
                 if top in MAY_IMPORT and top != package and top not in MAY_IMPORT[package]:
@@ -47,9 +62,11 @@ def test_imports_point_one_way():
 
 
 def test_the_pipeline_does_not_load_the_portal_installer():
-    code = ("import sys, ntm, ntm.pipeline, ntm.cli, ingest.run, publish.run, expectations.validate\n"
-            "print(sorted(m for m, v in sys.modules.items() if 'portal' in (getattr(v, '__file__', '') or '')"
-            " and 'ckan' not in m))")
+    code = (
+        "import sys, ntm, ntm.pipeline, ntm.cli, ingest.run, publish.run, expectations.validate\n"
+        "print(sorted(m for m, v in sys.modules.items() if 'portal' in (getattr(v, '__file__', '') or '')"
+        " and 'ckan' not in m))"
+    )
     loaded = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "[]"
     for _, path, _ in _sources(*PIPELINE_PACKAGES[:-1]):  # what the wheel ships
@@ -58,7 +75,10 @@ def test_the_pipeline_does_not_load_the_portal_installer():
 
 
 def test_no_function_in_the_pipeline_is_over_80_lines():
-    long = [f"{path.relative_to(REPO_ROOT)}:{node.lineno} {node.name}" for _, path, tree in _sources(*PIPELINE_PACKAGES)
-            for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-            and node.end_lineno - node.lineno + 1 > 80]
+    long = [
+        f"{path.relative_to(REPO_ROOT)}:{node.lineno} {node.name}"
+        for _, path, tree in _sources(*PIPELINE_PACKAGES)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 80
+    ]
     assert long == []

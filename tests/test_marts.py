@@ -1,13 +1,13 @@
 """The unified schema on the bundled samples: values computed from the sample files themselves."""
+
 import csv
 import os
-import shutil
 import unicodedata
 
 import duckdb
 import pytest
-
 from helpers import SAMPLES, copy_build
+
 from ingest.run import ingest_dropzone
 from ntm.transform import transform
 
@@ -40,7 +40,9 @@ def test_share_of_communes_meeting_8_4_and_average_criteria_met(built):
     met = {"đạt", "x"}
     by_commune = {}
     for r in rows:
-        by_commune.setdefault(r["Mã xã"], {}).setdefault(r["Tiêu chí số"], []).append(r["Kết quả"].strip().lower() in met)
+        by_commune.setdefault(r["Mã xã"], {}).setdefault(r["Tiêu chí số"], []).append(
+            r["Kết quả"].strip().lower() in met
+        )
     eight_four = {r["Mã xã"]: r["Kết quả"].strip().lower() in met for r in rows if r["Chỉ tiêu"] == "8.4"}
     expected_share = round(100 * sum(eight_four.values()) / len(eight_four), 1)
     expected_avg = sum(sum(all(v) for v in c.values()) for c in by_commune.values()) / len(by_commune)
@@ -63,8 +65,9 @@ def test_a_set_whose_size_is_unknown_never_counts_as_met_in_full(built):
     assert set(advanced.recognised_level) == {"none"}  # and no recognition decision is recorded
     ntm = mart(data_dir, "fact_commune_ntm_status", "criteria_set = 'ntm'")
     assert set(ntm.criteria_total) == {19}
-    sets = duckdb.sql(f"select criteria_set, set_criteria_total from '{data_dir}/marts/dim_criterion.parquet' "
-                      "group by all order by 1").fetchall()
+    sets = duckdb.sql(
+        f"select criteria_set, set_criteria_total from '{data_dir}/marts/dim_criterion.parquet' group by all order by 1"
+    ).fetchall()
     assert sets == [("huyen", None), ("nang_cao", None), ("ntm", 19)]
 
 
@@ -74,12 +77,12 @@ def test_kpis_met_and_not_met(built):
     # Every target of Tây Ninh's plan 3306/KH-UBND (2023-2025), once for each year of the plan.
     assert len(kpi) == 12 * 3 and set(kpi.year) == {2023, 2024, 2025} and set(kpi.target_year) == {2025}
     y2024 = kpi[kpi.year == 2024].set_index("target_code")
-    assert y2024.loc["communes_meeting_8_4_pct", "actual_value"] == 90.0      # 9 of 10 communes of Tân Biên
+    assert y2024.loc["communes_meeting_8_4_pct", "actual_value"] == 90.0  # 9 of 10 communes of Tân Biên
     assert y2024.loc["communes_meeting_8_4_pct", "measured_over"] == 10
-    assert not y2024.loc["communes_meeting_8_4_pct", "met"]                   # the plan asks for 97%
+    assert not y2024.loc["communes_meeting_8_4_pct", "met"]  # the plan asks for 97%
     assert y2024.loc["communes_meeting_8_4_advanced_pct", "actual_value"] == 66.7
-    assert y2024.loc["communes_meeting_8_4_advanced_pct", "met"]              # 50% asked
-    assert y2024.loc["work_records_online_commune_pct"].isna()["met"]         # nothing to measure it with yet
+    assert y2024.loc["communes_meeting_8_4_advanced_pct", "met"]  # 50% asked
+    assert y2024.loc["work_records_online_commune_pct"].isna()["met"]  # nothing to measure it with yet
     assert y2024.loc["districts_meeting_9_5_pct", "measure_en"].startswith("Not measured")
     # Years with no data are kept, with an unknown result rather than a "not met".
     assert kpi[kpi.year == 2025].met.isna().all() and kpi[kpi.year == 2023].actual_value.isna().all()
@@ -93,8 +96,10 @@ def test_old_units_report_on_todays_provinces(built):
     assert set(rows.current_province_name) == {"Tỉnh Đồng Tháp"}
     tay_ninh = mart(data_dir, "fact_commune_criteria", "province_code = '72'")
     assert set(tay_ninh.current_province_code) == {"80"}  # Tây Ninh today has the code of old Long An
-    by_today = duckdb.sql(f"select current_province_name, count(distinct unit_key) from "
-                          f"'{data_dir}/marts/fact_digital_infrastructure.parquet' group by 1 order by 1").fetchall()
+    by_today = duckdb.sql(
+        f"select current_province_name, count(distinct unit_key) from "
+        f"'{data_dir}/marts/fact_digital_infrastructure.parquet' group by 1 order by 1"
+    ).fetchall()
     assert by_today == [("Tỉnh Sơn La", 11), ("Tỉnh Đồng Tháp", 12)]
 
 
@@ -116,7 +121,8 @@ def test_rebuilding_without_new_files_changes_nothing_and_a_correction_changes_o
     folder = dropzone / "so-khcn-dong-thap" / "digital_infrastructure"
     original = (folder / "HaTangSo_HuyenCaoLanh_2023.csv").read_bytes()
     (folder / "HaTangSo_HuyenCaoLanh_2023_sua.csv").write_bytes(
-        original.replace("Xã Mỹ Thọ;2023;83,66".encode(), "Xã Mỹ Thọ;2023;84,10".encode()))
+        original.replace("Xã Mỹ Thọ;2023;83,66".encode(), "Xã Mỹ Thọ;2023;84,10".encode())
+    )
     os.utime(folder / "HaTangSo_HuyenCaoLanh_2023_sua.csv", (os.path.getmtime(folder) - 60,) * 2)
     ingest_dropzone(dropzone, data_dir, "r2")
     assert transform(data_dir).success
@@ -133,7 +139,11 @@ def test_reporting_periods_and_the_facts_that_refer_to_them(built):
     assert len(periods) == 21 * (1 + 2 + 4 + 12)
     q1 = periods.loc["2024-Q1"]
     assert (q1.label_vi, q1.label_en, str(q1.start_date.date()), str(q1.end_date.date())) == (
-        "Quý I/2024", "Q1 2024", "2024-01-01", "2024-03-31")
+        "Quý I/2024",
+        "Q1 2024",
+        "2024-01-01",
+        "2024-03-31",
+    )
     assert str(periods.loc["2024-02"].end_date.date()) == "2024-02-29"  # a leap year
     assert periods.loc["2023-H2"].label_vi == "6 tháng cuối năm 2023"
     for fact in ("fact_online_public_services", "fact_satisfaction_surveys"):

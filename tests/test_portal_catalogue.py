@@ -1,6 +1,7 @@
 """What harvesters read from the portal: metadata in a declared schema (ckanext-scheming) and DCAT
 (ckanext-dcat, DCAT-AP 2) for every dataset and the catalogue, with the licence, period, frequency,
 languages and the downloadable distributions."""
+
 import urllib.request
 
 import pytest
@@ -36,7 +37,6 @@ def test_each_dataset_is_described_in_dcat_for_harvesters(ckan, marts_copy, pref
 
 def test_dataset_metadata_follows_the_declared_schema(ckan, marts_copy, prefix):
     import yaml
-
     from helpers import REPO
 
     schema = ckan.action.scheming_dataset_schema_show(type="dataset")
@@ -45,8 +45,16 @@ def test_dataset_metadata_follows_the_declared_schema(ckan, marts_copy, prefix):
     mart = marts_copy / "marts" / "fact_cooperatives.parquet"
     [published] = publish_marts({"fact_cooperatives": mart}, {}, marts_copy).datasets
     package = ckan.action.package_show(id=published.name)
-    for field in ("temporal_coverage", "spatial_coverage", "update_frequency", "source_departments",
-                  "temporal_start", "temporal_end", "ntm_mart", "ntm_content_hash"):
+    for field in (
+        "temporal_coverage",
+        "spatial_coverage",
+        "update_frequency",
+        "source_departments",
+        "temporal_start",
+        "temporal_end",
+        "ntm_mart",
+        "ntm_content_hash",
+    ):
         assert package[field], field
     assert package["ntm_mart"] == "fact_cooperatives" and package["source_departments"] == "so-nnmt-dong-thap"
     assert {r["ntm_kind"] for r in package["resources"]} == {"csv", "parquet", "datapackage"}

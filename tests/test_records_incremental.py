@@ -1,21 +1,27 @@
 """The big table: public-service records are built incrementally, one month at a time, and written
 as Parquet partitioned by month; adding a month never rebuilds the months before it."""
-import duckdb
 
+import duckdb
 from helpers import SAMPLES, drop
+
 from ingest.run import ingest_dropzone
 from ntm.transform import transform
 
 DEPT = ("mot-cua-dong-thap", "public_service_records")
-HEADER = ("Mã hồ sơ,Mã TTHC,Tên TTHC,Cấp giải quyết,Mã đơn vị,Đơn vị tiếp nhận,Ngày tiếp nhận,Ngày hẹn trả,"
-          "Ngày trả kết quả,Hình thức nộp,Họ tên người nộp,Số CCCD,Số điện thoại")
+HEADER = (
+    "Mã hồ sơ,Mã TTHC,Tên TTHC,Cấp giải quyết,Mã đơn vị,Đơn vị tiếp nhận,Ngày tiếp nhận,Ngày hẹn trả,"
+    "Ngày trả kết quả,Hình thức nộp,Họ tên người nộp,Số CCCD,Số điện thoại"
+)
 
 
 def february(online: int) -> bytes:
     """12 applications at Xã Mỹ Thọ in February 2024, `online` of them submitted online."""
-    rows = [f"000.00.30100.H20-2402-{i:04d},1.004227,Cấp giấy phép xây dựng nhà ở riêng lẻ,Xã,30100,Xã Mỹ Thọ,"
-            f"05/02/2024,10/02/2024,08/02/2024,{'Trực tuyến' if i < online else 'Trực tiếp'},Nguyễn Văn A,"
-            f"0{i:011d},09{i:08d}" for i in range(12)]
+    rows = [
+        f"000.00.30100.H20-2402-{i:04d},1.004227,Cấp giấy phép xây dựng nhà ở riêng lẻ,Xã,30100,Xã Mỹ Thọ,"
+        f"05/02/2024,10/02/2024,08/02/2024,{'Trực tuyến' if i < online else 'Trực tiếp'},Nguyễn Văn A,"
+        f"0{i:011d},09{i:08d}"
+        for i in range(12)
+    ]
     return ("\n".join([HEADER, *rows]) + "\n").encode()
 
 
@@ -27,11 +33,16 @@ def build(dropzone, data_dir, run_id):
 def records(data_dir):
     con = duckdb.connect(str(data_dir / "warehouse.duckdb"))
     try:
-        by_month = dict(con.sql("select period, min(loaded_through) from intermediate.int_public_service_records__current "
-                                "group by all").fetchall())
-        monthly = con.sql("select period, applications_received, applications_online "
-                          "from intermediate.int_public_service_records__monthly where unit_key = '2024:commune:30100' "
-                          "and level = 'Xã'").fetchall()
+        by_month = dict(
+            con.sql(
+                "select period, min(loaded_through) from intermediate.int_public_service_records__current group by all"
+            ).fetchall()
+        )
+        monthly = con.sql(
+            "select period, applications_received, applications_online "
+            "from intermediate.int_public_service_records__monthly where unit_key = '2024:commune:30100' "
+            "and level = 'Xã'"
+        ).fetchall()
     finally:
         con.close()
     return by_month, {p: (r, o) for p, r, o in monthly}
@@ -58,8 +69,9 @@ def test_adding_a_month_rebuilds_only_that_month(dropzone, data_dir):
     assert months["2024-02"] > jan_loaded
     assert january.stat().st_mtime_ns == january_written  # nor its Parquet partition rewritten
     assert monthly["2024-02"] == (12, 6)
-    partition = duckdb.sql(f"select count(*), count(*) filter (where channel = 'Trực tuyến') "
-                           f"from '{lake}/period=2024-02/data_0.parquet'").fetchone()
+    partition = duckdb.sql(
+        f"select count(*), count(*) filter (where channel = 'Trực tuyến') from '{lake}/period=2024-02/data_0.parquet'"
+    ).fetchone()
     assert partition == (12, 6)
     # No personal data in the lake: the contract drops it at ingest.
     columns = duckdb.sql(f"select * from '{lake}/period=2024-02/data_0.parquet' limit 0").columns
@@ -72,17 +84,22 @@ def test_adding_a_month_rebuilds_only_that_month(dropzone, data_dir):
     assert again["2024-01"] == jan_loaded and again["2024-02"] > months["2024-02"]
     assert monthly["2024-02"] == (12, 8)
     assert january.stat().st_mtime_ns == january_written
-    fact = duckdb.sql(f"select applications_received, applications_online from '{data_dir}/marts/"
-                      "fact_online_public_services.parquet' where source = 'records' and period = '2024-02' "
-                      "and unit_code = '30100' and level = 'Xã'").fetchall()
+    fact = duckdb.sql(
+        f"select applications_received, applications_online from '{data_dir}/marts/"
+        "fact_online_public_services.parquet' where source = 'records' and period = '2024-02' "
+        "and unit_code = '30100' and level = 'Xã'"
+    ).fetchall()
     assert fact == [(12, 8)]
 
 
 def first_quarter(months: tuple[str, ...]) -> bytes:
     """Four applications at Xã Mỹ Thọ in each of the given months of 2024 ("01", "02", ...)."""
-    rows = [f"000.00.30100.H20-24{m}-{i:04d},1.004227,Cấp giấy phép xây dựng nhà ở riêng lẻ,Xã,30100,Xã Mỹ Thọ,"
-            f"05/{m}/2024,10/{m}/2024,08/{m}/2024,Trực tuyến,Nguyễn Văn A,0{i:011d},09{i:08d}"
-            for m in months for i in range(4)]
+    rows = [
+        f"000.00.30100.H20-24{m}-{i:04d},1.004227,Cấp giấy phép xây dựng nhà ở riêng lẻ,Xã,30100,Xã Mỹ Thọ,"
+        f"05/{m}/2024,10/{m}/2024,08/{m}/2024,Trực tuyến,Nguyễn Văn A,0{i:011d},09{i:08d}"
+        for m in months
+        for i in range(4)
+    ]
     return ("\n".join([HEADER, *rows]) + "\n").encode()
 
 
@@ -101,6 +118,7 @@ def test_a_month_dropped_by_a_correction_leaves_every_table(dropzone, data_dir):
     assert sorted(months) == ["2024-01", "2024-03"] and set(monthly) == {"2024-01", "2024-03"}
     assert not (lake / "period=2024-02").exists()
     assert duckdb.sql(f"select count(*) from read_parquet('{lake}/*/*.parquet')").fetchone()[0] == 8
-    fact = duckdb.sql(f"select period from '{data_dir}/marts/fact_online_public_services.parquet' "
-                      "where source = 'records' order by 1").fetchall()
+    fact = duckdb.sql(
+        f"select period from '{data_dir}/marts/fact_online_public_services.parquet' where source = 'records' order by 1"
+    ).fetchall()
     assert fact == [("2024-01",), ("2024-03",)]

@@ -1,4 +1,5 @@
 """A department that publishes its file over HTTP: fetched from a server on loopback, then ingested."""
+
 import functools
 import http.server
 import threading
@@ -8,8 +9,10 @@ import pytest
 
 from ntm import pipeline
 
-CSV = ("Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%)\n"
-       "03664;Xã Chiềng Xôm;2023;46,32\n03658;Xã Chiềng Cọ;2023;39,8\n").encode()
+CSV = (
+    "Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%)\n"
+    "03664;Xã Chiềng Xôm;2023;46,32\n03658;Xã Chiềng Cọ;2023;39,8\n"
+).encode()
 
 
 @pytest.fixture
@@ -31,12 +34,18 @@ def test_http_source_is_fetched_into_its_department_folder(http_server, tmp_path
         "so-khcn-son-la:\n  province: Sơn La\n  sources:\n"
         f"    - dataset: digital_infrastructure\n      url: {http_server}/ha-tang-so-2023.csv\n"
         "so-khcn-dong-thap:\n  province: Đồng Tháp\n  sources:\n"
-        f"    - dataset: digital_infrastructure\n      url: {http_server}/missing.csv\n", encoding="utf-8")
+        f"    - dataset: digital_infrastructure\n      url: {http_server}/missing.csv\n",
+        encoding="utf-8",
+    )
     monkeypatch.setenv("NTM_DEPARTMENTS", str(registry))
     result = pipeline.ingest(dropzone, data_dir, "r1")
     assert [(f.department, f.status, f.rows_landed) for f in result.files] == [("so-khcn-son-la", "landed", 2)]
-    landed = dict(duckdb.sql(f"select unit_code, fixed_broadband_household_pct from read_parquet("
-                             f"'{data_dir}/bronze/digital_infrastructure/*.parquet')").fetchall())
+    landed = dict(
+        duckdb.sql(
+            f"select unit_code, fixed_broadband_household_pct from read_parquet("
+            f"'{data_dir}/bronze/digital_infrastructure/*.parquet')"
+        ).fetchall()
+    )
     assert landed == {"03664": 46.32, "03658": 39.8}
     assert (dropzone / "so-khcn-son-la" / "digital_infrastructure" / "ha-tang-so-2023.csv").read_bytes() == CSV
     # Fetching again changes nothing.
@@ -54,8 +63,11 @@ def s3_server(monkeypatch):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(key, value)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -73,11 +85,14 @@ def test_s3_source_is_fetched_from_a_bucket(s3_server, tmp_path, monkeypatch, dr
     registry.write_text(
         "so-khcn-son-la:\n  province: Sơn La\n  sources:\n"
         "    - dataset: digital_infrastructure\n      url: s3://so-khcn-son-la/ha-tang-so/2023.csv\n"
-        f"      options: {{endpoint_url: '{s3_server}'}}\n", encoding="utf-8")
+        f"      options: {{endpoint_url: '{s3_server}'}}\n",
+        encoding="utf-8",
+    )
     monkeypatch.setenv("NTM_DEPARTMENTS", str(registry))
     result = pipeline.ingest(dropzone, data_dir, "r1")
     assert [(f.department, f.file_name, f.status, f.rows_landed) for f in result.files] == [
-        ("so-khcn-son-la", "2023.csv", "landed", 2)]
+        ("so-khcn-son-la", "2023.csv", "landed", 2)
+    ]
     assert (dropzone / "so-khcn-son-la" / "digital_infrastructure" / "2023.csv").read_bytes() == CSV
     # A corrected object in the bucket replaces the copy and supersedes the first reading.
     s3.put_object(Bucket="so-khcn-son-la", Key="ha-tang-so/2023.csv", Body=CSV.replace(b"46,32", b"47,01"))

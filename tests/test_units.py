@@ -1,4 +1,5 @@
 """Administrative units: the two official lists, the crosswalk, and the name resolver."""
+
 import random
 import re
 import unicodedata
@@ -12,8 +13,17 @@ PROVINCES = {  # province codes in each list (several merged in 2025; HCM has ma
     ref.OLD: ["14", "87", "72", "19", "79", "01"],
     ref.NEW: ["14", "82", "80", "19", "79", "01"],
 }
-ABBREVIATIONS = {"Xã": "X.", "Phường": "P.", "Thị trấn": "TT.", "Huyện": "H.", "Quận": "Q.", "Thị xã": "TX.",
-                 "Thành phố": "TP.", "Tỉnh": "T.", "Đặc khu": "ĐK."}
+ABBREVIATIONS = {
+    "Xã": "X.",
+    "Phường": "P.",
+    "Thị trấn": "TT.",
+    "Huyện": "H.",
+    "Quận": "Q.",
+    "Thị xã": "TX.",
+    "Thành phố": "TP.",
+    "Tỉnh": "T.",
+    "Đặc khu": "ĐK.",
+}
 
 
 def no_diacritics(text):
@@ -24,7 +34,7 @@ def no_diacritics(text):
 def abbreviate(text):
     for full, short in ABBREVIATIONS.items():
         if text.startswith(full + " "):
-            return short + " " + text[len(full) + 1:]
+            return short + " " + text[len(full) + 1 :]
     return text
 
 
@@ -34,9 +44,11 @@ def nfd(text):
 
 def old_tone_placement(text):
     """Hòa -> Hoà, Thủy -> Thuỷ: the tone mark on the second vowel, as older documents write it."""
+
     def move(match):
         first, tone, second = match.groups()
         return unicodedata.normalize("NFC", first + second + tone)
+
     decomposed = unicodedata.normalize("NFD", text)
     moved = re.sub(r"([oOuU])([\u0300\u0301\u0303\u0309\u0323])([aAeEyY])(?![\w])", move, decomposed)
     return unicodedata.normalize("NFC", moved)
@@ -62,8 +74,13 @@ def test_both_lists_are_complete():
     counts = {}
     for u in units:
         counts[(u.list_version, u.level)] = counts.get((u.list_version, u.level), 0) + 1
-    assert counts == {("2024", "province"): 63, ("2024", "district"): 696, ("2024", "commune"): 10035,
-                      ("2025", "province"): 34, ("2025", "commune"): 3321}
+    assert counts == {
+        ("2024", "province"): 63,
+        ("2024", "district"): 696,
+        ("2024", "commune"): 10035,
+        ("2025", "province"): 34,
+        ("2025", "commune"): 3321,
+    }
     by_key = ref.units_by_key()
     # A code means nothing without its list.
     assert by_key["2024:commune:03664"].name == "Xã Chiềng Xôm"
@@ -92,16 +109,23 @@ def test_crosswalk_maps_every_old_commune_and_reports_its_checks():
 def test_perturbed_names_resolve_with_their_parents_and_never_wrongly(version):
     rng = random.Random(2025)
     by_key = ref.units_by_key()
-    communes = [u for u in ref.load_units() if u.list_version == version and u.level == "commune"
-                and by_key[u.province_key].code in PROVINCES[version]]
+    communes = [
+        u
+        for u in ref.load_units()
+        if u.list_version == version and u.level == "commune" and by_key[u.province_key].code in PROVINCES[version]
+    ]
     assert len(communes) > 500
     outcomes = {"correct": 0, "wrong": [], "ambiguous_with_answer": 0, "missed": []}
     for unit in communes:
         parent = by_key[unit.parent_key] if unit.parent_key != unit.province_key else None
         province = by_key[unit.province_key]
         for name, perturb in PERTURBATIONS.items():
-            got = resolve(perturb(unit.name, rng), perturb(parent.name, rng) if parent else None,
-                          perturb(province.name, rng), list_version=version)
+            got = resolve(
+                perturb(unit.name, rng),
+                perturb(parent.name, rng) if parent else None,
+                perturb(province.name, rng),
+                list_version=version,
+            )
             if got.status == "matched":
                 if got.unit.key == unit.key:
                     outcomes["correct"] += 1
@@ -117,15 +141,18 @@ def test_perturbed_names_resolve_with_their_parents_and_never_wrongly(version):
     assert outcomes["correct"] / total >= 0.995, outcomes["ambiguous_with_answer"]
 
 
-@pytest.mark.parametrize("written, parent, province, date, expected", [
-    ("X. Chiềng Cọ", None, "Sơn La", "2023-12-31", "Xã Chiềng Cọ"),
-    ("Chiềng Xôm - TP Sơn La", None, None, "2023-01-01", "Xã Chiềng Xôm"),
-    ("TT. Mỹ Thọ", "H. Cao Lãnh", "Đồng Tháp", "2023-06-30", "Thị trấn Mỹ Thọ"),
-    ("xa my tho", "huyen cao lanh", "dong thap", "2023-06-30", "Xã Mỹ Thọ"),
-    ("Phường 1", "TP Cao Lãnh", "Đồng Tháp", "2024-01-01", "Phường 1"),
-    ("Sa Phin", None, "Hà Giang", "2024-01-01", "Xã Sà Phìn"),
-    ("Chiềng An", None, "Sơn La", "2025-08-01", "Phường Chiềng An"),
-])
+@pytest.mark.parametrize(
+    "written, parent, province, date, expected",
+    [
+        ("X. Chiềng Cọ", None, "Sơn La", "2023-12-31", "Xã Chiềng Cọ"),
+        ("Chiềng Xôm - TP Sơn La", None, None, "2023-01-01", "Xã Chiềng Xôm"),
+        ("TT. Mỹ Thọ", "H. Cao Lãnh", "Đồng Tháp", "2023-06-30", "Thị trấn Mỹ Thọ"),
+        ("xa my tho", "huyen cao lanh", "dong thap", "2023-06-30", "Xã Mỹ Thọ"),
+        ("Phường 1", "TP Cao Lãnh", "Đồng Tháp", "2024-01-01", "Phường 1"),
+        ("Sa Phin", None, "Hà Giang", "2024-01-01", "Xã Sà Phìn"),
+        ("Chiềng An", None, "Sơn La", "2025-08-01", "Phường Chiềng An"),
+    ],
+)
 def test_written_forms(written, parent, province, date, expected):
     got = resolve(written, parent, province, date=date)
     assert got.status == "matched" and got.unit.name == expected
@@ -166,15 +193,21 @@ def test_units_resolve_command_writes_status_and_candidates(tmp_path):
     from ntm.cli import main
 
     source = tmp_path / "in.csv"
-    source.write_text("name,parent,grandparent,code,date\n"
-                      "Chiềng Xôm - TP Sơn La,,,,2023-01-01\n"
-                      "Mỹ Thọ,Huyện Cao Lãnh,Đồng Tháp,,2023-01-01\n"
-                      "Xã Không Có,,Sơn La,,2023-01-01\n", encoding="utf-8")
+    source.write_text(
+        "name,parent,grandparent,code,date\n"
+        "Chiềng Xôm - TP Sơn La,,,,2023-01-01\n"
+        "Mỹ Thọ,Huyện Cao Lãnh,Đồng Tháp,,2023-01-01\n"
+        "Xã Không Có,,Sơn La,,2023-01-01\n",
+        encoding="utf-8",
+    )
     target = tmp_path / "out.csv"
     assert main(["units", "resolve", str(source), "-o", str(target)]) == 1  # not everything matched
     rows = list(csv.DictReader(open(target, encoding="utf-8-sig")))
     assert [(r["status"], r["unit_code"], r["list_version"]) for r in rows] == [
-        ("matched", "03664", "2024"), ("ambiguous", "", ""), ("not_found", "", "")]
+        ("matched", "03664", "2024"),
+        ("ambiguous", "", ""),
+        ("not_found", "", ""),
+    ]
     assert "30076" in rows[1]["candidates"] and "30100" in rows[1]["candidates"]
     assert rows[0]["name"] == "Chiềng Xôm - TP Sơn La"  # input columns kept as they were
 

@@ -1,11 +1,12 @@
 """The validation gate: each kind of critical expectation, run by Great Expectations on a mart made
 wrong on purpose, blocks that mart and only that mart."""
+
 import json
 
 import duckdb
 import pytest
-
 from helpers import tamper
+
 from expectations.validate import record_publish, validate_marts
 from ntm import pipeline
 
@@ -17,33 +18,71 @@ def failed(validation):
 # (mart, how it is made wrong, the expectation and column that must fail)
 CRITICAL_CASES = {
     "schema": ("fact_cooperatives", "select *, 1 as extra from m", ("expect_table_columns_to_match_set", None)),
-    "types": ("fact_community_digital_teams", "select * replace (cast(year as varchar) as year) from m",
-              ("unexpected_rows_expectation", None)),
-    "unique key": ("fact_digital_infrastructure", "select * from m union all (select * from m limit 1)",
-                   ("expect_compound_columns_to_be_unique", "unit_key,year")),
-    "not null": ("fact_ocop_products", "select * replace (cast(null as varchar) as product_name) from m",
-                 ("expect_column_values_to_not_be_null", "product_name")),
-    "unknown unit": ("fact_commune_ntm_status",
-                     "select * replace ('2025:commune:99999' as current_unit_key) from m",
-                     ("unexpected_rows_expectation", "current_unit_key")),
-    "unknown criterion": ("fact_commune_criteria", "select * replace ('2021-2025:commune:99.9' as criterion_key) from m",
-                          ("unexpected_rows_expectation", "criterion_key")),
-    "percentage over 100": ("fact_satisfaction_surveys", "select * replace (120.5 as satisfied_pct) from m",
-                            ("expect_column_values_to_be_between", "satisfied_pct")),
-    "negative count": ("fact_community_digital_teams", "select * replace (-3 as members) from m",
-                       ("expect_column_values_to_be_between", "members")),
-    "implausible year": ("fact_growing_area_codes", "select * replace (2031 as year) from m",
-                         ("expect_column_values_to_be_between", "year")),
-    "code pattern": ("fact_digital_infrastructure", "select * replace ('3010' as unit_code) from m",
-                     ("expect_column_values_to_match_regex", "unit_code")),
-    "phone number": ("fact_ocop_products", "select * replace ('0912 345 678' as producer) from m",
-                     ("unexpected_rows_expectation", "producer")),
-    "citizen ID": ("fact_cooperatives", "select * replace ('001203004567' as cooperative_name) from m",
-                   ("unexpected_rows_expectation", "cooperative_name")),
-    "e-mail": ("fact_growing_area_codes", "select * replace ('chu.vuon@gmail.com' as crop) from m",
-               ("unexpected_rows_expectation", "crop")),
-    "personal column": ("fact_satisfaction_surveys", "select *, 'Nguyễn Văn A' as \"Họ và tên\" from m",
-                        ("no_personal_data_columns", "Họ và tên")),
+    "types": (
+        "fact_community_digital_teams",
+        "select * replace (cast(year as varchar) as year) from m",
+        ("unexpected_rows_expectation", None),
+    ),
+    "unique key": (
+        "fact_digital_infrastructure",
+        "select * from m union all (select * from m limit 1)",
+        ("expect_compound_columns_to_be_unique", "unit_key,year"),
+    ),
+    "not null": (
+        "fact_ocop_products",
+        "select * replace (cast(null as varchar) as product_name) from m",
+        ("expect_column_values_to_not_be_null", "product_name"),
+    ),
+    "unknown unit": (
+        "fact_commune_ntm_status",
+        "select * replace ('2025:commune:99999' as current_unit_key) from m",
+        ("unexpected_rows_expectation", "current_unit_key"),
+    ),
+    "unknown criterion": (
+        "fact_commune_criteria",
+        "select * replace ('2021-2025:commune:99.9' as criterion_key) from m",
+        ("unexpected_rows_expectation", "criterion_key"),
+    ),
+    "percentage over 100": (
+        "fact_satisfaction_surveys",
+        "select * replace (120.5 as satisfied_pct) from m",
+        ("expect_column_values_to_be_between", "satisfied_pct"),
+    ),
+    "negative count": (
+        "fact_community_digital_teams",
+        "select * replace (-3 as members) from m",
+        ("expect_column_values_to_be_between", "members"),
+    ),
+    "implausible year": (
+        "fact_growing_area_codes",
+        "select * replace (2031 as year) from m",
+        ("expect_column_values_to_be_between", "year"),
+    ),
+    "code pattern": (
+        "fact_digital_infrastructure",
+        "select * replace ('3010' as unit_code) from m",
+        ("expect_column_values_to_match_regex", "unit_code"),
+    ),
+    "phone number": (
+        "fact_ocop_products",
+        "select * replace ('0912 345 678' as producer) from m",
+        ("unexpected_rows_expectation", "producer"),
+    ),
+    "citizen ID": (
+        "fact_cooperatives",
+        "select * replace ('001203004567' as cooperative_name) from m",
+        ("unexpected_rows_expectation", "cooperative_name"),
+    ),
+    "e-mail": (
+        "fact_growing_area_codes",
+        "select * replace ('chu.vuon@gmail.com' as crop) from m",
+        ("unexpected_rows_expectation", "crop"),
+    ),
+    "personal column": (
+        "fact_satisfaction_surveys",
+        "select *, 'Nguyễn Văn A' as \"Họ và tên\" from m",
+        ("no_personal_data_columns", "Họ và tên"),
+    ),
 }
 
 
@@ -61,10 +100,15 @@ def test_each_kind_of_critical_failure_blocks_only_its_mart(marts_copy, case):
 
 
 def test_personal_data_is_named_by_column_and_never_repeated(marts_copy):
-    tamper(marts_copy, "fact_ocop_products", "select * replace (case when product_name = (select min(product_name) "
-                                             "from m) then '0912 345 678' else producer end as producer) from m")
-    result = validate_marts({"fact_ocop_products": marts_copy / "marts" / "fact_ocop_products.parquet"},
-                            marts_copy, "run-phone")
+    tamper(
+        marts_copy,
+        "fact_ocop_products",
+        "select * replace (case when product_name = (select min(product_name) "
+        "from m) then '0912 345 678' else producer end as producer) from m",
+    )
+    result = validate_marts(
+        {"fact_ocop_products": marts_copy / "marts" / "fact_ocop_products.parquet"}, marts_copy, "run-phone"
+    )
     [check] = result.marts["fact_ocop_products"].failed_critical
     assert check.column == "producer" and check.observed == 1
     assert "điện thoại" in check.expectation and "phones" in check.expectation
@@ -86,8 +130,9 @@ def test_row_count_drop_against_the_previous_publish_blocks(marts_copy):
 
 def test_stale_data_is_a_warning_that_still_publishes(marts_copy):
     tamper(marts_copy, "fact_cooperatives", "select * replace (2016 as year) from m")
-    result = validate_marts({"fact_cooperatives": marts_copy / "marts" / "fact_cooperatives.parquet"},
-                            marts_copy, "stale")
+    result = validate_marts(
+        {"fact_cooperatives": marts_copy / "marts" / "fact_cooperatives.parquet"}, marts_copy, "stale"
+    )
     validation = result.marts["fact_cooperatives"]
     assert validation.passed
     assert [c.column for c in validation.failed_warnings] == ["year"]

@@ -1,25 +1,61 @@
 import duckdb
 import pytest
 
-from ingest.values import (COMMA, DOT, BadValue, decimal_mark, fold, parse_code, parse_integer, parse_number,
-                           parse_percent, parse_year)
+from ingest.values import (
+    COMMA,
+    DOT,
+    BadValue,
+    decimal_mark,
+    fold,
+    parse_code,
+    parse_integer,
+    parse_number,
+    parse_percent,
+    parse_year,
+)
 
 ERROR = "error"
 # One table of cells for the number rule: the row path (values.parse_number) and the bulk path's
 # SQL (bulk._number) must both read each cell so, in the column's convention of the file.
 NUMBER_CELLS = [
-    ("46,32", COMMA, 46.32), ("1.797", COMMA, 1797.0), ("118.420", COMMA, 118420.0), ("1.797,5", COMMA, 1797.5),
-    ("1.797.000", COMMA, 1797000.0), ("0,125", COMMA, 0.125), ("1,797", COMMA, 1.797), ("-5", COMMA, -5.0),
-    ("-0,5", COMMA, -0.5), ("  12 ", COMMA, 12.0), ("1 797", COMMA, 1797.0),
+    ("46,32", COMMA, 46.32),
+    ("1.797", COMMA, 1797.0),
+    ("118.420", COMMA, 118420.0),
+    ("1.797,5", COMMA, 1797.5),
+    ("1.797.000", COMMA, 1797000.0),
+    ("0,125", COMMA, 0.125),
+    ("1,797", COMMA, 1.797),
+    ("-5", COMMA, -5.0),
+    ("-0,5", COMMA, -0.5),
+    ("  12 ", COMMA, 12.0),
+    ("1 797", COMMA, 1797.0),
     # grouped the other way: held back, never reinterpreted; a plain decimal has one reading only
-    ("1,797.5", COMMA, ERROR), ("1,797,000", COMMA, ERROR), ("98.9", COMMA, 98.9), ("0.125", COMMA, 0.125),
+    ("1,797.5", COMMA, ERROR),
+    ("1,797,000", COMMA, ERROR),
+    ("98.9", COMMA, 98.9),
+    ("0.125", COMMA, 0.125),
     ("46.3215", COMMA, 46.3215),
-    ("46.32", DOT, 46.32), ("0.125", DOT, 0.125), ("12.500", DOT, 12.5), ("1,797", DOT, 1797.0),
-    ("1,797.5", DOT, 1797.5), ("1,797,000", DOT, 1797000.0), ("-0.5", DOT, -0.5),
-    ("1.797,5", DOT, ERROR), ("1.797.000", DOT, ERROR), ("46,32", DOT, 46.32), ("0,125", DOT, 0.125),
+    ("46.32", DOT, 46.32),
+    ("0.125", DOT, 0.125),
+    ("12.500", DOT, 12.5),
+    ("1,797", DOT, 1797.0),
+    ("1,797.5", DOT, 1797.5),
+    ("1,797,000", DOT, 1797000.0),
+    ("-0.5", DOT, -0.5),
+    ("1.797,5", DOT, ERROR),
+    ("1.797.000", DOT, ERROR),
+    ("46,32", DOT, 46.32),
+    ("0,125", DOT, 0.125),
     # not numbers in either
-    ("abc", COMMA, ERROR), ("1,2,3", COMMA, ERROR), ("1.79.7", COMMA, ERROR), ("17.97,5", COMMA, ERROR),
-    ("01.797", COMMA, ERROR), ("+", COMMA, ERROR), ("1.2.3", DOT, ERROR), ("12,34", DOT, 12.34), ("1,2,3", DOT, ERROR),
+    ("abc", COMMA, ERROR),
+    ("1,2,3", COMMA, ERROR),
+    ("1.79.7", COMMA, ERROR),
+    ("17.97,5", COMMA, ERROR),
+    ("01.797", COMMA, ERROR),
+    ("+", COMMA, ERROR),
+    ("1.2.3", DOT, ERROR),
+    ("12,34", DOT, 12.34),
+    ("1,2,3", DOT, ERROR),
 ]
 
 
@@ -46,9 +82,9 @@ def test_the_bulk_paths_sql_reads_numbers_as_the_python_rule_does():
 
 
 def test_a_columns_decimal_mark_is_decided_from_its_unambiguous_cells():
-    assert decimal_mark(["0.125", "12.500", "3"]) == DOT          # 12.500 is then twelve and a half
+    assert decimal_mark(["0.125", "12.500", "3"]) == DOT  # 12.500 is then twelve and a half
     assert decimal_mark(["46,32", "1.797", "98.9", "3,5"]) == COMMA  # 1.797 is then 1797
-    assert decimal_mark(["1.797", "12.500", 3.5, None]) == COMMA    # nothing unambiguous: Vietnamese
+    assert decimal_mark(["1.797", "12.500", 3.5, None]) == COMMA  # nothing unambiguous: Vietnamese
 
 
 def test_no_data_is_not_zero():

@@ -1,4 +1,5 @@
 """`ntm units ...`: resolve a CSV of unit names, and export the unit lists and crosswalk as dbt seeds."""
+
 from __future__ import annotations
 
 import csv
@@ -17,21 +18,35 @@ def resolve_csv(source: Path, target: Path) -> dict[str, int]:
 
     Streams row by row, so the file may be as large as it likes."""
     counts = {"matched": 0, "ambiguous": 0, "not_found": 0}
-    with open(source, encoding="utf-8-sig", newline="") as src, open(target, "w", encoding="utf-8-sig",
-                                                                      newline="") as dst:
+    with (
+        open(source, encoding="utf-8-sig", newline="") as src,
+        open(target, "w", encoding="utf-8-sig", newline="") as dst,
+    ):
         reader = csv.DictReader(src)
         if not reader.fieldnames or "name" not in reader.fieldnames and "code" not in reader.fieldnames:
             raise ValueError(f"{source}: needs a 'name' (or 'code') column; found {reader.fieldnames}")
         writer = csv.DictWriter(dst, fieldnames=list(reader.fieldnames) + OUTPUT_COLUMNS)
         writer.writeheader()
         for row in reader:
-            got = resolve(row.get("name"), row.get("parent") or None, row.get("grandparent") or None,
-                          row.get("code") or None, row.get("date") or None)
+            got = resolve(
+                row.get("name"),
+                row.get("parent") or None,
+                row.get("grandparent") or None,
+                row.get("code") or None,
+                row.get("date") or None,
+            )
             counts[got.status] += 1
-            writer.writerow({**row, "unit_code": got.unit_code or "", "list_version": got.list_version or "",
-                             "unit_name": got.unit.name if got.unit else "", "status": got.status,
-                             "candidates": "; ".join(f"{c.code} {c.path} ({c.list_version})" for c in got.candidates),
-                             "reason": got.reason or ""})
+            writer.writerow(
+                {
+                    **row,
+                    "unit_code": got.unit_code or "",
+                    "list_version": got.list_version or "",
+                    "unit_name": got.unit.name if got.unit else "",
+                    "status": got.status,
+                    "candidates": "; ".join(f"{c.code} {c.path} ({c.list_version})" for c in got.candidates),
+                    "reason": got.reason or "",
+                }
+            )
     return counts
 
 
@@ -39,18 +54,40 @@ def unit_rows() -> list[dict]:
     rows = []
     for u in ref.load_units():
         valid_from, valid_to = ref.VALIDITY[u.list_version]
-        rows.append({"unit_key": u.key, "unit_code": u.code, "list_version": u.list_version, "level": u.level,
-                     "unit_type": u.unit_type, "unit_name": u.name, "short_name": u.short_name,
-                     "ascii_name": u.ascii_name, "parent_key": u.parent_key or "", "province_key": u.province_key,
-                     "valid_from": valid_from or "", "valid_to": valid_to or ""})
+        rows.append(
+            {
+                "unit_key": u.key,
+                "unit_code": u.code,
+                "list_version": u.list_version,
+                "level": u.level,
+                "unit_type": u.unit_type,
+                "unit_name": u.name,
+                "short_name": u.short_name,
+                "ascii_name": u.ascii_name,
+                "parent_key": u.parent_key or "",
+                "province_key": u.province_key,
+                "valid_from": valid_from or "",
+                "valid_to": valid_to or "",
+            }
+        )
     return sorted(rows, key=lambda r: r["unit_key"])
 
 
 def crosswalk_rows() -> list[dict]:
-    return sorted(({"old_unit_key": r.old_key, "new_unit_key": r.new_key, "relation": r.relation,
-                    "is_main_successor": str(r.is_main_successor).lower(),
-                    "needs_review": str(r.needs_review).lower(), "review_reason": r.review_reason or ""}
-                   for r in ref.build_crosswalk()), key=lambda r: (r["old_unit_key"], r["new_unit_key"]))
+    return sorted(
+        (
+            {
+                "old_unit_key": r.old_key,
+                "new_unit_key": r.new_key,
+                "relation": r.relation,
+                "is_main_successor": str(r.is_main_successor).lower(),
+                "needs_review": str(r.needs_review).lower(),
+                "review_reason": r.review_reason or "",
+            }
+            for r in ref.build_crosswalk()
+        ),
+        key=lambda r: (r["old_unit_key"], r["new_unit_key"]),
+    )
 
 
 def export_seeds(directory: Path = SEEDS_DIR) -> list[Path]:

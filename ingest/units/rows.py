@@ -1,20 +1,29 @@
 """Give every landed row its official unit: the resolver's answer, or a held-back row whose report
 lists the candidates."""
+
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
 from ingest.table import Issue
-from ntm_core.units.names import interpretations
 from ntm_core.departments import province_of
+from ntm_core.units.names import interpretations
 from ntm_core.units.resolver import Resolution, resolve
 
 LEVEL_BY_CODE_WIDTH = {2: "province", 3: "district", 5: "commune"}
 CODE_WIDTH = {level: width for width, level in LEVEL_BY_CODE_WIDTH.items()}
-LEVEL_BY_TYPE = {"Tỉnh": ["province"], "Thành phố": ["province", "district"], "Huyện": ["district"],
-                 "Quận": ["district"], "Thị xã": ["district"], "Xã": ["commune"], "Phường": ["commune"],
-                 "Thị trấn": ["commune"], "Đặc khu": ["commune"]}
+LEVEL_BY_TYPE = {
+    "Tỉnh": ["province"],
+    "Thành phố": ["province", "district"],
+    "Huyện": ["district"],
+    "Quận": ["district"],
+    "Thị xã": ["district"],
+    "Xã": ["commune"],
+    "Phường": ["commune"],
+    "Thị trấn": ["commune"],
+    "Đặc khu": ["commune"],
+}
 
 
 def reference_date(record: dict[str, Any]) -> str | None:
@@ -46,25 +55,34 @@ def _levels(record: dict[str, Any], allowed: tuple[str, ...]) -> list[str]:
     return levels
 
 
-def resolve_row(record: dict[str, Any], unit_levels: tuple[str, ...], province: str | None,
-                list_version: str | None = None) -> tuple[Resolution, str]:
+def resolve_row(
+    record: dict[str, Any], unit_levels: tuple[str, ...], province: str | None, list_version: str | None = None
+) -> tuple[Resolution, str]:
     """The unit of one row (name, code, district, date) within the department's province, trying the
     levels the contract accepts. The row's date decides the unit list, unless `list_version` names it."""
     answers = []
     for level in _levels(record, unit_levels):
-        got = resolve(record.get("unit_name"), parent=record.get("district_name") or record.get("_group"),
-                      code=record.get("unit_code"), date=None if list_version else reference_date(record),
-                      list_version=list_version, level=level, province=province)
+        got = resolve(
+            record.get("unit_name"),
+            parent=record.get("district_name") or record.get("_group"),
+            code=record.get("unit_code"),
+            date=None if list_version else reference_date(record),
+            list_version=list_version,
+            level=level,
+            province=province,
+        )
         answers.append((got, level))
     if not answers:
-        return Resolution("not_found", reason=f"code {record.get('unit_code')} is not a code of a "
-                                              f"{' or '.join(unit_levels)}"), ""
+        return Resolution(
+            "not_found", reason=f"code {record.get('unit_code')} is not a code of a {' or '.join(unit_levels)}"
+        ), ""
     matched = [(g, lvl) for g, lvl in answers if g.status == "matched"]
     if len(matched) == 1 and not any(g.status == "ambiguous" for g, _ in answers):
         return matched[0]
     if len(matched) > 1:
-        return Resolution("ambiguous", candidates=[g.unit for g, _ in matched],
-                          reason="the name fits units of several levels"), ""
+        return Resolution(
+            "ambiguous", candidates=[g.unit for g, _ in matched], reason="the name fits units of several levels"
+        ), ""
     return max(answers, key=lambda a: (a[0].status == "ambiguous", len(a[0].candidates)))
 
 
@@ -72,10 +90,12 @@ def unit_issue(record: dict[str, Any], got: Resolution) -> Issue:
     """Why a row's unit was not found, in both languages, with the closest official units."""
     written = " / ".join(str(v) for v in (record.get("unit_name"), record.get("unit_code")) if v)
     options = "; ".join(f"{c.code} {c.path}" for c in got.candidates[:5])
-    fix_vi = "Ghi đúng tên và mã ĐVHC theo danh mục" + ("; các đơn vị gần nhất: " + options if options
-                                                       else " của Tổng cục Thống kê")
-    fix_en = "Write the official unit name and code" + ("; closest units: " + options if options
-                                                         else " (General Statistics Office list)")
+    fix_vi = "Ghi đúng tên và mã ĐVHC theo danh mục" + (
+        "; các đơn vị gần nhất: " + options if options else " của Tổng cục Thống kê"
+    )
+    fix_en = "Write the official unit name and code" + (
+        "; closest units: " + options if options else " (General Statistics Office list)"
+    )
     if got.outside:
         vi = f"Đơn vị '{written}' không thuộc {got.outside}, tỉnh của đơn vị gửi"
         en = f"Unit '{written}' is not in {got.outside}, the department's province"
@@ -85,12 +105,14 @@ def unit_issue(record: dict[str, Any], got: Resolution) -> Issue:
         vi, en = f"Tên/mã đơn vị '{written}' khớp nhiều đơn vị", f"Unit '{written}' fits several units"
     else:
         vi, en = f"Không tìm thấy đơn vị '{written}' trong danh mục", f"Unit '{written}' is not in the official list"
-    return Issue(record["_row_number"], "unit_name", written, f"{vi} ({got.reason})", f"{en} ({got.reason})",
-                 fix_vi, fix_en)
+    return Issue(
+        record["_row_number"], "unit_name", written, f"{vi} ({got.reason})", f"{en} ({got.reason})", fix_vi, fix_en
+    )
 
 
-def resolve_records(records: list[dict[str, Any]], department: str,
-                    unit_levels: tuple[str, ...] = ("commune",)) -> tuple[list[dict[str, Any]], list[Issue]]:
+def resolve_records(
+    records: list[dict[str, Any]], department: str, unit_levels: tuple[str, ...] = ("commune",)
+) -> tuple[list[dict[str, Any]], list[Issue]]:
     """Rows with `unit_code`, `unit_level` and `unit_list_version` set from the official lists, and
     the issues of the rows that could not be resolved (with candidates)."""
     province = province_of(department)

@@ -9,6 +9,7 @@ Three keys, from strict to loose:
   (`Sỹ`/`Sĩ`, `Quý`/`Quí`: final `y` → `i`; `Xà`/`Sà`: initial `x` → `s`).
 Written diacritics must agree with the official name (`compatible`); missing ones match anything.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,8 +19,17 @@ TONE_MARKS = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}  # huyền, sắ
 
 UNIT_TYPES = ["Thành phố", "Thị trấn", "Thị xã", "Đặc khu", "Phường", "Huyện", "Quận", "Tỉnh", "Xã"]
 # Abbreviations, with a dot, or (two letters) a space: "X. Chiềng Cọ", "TT Hát Lót", "TP Sơn La".
-_ABBREVIATIONS = {"tp": "Thành phố", "tt": "Thị trấn", "tx": "Thị xã", "dk": "Đặc khu",
-                  "p": "Phường", "x": "Xã", "h": "Huyện", "q": "Quận", "t": "Tỉnh"}
+_ABBREVIATIONS = {
+    "tp": "Thành phố",
+    "tt": "Thị trấn",
+    "tx": "Thị xã",
+    "dk": "Đặc khu",
+    "p": "Phường",
+    "x": "Xã",
+    "h": "Huyện",
+    "q": "Quận",
+    "t": "Tỉnh",
+}
 _ABBREV_RE = re.compile(r"^(tp|tt|tx|dk|p|x|h|q|t)(\.\s*|\s+)(?=\S)")
 
 
@@ -50,22 +60,24 @@ def interpretations(name: str) -> list[tuple[str | None, str]]:
     for unit_type in UNIT_TYPES:
         word = unit_type.casefold()
         if lowered.startswith(word + " ") or lowered.startswith(word + "."):
-            return [(unit_type, text[len(word):].strip(" ."))]
+            return [(unit_type, text[len(word) :].strip(" ."))]
     plain = _plain(text)
     m = re.match(r"^(p|q)\.?\s*(\d+)$", plain)  # P.1, Q3
     if m:
         return [("Phường" if m.group(1) == "p" else "Quận", m.group(2))]
     m = _ABBREV_RE.match(plain)
     if m and (m.group(2).startswith(".") or len(m.group(1)) == 2):
-        return [(_ABBREVIATIONS[m.group(1)], text[len(m.group(0)):].strip())]
+        return [(_ABBREVIATIONS[m.group(1)], text[len(m.group(0)) :].strip())]
     if m:  # "h cao lanh": a one-letter abbreviation, or a name's first letter
-        return [(_ABBREVIATIONS[m.group(1)], text[len(m.group(0)):].strip()), (None, text)]
+        return [(_ABBREVIATIONS[m.group(1)], text[len(m.group(0)) :].strip()), (None, text)]
     readings: list[tuple[str | None, str]] = []
     first_word = text.split()[0] if text.split() else ""
-    for unit_type in UNIT_TYPES if first_word.casefold() == _plain(first_word) else []:  # unaccented type word: ambiguous with a name's first syllable
+    for unit_type in (
+        UNIT_TYPES if first_word.casefold() == _plain(first_word) else []
+    ):  # unaccented type word: ambiguous with a name's first syllable
         word = _plain(unit_type)
-        if plain.startswith(word + " ") and text[len(word):].strip():
-            readings.append((unit_type, text[len(word):].strip()))
+        if plain.startswith(word + " ") and text[len(word) :].strip():
+            readings.append((unit_type, text[len(word) :].strip()))
             break
     return readings + [(None, text)]
 

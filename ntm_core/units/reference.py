@@ -9,6 +9,7 @@ The crosswalk maps each 2024 commune (and the five island districts without comm
 2025 successor(s), from the package's conversion tables, and checks them against the codes:
 where the two sources of evidence disagree the row is flagged for review, not silently fixed.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -27,13 +28,13 @@ VALIDITY = {OLD: (None, dt.date(2025, 6, 30)), NEW: (REORGANISATION, None)}
 
 @dataclass(frozen=True)
 class Unit:
-    key: str             # "<list>:<level>:<code>", unambiguous across lists
+    key: str  # "<list>:<level>:<code>", unambiguous across lists
     code: str
     list_version: str
-    level: str           # province | district | commune
-    unit_type: str       # Tỉnh, Thành phố, Huyện, Quận, Thị xã, Xã, Phường, Thị trấn, Đặc khu
-    name: str            # official, NFC, with its type: "Xã Chiềng Xôm"
-    short_name: str      # without the type: "Chiềng Xôm"
+    level: str  # province | district | commune
+    unit_type: str  # Tỉnh, Thành phố, Huyện, Quận, Thị xã, Xã, Phường, Thị trấn, Đặc khu
+    name: str  # official, NFC, with its type: "Xã Chiềng Xôm"
+    short_name: str  # without the type: "Chiềng Xôm"
     parent_key: str | None
     province_key: str
 
@@ -46,7 +47,7 @@ class Unit:
 class CrosswalkRow:
     old_key: str
     new_key: str
-    relation: str        # unchanged | merged_whole | split_part
+    relation: str  # unchanged | merged_whole | split_part
     is_main_successor: bool
     needs_review: bool
     review_reason: str | None
@@ -73,12 +74,19 @@ def _typed(name: str, package_type: str | None) -> tuple[str, str]:
     name = nfc(name)
     for word in TYPE_WORDS:
         if name.casefold().startswith(word.casefold() + " "):  # "Thành Phố Bắc Kạn" too
-            return word, name[len(word) + 1:]
+            return word, name[len(word) + 1 :]
     return package_type or "", name
 
 
-def _unit(list_version: str, level: str, code: str, name: str, package_type: str | None,
-          parent_key: str | None, province_key: str | None) -> Unit:
+def _unit(
+    list_version: str,
+    level: str,
+    code: str,
+    name: str,
+    package_type: str | None,
+    parent_key: str | None,
+    province_key: str | None,
+) -> Unit:
     unit_type, short = _typed(name, package_type)
     key = unit_key(list_version, level, code)
     return Unit(key, code, list_version, level, unit_type, nfc(name), short, parent_key, province_key or key)
@@ -89,8 +97,9 @@ def load_units() -> tuple[Unit, ...]:
     con = sqlite3.connect(_package_dir() / "dataset.db")
     units: dict[str, Unit] = {}
     for prov, prov_code, dist, dist_type, dist_code, ward, ward_type, ward_code in con.execute(
-            "SELECT province, provinceCode, district, districtType, districtCode, ward, wardType, wardCode "
-            "FROM admin_units_legacy"):
+        "SELECT province, provinceCode, district, districtType, districtCode, ward, wardType, wardCode "
+        "FROM admin_units_legacy"
+    ):
         province = _unit(OLD, "province", prov_code, prov, None, None, None)
         district = _unit(OLD, "district", dist_code, dist, dist_type, province.key, province.key)
         units.setdefault(province.key, province)
@@ -99,7 +108,8 @@ def load_units() -> tuple[Unit, ...]:
             commune = _unit(OLD, "commune", ward_code, ward, ward_type, district.key, province.key)
             units.setdefault(commune.key, commune)
     for prov, prov_code, ward, ward_type, ward_code in con.execute(
-            "SELECT province, provinceCode, ward, wardType, wardCode FROM admin_units"):
+        "SELECT province, provinceCode, ward, wardType, wardCode FROM admin_units"
+    ):
         province = _unit(NEW, "province", prov_code, prov, None, None, None)
         commune = _unit(NEW, "commune", ward_code, ward, ward_type, province.key, province.key)
         units.setdefault(province.key, province)
@@ -124,14 +134,17 @@ def build_crosswalk() -> tuple[CrosswalkRow, ...]:
     old_by_name_key: dict[str, str] = {}
     old_codes: dict[str, str] = {}  # commune code -> key, for the code cross-check
     for prov_key, dist_key, ward_key, dist_code, ward_code in con.execute(
-            "SELECT provinceKey, districtKey, wardKey, districtCode, wardCode FROM admin_units_legacy"):
+        "SELECT provinceKey, districtKey, wardKey, districtCode, wardCode FROM admin_units_legacy"
+    ):
         name_key = f"{prov_key}_{dist_key}_{ward_key or ''}"
         key = unit_key(OLD, "commune", ward_code) if ward_code else unit_key(OLD, "district", dist_code)
         old_by_name_key[name_key] = key
         if ward_code:
             old_codes[ward_code] = key
-    new_by_name_key = {f"{p}_{w}": unit_key(NEW, "commune", c)
-                       for p, w, c in con.execute("SELECT provinceKey, wardKey, wardCode FROM admin_units")}
+    new_by_name_key = {
+        f"{p}_{w}": unit_key(NEW, "commune", c)
+        for p, w, c in con.execute("SELECT provinceKey, wardKey, wardCode FROM admin_units")
+    }
     converter = json.loads((_package_dir() / "converter_2025.json").read_text(encoding="utf-8"))
 
     links: list[tuple[str | None, str | None, str, bool, str]] = []  # old, new, relation, main, source text
@@ -139,14 +152,28 @@ def build_crosswalk() -> tuple[CrosswalkRow, ...]:
         for new_ward, olds in wards.items():
             relation = "unchanged" if len(olds) == 1 else "merged_whole"
             for old in olds:
-                links.append((old_by_name_key.get(old), new_by_name_key.get(f"{new_prov}_{new_ward}"), relation,
-                              True, f"{old} -> {new_prov}_{new_ward}"))
+                links.append(
+                    (
+                        old_by_name_key.get(old),
+                        new_by_name_key.get(f"{new_prov}_{new_ward}"),
+                        relation,
+                        True,
+                        f"{old} -> {new_prov}_{new_ward}",
+                    )
+                )
     for new_prov, olds in converter["DICT_PROVINCE_WARD_DIVIDED"].items():
         for old, parts in olds.items():
             for part in parts:
                 new_name = f"{new_prov}_{part['newWardKey']}"
-                links.append((old_by_name_key.get(old), new_by_name_key.get(new_name), "split_part",
-                              bool(part["isDefaultNewWard"]), f"{old} -> {new_name}"))
+                links.append(
+                    (
+                        old_by_name_key.get(old),
+                        new_by_name_key.get(new_name),
+                        "split_part",
+                        bool(part["isDefaultNewWard"]),
+                        f"{old} -> {new_name}",
+                    )
+                )
 
     units = units_by_key()
     sources: dict[str, set[str]] = {}
@@ -158,17 +185,26 @@ def build_crosswalk() -> tuple[CrosswalkRow, ...]:
     for old, new, relation, main, text in links:
         if not old or not new:
             missing = "old unit" if not old else "new unit"
-            rows.append(CrosswalkRow(old or f"?{text}", new or f"?{text}", relation, main, True,
-                                     f"{missing} of '{text}' is not in the official list"))
+            rows.append(
+                CrosswalkRow(
+                    old or f"?{text}",
+                    new or f"?{text}",
+                    relation,
+                    main,
+                    True,
+                    f"{missing} of '{text}' is not in the official list",
+                )
+            )
             continue
         reason = None
         # Code evidence: most new communes kept the code of one of the communes merged into them.
         # If that old commune is not among this new commune's sources, the name-based link is doubtful.
         code_owner = old_codes.get(units[new].code)
-        if code_owner and code_owner not in sources[new] and \
-                units[code_owner].province_key != units[old].province_key:
-            reason = (f"new code {units[new].code} was the code of {units[code_owner].name} "
-                      f"({units[units[code_owner].province_key].name}), which is not mapped to it")
+        if code_owner and code_owner not in sources[new] and units[code_owner].province_key != units[old].province_key:
+            reason = (
+                f"new code {units[new].code} was the code of {units[code_owner].name} "
+                f"({units[units[code_owner].province_key].name}), which is not mapped to it"
+            )
         rows.append(CrosswalkRow(old, new, relation, main, reason is not None, reason))
     return tuple(rows)
 

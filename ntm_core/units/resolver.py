@@ -6,6 +6,7 @@ units whose names agree with every diacritic that was written (missing ones matc
 placement does not matter), and stops at the first step that finds anything: one unit is an
 answer, several are a rejection listing them.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -17,8 +18,16 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ntm_core.units import reference as ref
-from ntm_core.units.names import (compatible, has_diacritics, interpretations, loose_key, number_key, plain_key, tidy,
-                                tone_loose_key)
+from ntm_core.units.names import (
+    compatible,
+    has_diacritics,
+    interpretations,
+    loose_key,
+    number_key,
+    plain_key,
+    tidy,
+    tone_loose_key,
+)
 
 TIERS = ("plain", "loose", "alias")
 _KEYS = {"plain": plain_key, "loose": loose_key}
@@ -32,17 +41,17 @@ class Candidate:
     code: str
     list_version: str
     name: str
-    path: str          # "Xã Chiềng Xôm, Thành phố Sơn La, Tỉnh Sơn La"
+    path: str  # "Xã Chiềng Xôm, Thành phố Sơn La, Tỉnh Sơn La"
     score: float = 1.0
 
 
 @dataclass
 class Resolution:
-    status: str                      # matched | ambiguous | not_found
+    status: str  # matched | ambiguous | not_found
     unit: Candidate | None = None
     candidates: list[Candidate] = field(default_factory=list)
     reason: str | None = None
-    outside: str | None = None       # the department's province, when the unit lies outside it
+    outside: str | None = None  # the department's province, when the unit lies outside it
 
     @property
     def unit_code(self) -> str | None:
@@ -149,8 +158,11 @@ def _match(text: str, version: str, level: str, scope: set[str] | None) -> list[
                     found.append((key, rest))
         if tier == "alias":
             return [k for k, _ in found]
-        exact = [k for k, rest in found
-                 if tone_loose_key(number_key(rest)) == tone_loose_key(number_key(idx.units[k].short_name))]
+        exact = [
+            k
+            for k, rest in found
+            if tone_loose_key(number_key(rest)) == tone_loose_key(number_key(idx.units[k].short_name))
+        ]
         if accented and exact:
             return exact
         fitting = [k for k, rest in found if compatible(number_key(rest), number_key(idx.units[k].short_name))]
@@ -165,8 +177,14 @@ def _provinces(version: str, name: str) -> tuple[str, ...]:
     idx = index()
     provinces = _match(name, version, "province", None)
     if not provinces and version == ref.NEW:
-        provinces = sorted({idx.units[n].province_key for o in _match(name, ref.OLD, "province", None)
-                            for c in idx.descendants(o) for n in idx.successors.get(c, ())})
+        provinces = sorted(
+            {
+                idx.units[n].province_key
+                for o in _match(name, ref.OLD, "province", None)
+                for c in idx.descendants(o)
+                for n in idx.successors.get(c, ())
+            }
+        )
     return tuple(provinces)
 
 
@@ -195,8 +213,9 @@ def _scope(version: str, parent: str | None, grandparent: str | None) -> tuple[f
         # A pre-2025 district named on new data: the new communes its communes became.
         old_within = None
         if grandparent:
-            old_within = frozenset(k for p in _match(grandparent, ref.OLD, "province", None)
-                                   for k in idx.descendants(p))
+            old_within = frozenset(
+                k for p in _match(grandparent, ref.OLD, "province", None) for k in idx.descendants(p)
+            )
         for district in _match(parent, ref.OLD, "district", old_within):
             for old in idx.descendants(district) | {district}:
                 scopes |= idx.successors.get(old, set())
@@ -211,8 +230,9 @@ def _split_suffix(name: str) -> tuple[str, list[str]]:
     return (parts[0], parts[1:]) if parts else (name, [])
 
 
-def _nearest(name: str, version_list: list[str], scope_by_version: dict[str, frozenset[str] | None], level: str,
-             limit: int = 5) -> list[Candidate]:
+def _nearest(
+    name: str, version_list: list[str], scope_by_version: dict[str, frozenset[str] | None], level: str, limit: int = 5
+) -> list[Candidate]:
     """Closest official names (sharing a word with the written one), for the report."""
     idx = index()
     wanted = plain_key(interpretations(name)[-1][1])
@@ -232,9 +252,16 @@ def _nearest(name: str, version_list: list[str], scope_by_version: dict[str, fro
     return [idx.candidate(k, s) for s, k in scored[:limit]]
 
 
-def resolve(name: str | None, parent: str | None = None, grandparent: str | None = None, code: str | None = None,
-            date: dt.date | str | None = None, list_version: str | None = None,
-            level: str = "commune", province: str | None = None) -> Resolution:
+def resolve(
+    name: str | None,
+    parent: str | None = None,
+    grandparent: str | None = None,
+    code: str | None = None,
+    date: dt.date | str | None = None,
+    list_version: str | None = None,
+    level: str = "commune",
+    province: str | None = None,
+) -> Resolution:
     """One unit, or a rejection with ranked candidates.
 
     `parent` and `grandparent` are the names of the enclosing units (district and province
@@ -258,8 +285,9 @@ def resolve(name: str | None, parent: str | None = None, grandparent: str | None
     if whole.status != "not_found" or not hints:
         return whole
     # 'Chiềng Xôm - TP Sơn La': the rest of the text names the parents.
-    split = _resolve_name(base, parent or hints[0], grandparent or (hints[1] if len(hints) > 1 else None),
-                          versions, level)
+    split = _resolve_name(
+        base, parent or hints[0], grandparent or (hints[1] if len(hints) > 1 else None), versions, level
+    )
     return split if split.status != "not_found" else whole
 
 
@@ -272,8 +300,12 @@ def _within(got: Resolution, province: str | None) -> Resolution:
     """A unit outside the department's province is not an answer: the report says where it is."""
     if not province or got.status != "matched" or _in_province(got.unit.key, province):
         return got
-    return Resolution("not_found", candidates=[got.unit], outside=province,
-                      reason=f"{got.unit.path} is outside {province}, the province of the department")
+    return Resolution(
+        "not_found",
+        candidates=[got.unit],
+        outside=province,
+        reason=f"{got.unit.path} is outside {province}, the province of the department",
+    )
 
 
 def _scopes(versions: list[str], parent: str | None, grandparent: str | None):
@@ -298,35 +330,54 @@ def _resolve_code(name: str, code: str, versions: list[str], level: str) -> Reso
         if len(fitting) == 1:
             return Resolution("matched", idx.candidate(fitting[0]))
         by_name = [k for v in versions for k in _match(name, v, level, None)]
-        reason = (f"code {code} is {', '.join(idx.units[k].name for k in by_code)}, not '{name}'" if by_code
-                  else f"code {code} is not an official {level} code")
-        return Resolution("ambiguous" if by_code or by_name else "not_found",
-                          candidates=[idx.candidate(k) for k in dict.fromkeys(by_code + by_name)], reason=reason)
+        reason = (
+            f"code {code} is {', '.join(idx.units[k].name for k in by_code)}, not '{name}'"
+            if by_code
+            else f"code {code} is not an official {level} code"
+        )
+        return Resolution(
+            "ambiguous" if by_code or by_name else "not_found",
+            candidates=[idx.candidate(k) for k in dict.fromkeys(by_code + by_name)],
+            reason=reason,
+        )
     if len(by_code) == 1:
         return Resolution("matched", idx.candidate(by_code[0]))
     if by_code:
-        return Resolution("ambiguous", candidates=[idx.candidate(k) for k in by_code],
-                          reason=f"code {code} exists in several lists; give the date or list version")
+        return Resolution(
+            "ambiguous",
+            candidates=[idx.candidate(k) for k in by_code],
+            reason=f"code {code} exists in several lists; give the date or list version",
+        )
     return Resolution("not_found", reason=f"code {code} is not an official {level} code")
 
 
-def _resolve_name(name: str, parent: str | None, grandparent: str | None, versions: list[str],
-                  level: str) -> Resolution:
+def _resolve_name(
+    name: str, parent: str | None, grandparent: str | None, versions: list[str], level: str
+) -> Resolution:
     idx = index()
     scopes, problems = _scopes(versions, parent, grandparent)
     found = [k for v in versions if scopes[v] != frozenset() for k in _match(name, v, level, scopes[v])]
     if len(found) == 1:
         return Resolution("matched", idx.candidate(found[0]))
     if found:
-        return Resolution("ambiguous", candidates=[idx.candidate(k) for k in found],
-                          reason=f"'{name}' fits {len(found)} units; give the parent unit or the code")
+        return Resolution(
+            "ambiguous",
+            candidates=[idx.candidate(k) for k in found],
+            reason=f"'{name}' fits {len(found)} units; give the parent unit or the code",
+        )
     if versions == [ref.NEW] and level == "commune":
         # A pre-2025 name on new data: point at what the old unit became, but do not pick.
         old = resolve(name, parent, grandparent, list_version=ref.OLD, level=level)
         if old.status == "matched":
             successors = sorted(idx.successors.get(old.unit.key, ()))
-            return Resolution("not_found", candidates=[idx.candidate(k) for k in successors],
-                              reason=f"'{name}' is a unit of the list before 1 July 2025 ({old.unit.path}); "
-                                     f"it became {', '.join(idx.units[k].name for k in successors)}")
-    return Resolution("not_found", candidates=_nearest(name, versions, scopes, level),
-                      reason="; ".join(problems) or f"no official {level} is named '{name}' here")
+            return Resolution(
+                "not_found",
+                candidates=[idx.candidate(k) for k in successors],
+                reason=f"'{name}' is a unit of the list before 1 July 2025 ({old.unit.path}); "
+                f"it became {', '.join(idx.units[k].name for k in successors)}",
+            )
+    return Resolution(
+        "not_found",
+        candidates=_nearest(name, versions, scopes, level),
+        reason="; ".join(problems) or f"no official {level} is named '{name}' here",
+    )

@@ -1,4 +1,5 @@
 """The plugin inside a real CKAN: dataset create/update/delete and search through the API and pages."""
+
 import urllib.parse
 import urllib.request
 import uuid
@@ -27,8 +28,14 @@ def catalogue(ckan):
     ]
     for i, (title, org, tags, fmt, private) in enumerate(specs):
         pkg = ckan.action.package_create(
-            name=f"{tag}-{i}", title=title, owner_org=org, private=private, license_id="cc-by",
-            tags=[{"name": t} for t in tags], resources=[{"url": "http://example.invalid/x", "format": fmt}])
+            name=f"{tag}-{i}",
+            title=title,
+            owner_org=org,
+            private=private,
+            license_id="cc-by",
+            tags=[{"name": t} for t in tags],
+            resources=[{"url": "http://example.invalid/x", "format": fmt}],
+        )
         made.append(pkg["name"])
     yield tag, made
     for name in made:
@@ -48,7 +55,9 @@ def test_search_with_and_without_diacritics(ckan, catalogue):
 
 def test_facets_filters_and_visibility(ckan, catalogue):
     tag, made = catalogue
-    public = _anonymous(ckan).action.package_search(fq=f'tags:"{tag}"', **{"facet.field": ["organization", "res_format", "license_id"]})
+    public = _anonymous(ckan).action.package_search(
+        fq=f'tags:"{tag}"', **{"facet.field": ["organization", "res_format", "license_id"]}
+    )
     assert public["count"] == 2  # the private dataset is hidden from the public
     assert public["facets"]["organization"] == {"pgsearch-org-a": 1, "pgsearch-org-b": 1}
     assert public["facets"]["res_format"] == {"CSV": 1, "Parquet": 1}
@@ -71,16 +80,26 @@ def test_update_and_delete_reach_the_index(ckan, catalogue):
 def test_failed_create_leaves_no_index_entry(ckan, catalogue):
     tag, _ = catalogue
     with pytest.raises(ckanapi.ValidationError):
-        ckan.action.package_create(name=f"{tag}-bad", title="Không hợp lệ", owner_org="pgsearch-org-a",
-                                   tags=[{"name": tag}], resources=[{"url": "x", "format": "CSV"}],
-                                   license_id="cc-by", extras=[{"key": "a", "value": "1"}, {"key": "a", "value": "2"}])
+        ckan.action.package_create(
+            name=f"{tag}-bad",
+            title="Không hợp lệ",
+            owner_org="pgsearch-org-a",
+            tags=[{"name": tag}],
+            resources=[{"url": "x", "format": "CSV"}],
+            license_id="cc-by",
+            extras=[{"key": "a", "value": "1"}, {"key": "a", "value": "2"}],
+        )
     assert ckan.action.package_search(fq=f'tags:"{tag}"', include_private=True)["count"] == 3
 
 
 def test_pages_list_and_search(ckan, catalogue):
     tag, made = catalogue
-    for path in ("/dataset?q=" + urllib.parse.quote("xa chieng xom"), f"/dataset/?tags={tag}",
-                 "/organization/pgsearch-org-a", f"/dataset/{made[0]}"):
+    for path in (
+        "/dataset?q=" + urllib.parse.quote("xa chieng xom"),
+        f"/dataset/?tags={tag}",
+        "/organization/pgsearch-org-a",
+        f"/dataset/{made[0]}",
+    ):
         with urllib.request.urlopen(ckan.address + path) as resp:
             body = resp.read().decode()
         assert resp.status == 200

@@ -6,11 +6,13 @@ CKAN talks to Solr through `make_connection()` and calls only `add`, `delete`, `
 Writes go through CKAN's own SQLAlchemy session, so an index write commits or rolls back
 together with the dataset change that caused it.
 """
+
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -60,8 +62,9 @@ def _flatten(values: Any) -> list[str]:
 
 
 def _weighted_text(doc: dict) -> dict[str, str]:
-    parts = {weight: " ".join(sum((_flatten(doc.get(f)) for f in fields), []))
-             for weight, fields in _WEIGHTED_FIELDS.items()}
+    parts = {
+        weight: " ".join(sum((_flatten(doc.get(f)) for f in fields), [])) for weight, fields in _WEIGHTED_FIELDS.items()
+    }
     rest = sum((_flatten(doc.get(f)) for f in _TEXT_FIELDS), [])
     rest += sum((_flatten(v) for k, v in doc.items() if k.startswith("extras_")), [])
     parts["D"] = " ".join(rest)
@@ -127,9 +130,7 @@ class PgSolr:
         node = solrquery.parse(q)
         doomed = [(d["site_id"], d["id"]) for d in self._load_docs() if node.test(d)]
         for site_id, doc_id in doomed:
-            session.execute(
-                sa.text(f"DELETE FROM {TABLE} WHERE site_id = :s AND id = :i"), {"s": site_id, "i": doc_id}
-            )
+            session.execute(sa.text(f"DELETE FROM {TABLE} WHERE site_id = :s AND id = :i"), {"s": site_id, "i": doc_id})
 
     def commit(self, **_: Any) -> None:
         # Index rows live in CKAN's transaction; there is nothing separate to commit.
@@ -166,13 +167,12 @@ class PgSolr:
 
         # Narrow in SQL only when q is plain free text; with fields, OR may widen it.
         sql_words = q_node.free_text if ":" not in (q or "") else None
-        docs = [d for d in self._load_docs(sql_words)
-                if q_node.test(d) and all(n.test(d) for n in fq_nodes)]
+        docs = [d for d in self._load_docs(sql_words) if q_node.test(d) and all(n.test(d) for n in fq_nodes)]
 
         facets = self._facets(docs, kw)
         docs = _sorted(docs, kw.get("sort") or "score desc")
         start, rows = int(kw.get("start", 0) or 0), int(kw.get("rows", 10) if kw.get("rows") is not None else 10)
-        page = docs[start:start + rows] if rows >= 0 else docs[start:]
+        page = docs[start : start + rows] if rows >= 0 else docs[start:]
         return SearchResults([_project(d, kw.get("fl")) for d in page], len(docs), facets)
 
     @staticmethod

@@ -4,6 +4,7 @@ CKAN creates its Solr connection in `ckan.lib.search.common.make_connection`, im
 into the sibling modules, so each of those names is pointed at `PgSolr`. The start-up check of
 the Solr schema version has no meaning without Solr and is replaced too.
 """
+
 from __future__ import annotations
 
 import logging

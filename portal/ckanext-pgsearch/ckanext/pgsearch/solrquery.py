@@ -5,14 +5,16 @@ CKAN builds its queries as Solr strings (`+capacity:public +state:(active OR dra
 into a small tree and evaluates it against a document (a dict of field -> value or list).
 It has no CKAN import, so it is tested on its own.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import fnmatch
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 # Fields Solr tokenises (type "text" in CKAN's schema); the rest are exact-match strings.
 TEXT_FIELDS = {"text", "title", "notes", "res_name", "res_description", "author", "maintainer"}
@@ -239,7 +241,7 @@ def _range_bound(text: str) -> Any:
     if text == "*":
         return None
     if text.startswith("NOW"):
-        return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
         return float(text)
     except ValueError:
@@ -275,12 +277,11 @@ def _field_predicate(field: str, text: str, phrase: bool) -> Predicate:
         wanted = tokens(text)
 
         def text_test(doc: dict) -> bool:
-            source = " ".join(_as_string(v) for v in _values(doc, field)) if field != "text" \
-                else doc.get("_text", "")
+            source = " ".join(_as_string(v) for v in _values(doc, field)) if field != "text" else doc.get("_text", "")
             have = tokens(source)
             if phrase:
                 n = len(wanted)
-                return any(have[i:i + n] == wanted for i in range(len(have) - n + 1))
+                return any(have[i : i + n] == wanted for i in range(len(have) - n + 1))
             return all(w in have for w in wanted)
 
         return text_test
