@@ -23,6 +23,7 @@ from pathlib import Path
 
 import yaml
 
+from expectations.from_dbt import dbt_entries, same_check
 from expectations.gx_duckdb import parquet_sql
 from ntm_core.personal import rules as personal_rules
 
@@ -223,8 +224,11 @@ def personal_data_entries(text_columns: list[str]) -> list[dict]:
 
 
 def suite_entries(mart: str, text_columns: list[str]) -> list[dict] | None:
-    """The mart's own suite, the rules common to all marts, and the personal-data checks."""
+    """What the mart's dbt YAML declares, the mart's own suite, the rules common to all marts, and
+    the personal-data checks. A check the suite states itself is not generated again."""
     own = load_suite(mart)
     if own is None:
         return None
-    return own["expectations"] + _rules("common.yaml")["expectations"] + personal_data_entries(text_columns)
+    stated = {same_check(e) for e in own["expectations"]}
+    generated = [e for e in dbt_entries(mart) if same_check(e) not in stated]
+    return generated + own["expectations"] + _rules("common.yaml")["expectations"] + personal_data_entries(text_columns)

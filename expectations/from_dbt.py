@@ -1,0 +1,82 @@
+"""The rules a mart's dbt YAML already states, as suite entries: its columns, not-null columns,
+accepted values, percentage and non-negative ranges, keys and references to other marts. A rule is
+written once, in dbt; the suite file in `suites/` holds only what is particular to its mart (plausible
+years, code patterns, freshness, warnings). Where a suite file states the same check itself, its
+entry wins (a warning stays a warning)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+DBT_MARTS = Path(__file__).resolve().parent.parent / "dbt_project" / "models" / "marts"
+
+
+def dbt_model(mart: str) -> dict:
+    path = DBT_MARTS / f"{mart}.yml"
+    if not path.exists():
+        return {}
+    return next(
+        (m for m in yaml.safe_load(path.read_text(encoding="utf-8")).get("models", []) if m["name"] == mart), {}
+    )
+
+
+def dbt_entries(mart: str) -> list[dict]:
+    """Suite entries for what the mart's dbt YAML declares (critical: dbt builds them as errors)."""
+    model = dbt_model(mart)
+    if not model:
+        return []
+    columns = model.get("columns", [])
+    entries = [_entry("expect_table_columns_to_match_set", column_set=[c["name"] for c in columns], exact_match=True)]
+    for column in columns:
+        for test in column.get("data_tests", []) or []:
+            entries += _column_entries(column["name"], test)
+    for test in model.get("data_tests", []) or []:
+        if isinstance(test, dict) and "unique_combination" in test:
+            keys = test["unique_combination"]["arguments"]["columns"]
+            entries.append(_entry("expect_compound_columns_to_be_unique", column_list=list(keys)))
+    return entries
+
+
+def _entry(kind: str, **kwargs) -> dict:
+    return {"type": kind, "severity": "critical", "kwargs": kwargs}
+
+
+def _column_entries(column: str, test) -> list[dict]:
+    name, arguments = (test, {}) if isinstance(test, str) else next(iter(test.items()))
+    arguments = (arguments or {}).get("arguments", arguments or {})
+    if name == "not_null":
+        return [_entry("expect_column_values_to_not_be_null", column=column)]
+    if name == "unique":
+        return [_entry("expect_column_values_to_be_unique", column=column)]
+    if name == "accepted_values":
+        return [_entry("expect_column_values_to_be_in_set", column=column, value_set=list(arguments["values"]))]
+    if name == "percentage_range":
+        return [_entry("expect_column_values_to_be_between", column=column, min_value=0, max_value=100)]
+    if name == "non_negative":
+        return [_entry("expect_column_values_to_be_between", column=column, min_value=0)]
+    if name == "relationships":
+        other, field = re.fullmatch(r"ref\('(\w+)'\)", arguments["to"]).group(1), arguments["field"]
+        return [
+            {
+                "type": "unexpected_rows",
+                "severity": "critical",
+                "column": column,
+                "description": f"mọi {column} có trong {other} / every {column} exists in {other}",
+                "sql": f"select {column} from {{batch}} where {column} is not null and {column} not in "
+                f"(select {field} from {{mart:{other}}})",
+            }
+        ]
+    return []  # a test with no Great Expectations counterpart stays with dbt
+
+
+def same_check(entry: dict) -> tuple:
+    """What makes two entries the same check, whatever their severity or wording."""
+    kwargs = entry.get("kwargs", {})
+    column = kwargs.get("column") or entry.get("column")
+    columns = tuple(kwargs.get("column_list") or ()) or None
+    if entry["type"] == "expect_column_values_to_be_between":
+        return entry["type"], column, kwargs.get("min_value"), kwargs.get("max_value")
+    return entry["type"], column, columns
