@@ -20,6 +20,7 @@ from expectations.gx_duckdb import parquet_sql
 from expectations.suite import SuiteInputs, compile_entry, suite_entries
 from ntm_core.log import log
 from ntm_core.personal import named_like_personal_data
+from ntm_core.published import previous_publish
 
 
 @dataclass
@@ -64,25 +65,6 @@ class ValidationResult:
     @property
     def blocked(self) -> list[str]:
         return [m for m, v in self.marts.items() if not v.passed]
-
-
-def _published_path(data_dir: Path, mart: str) -> Path:
-    return data_dir / "validation" / "published" / f"{mart}.json"
-
-
-def previous_publish(data_dir: Path, mart: str) -> dict | None:
-    path = _published_path(data_dir, mart)
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
-
-
-def record_publish(data_dir: Path, mart: str, rows: int, run_id: str | None = None) -> None:
-    """Called by the publish stage: the row count the next validation compares against."""
-    path = _published_path(data_dir, mart)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        json.dumps({"mart": mart, "rows": rows, "run_id": run_id, "published_at": dt.datetime.now(dt.UTC).isoformat()}),
-        encoding="utf-8",
-    )
 
 
 def _columns(parquet: Path) -> tuple[list[str], list[str]]:
@@ -194,6 +176,14 @@ class MartValidator:
 
 def _plain(value: Any) -> Any:
     return value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
+
+
+def passed_report(data_dir: Path, mart: str) -> Path | None:
+    """The mart's latest validation report when it passed (publishing may go ahead), else None."""
+    report = data_dir / "validation" / "latest" / f"{mart}.json"
+    if report.exists() and json.loads(report.read_text(encoding="utf-8"))["passed"]:
+        return report
+    return None
 
 
 def validate_marts(marts: dict[str, Path], data_dir: Path, run_id: str) -> ValidationResult:

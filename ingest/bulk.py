@@ -25,10 +25,10 @@ import pyarrow as pa
 
 from ingest.bulk_rows import BLOCK_BYTES, UNIT_COLUMNS, Layout, NumberedRows, UnitAnswers, as_sql_text
 from ingest.contract import Column, Contract
+from ingest.problems import Issue, Unreadable
 from ingest.readers import (
     MAX_COLUMNS,
     RawTable,
-    Unreadable,
     _sniff_delimiter,
     check_csv_stream,
     decode_text,
@@ -38,7 +38,6 @@ from ingest.safety import check_control_text
 from ingest.store import bronze_schema, scratch_dir
 from ingest.table import (
     FileReading,
-    Issue,
     another_table_issue,
     check_required_columns,
     duplicate_issue,

@@ -16,16 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ingest.values import BadValue, nfc
+from ingest.problems import Unreadable
+from ingest.values import nfc
 
 SUPPORTED = {".csv", ".txt", ".xlsx", ".xls", ".json", ".jsonl"}
 # Characters read to tell an encoding by its letters, and to tell the delimiter and the best legacy reading.
 ENCODING_SAMPLE = 200_000
 DELIMITER_SAMPLE = 20_000
-
-
-class Unreadable(BadValue):
-    """The whole file cannot be read: the report says why and what to do."""
 
 
 @dataclass

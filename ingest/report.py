@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ingest.table import Issue
+from ingest.problems import Issue
 
 STATUS_TEXT = {
     "rejected": ("Tệp bị từ chối: không có dòng nào được nhận", "File rejected: no row was accepted"),

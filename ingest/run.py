@@ -18,7 +18,8 @@ import duckdb
 
 from ingest.bulk import ingest_bulk, start_loading_units
 from ingest.contract import Contract, all_contracts
-from ingest.readers import Unreadable, read_file
+from ingest.problems import Issue, Unreadable, file_issue
+from ingest.readers import read_file
 from ingest.report import write_report
 from ingest.safety import check_before_reading, check_content, control_character_at, first_control_byte, stored_name
 from ingest.store import (
@@ -32,7 +33,7 @@ from ingest.store import (
     sha256_of,
     write_bronze,
 )
-from ingest.table import FileReading, Issue, hold_back_duplicate_keys, parse_table
+from ingest.table import FileReading, hold_back_duplicate_keys, parse_table
 from ingest.units.rows import resolve_records
 from ntm_core.departments import departments
 from ntm_core.log import log
@@ -296,11 +297,6 @@ def _ingest_file(
         return _ingest_large(path, contract, data_dir, run_id, ledger, con, report_dir, entry, units_loading)
     keep_original(path, sha, data_dir)
     return _ingest_small(path, contract, data_dir, run_id, ledger, con, report_dir, entry, outcome)
-
-
-def file_issue(bad: Unreadable) -> Issue:
-    """A whole file's problem as a report's line (no row, no column)."""
-    return Issue(None, None, None, bad.vi, bad.en, bad.fix_vi, bad.fix_en)
 
 
 def _known_bytes(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.readers import Unreadable
+from ingest.problems import Unreadable
 
 MAX_FILE_BYTES = 8 * 1024**3  # above this, ask for a split file
 MAX_XLSX_UNCOMPRESSED = 300 * 1024**2  # an Excel form is megabytes, not gigabytes

@@ -16,24 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from ingest.contract import Column, Contract, all_contracts
-from ingest.readers import RawTable, Unreadable, iter_nonempty
+from ingest.problems import Issue, Unreadable
+from ingest.readers import RawTable, iter_nonempty
 from ingest.values import NUMERIC, BadValue, decimal_mark, find_year, find_year_in_filename, fold, parse_cell
 
 HEADER_SCAN_ROWS = 40
 ROMAN_RE = re.compile(r"^(?=[ivxlc]+$)m{0,3}(c[md]|d?c{0,3})(x[cl]|l?x{0,3})(i[xv]|v?i{0,3})$")
 TOTAL_WORDS = ("tong cong", "tong so", "cong", "toan tinh", "toan huyen", "total", "tong")
 FOOTER_WORDS = ("ghi chu", "nguon", "nguoi lap", "nguoi lap bieu", "giam doc", "thu truong", "note", "source")
-
-
-@dataclass
-class Issue:
-    row: int | None
-    column: str | None
-    value: Any
-    vi: str
-    en: str
-    fix_vi: str
-    fix_en: str
 
 
 @dataclass

@@ -72,26 +72,19 @@ def publish(
     data_dir: Path | None = None, marts: list[str] | None = None, url: str | None = None, token: str | None = None
 ):
     """Publish the marts whose latest validation passed (all of them, or those named)."""
-    import json
-
-    from expectations.validate import record_publish
+    from expectations.validate import passed_report
     from publish.run import publish_marts
 
     data_dir = resolve_data_dir(data_dir)
-    latest = data_dir / "validation" / "latest"
     publishable, reports = {}, {}
     for mart, parquet in current_marts(data_dir).items():
         if marts is not None and mart not in marts:
             continue
-        report = latest / f"{mart}.json"
-        if not report.exists() or not json.loads(report.read_text())["passed"]:
-            log(f"publish: {mart}: held back (its latest validation did not pass; see {report})")
+        if (report := passed_report(data_dir, mart)) is None:
+            log(f"publish: {mart}: held back (its latest validation did not pass; see {data_dir}/validation/latest)")
             continue
         publishable[mart], reports[mart] = parquet, report
-    result = publish_marts(publishable, reports, data_dir, url, token)
-    for dataset in result.datasets:  # the baseline for the next run's row-count-change check
-        record_publish(data_dir, dataset.mart, dataset.rows)
-    return result
+    return publish_marts(publishable, reports, data_dir, url, token)
 
 
 @dataclass

@@ -14,6 +14,7 @@ import ckanapi
 import pyarrow.parquet as pq
 
 from ntm_core.log import log
+from ntm_core.published import record_publish
 from ntm_core.settings import dataset_prefix
 from publish import datastore
 from publish.client import connect
@@ -208,7 +209,9 @@ def publish_marts(
     result = PublishResult()
     for mart, parquet in sorted(marts.items()):
         try:
-            result.datasets.append(publish_mart(ckan, mart, parquet, reports.get(mart), data_dir))
+            published = publish_mart(ckan, mart, parquet, reports.get(mart), data_dir)
+            result.datasets.append(published)
+            record_publish(data_dir, mart, published.rows)  # the next validation's row-count baseline
         except PersonalDataRefused as refused:
             log(f"publish: REFUSED {refused}")
             result.refused[mart] = str(refused)

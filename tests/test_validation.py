@@ -7,8 +7,9 @@ import duckdb
 import pytest
 from helpers import tamper
 
-from expectations.validate import record_publish, validate_marts
+from expectations.validate import validate_marts
 from ntm import pipeline
+from ntm_core.published import record_publish
 
 
 def failed(validation):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ingest.table import Issue
+from ingest.problems import Issue
 from ntm_core.departments import province_of
 from ntm_core.units.names import interpretations
 from ntm_core.units.resolver import Resolution, resolve

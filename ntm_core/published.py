@@ -1,0 +1,28 @@
+"""What was last published of each mart (its row count): the publish stage writes it, validation
+reads it as the baseline for the row-count-change check. Kept at
+`<data dir>/validation/published/<mart>.json`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+
+def _path(data_dir: Path, mart: str) -> Path:
+    return data_dir / "validation" / "published" / f"{mart}.json"
+
+
+def previous_publish(data_dir: Path, mart: str) -> dict | None:
+    path = _path(data_dir, mart)
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def record_publish(data_dir: Path, mart: str, rows: int, run_id: str | None = None) -> None:
+    """The row count the next validation compares against."""
+    path = _path(data_dir, mart)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    published_at = dt.datetime.now(dt.UTC).isoformat()
+    path.write_text(
+        json.dumps({"mart": mart, "rows": rows, "run_id": run_id, "published_at": published_at}), encoding="utf-8"
+    )
