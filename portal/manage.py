@@ -174,65 +174,49 @@ def _wait(check, what: str, seconds: float, logfile: Path | None = None) -> None
 # ---------------------------------------------------------------- install
 
 
-def _ensure_system_packages() -> None:
+def _check_system_packages() -> None:
+    """PostgreSQL and Redis come from Debian packages, installed by scripts/bootstrap.sh (`make install`)."""
     missing = []
     if not (PG_BIN / "postgres").exists():
         missing += ["postgresql-15", "postgresql-contrib"]
     if not shutil.which("redis-server"):
         missing += ["redis-server"]
-    if not missing:
-        return
-    if os.geteuid() != 0:
+    if missing:
         raise PortalError(
-            f"Missing system packages: {' '.join(missing)}. Install them with "
-            f"`sudo apt-get install -y {' '.join(missing)}` and run again."
+            f"Missing system packages: {' '.join(missing)}. Run `make install` "
+            f"(scripts/bootstrap.sh installs them) and run again."
         )
-    log(f"portal: installing {' '.join(missing)} from Debian packages")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    _run(["apt-get", "update"], env=env)
-    _run(["apt-get", "install", "-y", *missing], env=env)
+
+
+def _pip_install(p: Portal, *args: str) -> None:
+    """Install into the portal's own virtual environment, with uv when there is one, else pip."""
+    if uv := shutil.which("uv"):
+        _run([uv, "pip", "install", "-q", "-p", str(p.venv / "bin" / "python"), *args])
+    else:
+        _run([str(p.venv / "bin" / "pip"), "install", "-q", *args])
 
 
 def _ensure_ckan_venv(p: Portal) -> None:
-    uv = shutil.which("uv")
     if not p.ckan_bin.exists():
         log(f"portal: installing CKAN {CKAN_VERSION} into {p.venv} (first time only)")
-        if uv:
+        if uv := shutil.which("uv"):
             _run([uv, "venv", "-q", "-p", sys.executable, str(p.venv)])
-            _run(
-                [
-                    uv,
-                    "pip",
-                    "install",
-                    "-q",
-                    "-p",
-                    str(p.venv / "bin" / "python"),
-                    f"ckan[requirements]=={CKAN_VERSION}",
-                ]
-            )
         else:
             _run([sys.executable, "-m", "venv", str(p.venv)])
-            _run([str(p.venv / "bin" / "pip"), "install", "-q", f"ckan[requirements]=={CKAN_VERSION}"])
+        _pip_install(p, f"ckan[requirements]=={CKAN_VERSION}")
     # Published extensions the portal uses (DCAT, scheming): installed once, pinned.
+    site = p.venv / "lib"
     missing = [
         pkg
         for pkg in CKAN_PLUGIN_PACKAGES
-        if not list(
-            (p.venv / "lib").glob(f"python*/site-packages/{pkg.replace('-', '_').replace('==', '-')}.dist-info")
-        )
+        if not list(site.glob(f"python*/site-packages/{pkg.replace('-', '_').replace('==', '-')}.dist-info"))
     ]
     if missing:
         log(f"portal: installing {' '.join(missing)}")
-        if uv:
-            _run([uv, "pip", "install", "-q", "-p", str(p.venv / "bin" / "python"), *missing])
-        else:
-            _run([str(p.venv / "bin" / "pip"), "install", "-q", *missing])
+        _pip_install(p, *missing)
     # The project's own extensions are reinstalled each time: cheap, and never stale.
     for ext in EXTENSIONS:
-        if uv:
-            _run([uv, "pip", "install", "-q", "--no-deps", "-p", str(p.venv / "bin" / "python"), "-e", str(ext)])
-        else:
-            _run([str(p.venv / "bin" / "pip"), "install", "-q", "--no-deps", "-e", str(ext)])
+        _pip_install(p, "--no-deps", "-e", str(ext))
 
 
 # ---------------------------------------------------------------- postgres
@@ -456,7 +440,7 @@ def up(p: Portal | None = None) -> Portal:
     if _alive(p.pidfile("ckan")) and _http_ok(p.url + "/api/3/action/status_show"):
         log(f"portal: already running at {p.url}")
         return p
-    _ensure_system_packages()
+    _check_system_packages()
     _ensure_ckan_venv(p)
     s = _load_secrets(p)
     _start_postgres(p)
