@@ -25,6 +25,30 @@ def _field_type(arrow_type: pa.DataType) -> str:
     return "string"
 
 
+def _table_schema(parquet: Path, columns: dict[str, dict], primary_key: list[str]) -> dict:
+    """The Table Schema of the published table: its fields with their title and description, and its key."""
+    return {
+        "fields": [
+            {
+                "name": f.name,
+                "type": _field_type(f.type),
+                "title": columns.get(f.name, {}).get("label", f.name),
+                "description": columns.get(f.name, {}).get("notes", ""),
+            }
+            for f in pq.read_schema(parquet)
+        ],
+        "primaryKey": primary_key,
+        "missingValues": [""],
+    }
+
+
+LICENCE = {
+    "name": "CC-BY-4.0",
+    "path": "https://creativecommons.org/licenses/by/4.0/",
+    "title": "Creative Commons Attribution 4.0",
+}
+
+
 def write_datapackage(
     target: Path,
     *,
@@ -40,19 +64,7 @@ def write_datapackage(
     departments: list[str],
     dataset_url: str,
 ) -> Path:
-    schema = {
-        "fields": [
-            {
-                "name": f.name,
-                "type": _field_type(f.type),
-                "title": columns.get(f.name, {}).get("label", f.name),
-                "description": columns.get(f.name, {}).get("notes", ""),
-            }
-            for f in pq.read_schema(parquet)
-        ],
-        "primaryKey": primary_key,
-        "missingValues": [""],
-    }
+    schema = _table_schema(parquet, columns, primary_key)
     package = {
         "profile": "tabular-data-package",
         "name": name,
@@ -60,13 +72,7 @@ def write_datapackage(
         "description": description,
         "version": version,
         "homepage": dataset_url,
-        "licenses": [
-            {
-                "name": "CC-BY-4.0",
-                "path": "https://creativecommons.org/licenses/by/4.0/",
-                "title": "Creative Commons Attribution 4.0",
-            }
-        ],
+        "licenses": [LICENCE],
         "sources": [{"title": d} for d in departments],
         "resources": [
             {

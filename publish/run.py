@@ -113,6 +113,15 @@ def _create_or_patch(ckan, package: dict, existing: dict | None) -> tuple[dict, 
     return ckan.action.package_create(private=True, **package), "created"
 
 
+# Each kind of resource a dataset has: (format, name shown on the portal).
+RESOURCES = {
+    "csv": ("CSV", "Dữ liệu (CSV, UTF-8) / Data (CSV, UTF-8)"),
+    "parquet": ("Parquet", "Dữ liệu (Parquet) / Data (Parquet)"),
+    "validation": ("JSON", "Báo cáo kiểm định dữ liệu / Validation report"),
+    "datapackage": ("JSON", "Mô tả gói dữ liệu (datapackage.json) / Data package descriptor"),
+}
+
+
 def _resources(
     ckan,
     dataset: dict,
@@ -129,41 +138,17 @@ def _resources(
     columns, mart_meta = column_docs(mart, data_dir)
     primary_key = mart_meta.get("primary_key") or []
     had = {r.get("ntm_kind"): r for r in dataset.get("resources", []) if r.get("ntm_kind")}
-    csv_res = _upload(
-        ckan,
-        dataset["id"],
-        had.get("csv"),
-        csv_path,
-        kind="csv",
-        fmt="CSV",
-        name="Dữ liệu (CSV, UTF-8) / Data (CSV, UTF-8)",
-    )
+    csv_res = _upload(ckan, dataset["id"], had, csv_path, "csv")
     datastore.load_table(ckan, csv_res["id"], parquet, columns, primary_key)
     # The table preview on the resource page; CKAN adds its default views only for tables that
     # existed when the resource was created, and creates none twice.
     ckan.action.resource_create_default_resource_views(
         resource=ckan.action.resource_show(id=csv_res["id"]), create_datastore_views=True
     )
-    parquet_res = _upload(
-        ckan,
-        dataset["id"],
-        had.get("parquet"),
-        parquet,
-        kind="parquet",
-        fmt="Parquet",
-        name="Dữ liệu (Parquet) / Data (Parquet)",
-    )
+    parquet_res = _upload(ckan, dataset["id"], had, parquet, "parquet")
     ids = {"csv": csv_res["id"], "parquet": parquet_res["id"]}
     if validation_report and validation_report.exists():
-        ids["validation"] = _upload(
-            ckan,
-            dataset["id"],
-            had.get("validation"),
-            validation_report,
-            kind="validation",
-            fmt="JSON",
-            name="Báo cáo kiểm định dữ liệu / Validation report",
-        )["id"]
+        ids["validation"] = _upload(ckan, dataset["id"], had, validation_report, "validation")["id"]
     descriptor = write_datapackage(
         csv_path.parent / "datapackage.json",
         name=meta["name"],
@@ -178,15 +163,7 @@ def _resources(
         departments=facts.departments,
         dataset_url=url,
     )
-    ids["datapackage"] = _upload(
-        ckan,
-        dataset["id"],
-        had.get("datapackage"),
-        descriptor,
-        kind="datapackage",
-        fmt="JSON",
-        name="Mô tả gói dữ liệu (datapackage.json) / Data package descriptor",
-    )["id"]
+    ids["datapackage"] = _upload(ckan, dataset["id"], had, descriptor, "datapackage")["id"]
     return ids
 
 
@@ -194,11 +171,13 @@ def _dataset_url(ckan, name: str) -> str:
     return f"{ckan.address.rstrip('/')}/dataset/{name}"
 
 
-def _upload(ckan, package_id: str, existing: dict | None, path: Path, *, kind: str, fmt: str, name: str) -> dict:
+def _upload(ckan, package_id: str, had: dict[str, dict], path: Path, kind: str) -> dict:
+    """Upload a file as the dataset's resource of this kind, replacing the one it had."""
+    fmt, name = RESOURCES[kind]
     with open(path, "rb") as f:
         fields = {"name": name, "format": fmt, "ntm_kind": kind, "upload": (path.name, f)}
-        if existing:
-            return ckan.action.resource_patch(id=existing["id"], **fields)
+        if kind in had:
+            return ckan.action.resource_patch(id=had[kind]["id"], **fields)
         return ckan.action.resource_create(package_id=package_id, **fields)
 
 
