@@ -59,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--until", type=_day, required=True, help="day after the last, YYYY-MM-DD (UTC)")
     p.add_argument("--dropzone", type=Path, help="where the reports go (default: $NTM_DROPZONE)")
     p.add_argument("--department", action="append", help="only this department (repeatable)")
+    p = sub.add_parser("check", help="the verdict ingest would give a file, landing nothing")
+    p.add_argument("file", type=Path)
+    p.add_argument("--dataset", required=True, help="the dataset folder it would be dropped in")
+    p.add_argument("--department", required=True, help="the department folder it would be dropped in")
+    p.add_argument("--json", action="store_true", help="print the report ingest would write, as JSON")
     p = sub.add_parser("transform", help="dbt build: staging, intermediate, marts")
     p.add_argument("--select", help="dbt selection, e.g. fact_digital_infrastructure+")
     sub.add_parser("validate", help="run the Great Expectations suites on the marts")
@@ -124,6 +129,15 @@ def _backfill(args) -> int:
     return 1 if result.rejected else 0
 
 
+def _check(args) -> int:
+    """Exit 0 when the file would land whole, 1 otherwise; nothing is written to the data dir."""
+    from ingest.check import check_file, render
+
+    verdict = check_file(args.file, args.dataset, args.department)
+    print(json.dumps(verdict.report, ensure_ascii=False, indent=2) if args.json else render(verdict))
+    return 0 if verdict.lands_whole else 1
+
+
 def _transform(args) -> int:
     return 0 if pipeline.transform(args.data_dir, args.select).success else 1
 
@@ -160,6 +174,7 @@ COMMANDS = {
     "portal": _portal,
     "ingest": _ingest,
     "backfill": _backfill,
+    "check": _check,
     "transform": _transform,
     "validate": _validate,
     "publish": _publish,

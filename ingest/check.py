@@ -1,0 +1,78 @@
+"""`ntm check`: the verdict ingest would give a file, with nothing kept.
+
+The file goes through the very same reading as in the drop zone (`run.ingest_file`), into a scratch
+lakehouse in a temporary folder that is removed afterwards: the real data dir, ledger and reports
+are never touched. The department staff's question, "would this file land?", gets ingest's own
+answer and its report."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ingest.contract import all_contracts
+from ingest.run import FileOutcome, ingest_file
+from ingest.safety import stored_name
+from ingest.store import Ledger
+
+
+@dataclass
+class Verdict:
+    outcome: FileOutcome
+    report: dict | None  # the report ingest would write (None: the file would land whole)
+
+    @property
+    def lands_whole(self) -> bool:
+        return self.outcome.status == "landed"
+
+
+def check_file(path: Path, dataset: str, department: str) -> Verdict:
+    scratch = Path(tempfile.mkdtemp(prefix="ntm-check-"))
+    try:
+        data_dir, report_dir = scratch / "data", scratch / "reports"
+        # A copy under the file's own name: the reading never depends on where the file lies.
+        copy = scratch / "file" / path.name
+        copy.parent.mkdir()
+        shutil.copyfile(path, copy)
+        ledger = Ledger(data_dir)
+        with ledger.connect() as con:
+            # received_at: read now, without waiting for the file to settle (it is a copy, complete).
+            outcome = ingest_file(
+                copy,
+                department,
+                dataset,
+                all_contracts().get(dataset),
+                data_dir,
+                "check",
+                ledger,
+                con,
+                report_dir,
+                received_at=datetime.now(UTC),
+            )
+        report = report_dir / f"{stored_name(path.name)}.report.json"
+        outcome.report = None  # the scratch folder is gone once this returns
+        return Verdict(outcome, json.loads(report.read_text(encoding="utf-8")) if report.exists() else None)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def render(verdict: Verdict) -> str:
+    """The verdict as a department reads it: the fate, then each problem (row, column, value, reason, fix)."""
+    o = verdict.outcome
+    lines = [
+        f"{o.status}: {o.department}/{o.dataset}/{o.file_name} "
+        f"({o.rows_landed} rows would land, {o.rows_quarantined} held back)"
+    ]
+    for p in (verdict.report or {}).get("problems", []):
+        where = ", ".join(f"{k} {p[k]}" for k in ("row", "column") if p[k] is not None) or "tệp / file"
+        value = f" '{p['value']}'" if p["value"] is not None else ""
+        lines.append(f"  [{where}]{value}: {p['vi']} / {p['en']}\n      → {p['fix_vi']} / {p['fix_en']}")
+    if verdict.report and verdict.report["problems_not_listed"]:
+        lines.append(
+            f"  … {verdict.report['problems_not_listed']} more / còn {verdict.report['problems_not_listed']} lỗi khác"
+        )
+    return "\n".join(lines)
