@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from helpers import drop
+
 from ingest.run import ingest_dropzone
 
 HEADER = "Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%)\n"
