@@ -76,7 +76,17 @@ def _columns(parquet: Path) -> tuple[list[str], list[str]]:
     return schema.names, [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
 
 
-def _checks(outcome) -> list[Check]:
+def _unexpected_rows_sample(query: str, parquet: Path) -> list:
+    """The first offending rows of a failed unexpected_rows check: GE returns them only with the
+    COMPLETE result format, which would also return every unexpected value of every other check."""
+    import duckdb
+
+    with duckdb.connect() as con:
+        rows = con.execute(f"select * from ({query.replace('{batch}', parquet_sql(parquet))}) limit 10").fetchall()
+    return [row[0] if len(row) == 1 else " | ".join(map(str, row)) for row in rows]
+
+
+def _checks(outcome, parquet: Path) -> list[Check]:
     checks = []
     for r in outcome.results:
         cfg = r.expectation_config
@@ -95,6 +105,10 @@ def _checks(outcome) -> list[Check]:
         error = _exception_message(r.exception_info)
         if error:
             check.success, check.observed = False, f"error: {error}"
+        elif not check.success and kwargs.get("unexpected_rows_query"):
+            check.unexpected_sample = [
+                _plain(v) for v in _unexpected_rows_sample(kwargs["unexpected_rows_query"], parquet)
+            ]
         checks.append(check)
     return checks
 
@@ -171,7 +185,7 @@ class MartValidator:
             )
         )
         outcome = next(iter(checkpoint.run().run_results.values()))
-        return MartValidation(mart, checks + _checks(outcome))
+        return MartValidation(mart, checks + _checks(outcome, parquet))
 
 
 def _plain(value: Any) -> Any:

@@ -58,7 +58,8 @@ def render(contracts: dict[str, Contract]) -> str:
             "",
             f"- Mỗi dòng / Grain: {c.grain}",
             f"- Khóa / Keys: {', '.join(c.keys)}",
-            "- Cấp đơn vị / Unit levels: " + ", ".join(LEVEL_TEXT[level] for level in c.unit_levels),
+            "- Cấp đơn vị / Unit levels: "
+            + (", ".join(LEVEL_TEXT[level] for level in c.unit_levels) or "không gắn đơn vị / no unit"),
             f"- Dòng lỗi / Bad rows: {BAD_ROWS_TEXT[c.bad_rows]}",
             "",
             "| cột / column | tên cột được chấp nhận / accepted headers | kiểu / type | ghi chú / notes |",

@@ -71,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mart", action="append", help="only this mart (repeatable)")
     p = sub.add_parser("run", help="ingest, transform, validate and publish")
     p.add_argument("--dropzone", type=Path)
+    p = sub.add_parser("scorecard", help="one commune's NTM scorecard (criteria met, unmet, recognition)")
+    p.add_argument("name", help="the commune's name, as a department would write it")
+    p.add_argument("--province", help="the province it lies in (narrows the name down)")
+    p.add_argument("--year", type=int, help="assessment year (default: the latest)")
+    p.add_argument("--set", dest="criteria_set", help="criteria set id or ntm, nang_cao, kieu_mau")
+    p.add_argument("--json", action="store_true", help="print the scorecard as one JSON object")
     p = sub.add_parser("portal", help="the local CKAN portal")
     p.add_argument("action", choices=["up", "down", "status"])
     p = sub.add_parser("units", help="administrative units: resolve names, export the lists")
@@ -138,6 +144,18 @@ def _check(args) -> int:
     return 0 if verdict.lands_whole else 1
 
 
+def _scorecard(args) -> int:
+    """Exit 0 with a scorecard; 1 when the name is ambiguous or unknown, or has no scorecard."""
+    from ntm.scorecard import as_json, render
+
+    lookup = pipeline.scorecard(args.name, args.data_dir, args.province, args.year, args.criteria_set)
+    if args.json and lookup.found:
+        print(json.dumps(as_json(lookup), ensure_ascii=False, indent=2))
+    else:
+        print(render(lookup), file=sys.stdout if lookup.found else sys.stderr)
+    return 0 if lookup.found else 1
+
+
 def _transform(args) -> int:
     return 0 if pipeline.transform(args.data_dir, args.select).success else 1
 
@@ -175,6 +193,7 @@ COMMANDS = {
     "ingest": _ingest,
     "backfill": _backfill,
     "check": _check,
+    "scorecard": _scorecard,
     "transform": _transform,
     "validate": _validate,
     "publish": _publish,

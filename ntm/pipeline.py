@@ -56,6 +56,18 @@ def backfill(
     return result
 
 
+def scorecard(
+    name: str,
+    data_dir: Path | None = None,
+    province: str | None = None,
+    year: int | None = None,
+    criteria_set: str | None = None,
+):
+    from ntm.scorecard import find_scorecards
+
+    return find_scorecards(name, resolve_data_dir(data_dir), province, year, criteria_set)
+
+
 def current_marts(data_dir: Path | None = None) -> dict[str, Path]:
     marts_dir = resolve_data_dir(data_dir) / "marts"
     return {p.stem: p for p in sorted(marts_dir.glob("*.parquet"))}

@@ -1,29 +1,60 @@
--- Criteria and indicators (seed criteria) with the set they belong to (seed criteria_sets).
+-- Every criterion and indicator of every criteria set (reference files and catalogue files), with
+-- its set's decision, in-force date, tier and size, what is assessed (`is_assessed`), the
+-- lakehouse column that measures it, and its thresholds per commune group as one line of text.
 with
 
-criteria as (
-    select * from {{ ref('criteria') }}
+items as (
+    select * from {{ ref('int_criteria_catalogue__items') }}
 ),
 
-criteria_sets as (
-    select * from {{ ref('criteria_sets') }}
+sets as (
+    select * from {{ ref('int_criteria_sets') }}
+),
+
+thresholds as (
+    select
+        criteria_set, criterion_no, indicator_code,
+        string_agg(
+            case commune_group when '' then 'chung/all' else commune_group end || ': '
+            || coalesce(case comparison when 'at_least' then '≥ ' when 'at_most' then '≤ ' when 'equal' then '= '
+                                        when 'yes_no' then 'Đạt/met' end
+                        || coalesce(cast(threshold as varchar), ''), threshold_text),
+            '; ' order by commune_group
+        ) as thresholds
+    from {{ ref('int_criteria_catalogue__thresholds') }}
+    group by all
 ),
 
 final as (
     select
-        {{ criterion_key('criteria') }},
-        cast(criteria.criteria_set as varchar) as criteria_set,
-        cast(criteria_sets.set_name_vi as varchar) as set_name_vi,
-        cast(criteria_sets.set_name_en as varchar) as set_name_en,
-        cast(criteria_sets.decision as varchar) as decision,
-        cast(criteria_sets.unit_level as varchar) as set_unit_level,
-        cast(criteria_sets.criteria_total as integer) as set_criteria_total,
-        cast(criteria.criterion_no as varchar) as criterion_no,
-        cast(coalesce(criteria.indicator_code, '') as varchar) as indicator_code,
-        cast(criteria.name_vi as varchar) as name_vi,
-        cast(criteria.name_en as varchar) as name_en
-    from criteria
-    inner join criteria_sets on criteria_sets.criteria_set = criteria.criteria_set
+        {{ criterion_key('items') }},
+        cast(items.criteria_set as varchar) as criteria_set,
+        cast(sets.title_vi as varchar) as set_title_vi,
+        cast(sets.title_en as varchar) as set_title_en,
+        cast(sets.decision_no as varchar) as decision_no,
+        cast(sets.in_force_from as date) as in_force_from,
+        cast(sets.level as varchar) as set_level,
+        cast(sets.tier as varchar) as set_tier,
+        cast(sets.tier_code as varchar) as tier_code,
+        cast(sets.criteria_total as integer) as set_criteria_total,
+        cast(sets.indicator_total as integer) as set_indicator_total,
+        cast(sets.completeness as varchar) as set_completeness,
+        cast(items.criterion_no as varchar) as criterion_no,
+        cast(items.indicator_code as varchar) as indicator_code,
+        cast(items.criterion_name_vi as varchar) as criterion_name_vi,
+        cast(items.indicator_name_vi as varchar) as indicator_name_vi,
+        cast(items.name_en as varchar) as name_en,
+        cast(items.unit as varchar) as unit,
+        cast(items.measured_by as varchar) as measured_by,
+        cast(thresholds.thresholds as varchar) as thresholds,
+        cast(items.is_leaf as boolean) as is_assessed,
+        cast(items.source as varchar) as source
+    from items
+    inner join sets on sets.criteria_set = items.criteria_set
+    left join thresholds
+        on thresholds.criteria_set = items.criteria_set and thresholds.criterion_no = items.criterion_no
+        and thresholds.indicator_code = items.indicator_code
 )
 
 select * from final
+order by criteria_set, try_cast(criterion_no as integer) nulls last, criterion_no, indicator_code

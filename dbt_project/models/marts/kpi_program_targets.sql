@@ -1,46 +1,104 @@
--- Each target of a provincial plan (seed program_targets), for every year of the plan, next to
--- the value measured from the published facts for that province and year: whether the province
--- had already reached the level the plan sets for its target year. A target with nothing to
--- measure it yet keeps an empty actual value and an unknown result; `measure_vi/_en` say how
--- each actual value is measured, or why it is not.
+-- Every province present in the marts, each year it has data, against the programme targets that
+-- apply to it: the national targets (924/QĐ-TTg, 263/QĐ-TTg), the regional targets of 263/QĐ-TTg
+-- for its region (the region its communes are judged in, from the commune_groups files) and its
+-- own plan's targets. Each row carries the value measured from the marts where a measure answers
+-- the target (seed target_measures), over how many units, how it was measured, and whether the
+-- level the target sets is reached. A target nothing measures yet keeps an empty value and an
+-- unknown result; "eq", "approx" and "range" targets count as reached at their (lower) value.
+{% set facts = {'fact_commune_scorecard': 'year', 'fact_digital_infrastructure': 'year',
+                'fact_cooperatives': 'year', 'fact_community_digital_teams': 'year',
+                'fact_ocop_products': 'year', 'fact_growing_area_codes': 'year',
+                'fact_online_public_services': 'cast(left(period, 4) as integer)',
+                'fact_satisfaction_surveys': 'cast(left(period, 4) as integer)'} %}
 with
 
+province_years as (
+    {% for fact, year in facts.items() %}
+    select distinct unit_list_version || ':province:' || province_code as province_key, {{ year }} as year
+    from {{ ref(fact) }}
+    where province_code is not null
+    {% if not loop.last %}union{% endif %}
+    {% endfor %}
+),
+
+provinces as (
+    select unit_key, unit_code, unit_name, short_name from {{ ref('dim_admin_unit') }} where level = 'province'
+),
+
+regions as (
+    -- a province's region: the one most of its communes are judged in (a difficult commune judged by
+    -- the Northern Midlands and Mountains thresholds does not move its province)
+    select split_part(groups.unit_key, ':', 1) || ':province:' || units.province_code as province_key,
+           mode(groups.commune_group) as region_code
+    from {{ ref('int_commune_groups__current') }} as groups
+    inner join {{ ref('int_admin_units__on_current_map') }} as units on units.unit_key = groups.unit_key
+    where groups.commune_group in (select code from {{ ref('commune_groups') }} where scheme = 'region')
+    group by all
+),
+
 targets as (
-    select targets.*, plan_years.year
-    from {{ ref('program_targets') }} as targets
-    cross join lateral (select unnest(range(targets.plan_from_year, targets.target_year + 1)) as year) as plan_years
+    select * from {{ ref('stg_reference__program_targets') }}
+),
+
+applicable as (
+    select
+        province_years.province_key, province_years.year, regions.region_code, targets.*,
+        case when targets.province is not null then 'province'
+             when targets.region_code is not null then 'region' else 'national' end as scope
+    from province_years
+    inner join provinces on provinces.unit_key = province_years.province_key
+    left join regions on regions.province_key = province_years.province_key
+    inner join targets
+        on (targets.province is null and targets.region_code is null)
+        or (targets.province is null and targets.region_code = regions.region_code)
+        or (targets.level = 'province' and targets.province = provinces.short_name)
+),
+
+assessed as (
+    select *, unit_list_version || ':province:' || province_code as province_key
+    from {{ ref('fact_commune_assessment') }}
+),
+
+scorecards as (
+    select *, unit_list_version || ':province:' || province_code as province_key
+    from {{ ref('fact_commune_scorecard') }}
 ),
 
 indicator_shares as (
-    select
-        units.province_key,
-        criteria.year,
-        case criteria.criteria_set || ':' || criteria.indicator_code
-            when 'ntm:8.4' then 'communes_meeting_8_4_pct'
-            when 'nang_cao:8.4' then 'communes_meeting_8_4_advanced_pct'
-            when 'nang_cao:15.2' then 'communes_meeting_15_2_advanced_pct'
-        end as target_code,
-        round(100.0 * count(*) filter (where criteria.met) / count(*), 1) as actual_value,
-        count(*) as measured_over
-    from {{ ref('fact_commune_criteria') }} as criteria
-    inner join {{ ref('dim_admin_unit') }} as units on units.unit_key = criteria.unit_key
-    where criteria.criteria_set || ':' || criteria.indicator_code in ('ntm:8.4', 'nang_cao:8.4', 'nang_cao:15.2')
+    select province_key, year, 'indicator_met_share:' || criteria_set || ':' || indicator_code as measure,
+           round(100.0 * count(*) filter (where status = 'met') / count(*), 1) as actual_value,
+           count(*) as measured_over
+    from assessed
+    where status in ('met', 'not_met') and indicator_code <> ''
+    group by all
+),
+
+standard_shares as (
+    select province_key, year, 'standard_met_share:' || criteria_set as measure,
+           round(100.0 * count(*) filter (where recognised_level <> 'none') / count(*), 1) as actual_value,
+           count(*) as measured_over
+    from scorecards
+    group by all
+),
+
+fewest_criteria as (
+    select province_key, year, 'min_criteria_met:' || criteria_set as measure,
+           cast(min(criteria_met) as double) as actual_value, count(*) as measured_over
+    from scorecards
     group by all
 ),
 
 online_shares as (
     select
-        units.province_key,
+        services.unit_list_version || ':province:' || services.province_code as province_key,
         cast(left(services.period, 4) as integer) as year,
-        case services.level when 'Xã' then 'work_records_online_commune_pct'
-                            when 'Huyện' then 'work_records_online_district_pct'
-                            when 'Tỉnh' then 'work_records_online_province_pct' end as target_code,
+        'online_share:' || case services.level when 'Xã' then 'commune' when 'Huyện' then 'district'
+                                                when 'Tỉnh' then 'province' end as measure,
         round(100.0 * sum(services.applications_online) / nullif(sum(services.applications_received), 0), 1)
             as actual_value,
         sum(services.applications_received) as measured_over
     from {{ ref('fact_online_public_services') }} as services
-    inner join {{ ref('dim_admin_unit') }} as units on units.unit_key = services.unit_key
-    where services.source = 'records'
+    where services.source = 'records' and services.level in ('Xã', 'Huyện', 'Tỉnh')
     group by all
 ),
 
@@ -53,70 +111,77 @@ communes as (
 
 cooperative_shares as (
     select
-        units.province_key,
+        coops.unit_list_version || ':province:' || coops.province_code as province_key,
         coops.year,
-        'communes_with_cooperatives_pct' as target_code,
+        'cooperative_communes_share' as measure,
         round(100.0 * count(distinct coops.unit_key) / any_value(communes.communes), 1) as actual_value,
         any_value(communes.communes) as measured_over
     from {{ ref('fact_cooperatives') }} as coops
-    inner join {{ ref('dim_admin_unit') }} as units on units.unit_key = coops.unit_key
-    inner join communes on communes.province_key = units.province_key
+    inner join communes on communes.province_key = coops.unit_list_version || ':province:' || coops.province_code
     group by all
 ),
 
 survey_shares as (
     select
-        units.province_key,
+        surveys.unit_list_version || ':province:' || surveys.province_code as province_key,
         cast(left(surveys.period, 4) as integer) as year,
-        'units_with_essential_service_and_survey_pct' as target_code,
+        'essential_service_survey_share' as measure,
         round(100.0 * count(distinct surveys.unit_key) filter (where surveys.online)
               / any_value(communes.communes), 1) as actual_value,
         any_value(communes.communes) as measured_over
     from {{ ref('fact_satisfaction_surveys') }} as surveys
-    inner join {{ ref('dim_admin_unit') }} as units on units.unit_key = surveys.unit_key
-    inner join communes on communes.province_key = units.province_key
+    inner join communes on communes.province_key = surveys.unit_list_version || ':province:' || surveys.province_code
     group by all
 ),
 
 actuals as (
     select * from indicator_shares
+    union all by name select * from standard_shares
+    union all by name select * from fewest_criteria
     union all by name select * from online_shares
     union all by name select * from cooperative_shares
     union all by name select * from survey_shares
 ),
 
-provinces as (
-    select unit_key, unit_code, unit_name from {{ ref('dim_admin_unit') }} where level = 'province'
+methods as (
+    select * from {{ ref('measures') }}
 ),
 
 final as (
     select
-        cast(targets.plan as varchar) as plan,
-        cast(targets.plan_date as date) as plan_date,
-        cast(targets.province_unit_key as varchar) as province_unit_key,
+        cast(applicable.province_key as varchar) as province_unit_key,
         cast(provinces.unit_code as varchar) as province_code,
         cast(provinces.unit_name as varchar) as province_name,
-        cast(targets.year as integer) as year,
-        cast(targets.target_year as integer) as target_year,
-        cast(targets.target_code as varchar) as target_code,
-        cast(targets.description_vi as varchar) as description_vi,
-        cast(targets.description_en as varchar) as description_en,
-        cast(targets.unit as varchar) as unit,
-        cast(targets.target_value as double) as target_value,
+        cast(applicable.region_code as varchar) as region_code,
+        cast(applicable.year as integer) as year,
+        cast(applicable.target_code as varchar) as target_code,
+        cast(applicable.scope as varchar) as scope,
+        cast(applicable.plan as varchar) as plan,
+        cast(applicable.plan_date as date) as plan_date,
+        cast(applicable.target_year as integer) as target_year,
+        cast(applicable.description_vi as varchar) as description_vi,
+        cast(applicable.description_en as varchar) as description_en,
+        cast(applicable.unit as varchar) as unit,
+        cast(applicable.comparator as varchar) as comparator,
+        cast(applicable.target_text as varchar) as target_text,
+        cast(applicable.target_value as double) as target_value,
+        cast(applicable.measure as varchar) as measure,
         cast(actuals.actual_value as double) as actual_value,
         cast(actuals.measured_over as bigint) as measured_over,
-        cast(targets.measure_vi as varchar) as measure_vi,
-        cast(targets.measure_en as varchar) as measure_en,
-        cast(case when actuals.actual_value is null then null
-                  when targets.comparison = 'at_most' then actuals.actual_value <= targets.target_value
-                  else actuals.actual_value >= targets.target_value end as boolean) as met
-    from targets
+        cast(coalesce(methods.method_vi, 'Chưa đo được: chưa có bộ dữ liệu nào trong hồ dữ liệu đo chỉ tiêu này')
+             as varchar) as method_vi,
+        cast(coalesce(methods.method_en, 'Not measured: no dataset in the lakehouse measures this target yet')
+             as varchar) as method_en,
+        cast(case when actuals.actual_value is null or applicable.target_value is null then null
+                  else actuals.actual_value >= applicable.target_value end as boolean) as met
+    from applicable
+    inner join provinces on provinces.unit_key = applicable.province_key
     left join actuals
-        on actuals.province_key = targets.province_unit_key
-        and actuals.year = targets.year
-        and actuals.target_code = targets.target_code
-    left join provinces on provinces.unit_key = targets.province_unit_key
+        on actuals.province_key = applicable.province_key
+        and actuals.year = applicable.year
+        and actuals.measure = applicable.measure
+    left join methods on methods.measure = applicable.measure
 )
 
 select * from final
-order by plan, province_unit_key, year, target_code
+order by province_unit_key, year, target_code

@@ -1,0 +1,138 @@
+-- Every criterion or indicator a commune is assessed on, per year and set: what the department
+-- reported (Đạt / Chưa đạt) beside what is computed from a measured value against the threshold
+-- of the commune's group (met / not_met / no_data), and the status that counts: the computed one
+-- where there is one, else the reported one. Nothing is overwritten; a disagreement is flagged.
+-- A commune-year is assessed on a set when it has a reported result or a measured value for it;
+-- it is then assessed on every leaf of the set's catalogue, so what is unknown shows as no_data.
+with
+
+reported as (
+    select unit_key, year, criteria_set, criterion_no, indicator_code, met, decision_no, decision_date,
+           source_file, department
+    from {{ ref('int_commune_criteria__current') }}
+    where unit_level = 'commune'
+),
+
+measured as (
+    select * from {{ ref('int_indicator_measurements') }}
+    where split_part(unit_key, ':', 2) = 'commune'
+),
+
+sets as (
+    select criteria_set from {{ ref('int_criteria_sets') }}
+),
+
+scope as (
+    select distinct unit_key, year, criteria_set from reported
+    union
+    select distinct unit_key, year, criteria_set from measured
+),
+
+leaves as (
+    select criteria_set, criterion_no, indicator_code from {{ ref('int_criteria_catalogue__items') }}
+    where is_leaf
+),
+
+items as (
+    select scope.unit_key, scope.year, scope.criteria_set, leaves.criterion_no, leaves.indicator_code
+    from scope
+    inner join leaves on leaves.criteria_set = scope.criteria_set
+    union
+    select unit_key, year, criteria_set, criterion_no, indicator_code from reported
+    union
+    select unit_key, year, criteria_set, criterion_no, indicator_code from measured
+),
+
+groups as (
+    select unit_key, criteria_set, commune_group, source_file from {{ ref('int_commune_groups__current') }}
+),
+
+thresholds as (
+    select * from {{ ref('int_criteria_catalogue__thresholds') }}
+),
+
+group_thresholds as (
+    select criteria_set, criterion_no, indicator_code, count(*) as groups_with_threshold
+    from thresholds
+    where commune_group <> ''
+    group by all
+),
+
+joined as (
+    select
+        items.*,
+        groups.commune_group,
+        groups.source_file as group_source_file,
+        coalesce(own.comparison, general.comparison) as comparison,
+        coalesce(own.threshold, general.threshold) as threshold,
+        coalesce(own.threshold_text, general.threshold_text) as threshold_text,
+        coalesce(own.source, general.source) as threshold_source,
+        coalesce(group_thresholds.groups_with_threshold, 0) > 0 as has_group_thresholds,
+        measured.value as measured_value,
+        measured.achieved as measured_achieved,
+        measured.source_dataset as measured_dataset,
+        measured.source_file as measured_file,
+        reported.met as reported_met,
+        reported.decision_no,
+        reported.decision_date,
+        reported.source_file as reported_file,
+        coalesce(reported.department, measured.department) as department
+    from items
+    inner join sets on sets.criteria_set = items.criteria_set
+    left join groups on groups.unit_key = items.unit_key and groups.criteria_set = items.criteria_set
+    left join thresholds as own
+        on own.criteria_set = items.criteria_set and own.criterion_no = items.criterion_no
+        and own.indicator_code = items.indicator_code and own.commune_group = groups.commune_group
+    left join thresholds as general
+        on general.criteria_set = items.criteria_set and general.criterion_no = items.criterion_no
+        and general.indicator_code = items.indicator_code and general.commune_group = ''
+    left join group_thresholds
+        on group_thresholds.criteria_set = items.criteria_set and group_thresholds.criterion_no = items.criterion_no
+        and group_thresholds.indicator_code = items.indicator_code
+    left join measured
+        on measured.unit_key = items.unit_key and measured.year = items.year
+        and measured.criteria_set = items.criteria_set and measured.criterion_no = items.criterion_no
+        and measured.indicator_code = items.indicator_code
+    left join reported
+        on reported.unit_key = items.unit_key and reported.year = items.year
+        and reported.criteria_set = items.criteria_set and reported.criterion_no = items.criterion_no
+        and reported.indicator_code = items.indicator_code
+),
+
+computed as (
+    select
+        *,
+        case
+            when measured_value is null and measured_achieved is null then 'no_value'
+            when comparison is null and has_group_thresholds and commune_group is null then 'no_group'
+            when comparison is null then 'no_threshold'
+            when comparison <> 'yes_no' and measured_value is null then 'no_value'
+            else 'measured'
+        end as computed_reason,
+        case
+            when comparison = 'yes_no' then coalesce(measured_achieved, measured_value >= 1)
+            when comparison = 'at_least' then measured_value >= threshold
+            when comparison = 'at_most' then measured_value <= threshold
+            when comparison = 'equal' then measured_value = threshold
+        end as computed_met
+    from joined
+),
+
+final as (
+    select
+        *,
+        case when computed_reason <> 'measured' then 'no_data'
+             when computed_met then 'met' else 'not_met' end as computed_status,
+        case when reported_met then 'met' when not reported_met then 'not_met' else 'no_data' end
+            as reported_status
+    from computed
+)
+
+select
+    * exclude (computed_met),
+    case when computed_status <> 'no_data' then computed_status else reported_status end as status,
+    case when computed_status <> 'no_data' then 'computed'
+         when reported_status <> 'no_data' then 'reported' end as status_from,
+    computed_status <> 'no_data' and reported_status <> 'no_data' and computed_status <> reported_status
+        as disagrees
+from final
