@@ -1,15 +1,19 @@
 """The unified schema on the bundled samples: values computed from the sample files themselves."""
 
 import csv
+import json
 import os
 import unicodedata
 
 import duckdb
 import pytest
-from helpers import SAMPLES, copy_build
+from helpers import REPO, SAMPLES, copy_build
 
 from ingest.run import ingest_dropzone
+from ntm import cli
 from ntm.transform import transform
+
+SEEDS = REPO / "dbt_project" / "seeds" / "reference"
 
 
 @pytest.fixture
@@ -49,43 +53,105 @@ def test_share_of_communes_meeting_8_4_and_average_criteria_met(built):
 
     facts = mart(data_dir, "fact_commune_criteria", "province_code = '87' and indicator_code = '8.4'")
     assert round(100 * facts.met.sum() / len(facts), 1) == expected_share
-    status = mart(data_dir, "fact_commune_ntm_status", "province_code = '87' and year = 2023")
-    assert len(status) == len(by_commune)
-    assert status.criteria_met.mean() == pytest.approx(expected_avg)
-    assert set(status.recognised_level) == {"none"}  # no commune meets all 19 criteria in the sample
+    cards = mart(data_dir, "fact_commune_scorecard", "province_code = '87' and year = 2023")
+    assert len(cards) == len(by_commune) and set(cards.criteria_set) == {"NTM_XA_2021_2025"}  # "ntm" in 2023
+    assert cards.criteria_met.mean() == pytest.approx(expected_avg)
+    assert set(cards.recognised_level) == {"none"}  # no commune meets all 19 criteria in the sample
 
 
-def test_a_set_whose_size_is_unknown_never_counts_as_met_in_full(built):
-    # The advanced set lists only criteria 8 and 15 (those the program tracks): meeting both is not
-    # meeting the set. Its size is unknown, so "meets all criteria" stays unknown.
+def test_meeting_the_listed_criteria_of_a_set_is_not_meeting_the_set(built):
+    # The sources list criteria 8 and 15 of the advanced set's 19: meeting both is not meeting the
+    # set, and with 17 criteria unknown "meets the standard" stays unknown rather than false.
     _, data_dir = built
-    advanced = mart(data_dir, "fact_commune_ntm_status", "criteria_set = 'nang_cao'")
+    advanced = mart(data_dir, "fact_commune_scorecard", "criteria_set = 'NTM_XA_NANGCAO_2021_2025'")
     assert len(advanced) == 3 and (advanced.criteria_met == 2).sum() == 2
-    assert advanced.criteria_total.isna().all() and advanced.meets_all_criteria.isna().all()
+    assert set(advanced.criteria_total) == {19}
+    assert advanced[advanced.criteria_not_met == 0].meets_standard.isna().all()
     assert set(advanced.recognised_level) == {"none"}  # and no recognition decision is recorded
-    ntm = mart(data_dir, "fact_commune_ntm_status", "criteria_set = 'ntm'")
-    assert set(ntm.criteria_total) == {19}
+    reference = {r["set_id"]: r["criteria_count"] for r in csv.DictReader(open(SEEDS / "criteria_sets.csv"))}
     sets = duckdb.sql(
-        f"select criteria_set, set_criteria_total from '{data_dir}/marts/dim_criterion.parquet' group by all order by 1"
+        f"select criteria_set, any_value(set_criteria_total) from '{data_dir}/marts/dim_criterion.parquet' group by 1"
     ).fetchall()
-    assert sets == [("huyen", None), ("nang_cao", None), ("ntm", 19)]
+    assert {s: str(n) if n is not None else "" for s, n in sets} == {s: reference[s] for s, _ in sets}
 
 
-def test_kpis_met_and_not_met(built):
+def test_the_reference_seeds_are_the_shared_reference_files():
+    shared = REPO.parent / "shared" / "reference"
+    if not shared.exists():
+        pytest.skip("../shared/reference is not on this machine")
+    for name in ("criteria_sets.csv", "criteria.csv", "commune_groups.csv", "program_targets.csv", "SOURCES.md"):
+        assert (SEEDS / name).read_bytes() == (shared / name).read_bytes(), f"copy ../shared/reference/{name}"
+
+
+def test_scorecard_of_one_commune_of_each_assessed_province(built, capsys):
     _, data_dir = built
-    kpi = mart(data_dir, "kpi_program_targets")
-    # Every target of Tây Ninh's plan 3306/KH-UBND (2023-2025), once for each year of the plan.
-    assert len(kpi) == 12 * 3 and set(kpi.year) == {2023, 2024, 2025} and set(kpi.target_year) == {2025}
-    y2024 = kpi[kpi.year == 2024].set_index("target_code")
-    assert y2024.loc["communes_meeting_8_4_pct", "actual_value"] == 90.0  # 9 of 10 communes of Tân Biên
-    assert y2024.loc["communes_meeting_8_4_pct", "measured_over"] == 10
-    assert not y2024.loc["communes_meeting_8_4_pct", "met"]  # the plan asks for 97%
-    assert y2024.loc["communes_meeting_8_4_advanced_pct", "actual_value"] == 66.7
-    assert y2024.loc["communes_meeting_8_4_advanced_pct", "met"]  # 50% asked
-    assert y2024.loc["work_records_online_commune_pct"].isna()["met"]  # nothing to measure it with yet
-    assert y2024.loc["districts_meeting_9_5_pct", "measure_en"].startswith("Not measured")
-    # Years with no data are kept, with an unknown result rather than a "not met".
-    assert kpi[kpi.year == 2025].met.isna().all() and kpi[kpi.year == 2023].actual_value.isna().all()
+    tay_ninh = list(
+        csv.DictReader(
+            (SAMPLES / "vp-ntm-tay-ninh" / "commune_criteria")
+            .iterdir()
+            .__next__()
+            .read_text(encoding="utf-8-sig")
+            .splitlines()
+        )
+    )
+    cases = {
+        ("Ba Sao", "Đồng Tháp", "ntm"): [r for r in criteria_file() if r["Tên xã"] == "Xã Ba Sao"],
+        ("Tân Lập", "Tây Ninh", "nang_cao"): [
+            r for r in tay_ninh if r["Tên xã"] == "Xã Tân Lập" and r["Bộ tiêu chí"] == "nang_cao"
+        ],
+    }
+    for (name, province, tier), raw in cases.items():
+        assert (
+            cli.main(["--data-dir", str(data_dir), "scorecard", name, "--province", province, "--set", tier, "--json"])
+            == 0
+        )
+        card = json.loads(capsys.readouterr().out)
+        results = {}
+        for r in raw:  # a criterion is met when every row about it is
+            results.setdefault(r["Tiêu chí số"], []).append(r["Kết quả"].strip().lower() in {"đạt", "x"})
+        unmet = sorted((c for c, v in results.items() if not all(v)), key=int)
+        assert card["unit_code"] == raw[0]["Mã xã"] and card["year"] == int(raw[0]["Năm đánh giá"])
+        assert card["criteria_met"] == sum(all(v) for v in results.values())
+        assert card["unmet_criteria"] == unmet
+        assert card["criteria_total"] == 19 and card["meets_standard"] is (False if unmet else None)
+        assert card["recognised_level"] == "none"
+    # Two communes of Tây Ninh were called Tân Bình: the command names both and answers nothing.
+    assert cli.main(["--data-dir", str(data_dir), "scorecard", "Tân Bình", "--province", "Tây Ninh"]) == 1
+    listed = capsys.readouterr().err
+    assert "2024:commune:25474" in listed and "2024:commune:25495" in listed
+
+
+def test_every_province_with_criteria_data_against_target_924_on_indicator_8_4(built):
+    _, data_dir = built
+    kpi = mart(data_dir, "kpi_program_targets", "target_code = '924.CQS.4'")
+    kpi = kpi[kpi.actual_value.notna()].set_index("province_code")  # the years with criteria data
+    assessed = {"87": {r["Mã xã"] for r in criteria_file() if r["Chỉ tiêu"] == "8.4"}}
+    tay_ninh = next((SAMPLES / "vp-ntm-tay-ninh" / "commune_criteria").iterdir()).read_text(encoding="utf-8-sig")
+    assessed["72"] = {r["Mã xã"] for r in csv.DictReader(tay_ninh.splitlines()) if r["Bộ tiêu chí"] == "ntm"}
+    for province, communes in assessed.items():
+        row = kpi.loc[province]
+        assert row.measured_over == len(communes) and row.target_value == 97 and row.scope == "national"
+        assert not row.met  # neither sample reaches 97 %
+    assert kpi.loc["72", "actual_value"] == 90.0  # 9 of 10 communes of Tân Biên
+
+
+def test_provincial_plans_and_national_targets_side_by_side(built):
+    _, data_dir = built
+    kpi = mart(data_dir, "kpi_program_targets", "province_code = '72' and year = 2024").set_index("target_code")
+    assert kpi.loc["TNI.CQS.4", "scope"] == "province" and kpi.loc["TNI.CQS.4", "actual_value"] == 90.0
+    assert kpi.loc["TNI.CQS.5", "actual_value"] == 66.7 and kpi.loc["TNI.CQS.5", "met"]  # 50 % asked
+    assert kpi.loc["TNI.CQS.1"].isna()["met"]  # nothing to measure it with yet: unknown, not "not met"
+    assert kpi.loc["TNI.CQS.7", "method_en"].startswith("Not measured")
+    assert kpi.loc["263.XA.1", "measured_over"] == 10
+    # Every national target applies to every province with data; no other province's plan does.
+    national = {
+        r["target_code"]
+        for r in csv.DictReader(open(SEEDS / "program_targets.csv"))
+        if r["level"] == "national" and not r["region"]
+    }
+    assert national <= set(kpi.index)
+    assert not any(code.startswith(("TNG.", "TGI.", "DNG.", "BDG.", "DTP.")) for code in kpi.index)
+    assert kpi.region_code.isna().all()  # no commune_groups file says Tây Ninh's region: unknown
 
 
 def test_old_units_report_on_todays_provinces(built):

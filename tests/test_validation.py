@@ -35,7 +35,7 @@ CRITICAL_CASES = {
         ("expect_column_values_to_not_be_null", "product_name"),
     ),
     "unknown unit": (
-        "fact_commune_ntm_status",
+        "fact_commune_scorecard",
         "select * replace ('2025:commune:99999' as current_unit_key) from m",
         ("unexpected_rows_expectation", "current_unit_key"),
     ),

@@ -18,7 +18,7 @@ thresholds as (
             case commune_group when '' then 'chung/all' else commune_group end || ': '
             || coalesce(case comparison when 'at_least' then '≥ ' when 'at_most' then '≤ ' when 'equal' then '= '
                                         when 'yes_no' then 'Đạt/met' end
-                        || coalesce(cast(threshold as varchar), ''), threshold_text),
+                        || coalesce(regexp_replace(cast(threshold as varchar), '\.0$', ''), ''), threshold_text),
             '; ' order by commune_group
         ) as thresholds
     from {{ ref('int_criteria_catalogue__thresholds') }}
