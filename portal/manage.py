@@ -35,10 +35,20 @@ PG_PORT = settings.portal_pg_port()
 REDIS_PORT = settings.portal_redis_port()
 PG_BIN = settings.pg_bin()
 SYSADMIN = "ntm_admin"
-PLUGINS = "pgsearch datastore datatables_view dcat scheming_datasets"
-EXTENSIONS = [REPO_ROOT / "portal" / "ckanext-pgsearch"]
+# ntm first: its templates (home, places, the reader's language) come before the others'.
+PLUGINS = "ntm pgsearch datastore datatables_view dcat scheming_datasets"
+EXTENSIONS = [REPO_ROOT / "portal" / "ckanext-pgsearch", REPO_ROOT / "portal" / "ckanext-ntm"]
 CKAN_PLUGIN_PACKAGES = ["ckanext-dcat==2.4.4", "ckanext-scheming==3.1.0"]
 DATASET_SCHEMA = REPO_ROOT / "portal" / "schemas" / "ntm_dataset.yaml"
+
+
+# The /about page (CKAN's own text otherwise).
+ABOUT = (
+    "Cổng dữ liệu mở của Chương trình mục tiêu quốc gia xây dựng nông thôn mới: số liệu do các sở, "
+    "ngành và địa phương gửi, được chuẩn hóa, kiểm định và công bố theo giấy phép CC BY 4.0. "
+    "The open-data portal of the National Target Program on New Rural Development: figures sent by "
+    "provincial departments and communes, standardised, checked and published under CC BY 4.0."
+)
 
 
 class PortalError(RuntimeError):
@@ -369,6 +379,9 @@ def _write_config(p: Portal, s: dict) -> None:
         "ckan.site_id": "ntm",
         "ckan.site_title": "Cổng dữ liệu mở Nông thôn mới (NTM open data)",
         "ckan.plugins": PLUGINS,
+        "ckan.site_logo": "/ntm/logo.svg",
+        "ckan.site_description": "Dữ liệu mở Chương trình MTQG xây dựng nông thôn mới / NTM open data",
+        "ckan.site_about": ABOUT,
         # A DataStore table gets a searchable preview on its resource page.
         "ckan.views.default_views": "datatables_view",
         # The declared metadata schema of every dataset (ckanext-scheming).

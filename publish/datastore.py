@@ -25,16 +25,33 @@ DATASTORE_TYPES = {
 KEY_PAGE = 32000  # DataStore rows read per request when listing the keys already there
 
 
-def fields_for(parquet: Path, columns: dict[str, dict]) -> list[dict]:
-    """The table's fields: the mart's columns, typed, each with its label and description."""
+KEY_NOTE = ("Thuộc khóa chính của bảng.", "Part of the table's primary key.")
+
+
+def field_info(doc: dict, name: str, is_key: bool) -> dict:
+    """A column's data-dictionary entry: label and description in Vietnamese (what CKAN shows by
+    default) and both languages under `*_translated`, which the portal reads for the reader's
+    language. A dbt description "Vietnamese / English" is split in two."""
+    label_vi, label_en = doc.get("label", name), doc.get("label_en", doc.get("label", name))
+    notes = doc.get("notes", "")
+    notes_vi, notes_en = notes.split(" / ") if notes.count(" / ") == 1 else (notes, notes)
+    if is_key:
+        notes_vi, notes_en = f"{notes_vi} {KEY_NOTE[0]}".strip(), f"{notes_en} {KEY_NOTE[1]}".strip()
+    return {
+        "label": label_vi,
+        "notes": notes_vi,
+        "label_translated": {"vi": label_vi, "en": label_en},
+        "notes_translated": {"vi": notes_vi, "en": notes_en},
+    }
+
+
+def fields_for(parquet: Path, columns: dict[str, dict], primary_key: list[str] = ()) -> list[dict]:
+    """The table's fields: the mart's columns, typed, each with its data-dictionary entry."""
     return [
         {
             "id": f.name,
             "type": DATASTORE_TYPES.get(f.type, "text"),
-            "info": {
-                "label": columns.get(f.name, {}).get("label", f.name),
-                "notes": columns.get(f.name, {}).get("notes", ""),
-            },
+            "info": field_info(columns.get(f.name, {}), f.name, f.name in primary_key),
         }
         for f in pq.read_schema(parquet)
     ]
@@ -42,8 +59,9 @@ def fields_for(parquet: Path, columns: dict[str, dict]) -> list[dict]:
 
 def load_table(ckan, resource_id: str, parquet: Path, columns: dict[str, dict], primary_key: list[str]) -> None:
     """Create the table if needed, upsert every row by primary key, delete rows no longer in the mart."""
-    fields = fields_for(parquet, columns)
-    if table_fields(ckan, resource_id) not in (None, [(f["id"], f["type"]) for f in fields]):
+    fields = fields_for(parquet, columns, primary_key)
+    had = table_fields(ckan, resource_id)
+    if had is not None and [(f["id"], f["type"]) for f in had] != [(f["id"], f["type"]) for f in fields]:
         # The mart's columns changed: rebuild the table rather than leave stale columns behind.
         ckan.action.datastore_delete(resource_id=resource_id, force=True)
     ckan.action.datastore_create(resource_id=resource_id, force=True, fields=fields, primary_key=primary_key)
@@ -63,12 +81,13 @@ def load_table(ckan, resource_id: str, parquet: Path, columns: dict[str, dict], 
         ckan.action.datastore_delete(resource_id=resource_id, force=True, filters={"_id": gone[start : start + chunk]})
 
 
-def table_fields(ckan, resource_id: str) -> list[tuple[str, str]] | None:
+def table_fields(ckan, resource_id: str) -> list[dict] | None:
+    """The table's fields as the DataStore has them: id, type and data-dictionary entry."""
     try:
         info = ckan.action.datastore_info(id=resource_id)
     except ckanapi.NotFound:
         return None
-    return [(f["id"], f["type"]) for f in info["fields"] if f["id"] != "_id"]
+    return [{"id": f["id"], "type": f["type"], "info": f.get("info") or {}} for f in info["fields"] if f["id"] != "_id"]
 
 
 def table_keys(ckan, resource_id: str, primary_key: list[str]) -> dict[tuple, int]:
@@ -84,11 +103,14 @@ def table_keys(ckan, resource_id: str, primary_key: list[str]) -> dict[tuple, in
         offset += KEY_PAGE
 
 
-def table_matches(ckan, package: dict, parquet: Path, rows: int) -> bool:
-    """The portal's table has the mart's columns and row count (an interrupted publish has not)."""
+def table_matches(
+    ckan, package: dict, parquet: Path, rows: int, columns: dict[str, dict], primary_key: list[str]
+) -> bool:
+    """The portal's table has the mart's columns, data dictionary and row count (an interrupted
+    publish has not; a changed column description is written again)."""
     csv_res = next((r for r in package.get("resources", []) if r.get("ntm_kind") == "csv"), None)
     if csv_res is None:
         return False
-    if table_fields(ckan, csv_res["id"]) != [(f["id"], f["type"]) for f in fields_for(parquet, {})]:
+    if table_fields(ckan, csv_res["id"]) != fields_for(parquet, columns, primary_key):
         return False
     return ckan.action.datastore_search(resource_id=csv_res["id"], limit=0)["total"] == rows

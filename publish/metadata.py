@@ -12,21 +12,23 @@ import pyarrow.parquet as pq
 import yaml
 
 HERE = Path(__file__).resolve().parent
-# update_frequency (English part) -> EU frequency vocabulary, as DCAT-AP expects.
+# update_frequency in datasets.yaml -> its words in Vietnamese, and the EU frequency vocabulary
+# DCAT-AP expects (the portal shows the words, the DCAT output keeps the URI).
 FREQUENCIES = {
-    f: f"http://publications.europa.eu/resource/authority/frequency/{code}"
-    for f, code in {
-        "annual": "ANNUAL",
-        "quarterly": "QUARTERLY",
-        "monthly": "MONTHLY",
-        "on change": "IRREG",
-        "as needed": "IRREG",
+    word: (vi, f"http://publications.europa.eu/resource/authority/frequency/{code}")
+    for word, (vi, code) in {
+        "annual": ("hằng năm", "ANNUAL"),
+        "quarterly": ("hằng quý", "QUARTERLY"),
+        "monthly": ("hằng tháng", "MONTHLY"),
+        "on change": ("khi có thay đổi", "IRREG"),
+        "as needed": ("khi cần", "IRREG"),
     }.items()
 }
 LANGUAGES = (
     '["http://publications.europa.eu/resource/authority/language/VIE", '
     '"http://publications.europa.eu/resource/authority/language/ENG"]'
 )
+LANGUAGE_NAMES = ("Tiếng Việt, Tiếng Anh", "Vietnamese, English")
 VIET_NAM = "https://sws.geonames.org/1562822/"
 # The levels a dataset's rows are at, as its spatial coverage says them (most general first).
 LEVEL_WORDS = {
@@ -54,36 +56,46 @@ class MartFacts:
         names = pq.read_schema(parquet).names
         table = pq.read_table(parquet, columns=[c for c in ("department", "year", "unit_level") if c in names])
         values = {
-            c: set(table.column(c).to_pylist()) if c in table.column_names else set()
+            c: {v for v in table.column(c).to_pylist() if v is not None} if c in table.column_names else set()
             for c in ("department", "year", "unit_level")
         }
         return cls(sorted(values["department"]), sorted(values["year"]), values["unit_level"])
 
 
-def spatial_coverage(levels: set[str]) -> str:
-    """'Việt Nam (cấp tỉnh; cấp xã) / Viet Nam (provinces; communes)'; a table without units: 'Việt Nam'."""
+def spatial_coverage(levels: set[str]) -> tuple[str, str]:
+    """('Việt Nam (cấp tỉnh; cấp xã)', 'Viet Nam (provinces; communes)'); a table without units: 'Việt Nam'."""
     held = [words for level, words in LEVEL_WORDS.items() if level in levels]
     if not held:
-        return "Việt Nam / Viet Nam"
-    return f"Việt Nam ({'; '.join(vi for vi, _ in held)}) / Viet Nam ({'; '.join(en for _, en in held)})"
+        return "Việt Nam", "Viet Nam"
+    return f"Việt Nam ({'; '.join(vi for vi, _ in held)})", f"Viet Nam ({'; '.join(en for _, en in held)})"
 
 
 def dataset_fields(meta: dict, mart: str, digest: str, facts: MartFacts) -> dict:
     """The dataset's fields, as `package_create` and `package_patch` take them (`owner_org` aside)."""
     years, frequency = facts.years, meta.get("update_frequency", "")
+    frequency_vi, frequency_uri = FREQUENCIES.get(frequency, (frequency, None))
+    spatial_vi, spatial_en = spatial_coverage(facts.levels)
     fields = {
         "name": meta["name"],
+        # Vietnamese in CKAN's own fields, English beside them: both in the API, the portal shows one.
         "title": meta["title"],
+        "title_en": meta["title_en"],
         "notes": meta["notes"],
+        "notes_en": meta["notes_en"],
         "license_id": "cc-by",
         "tags": [{"name": t} for t in meta.get("tags", [])],
+        "tags_en": ", ".join(meta.get("tags_en", [])),
         "version": digest[:12],
         # Fields of the portal's declared schema.
         "ntm_mart": mart,
         "ntm_content_hash": digest,
         "temporal_coverage": f"{years[0]}–{years[-1]}" if years else "",
-        "spatial_coverage": spatial_coverage(facts.levels),
-        "update_frequency": frequency,
+        "spatial_coverage": spatial_vi,
+        "spatial_coverage_en": spatial_en,
+        "update_frequency": frequency_vi,
+        "update_frequency_en": frequency,
+        "languages": LANGUAGE_NAMES[0],
+        "languages_en": LANGUAGE_NAMES[1],
         "source_departments": ", ".join(facts.departments),
         # The same facts under the names DCAT-AP harvesters read (ckanext-dcat on the portal).
         "language": LANGUAGES,
@@ -91,8 +103,8 @@ def dataset_fields(meta: dict, mart: str, digest: str, facts: MartFacts) -> dict
     }
     if years:
         fields.update(temporal_start=f"{years[0]}-01-01", temporal_end=f"{years[-1]}-12-31")
-    if (english := frequency.split("/")[-1].strip()) in FREQUENCIES:
-        fields["frequency"] = FREQUENCIES[english]
+    if frequency_uri:
+        fields["frequency"] = frequency_uri
     return fields
 
 

@@ -40,23 +40,33 @@ class PublishResult:
     refused: dict[str, str] = field(default_factory=dict)  # mart -> why (personal data)
 
 
-def ensure_organization(ckan, name: str, title: str, description: str = "") -> str:
+def ensure_organization(ckan, name: str, meta: dict) -> str:
+    """The organization as organizations.yaml describes it: Vietnamese title and description, the
+    English ones as extras (`title_en`, `description_en`); created, or corrected where it differs."""
+    wanted = {"title": meta.get("title", name), "description": meta.get("description", "")}
+    extras = {k: meta[k] for k in ("title_en", "description_en") if meta.get(k)}
     try:
-        return ckan.action.organization_show(id=name)["name"]
+        org = ckan.action.organization_show(id=name)
     except ckanapi.NotFound:
-        return ckan.action.organization_create(name=name, title=title, description=description)["name"]
+        return ckan.action.organization_create(
+            name=name, **wanted, extras=[{"key": k, "value": v} for k, v in extras.items()]
+        )["name"]
+    had = {e["key"]: e["value"] for e in org.get("extras", [])}
+    if any(org.get(k) != v for k, v in wanted.items()) or any(had.get(k) != v for k, v in extras.items()):
+        merged = {**had, **extras}
+        ckan.action.organization_patch(id=name, **wanted, extras=[{"key": k, "value": v} for k, v in merged.items()])
+    return name
 
 
 def _owner(ckan, departments: list[str]) -> str:
     orgs = portal_yaml("organizations.yaml")
     if len(departments) == 1:
         dept = departments[0]
-        title = orgs["departments"].get(dept, {}).get("title", dept)
-        return ensure_organization(ckan, dept, title)
+        return ensure_organization(ckan, dept, orgs["departments"].get(dept, {}))
     program = orgs["program"]
     for dept in departments:  # every source department has its page, even when the theme is shared
-        ensure_organization(ckan, dept, orgs["departments"].get(dept, {}).get("title", dept))
-    return ensure_organization(ckan, program["name"], program["title"], program.get("description", ""))
+        ensure_organization(ckan, dept, orgs["departments"].get(dept, {}))
+    return ensure_organization(ckan, program["name"], program)
 
 
 def publish_mart(ckan, mart: str, parquet: Path, validation_report: Path | None, data_dir: Path) -> PublishedDataset:
@@ -67,11 +77,16 @@ def publish_mart(ckan, mart: str, parquet: Path, validation_report: Path | None,
     csv_path = write_csv(parquet, data_dir / "publish" / mart / f"{meta['name']}.csv")
     digest, rows = content_hash(csv_path), pq.ParquetFile(parquet).metadata.num_rows
     existing = _existing(ckan, meta["name"])
+    facts = MartFacts.read(parquet)
+    fields = dataset_fields(meta, mart, digest, facts)
+    columns, mart_meta = column_docs(mart, data_dir)
+    primary_key = mart_meta.get("primary_key") or []
     if (
         existing
         and existing.get("ntm_content_hash") == digest
         and not existing.get("private")
-        and datastore.table_matches(ckan, existing, parquet, rows)
+        and _metadata_matches(existing, fields)
+        and datastore.table_matches(ckan, existing, parquet, rows, columns, primary_key)
     ):
         log(f"publish: {meta['name']}: unchanged")
         return PublishedDataset(
@@ -82,8 +97,7 @@ def publish_mart(ckan, mart: str, parquet: Path, validation_report: Path | None,
             rows,
             {r.get("ntm_kind", r["name"]): r["id"] for r in existing["resources"]},
         )
-    facts = MartFacts.read(parquet)
-    package = {**dataset_fields(meta, mart, digest, facts), "owner_org": _owner(ckan, facts.departments)}
+    package = {**fields, "owner_org": _owner(ckan, facts.departments)}
     dataset, status = _create_or_patch(ckan, package, existing)
     result = PublishedDataset(mart, meta["name"], _dataset_url(ckan, meta["name"]), status, rows)
     result.resources = _resources(
@@ -92,6 +106,15 @@ def publish_mart(ckan, mart: str, parquet: Path, validation_report: Path | None,
     ckan.action.package_patch(id=dataset["id"], private=False)
     log(f"publish: {meta['name']}: {status}, {rows} rows → {result.url}")
     return result
+
+
+def _metadata_matches(existing: dict, fields: dict) -> bool:
+    """Whether the portal already shows what datasets.yaml and the mart say (a changed title or a
+    field the schema gained is written even when the rows are the same)."""
+    tags = {t["name"] for t in existing.get("tags", [])}
+    return tags == {t["name"] for t in fields["tags"]} and all(
+        existing.get(k) == v for k, v in fields.items() if k != "tags"
+    )
 
 
 def _existing(ckan, name: str) -> dict | None:
@@ -113,12 +136,12 @@ def _create_or_patch(ckan, package: dict, existing: dict | None) -> tuple[dict, 
     return ckan.action.package_create(private=True, **package), "created"
 
 
-# Each kind of resource a dataset has: (format, name shown on the portal).
+# Each kind of resource a dataset has: (format, name shown on the portal, its English name).
 RESOURCES = {
-    "csv": ("CSV", "Dữ liệu (CSV, UTF-8) / Data (CSV, UTF-8)"),
-    "parquet": ("Parquet", "Dữ liệu (Parquet) / Data (Parquet)"),
-    "validation": ("JSON", "Báo cáo kiểm định dữ liệu / Validation report"),
-    "datapackage": ("JSON", "Mô tả gói dữ liệu (datapackage.json) / Data package descriptor"),
+    "csv": ("CSV", "Dữ liệu (CSV, UTF-8)", "Data (CSV, UTF-8)"),
+    "parquet": ("Parquet", "Dữ liệu (Parquet)", "Data (Parquet)"),
+    "validation": ("JSON", "Báo cáo kiểm định dữ liệu", "Validation report"),
+    "datapackage": ("JSON", "Mô tả gói dữ liệu (datapackage.json)", "Data package descriptor (datapackage.json)"),
 }
 
 
@@ -153,7 +176,7 @@ def _resources(
         csv_path.parent / "datapackage.json",
         name=meta["name"],
         title=meta["title"],
-        description=meta["notes"],
+        description=f"{meta['notes']}\n\n{meta['notes_en']}",
         version=dataset["version"],
         parquet=parquet,
         columns=columns,
@@ -173,9 +196,9 @@ def _dataset_url(ckan, name: str) -> str:
 
 def _upload(ckan, package_id: str, had: dict[str, dict], path: Path, kind: str) -> dict:
     """Upload a file as the dataset's resource of this kind, replacing the one it had."""
-    fmt, name = RESOURCES[kind]
+    fmt, name, name_en = RESOURCES[kind]
     with open(path, "rb") as f:
-        fields = {"name": name, "format": fmt, "ntm_kind": kind, "upload": (path.name, f)}
+        fields = {"name": name, "name_en": name_en, "format": fmt, "ntm_kind": kind, "upload": (path.name, f)}
         if kind in had:
             return ckan.action.resource_patch(id=had[kind]["id"], **fields)
         return ckan.action.resource_create(package_id=package_id, **fields)

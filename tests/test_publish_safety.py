@@ -130,7 +130,8 @@ def test_suppressed_small_counts_appear_in_no_published_resource(ckan, sample_bu
     fields = {
         f["id"]: f["info"] for f in ckan.action.datastore_info(id=resources["csv"]["id"])["fields"] if f["id"] != "_id"
     }
-    assert "dưới 5" in fields["respondents"]["notes"] and "below 5" in fields["respondents"]["notes"]
+    notes = fields["respondents"]["notes_translated"]
+    assert "dưới 5" in notes["vi"] and "below 5" in notes["en"] and fields["respondents"]["notes"] == notes["vi"]
 
     # Counts aggregated from individual applications: none below the threshold, anywhere.
     _, resources = _resources(ckan, published["fact_online_public_services"].name)

@@ -1,0 +1,136 @@
+"""The NTM portal's own plugin: its home page and logo, the reader's language on every dataset and
+organization page (both languages stay in the API), place pages and the search of places."""
+
+from __future__ import annotations
+
+import ckan.plugins as p
+import ckan.plugins.toolkit as tk
+from flask import Blueprint
+
+from ckanext.ntm import portal_data, translate
+
+
+def _lang() -> str:
+    try:
+        return tk.h.lang() or "vi"
+    except Exception:  # outside a request (CLI, background job)
+        return "vi"
+
+
+def _is_page() -> bool:
+    """A web page, not an API call: the API returns the stored fields of both languages."""
+    try:
+        return not tk.request.path.startswith("/api")
+    except Exception:
+        return False
+
+
+def text(vi: str, en: str) -> str:
+    return en if _lang() == "en" else vi
+
+
+def recent_datasets(rows: int = 6) -> list[dict]:
+    found = tk.get_action("package_search")({}, {"q": "*:*", "sort": "metadata_modified desc", "rows": rows})
+    return [translate.for_language(d, _lang()) for d in found["results"]]
+
+
+def departments() -> list[dict]:
+    orgs = tk.get_action("organization_list")({}, {"all_fields": True, "include_extras": True})
+    return [translate.organization_for_language(o, _lang()) for o in orgs if o.get("package_count")]
+
+
+def place_view(unit_key: str):
+    found = portal_data.place(unit_key)
+    if found is None:
+        return tk.abort(404, text("Không tìm thấy địa phương", "Place not found"))
+    return tk.render("ntm/place.html", extra_vars=found)
+
+
+def places_view():
+    q = tk.request.args.get("q", "")
+    return tk.render("ntm/places.html", extra_vars={"q": q, "places": portal_data.find_places(q, 50)})
+
+
+class NtmPlugin(p.SingletonPlugin):
+    p.implements(p.IConfigurer)
+    p.implements(p.ITemplateHelpers)
+    p.implements(p.IBlueprint)
+    p.implements(p.IPackageController, inherit=True)
+    p.implements(p.IOrganizationController, inherit=True)
+    p.implements(p.IFacets, inherit=True)
+
+    # IConfigurer
+    def update_config(self, config):
+        tk.add_template_directory(config, "templates")
+        tk.add_public_directory(config, "public")
+
+    # ITemplateHelpers
+    def get_helpers(self):
+        return {
+            "ntm_text": text,
+            "ntm_figures": portal_data.headline_figures,
+            "ntm_places": portal_data.find_places,
+            "ntm_fold": portal_data.fold,
+            "ntm_organization": lambda org: translate.organization_for_language(org, _lang()),
+            "ntm_dataset": lambda pkg: translate.for_language(pkg, _lang()),
+            "ntm_recent_datasets": recent_datasets,
+            "ntm_departments": departments,
+            "ntm_relation": lambda relation: text(*portal_data.RELATIONS.get(relation, (relation, relation))),
+        }
+
+    # IBlueprint
+    def get_blueprint(self):
+        blueprint = Blueprint("ntm", self.__module__)
+        blueprint.add_url_rule("/place/<unit_key>", view_func=place_view)
+        blueprint.add_url_rule("/places", view_func=places_view)
+        return blueprint
+
+    # IFacets: English tags with the English interface (indexed as `tags_en`, below)
+    def dataset_facets(self, facets_dict, package_type):
+        if _lang() != "en" or "tags" not in facets_dict:
+            return facets_dict
+        return {("tags_en" if k == "tags" else k): v for k, v in facets_dict.items()}
+
+    def organization_facets(self, facets_dict, organization_type, package_type):
+        return self.dataset_facets(facets_dict, package_type)
+
+    def before_dataset_index(self, pkg_dict):
+        pkg_dict["tags_en"] = [t.strip() for t in str(pkg_dict.get("tags_en") or "").split(",") if t.strip()]
+        return pkg_dict
+
+    # IPackageController: the dataset page and the search results in the reader's language
+    def before_dataset_view(self, pkg_dict):
+        if not _is_page():
+            return pkg_dict
+        shown = translate.for_language(pkg_dict, _lang())
+        if _lang() == "en" and (org := (pkg_dict.get("organization") or {}).get("name")):
+            full = _organization(org)  # the dataset's copy has no extras, so no English title
+            if full:
+                shown["organization"] = {**shown["organization"], **translate.organization_for_language(full, "en")}
+        return shown
+
+    def after_dataset_search(self, search_results, search_params):
+        if not _is_page():
+            return search_results
+        lang = _lang()
+        search_results["results"] = [translate.for_language(d, lang) for d in search_results.get("results", [])]
+        if lang == "en":
+            for item in search_results.get("search_facets", {}).get("organization", {}).get("items", []):
+                item["display_name"] = _organization_title_en(item["name"]) or item["display_name"]
+        return search_results
+
+    # IOrganizationController: an organization's page in the reader's language
+    def before_view(self, data_dict):
+        return translate.organization_for_language(data_dict, _lang()) if _is_page() else data_dict
+
+
+def _organization(name: str) -> dict | None:
+    try:
+        return tk.get_action("organization_show")({}, {"id": name, "include_datasets": False})
+    except Exception:
+        return None
+
+
+def _organization_title_en(name: str) -> str | None:
+    org = _organization(name)
+    return translate.organization_for_language(org, "en").get("title") if org else None
