@@ -56,3 +56,28 @@ def tamper(data_dir: Path, mart: str, select: str) -> Path:
     con.close()
     staged.replace(path)
     return path
+
+
+def chromium(*args: str) -> str:
+    """Headless Chromium (Debian's `chromium`) with these arguments; its standard output."""
+    import shutil
+    import subprocess
+
+    browser = shutil.which("chromium")
+    assert browser, "chromium is not installed (scripts/bootstrap.sh installs Debian's package)"
+    done = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--virtual-time-budget=15000",
+            "--window-size=1280,1400",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return done.stdout

@@ -2,37 +2,13 @@
 page and the resource page, and the DataStore preview shows the rows. Screenshots are kept in
 build/screenshots/ for a person to look at."""
 
-import shutil
-import subprocess
-
 import pytest
-from helpers import REPO
+from helpers import REPO, chromium
 
 from publish.run import publish_marts
 
 pytestmark = pytest.mark.portal
 SCREENSHOTS = REPO / "build" / "screenshots"
-
-
-def chromium(*args: str) -> str:
-    browser = shutil.which("chromium")
-    assert browser, "chromium is not installed (scripts/bootstrap.sh installs Debian's package)"
-    done = subprocess.run(
-        [
-            browser,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--virtual-time-budget=15000",
-            "--window-size=1280,1400",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return done.stdout
 
 
 def test_dataset_and_resource_pages_show_resources_and_the_table_preview(ckan, marts_copy, prefix):

@@ -1,7 +1,8 @@
 """What the portal's own pages read from the published tables: the DataStore table of each mart
 (found by the dataset's `ntm_mart` field, so a dataset-name prefix changes nothing), headline
 figures, places by name, and a place's rows in every table. Read through CKAN's actions as the
-visitor (nothing private), and cached briefly: a home page must not cost a query per figure."""
+visitor (nothing private). The figures are cached for as long as the tables they come from are the
+same (their resource ids and modification times): a home page must not cost a query per figure."""
 
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ def _cached(key: str, compute):
     return value
 
 
+def _signature(tables: dict[str, dict]) -> str:
+    return "|".join(f"{m}:{t['resource']}:{t['modified']}" for m, t in sorted(tables.items()))
+
+
 def fold(text: str) -> str:
     """The matching key of a name: no case, no diacritics, đ as d (the marts' ascii_name)."""
     decomposed = unicodedata.normalize("NFD", text or "")
@@ -37,27 +42,24 @@ def _action(name: str, **data):
 
 
 def published_tables() -> dict[str, dict]:
-    """mart -> {dataset: name, title, title_en, resource: the DataStore resource id, modified}."""
-
-    def compute():
-        found = {}
-        result = _action("package_search", q="*:*", rows=1000, include_private=False)
-        for pkg in result["results"]:
-            mart = pkg.get("ntm_mart")
-            table = next(
-                (r for r in pkg.get("resources", []) if r.get("ntm_kind") == "csv" and r.get("datastore_active")), None
-            )
-            if mart and table:
-                found[mart] = {
-                    "dataset": pkg["name"],
-                    "title": pkg.get("title"),
-                    "title_en": pkg.get("title_en") or pkg.get("title"),
-                    "resource": table["id"],
-                    "modified": (pkg.get("metadata_modified") or "")[:10],
-                }
-        return found
-
-    return _cached("tables", compute)
+    """mart -> {dataset: name, title, title_en, resource: the DataStore resource id, modified}; the
+    latest dataset of a mart when there are several (a staging prefix beside the real ones)."""
+    found = {}
+    result = _action("package_search", q="*:*", rows=1000, include_private=False, sort="metadata_modified asc")
+    for pkg in result["results"]:
+        mart = pkg.get("ntm_mart")
+        table = next(
+            (r for r in pkg.get("resources", []) if r.get("ntm_kind") == "csv" and r.get("datastore_active")), None
+        )
+        if mart and table:
+            found[mart] = {
+                "dataset": pkg["name"],
+                "title": pkg.get("title"),
+                "title_en": pkg.get("title_en") or pkg.get("title"),
+                "resource": table["id"],
+                "modified": pkg.get("metadata_modified") or "",
+            }
+    return found
 
 
 def sql(query: str) -> list[dict]:
@@ -136,7 +138,7 @@ def headline_figures() -> list[dict]:
                 )
         return figures
 
-    return _cached("figures", compute)
+    return _cached("figures:" + _signature(published_tables()), compute)
 
 
 def find_places(query: str, limit: int = 20) -> list[dict]:
@@ -170,15 +172,11 @@ HIDDEN = {"_id", "_full_text", "unit_key", "unit_list_version", "current_unit_ke
 
 def column_labels(resource_id: str) -> dict[str, dict]:
     """Column -> {'vi': label, 'en': label}, from the table's data dictionary."""
-
-    def compute():
-        try:
-            fields = _action("datastore_info", id=resource_id)["fields"]
-        except Exception:
-            return {}
-        return {f["id"]: (f.get("info") or {}).get("label_translated") or {} for f in fields}
-
-    return _cached(f"labels:{resource_id}", compute)
+    try:
+        fields = _action("datastore_info", id=resource_id)["fields"]
+    except Exception:
+        return {}
+    return {f["id"]: (f.get("info") or {}).get("label_translated") or {} for f in fields}
 
 
 # Words for the crosswalk's relations.

@@ -1,0 +1,114 @@
+"""The portal a citizen recognises (ckanext-ntm on the real local CKAN): the program's home with its
+figures and no CKAN placeholder, every page in the reader's language while the API keeps both,
+and a commune found by its name without diacritics, on its own page."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import urllib.request
+import uuid
+
+import pytest
+from helpers import REPO, chromium
+
+from publish.run import publish_marts
+
+pytestmark = pytest.mark.portal
+SCREENSHOTS = REPO / "build" / "screenshots"
+MARTS = ["dim_admin_unit", "dim_admin_unit_crosswalk", "dim_criterion", "fact_digital_infrastructure"]
+PLACEHOLDERS = (
+    "Welcome to CKAN",
+    "Chào mừng gia nhập CKAN",
+    "placeholder-420x220",
+    "This is a nice introductory paragraph",
+    "Đây là đoạn giới thiệu hay",
+    "This is a featured section",
+    "ckan-logo",
+)
+
+
+@pytest.fixture(scope="module")
+def site(ckan, sample_build):
+    """The marts a place page reads, published once for the module under a prefix of its own."""
+    _, data_dir = sample_build
+    prefix = "t" + uuid.uuid4().hex[:6] + "-site-"
+    os.environ["NTM_DATASET_PREFIX"] = prefix
+    try:
+        published = publish_marts({m: data_dir / "marts" / f"{m}.parquet" for m in MARTS}, {}, data_dir).datasets
+    finally:
+        os.environ.pop("NTM_DATASET_PREFIX", None)
+    yield {p.mart: p.name for p in published}
+    for name in ckan.action.package_list():
+        if name.startswith(prefix):
+            ckan.action.dataset_purge(id=name)
+
+
+def page(ckan, path: str) -> str:
+    with urllib.request.urlopen(ckan.address + path) as response:
+        return response.read().decode("utf-8")
+
+
+def titles(html: str) -> list[str]:
+    return [t.strip() for t in re.findall(r'<h2 class="dataset-heading">.*?<a [^>]*>\s*([^<]+?)\s*</a>', html, re.S)]
+
+
+def test_each_language_shows_only_its_titles_and_the_api_keeps_both(ckan, site):
+    english, vietnamese = titles(page(ckan, "/en/dataset/")), titles(page(ckan, "/dataset/"))
+    for name in site.values():
+        package = ckan.action.package_show(id=name)
+        assert package["title"] and package["title_en"] and package["title"] != package["title_en"]
+        assert package["title_en"] in english and package["title"] not in english
+        assert package["title"] in vietnamese and package["title_en"] not in vietnamese
+    dataset = page(ckan, f"/en/dataset/{site['fact_digital_infrastructure']}")
+    assert "annual" in dataset and "Vietnamese, English" in dataset and "hằng năm" not in dataset
+    assert "publications.europa.eu" not in dataset  # vocabulary URIs stay in the DCAT output
+    assert "Data (CSV, UTF-8)" in dataset and "broadband" in dataset and "hạ tầng số" not in dataset
+    rdf = page(ckan, f"/dataset/{site['fact_digital_infrastructure']}.ttl")
+    assert "publications.europa.eu/resource/authority/frequency/ANNUAL" in rdf
+
+
+def test_no_page_shows_ckan_placeholders(ckan, site):
+    paths = ["/", "/en/", "/about", "/en/about", "/dataset/", f"/dataset/{site['dim_criterion']}"]
+    for path in paths:
+        html = page(ckan, path)
+        assert not [p for p in PLACEHOLDERS if p in html], path
+    home = page(ckan, "/")
+    assert "Cổng dữ liệu mở Nông thôn mới" in home and "ntm-figure-value" in home  # figures from the marts
+    assert "New Rural Development open data" in page(ckan, "/en/")
+
+
+def test_searching_a_commune_without_diacritics_leads_to_its_place_page(ckan, site):
+    results = page(ckan, "/dataset/?q=chieng+xom")
+    link = re.search(r'href="(/place/2024:commune:03664)">Xã Chiềng Xôm<', results)
+    assert link, "the search lists the commune"
+    place = page(ckan, link.group(1))
+    assert "Xã Chiềng Xôm, Tỉnh Sơn La" in place
+    assert "46.32" in place  # its fibre share, from the digital-infrastructure table
+    assert "Phường Chiềng An" in place  # its successor on today's map, from the crosswalk
+    english = page(ckan, "/en" + link.group(1))
+    assert "Households with fibre (%)" in english and "Before and after the reorganisation" in english
+
+
+def test_home_map_and_place_pages_in_a_browser(ckan, site):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shots = {
+        "home_vi": "/",
+        "home_en": "/en/",
+        "place_commune": "/place/2024:commune:03664",
+        "place_province": "/place/2024:province:14",
+        "dataset_en": f"/en/dataset/{site['fact_digital_infrastructure']}",
+    }
+    for name, path in shots.items():
+        chromium(f"--screenshot={SCREENSHOTS / f'{name}.png'}", ckan.address + path)
+        assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000, name
+    dom = chromium("--dump-dom", ckan.address + "/place/2024:province:14")
+    assert "Tỉnh Sơn La" in dom
+    # The home page and what it loads stay small: at most 1 MB as a compressing web server sends it
+    # (CKAN's own scripts and styles are most of it; the local portal itself sends them unzipped).
+    home = page(ckan, "/")
+    assets = set(re.findall(r'(?:src|href)="(/[^"]+\.(?:css|js|svg|png))"', home))
+    sizes = [len(gzip.compress(home.encode()))]
+    sizes += [len(gzip.compress(urllib.request.urlopen(ckan.address + a).read())) for a in assets]
+    assert sum(sizes) <= 1_000_000, sizes
