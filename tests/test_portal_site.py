@@ -4,7 +4,9 @@ and a commune found by its name without diacritics, on its own page."""
 
 from __future__ import annotations
 
+import csv
 import gzip
+import json
 import os
 import re
 import urllib.request
@@ -91,6 +93,25 @@ def test_searching_a_commune_without_diacritics_leads_to_its_place_page(ckan, si
     assert "Households with fibre (%)" in english and "Before and after the reorganisation" in english
 
 
+def test_the_province_map_is_todays_34_provinces_with_hoang_sa_and_truong_sa(ckan):
+    geo = json.loads(page(ckan, "/ntm/map/provinces-2025.geojson"))  # as the portal serves it
+    with open(REPO / "dbt_project" / "seeds" / "admin_units" / "admin_units.csv", encoding="utf-8") as f:
+        provinces = {
+            r["unit_code"]: r["unit_name"] for r in csv.DictReader(f) if r["unit_key"].startswith("2025:province:")
+        }
+    assert sorted(f["properties"]["code"] for f in geo["features"]) == sorted(provinces)
+    assert {f["properties"]["code"]: f["properties"]["name"] for f in geo["features"]} == provinces
+
+    def east(name):
+        [feature] = [f for f in geo["features"] if f["properties"]["name"] == name]
+        polygons = feature["geometry"]["coordinates"]
+        polygons = polygons if feature["geometry"]["type"] == "MultiPolygon" else [polygons]
+        return max(x for polygon in polygons for ring in polygon for x, _ in ring)
+
+    assert east("Thành phố Đà Nẵng") > 111  # with Hoàng Sa
+    assert east("Tỉnh Khánh Hòa") > 114  # with Trường Sa
+
+
 def test_home_map_and_place_pages_in_a_browser(ckan, site):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shots = {
@@ -105,6 +126,9 @@ def test_home_map_and_place_pages_in_a_browser(ckan, site):
         assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000, name
     dom = chromium("--dump-dom", ckan.address + "/place/2024:province:14")
     assert "Tỉnh Sơn La" in dom
+    for path in ("/", "/en/map"):  # the map draws every province of today's map, offline
+        chromium(f"--screenshot={SCREENSHOTS / ('map' + path.replace('/', '_') + '.png')}", ckan.address + path)
+        assert 'data-features="34"' in chromium("--dump-dom", ckan.address + path), path
     # The home page and what it loads stay small: at most 1 MB as a compressing web server sends it
     # (CKAN's own scripts and styles are most of it; the local portal itself sends them unzipped).
     home = page(ckan, "/")

@@ -3,6 +3,8 @@ organization page (both languages stay in the API), place pages and the search o
 
 from __future__ import annotations
 
+import json
+
 import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from flask import Blueprint
@@ -27,6 +29,14 @@ def _is_page() -> bool:
 
 def text(vi: str, en: str) -> str:
     return en if _lang() == "en" else vi
+
+
+def map_json():
+    """The map's data as JSON to embed in <script type="application/json">: no "<" in it, so no
+    name in the data can close the element."""
+    from markupsafe import Markup
+
+    return Markup(json.dumps(portal_data.map_data(), ensure_ascii=False).replace("<", "\\u003c"))
 
 
 def recent_datasets(rows: int = 6) -> list[dict]:
@@ -69,6 +79,7 @@ class NtmPlugin(p.SingletonPlugin):
         return {
             "ntm_text": text,
             "ntm_figures": portal_data.headline_figures,
+            "ntm_map_json": map_json,
             "ntm_places": portal_data.find_places,
             "ntm_fold": portal_data.fold,
             "ntm_organization": lambda org: translate.organization_for_language(org, _lang()),
@@ -83,6 +94,7 @@ class NtmPlugin(p.SingletonPlugin):
         blueprint = Blueprint("ntm", self.__module__)
         blueprint.add_url_rule("/place/<unit_key>", view_func=place_view)
         blueprint.add_url_rule("/places", view_func=places_view)
+        blueprint.add_url_rule("/map", view_func=lambda: tk.render("ntm/map_page.html"), endpoint="map_view")
         return blueprint
 
     # IFacets: English tags with the English interface (indexed as `tags_en`, below)

@@ -6,9 +6,11 @@ same (their resource ids and modification times): a home page must not cost a qu
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import unicodedata
+from pathlib import Path
 
 import ckan.plugins.toolkit as tk
 
@@ -222,3 +224,85 @@ def place(unit_key: str) -> dict | None:
             columns = [(c, labels.get(c, {"vi": c, "en": c})) for c in rows[0] if c not in HIDDEN]
             sections.append({**t, "mart": mart, "columns": columns, "rows": rows})
     return {"unit": unit, "parents": parents, "links": links, "sections": sections}
+
+
+# ---------------------------------------------------------------- the map
+
+POINTS_FILE = Path(__file__).resolve().parent / "data" / "communes-2025.json"
+# Choropleth indicators: the province (on today's map) and year of each value, from its mart.
+INDICATORS = {
+    "broadband": (
+        "fact_digital_infrastructure",
+        "Hộ có Internet cáp quang (%)",
+        "Households with fixed broadband (%)",
+        "select current_province_code as code, year, coalesce("
+        "max(fixed_broadband_household_pct) filter (where unit_level = 'province'), "
+        "round(avg(fixed_broadband_household_pct) filter (where unit_level = 'commune')::numeric, 1)) as value "
+        'from "{resource}" where fixed_broadband_household_pct is not null group by 1, 2',
+    ),
+    "online": (
+        "fact_online_public_services",
+        "Thủ tục trực tuyến toàn trình (%)",
+        "Procedures fully online (%)",
+        "select current_province_code as code, left(period, 4)::int as year, max(full_online_pct) as value "
+        "from \"{resource}\" where source = 'reported' and unit_level = 'province' and full_online_pct is not null "
+        "group by 1, 2",
+    ),
+    "recognised": (
+        "fact_commune_scorecard",
+        "Xã được công nhận đạt chuẩn NTM, trong số xã có đánh giá (%)",
+        "Communes recognised at the NTM standard, of those assessed (%)",
+        "select current_province_code as code, year, "
+        "round(100.0 * count(*) filter (where recognised_level <> 'none') / count(*), 1) as value "
+        'from "{resource}" where recognised_level is not null group by 1, 2',
+    ),
+}
+
+
+def map_data() -> dict:
+    """What the map draws: per indicator, value by year and province of 2025; and the communes with a
+    scorecard, at their place on today's map, by NTM status (recognised / not met / unknown)."""
+
+    def compute():
+        tables = published_tables()
+        indicators = []
+        for key, (mart, label_vi, label_en, query) in INDICATORS.items():
+            if t := tables.get(mart):
+                values: dict[str, dict[str, float]] = {}
+                for row in sql(query.format(resource=t["resource"])):
+                    if row["code"] and row["value"] is not None:
+                        values.setdefault(str(row["year"]), {})[row["code"]] = float(row["value"])
+                if values:
+                    indicators.append(
+                        {
+                            "id": key,
+                            "label_vi": label_vi,
+                            "label_en": label_en,
+                            "dataset": t["dataset"],
+                            "values": values,
+                        }
+                    )
+        points = []
+        if t := tables.get("fact_commune_scorecard"):
+            coordinates = json.loads(POINTS_FILE.read_text(encoding="utf-8")) if POINTS_FILE.exists() else {}
+            for row in sql(
+                "select current_unit_key as key, max(unit_name) as name, max(year) as year, "
+                "bool_or(recognised_level <> 'none') as recognised, bool_and(meets_standard = false) as not_met "
+                f'from "{t["resource"]}" where current_unit_key is not null group by 1'
+            ):
+                if row["key"] in coordinates:
+                    lat, lon = coordinates[row["key"]]
+                    status = "recognised" if row["recognised"] else "not_met" if row["not_met"] else "unknown"
+                    points.append(
+                        {
+                            "key": row["key"],
+                            "name": row["name"],
+                            "year": row["year"],
+                            "lat": lat,
+                            "lon": lon,
+                            "status": status,
+                        }
+                    )
+        return {"indicators": indicators, "points": points}
+
+    return _cached("map:" + _signature(published_tables()), compute)
