@@ -36,6 +36,8 @@ def _print_validation(result) -> None:
 def _print_publish(result) -> None:
     for d in result.datasets:
         print(f"  {d.status:<9} {d.url}  ({d.rows} rows)")
+    for name, status in result.maps:
+        print(f"  {status:<9} {name}  (map)")
     for why in result.refused.values():
         print(f"  REFUSED   {why}")
 

@@ -85,7 +85,7 @@ def publish(
 ):
     """Publish the marts whose latest validation passed (all of them, or those named)."""
     from expectations.validate import passed_report
-    from publish.run import publish_marts
+    from publish.run import publish_map_files, publish_marts
 
     data_dir = resolve_data_dir(data_dir)
     publishable, reports = {}, {}
@@ -96,7 +96,8 @@ def publish(
             log(f"publish: {mart}: held back (its latest validation did not pass; see {data_dir}/validation/latest)")
             continue
         publishable[mart], reports[mart] = parquet, report
-    return publish_marts(publishable, reports, data_dir, url, token)
+    result = publish_marts(publishable, reports, data_dir, url, token)
+    return result if marts is not None else publish_map_files(result, url, token)
 
 
 @dataclass

@@ -383,7 +383,7 @@ def _write_config(p: Portal, s: dict) -> None:
         "ckan.site_description": "Dữ liệu mở Chương trình MTQG xây dựng nông thôn mới / NTM open data",
         "ckan.site_about": ABOUT,
         # A DataStore table gets a searchable preview on its resource page.
-        "ckan.views.default_views": "datatables_view",
+        "ckan.views.default_views": "datatables_view ntm_map",
         # The declared metadata schema of every dataset (ckanext-scheming).
         "scheming.dataset_schemas": f"ckanext.scheming:{DATASET_SCHEMA}",
         # DCAT (ckanext-dcat): /catalog.ttl, /dataset/<name>.rdf|.ttl|.jsonld for harvesters.

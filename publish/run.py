@@ -38,6 +38,7 @@ class PublishedDataset:
 class PublishResult:
     datasets: list[PublishedDataset] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)  # mart -> why (personal data)
+    maps: list[tuple[str, str]] = field(default_factory=list)  # (dataset, status) of publish/maps.yaml
 
 
 def ensure_organization(ckan, name: str, meta: dict) -> str:
@@ -142,6 +143,7 @@ RESOURCES = {
     "parquet": ("Parquet", "Dữ liệu (Parquet)", "Data (Parquet)"),
     "validation": ("JSON", "Báo cáo kiểm định dữ liệu", "Validation report"),
     "datapackage": ("JSON", "Mô tả gói dữ liệu (datapackage.json)", "Data package descriptor (datapackage.json)"),
+    "geojson": ("GeoJSON", "Bản đồ (GeoJSON)", "Map (GeoJSON)"),
 }
 
 
@@ -217,4 +219,14 @@ def publish_marts(
         except PersonalDataRefused as refused:
             log(f"publish: REFUSED {refused}")
             result.refused[mart] = str(refused)
+    return result
+
+
+def publish_map_files(result: PublishResult, url: str | None = None, token: str | None = None) -> PublishResult:
+    """The maps of maps.yaml, owned by the program's organization."""
+    from publish.maps import publish_maps
+
+    ckan = connect(url, token)
+    program = portal_yaml("organizations.yaml")["program"]
+    result.maps = publish_maps(ckan, ensure_organization(ckan, program["name"], program))
     return result

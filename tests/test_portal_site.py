@@ -15,7 +15,7 @@ import uuid
 import pytest
 from helpers import REPO, chromium
 
-from publish.run import publish_marts
+from publish.run import PublishResult, publish_map_files, publish_marts
 
 pytestmark = pytest.mark.portal
 SCREENSHOTS = REPO / "build" / "screenshots"
@@ -39,9 +39,10 @@ def site(ckan, sample_build):
     os.environ["NTM_DATASET_PREFIX"] = prefix
     try:
         published = publish_marts({m: data_dir / "marts" / f"{m}.parquet" for m in MARTS}, {}, data_dir).datasets
+        [(map_dataset, _)] = publish_map_files(PublishResult()).maps
     finally:
         os.environ.pop("NTM_DATASET_PREFIX", None)
-    yield {p.mart: p.name for p in published}
+    yield {p.mart: p.name for p in published} | {"map": map_dataset, "prefix": prefix}
     for name in ckan.action.package_list():
         if name.startswith(prefix):
             ckan.action.dataset_purge(id=name)
@@ -58,7 +59,7 @@ def titles(html: str) -> list[str]:
 
 def test_each_language_shows_only_its_titles_and_the_api_keeps_both(ckan, site):
     english, vietnamese = titles(page(ckan, "/en/dataset/")), titles(page(ckan, "/dataset/"))
-    for name in site.values():
+    for name in (n for k, n in site.items() if k != "prefix"):
         package = ckan.action.package_show(id=name)
         assert package["title"] and package["title_en"] and package["title"] != package["title_en"]
         assert package["title_en"] in english and package["title"] not in english
@@ -110,6 +111,22 @@ def test_the_province_map_is_todays_34_provinces_with_hoang_sa_and_truong_sa(cka
 
     assert east("Thành phố Đà Nẵng") > 111  # with Hoàng Sa
     assert east("Tỉnh Khánh Hòa") > 114  # with Trường Sa
+
+
+def test_the_map_is_published_as_geojson_with_a_map_preview(ckan, site):
+    package = ckan.action.package_show(id=site["map"])
+    [resource] = package["resources"]
+    assert resource["format"] == "GeoJSON" and package["title_en"].startswith("Boundaries of the 34 provinces")
+    assert [v["view_type"] for v in ckan.action.resource_view_list(id=resource["id"])] == ["ntm_map"]
+    with urllib.request.urlopen(resource["url"]) as response:
+        assert len(json.loads(response.read())["features"]) == 34
+    dom = chromium("--dump-dom", f"{ckan.address}/dataset/{site['map']}/resource/{resource['id']}")
+    assert 'data-features="34"' in dom
+    os.environ["NTM_DATASET_PREFIX"] = site["prefix"]
+    try:
+        assert publish_map_files(PublishResult()).maps == [(site["map"], "unchanged")]  # idempotent
+    finally:
+        os.environ.pop("NTM_DATASET_PREFIX", None)
 
 
 def test_home_map_and_place_pages_in_a_browser(ckan, site):

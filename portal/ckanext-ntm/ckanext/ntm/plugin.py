@@ -68,6 +68,7 @@ class NtmPlugin(p.SingletonPlugin):
     p.implements(p.IPackageController, inherit=True)
     p.implements(p.IOrganizationController, inherit=True)
     p.implements(p.IFacets, inherit=True)
+    p.implements(p.IResourceView, inherit=True)
 
     # IConfigurer
     def update_config(self, config):
@@ -96,6 +97,23 @@ class NtmPlugin(p.SingletonPlugin):
         blueprint.add_url_rule("/places", view_func=places_view)
         blueprint.add_url_rule("/map", view_func=lambda: tk.render("ntm/map_page.html"), endpoint="map_view")
         return blueprint
+
+    # IResourceView: a GeoJSON resource previewed on the portal's own map (no tiles, no CDN)
+    def info(self):
+        return {
+            "name": "ntm_map",
+            "title": "Bản đồ / Map",
+            "icon": "globe",
+            "iframed": False,
+            "always_available": False,
+            "default_title": "Bản đồ / Map",
+        }
+
+    def can_view(self, data_dict):
+        return (data_dict["resource"].get("format") or "").lower() == "geojson"
+
+    def view_template(self, context, data_dict):
+        return "ntm/geojson_view.html"
 
     # IFacets: English tags with the English interface (indexed as `tags_en`, below)
     def dataset_facets(self, facets_dict, package_type):
