@@ -49,13 +49,25 @@ def run_dbt(args: list[str], data_dir: Path, target: str = "dbt_target") -> dbt.
 
 
 def transform(
-    data_dir: Path, select: str | None = None, full_refresh: bool = False, docs: bool = True
+    data_dir: Path,
+    select: str | None = None,
+    full_refresh: bool = False,
+    docs: bool = True,
+    dbt_vars: dict | None = None,
 ) -> TransformResult:
     """`dbt build`, then `dbt docs generate`; with `full_refresh`, seeds and incremental models
-    are rebuilt from scratch."""
-    log("transform: dbt build" + (" --full-refresh" if full_refresh else ""))
+    are rebuilt from scratch; `dbt_vars` are dbt's --vars (e.g. a frozen `as_of` day)."""
+    import json
+
+    log("transform: dbt build" + (" --full-refresh" if full_refresh else "") + (f" --select {select}" * bool(select)))
     res = run_dbt(
-        ["build", "--quiet", *(["--select", select] if select else []), *(["--full-refresh"] if full_refresh else [])],
+        [
+            "build",
+            "--quiet",
+            *(["--select", select] if select else []),
+            *(["--full-refresh"] if full_refresh else []),
+            *(["--vars", json.dumps(dbt_vars)] if dbt_vars else []),
+        ],
         data_dir,
     )
     result = TransformResult(success=bool(res.success))

@@ -10,6 +10,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from publish.files import published_order
+
 
 def _field_type(arrow_type: pa.DataType) -> str:
     if pa.types.is_integer(arrow_type):
@@ -26,16 +28,18 @@ def _field_type(arrow_type: pa.DataType) -> str:
 
 
 def _table_schema(parquet: Path, columns: dict[str, dict], primary_key: list[str]) -> dict:
-    """The Table Schema of the published table: its fields with their title and description, and its key."""
+    """The Table Schema of the published CSV: its fields (in the CSV's order) with their title and
+    description, and its key."""
+    schema = pq.read_schema(parquet)
     return {
         "fields": [
             {
-                "name": f.name,
-                "type": _field_type(f.type),
-                "title": columns.get(f.name, {}).get("label", f.name),
-                "description": columns.get(f.name, {}).get("notes", ""),
+                "name": name,
+                "type": _field_type(schema.field(name).type),
+                "title": columns.get(name, {}).get("label", name),
+                "description": columns.get(name, {}).get("notes", ""),
             }
-            for f in pq.read_schema(parquet)
+            for name in published_order(schema.names)
         ],
         "primaryKey": primary_key,
         "missingValues": [""],

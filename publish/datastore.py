@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ntm_core.settings import publish_chunk
-from publish.files import iter_rows, neutralise
+from publish.files import iter_rows, neutralise, published_order
 
 DATASTORE_TYPES = {
     pa.string(): "text",
@@ -46,14 +46,16 @@ def field_info(doc: dict, name: str, is_key: bool) -> dict:
 
 
 def fields_for(parquet: Path, columns: dict[str, dict], primary_key: list[str] = ()) -> list[dict]:
-    """The table's fields: the mart's columns, typed, each with its data-dictionary entry."""
+    """The table's fields: the mart's columns, typed, each with its data-dictionary entry, human
+    columns first (files.published_order)."""
+    schema = pq.read_schema(parquet)
     return [
         {
-            "id": f.name,
-            "type": DATASTORE_TYPES.get(f.type, "text"),
-            "info": field_info(columns.get(f.name, {}), f.name, f.name in primary_key),
+            "id": name,
+            "type": DATASTORE_TYPES.get(schema.field(name).type, "text"),
+            "info": field_info(columns.get(name, {}), name, name in primary_key),
         }
-        for f in pq.read_schema(parquet)
+        for name in published_order(schema.names)
     ]
 
 

@@ -28,9 +28,30 @@ def iter_rows(parquet: Path, batch_size: int = 50_000) -> Iterator[dict[str, Any
         yield from batch.to_pylist()
 
 
+# Keys and lineage a reader does not look for first: published after the human columns (names,
+# periods, values), in the mart's order. The Parquet resource keeps the mart's own order.
+KEYS_LAST = (
+    "unit_key",
+    "unit_code",
+    "unit_level",
+    "unit_list_version",
+    "province_code",
+    "current_unit_key",
+    "current_province_code",
+    "province_unit_key",
+    "criterion_key",
+    "department",
+)
+
+
+def published_order(names: list[str]) -> list[str]:
+    """The order of a published table's columns (CSV, DataStore, data package)."""
+    return [n for n in names if n not in KEYS_LAST] + [n for n in names if n in KEYS_LAST]
+
+
 def write_csv(parquet: Path, target: Path) -> Path:
     """UTF-8 with BOM, so Excel shows Vietnamese correctly; streamed batch by batch."""
-    columns = pq.ParquetFile(parquet).schema_arrow.names
+    columns = published_order(pq.ParquetFile(parquet).schema_arrow.names)
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target, "w", encoding="utf-8-sig", newline="") as f:
         writer = csv.writer(f)

@@ -79,7 +79,8 @@ def test_samples_reach_the_portal_with_their_values(ckan, dropzone, data_dir, pr
     csv_url = next(r["url"] for r in package["resources"] if r["ntm_kind"] == "csv")
     with urllib.request.urlopen(csv_url) as resp:
         body = resp.read()
-    assert body.startswith(b"\xef\xbb\xbfunit_key,") and "Chiềng Xôm".encode() in body
+    assert body.startswith(b"\xef\xbb\xbfunit_name,") and "Chiềng Xôm".encode() in body  # human columns first
+    assert body.splitlines()[0].decode("utf-8-sig").split(",")[-1] == "department"  # keys and lineage last
 
     # The public pages list it.
     for path in ("/dataset", f"/dataset/{published.name}"):

@@ -234,7 +234,7 @@ def test_one_files_whole_life_from_drop_zone_to_datastore(ckan, dropzone, data_d
     assert ledger() == [("2023.csv", "landed")]
     status, built, package = build_and_publish()
     assert status == "created" and built == [("commune", "30076", 70.5), ("province", "87", 83.66)]
-    assert "cấp tỉnh" in package["spatial_coverage"] and "communes" in package["spatial_coverage"]
+    assert "cấp tỉnh" in package["spatial_coverage"] and "communes" in package["spatial_coverage_en"]
 
     # 2. Dropped again: nothing changes, down to the portal.
     assert [f.status for f in pipeline.ingest(dropzone, data_dir).files] == ["unchanged"]
