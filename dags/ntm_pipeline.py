@@ -6,6 +6,8 @@
 - `ntm_publish` (on the `bronze` asset): dbt build, validation, publish. A new file reaches the
   portal without anyone pressing a button.
 - `ntm_rebuild` (Sundays 02:00): full rebuild (dbt --full-refresh), validation, publish.
+- `ntm_freshness` (daily 06:00): each department × dataset's freshness (HDX thresholds) and the
+  reminder lists of the late ones; the freshness mart is validated and published.
 - `ntm_backfill` (daily intervals, for `airflow backfill create`): files received in the run's
   interval are read again from their kept originals with today's contracts; emits `bronze`.
   Airflow only runs backfills of unpaused DAGs, so its scheduled runs are skipped on purpose.
@@ -139,6 +141,17 @@ def ntm_rebuild():
     _build_check_publish(transform.override(task_id="transform_full_refresh")(full_refresh=True))
 
 
+@dag(dag_id="ntm_freshness", schedule=CronTriggerTimetable("0 6 * * *", timezone=TZ), **COMMON)
+def ntm_freshness():
+    @task(outlets=[MARTS])
+    def freshness() -> dict:
+        from ntm import tasks
+
+        return tasks.freshness(_var("ntm_data_dir"))
+
+    _build_check_publish(freshness())
+
+
 @dag(dag_id="ntm_backfill", schedule=CronDataIntervalTimetable("0 0 * * *", timezone=TZ), **COMMON)
 def ntm_backfill():
     @task(outlets=[BRONZE])
@@ -162,4 +175,5 @@ def ntm_backfill():
 ntm_ingest()
 ntm_publish()
 ntm_rebuild()
+ntm_freshness()
 ntm_backfill()

@@ -48,6 +48,12 @@ def _day(text: str):
     return dt.datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=dt.UTC)
 
 
+def _date(text: str):
+    import datetime as dt
+
+    return dt.date.fromisoformat(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ntm", description="NTM open-data lakehouse pipeline")
     parser.add_argument("--data-dir", type=Path, help="lakehouse files (default: $NTM_DATA_DIR or ./data)")
@@ -79,6 +85,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--year", type=int, help="assessment year (default: the latest)")
     p.add_argument("--set", dest="criteria_set", help="criteria set id or ntm, nang_cao, kieu_mau")
     p.add_argument("--json", action="store_true", help="print the scorecard as one JSON object")
+    p = sub.add_parser("freshness", help="how up to date each department's data is; reminders for the late ones")
+    p.add_argument(
+        "--as-of", type=_date, help="judge on this day, YYYY-MM-DD (default: today; the next build restores today's)"
+    )
+    p.add_argument("--reminders", type=Path, help="where the reminder lists go (default: <data dir>/reminders)")
+    p.add_argument("--json", action="store_true", help="print the rows as JSON")
     p = sub.add_parser("portal", help="the local CKAN portal")
     p.add_argument("action", choices=["up", "down", "status"])
     p = sub.add_parser("units", help="administrative units: resolve names, export the lists")
@@ -158,6 +170,16 @@ def _scorecard(args) -> int:
     return 0 if lookup.found else 1
 
 
+def _freshness(args) -> int:
+    from ntm.freshness import render
+
+    rows, written = pipeline.freshness(args.data_dir, args.as_of, args.reminders)
+    print(json.dumps(rows, ensure_ascii=False, indent=2, default=str) if args.json else render(rows))
+    for path in written:
+        print(f"  reminder: {path}")
+    return 0
+
+
 def _transform(args) -> int:
     return 0 if pipeline.transform(args.data_dir, args.select).success else 1
 
@@ -196,6 +218,7 @@ COMMANDS = {
     "backfill": _backfill,
     "check": _check,
     "scorecard": _scorecard,
+    "freshness": _freshness,
     "transform": _transform,
     "validate": _validate,
     "publish": _publish,

@@ -68,6 +68,19 @@ def scorecard(
     return find_scorecards(name, resolve_data_dir(data_dir), province, year, criteria_set)
 
 
+def freshness(data_dir: Path | None = None, as_of: dt.date | None = None, reminders: Path | None = None):
+    """Each department × dataset's freshness on `as_of` (today), and the reminder lists of the late ones
+    (in `reminders`, default <data dir>/reminders)."""
+    from ntm.freshness import freshness as build_freshness
+    from ntm.freshness import write_reminders
+
+    data_dir = resolve_data_dir(data_dir)
+    rows = build_freshness(data_dir, as_of)
+    written = write_reminders(rows, reminders or data_dir / "reminders")
+    log(f"freshness: {len(rows)} department datasets; {len(written) // 2} departments reminded")
+    return rows, written
+
+
 def current_marts(data_dir: Path | None = None) -> dict[str, Path]:
     marts_dir = resolve_data_dir(data_dir) / "marts"
     return {p.stem: p for p in sorted(marts_dir.glob("*.parquet"))}

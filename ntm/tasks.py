@@ -157,3 +157,10 @@ def on_failure(context, data_dir: str | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as f:
         f.write(json.dumps(alert, ensure_ascii=False) + "\n")
+
+
+def freshness(data_dir: str | None = None) -> dict:
+    """Today's freshness of every department × dataset, and the reminder lists of the late ones."""
+    rows, written = pipeline.freshness(Path(data_dir) if data_dir else None)
+    late = sorted({f"{r['department']}/{r['dataset']}: {r['status']}" for r in rows if r["status"] != "fresh"})
+    return {"datasets": len(rows), "late": late, "reminders": [str(p) for p in written]}

@@ -60,7 +60,7 @@ def _asset_events(uri, run):
 def test_dags_import_without_errors(airflow_home):
     bag = _dagbag()
     assert bag.import_errors == {}
-    assert set(bag.dag_ids) == {"ntm_ingest", "ntm_publish", "ntm_rebuild", "ntm_backfill"}
+    assert set(bag.dag_ids) == {"ntm_ingest", "ntm_publish", "ntm_rebuild", "ntm_freshness", "ntm_backfill"}
     ingest, publish = bag.get_dag("ntm_ingest"), bag.get_dag("ntm_publish")
     assert {t.task_id for t in ingest.tasks} == {"departments", "department.ingest", "department.rejections"}
     assert [o.uri for o in ingest.get_task("department.ingest").outlets] == ["ntm://lakehouse/bronze"]
@@ -71,6 +71,9 @@ def test_dags_import_without_errors(airflow_home):
     assert publish.get_task("publish").upstream_task_ids == {"validate"}
     rebuild = bag.get_dag("ntm_rebuild")
     assert rebuild.get_task("transform_full_refresh").downstream_task_ids == {"validate"}
+    freshness = bag.get_dag("ntm_freshness")  # daily: the freshness mart built, validated, published
+    assert freshness.get_task("freshness").downstream_task_ids == {"validate"}
+    assert freshness.get_task("publish").upstream_task_ids == {"validate"}
     for dag in bag.dags.values():
         for t in dag.tasks:
             assert t.retries == 2 and t.retry_exponential_backoff and t.on_failure_callback and t.pool == "ntm_duckdb"

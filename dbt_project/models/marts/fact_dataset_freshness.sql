@@ -1,0 +1,64 @@
+-- How fresh each department's datasets are: for every department × dataset the program expects
+-- (seed expected_updates), the last file that landed rows, its age on the day of the build (var
+-- `as_of`, today by default) and its status with OCHA HDX's thresholds for the expected frequency
+-- (seed freshness_thresholds): fresh, then due from `due_after_days` on, overdue from
+-- `overdue_after_days`, delinquent from `delinquent_after_days` (HDX compares age >= threshold).
+-- A dataset never received is delinquent, and says so.
+with
+
+expected as (
+    select * from {{ ref('expected_updates') }}
+),
+
+thresholds as (
+    select * from {{ ref('freshness_thresholds') }}
+),
+
+supplied as (
+    -- a file that landed rows, even if a later one replaced it; not a rejected file, nor a re-sent copy
+    select department, dataset, max(received_at) as last_received, count(*) as files
+    from {{ ref('stg_lakehouse__ledger') }}
+    where status not in ('rejected', 'duplicate')
+    group by all
+),
+
+aged as (
+    select
+        expected.department,
+        expected.dataset,
+        expected.frequency,
+        supplied.last_received,
+        coalesce(supplied.files, 0) as files,
+        {{ "cast('" ~ var("as_of") ~ "' as date)" if var("as_of", none) else "current_date" }} as as_of,
+        thresholds.due_after_days,
+        thresholds.overdue_after_days,
+        thresholds.delinquent_after_days
+    from expected
+    left join supplied using (department, dataset)
+    left join thresholds using (frequency)
+),
+
+final as (
+    select
+        cast(department as varchar) as department,
+        cast(dataset as varchar) as dataset,
+        cast(frequency as varchar) as frequency,
+        cast(as_of as date) as as_of,
+        cast(last_received as timestamp) as last_received,
+        cast(files as bigint) as files_received,
+        cast(date_diff('day', cast(last_received as date), as_of) as integer) as age_days,
+        cast(case
+            when last_received is null then 'delinquent'
+            when date_diff('day', cast(last_received as date), as_of) >= delinquent_after_days then 'delinquent'
+            when date_diff('day', cast(last_received as date), as_of) >= overdue_after_days then 'overdue'
+            when date_diff('day', cast(last_received as date), as_of) >= due_after_days then 'due'
+            else 'fresh' end as varchar) as status,
+        cast(last_received is null as boolean) as never_received,
+        cast(due_after_days as integer) as due_after_days,
+        cast(overdue_after_days as integer) as overdue_after_days,
+        cast(delinquent_after_days as integer) as delinquent_after_days
+    from aged
+)
+
+select * from final
+order by department, dataset
