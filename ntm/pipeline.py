@@ -24,10 +24,14 @@ def ingest(
 ):
     from ingest.run import ingest_dropzone
     from ingest.sources import fetch_sources
+    from ingest.submissions import fetch_submissions, record_fates
 
-    dropzone = dropzone_dir(dropzone)
+    dropzone, data_dir = dropzone_dir(dropzone), resolve_data_dir(data_dir)
     fetch_sources(dropzone, departments)  # departments that publish at a URL
-    result = ingest_dropzone(dropzone, resolve_data_dir(data_dir), run_id or new_run_id(), departments)
+    submitted = fetch_submissions(dropzone, data_dir, departments)  # files sent on the portal
+    result = ingest_dropzone(dropzone, data_dir, run_id or new_run_id(), departments)
+    if submitted:
+        record_fates(data_dir, [f.__dict__ for f in result.files])
     log(f"ingest: {result.summary()}")
     return result
 

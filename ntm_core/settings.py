@@ -49,6 +49,7 @@ SETTINGS = {
             "the department registry: province of each department, and URLs to fetch from",
         ),
         Setting("NTM_SOURCE_TIMEOUT", "60", "seconds to wait for a department's URL or bucket"),
+        Setting("NTM_SUBMISSION_MAX_MB", "100", "the largest file a department may submit on the portal (MB)"),
         Setting(
             "NTM_BULK_THRESHOLD_MB", "64", "CSV files at least this large are ingested by DuckDB in bounded memory"
         ),
@@ -109,6 +110,10 @@ def pg_bin() -> Path:
 
 def source_timeout() -> float:
     return float(SETTINGS["NTM_SOURCE_TIMEOUT"].raw())
+
+
+def submission_max_mb() -> int:
+    return int(SETTINGS["NTM_SUBMISSION_MAX_MB"].raw())
 
 
 def bulk_threshold_bytes() -> int:

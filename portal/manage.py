@@ -370,7 +370,8 @@ def _write_config(p: Portal, s: dict) -> None:
     if not p.ini.exists():
         _run([str(p.ckan_bin), "generate", "config", str(p.ini)], env=_ckan_env(p))
     pg = f"127.0.0.1:{PG_PORT}"
-    settings = {
+    max_submission_mb = settings.submission_max_mb()
+    options = {
         "sqlalchemy.url": f"postgresql://ckan_default:{s['ckan_db']}@{pg}/ckan_default",
         "ckan.datastore.write_url": f"postgresql://ckan_default:{s['ckan_db']}@{pg}/datastore_default",
         "ckan.datastore.read_url": f"postgresql://datastore_default:{s['datastore_ro']}@{pg}/datastore_default",
@@ -382,6 +383,12 @@ def _write_config(p: Portal, s: dict) -> None:
         "ckan.site_logo": "/ntm/logo.svg",
         "ckan.site_description": "Dữ liệu mở Chương trình MTQG xây dựng nông thôn mới / NTM open data",
         "ckan.site_about": ABOUT,
+        # A submission's verdict comes from the pipeline's own check (ckanext-ntm's ntm_submit).
+        "ntm.check_command": str(Path(sys.executable).parent / "ntm"),
+        "ntm.max_submission_mb": str(max_submission_mb),
+        "ntm.submission_datasets": " ".join(
+            sorted(c.stem for c in (REPO_ROOT / "ingest" / "contracts").glob("*.yaml"))
+        ),
         # A DataStore table gets a searchable preview on its resource page.
         "ckan.views.default_views": "datatables_view ntm_map",
         # The declared metadata schema of every dataset (ckanext-scheming).
@@ -404,7 +411,7 @@ def _write_config(p: Portal, s: dict) -> None:
         "ckan.max_resource_size": "500",
     }
     (p.home / "storage").mkdir(exist_ok=True)
-    _run([str(p.ckan_bin), "config-tool", str(p.ini), *[f"{k}={v}" for k, v in settings.items()]], env=_ckan_env(p))
+    _run([str(p.ckan_bin), "config-tool", str(p.ini), *[f"{k}={v}" for k, v in options.items()]], env=_ckan_env(p))
 
 
 def _initialise_ckan(p: Portal, s: dict) -> None:

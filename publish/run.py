@@ -47,7 +47,7 @@ def ensure_organization(ckan, name: str, meta: dict) -> str:
     wanted = {"title": meta.get("title", name), "description": meta.get("description", "")}
     extras = {k: meta[k] for k in ("title_en", "description_en") if meta.get(k)}
     try:
-        org = ckan.action.organization_show(id=name)
+        org = ckan.action.organization_show(id=name, include_users=True, include_datasets=False)
     except ckanapi.NotFound:
         return ckan.action.organization_create(
             name=name, **wanted, extras=[{"key": k, "value": v} for k, v in extras.items()]

@@ -103,6 +103,7 @@ def test_changed_row_is_upserted_and_nothing_duplicates(ckan, dropzone, data_dir
     second = pipeline.run_all(dropzone, data_dir)
     statuses = {d.mart: d.status for d in second.publish.datasets}
     assert statuses.pop("fact_digital_infrastructure") == "updated"
+    assert statuses.pop("fact_dataset_freshness") == "updated"  # the department's last file is newer
     assert set(statuses.values()) == {"unchanged"}
     _, after = _datastore_rows(ckan, name)
     assert len(after) == len(before) == 12

@@ -9,7 +9,7 @@ import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from flask import Blueprint
 
-from ckanext.ntm import portal_data, translate
+from ckanext.ntm import portal_data, submissions, translate
 
 
 def _lang() -> str:
@@ -37,6 +37,30 @@ def map_json():
     from markupsafe import Markup
 
     return Markup(json.dumps(portal_data.map_data(), ensure_ascii=False).replace("<", "\\u003c"))
+
+
+def submit_view():
+    """The submission page: choose the department and dataset, drop the file, see the verdict."""
+    if not tk.g.user:
+        return tk.abort(403, text("Hãy đăng nhập bằng tài khoản của đơn vị", "Log in with your department's account"))
+    context = {"user": tk.g.user}
+    departments = tk.get_action("organization_list_for_user")(context, {"permission": "create_dataset"})
+    datasets = (tk.config.get("ntm.submission_datasets") or "").split()
+    result, error = None, None
+    if tk.request.method == "POST":
+        data = {
+            "department": tk.request.form.get("department"),
+            "dataset": tk.request.form.get("dataset"),
+            "upload": tk.request.files.get("upload"),
+        }
+        try:
+            result = tk.get_action("ntm_submit")(context, data)
+        except (tk.NotAuthorized, tk.ValidationError) as err:
+            error = str(getattr(err, "error_dict", None) or err)
+    return tk.render(
+        "ntm/submit.html",
+        extra_vars={"departments": departments, "datasets": datasets, "result": result, "error": error},
+    )
 
 
 def recent_datasets(rows: int = 6) -> list[dict]:
@@ -69,6 +93,8 @@ class NtmPlugin(p.SingletonPlugin):
     p.implements(p.IOrganizationController, inherit=True)
     p.implements(p.IFacets, inherit=True)
     p.implements(p.IResourceView, inherit=True)
+    p.implements(p.IActions)
+    p.implements(p.IAuthFunctions)
 
     # IConfigurer
     def update_config(self, config):
@@ -96,7 +122,15 @@ class NtmPlugin(p.SingletonPlugin):
         blueprint.add_url_rule("/place/<unit_key>", view_func=place_view)
         blueprint.add_url_rule("/places", view_func=places_view)
         blueprint.add_url_rule("/map", view_func=lambda: tk.render("ntm/map_page.html"), endpoint="map_view")
+        blueprint.add_url_rule("/submit", view_func=submit_view, methods=["GET", "POST"])
         return blueprint
+
+    # IActions, IAuthFunctions: a department's member submits a file (ckanext.ntm.submissions)
+    def get_actions(self):
+        return {"ntm_submit": submissions.submit}
+
+    def get_auth_functions(self):
+        return {"ntm_submit": submissions.submit_auth}
 
     # IResourceView: a GeoJSON resource previewed on the portal's own map (no tiles, no CDN)
     def info(self):
