@@ -191,7 +191,7 @@ def _validate(args) -> int:
 
 
 def _publish(args) -> int:
-    published = pipeline.publish(args.data_dir, marts=args.mart)
+    published = pipeline.publish(args.data_dir, marts=args.mart, maps=not args.mart)
     _print_publish(published)
     return 1 if published.refused else 0
 

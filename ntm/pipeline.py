@@ -98,9 +98,14 @@ def validate(data_dir: Path | None = None, run_id: str | None = None, marts: dic
 
 
 def publish(
-    data_dir: Path | None = None, marts: list[str] | None = None, url: str | None = None, token: str | None = None
+    data_dir: Path | None = None,
+    marts: list[str] | None = None,
+    url: str | None = None,
+    token: str | None = None,
+    maps: bool = False,
 ):
-    """Publish the marts whose latest validation passed (all of them, or those named)."""
+    """Publish the marts whose latest validation passed (all of them, or those named), and with
+    `maps` the maps of publish/maps.yaml."""
     from expectations.validate import passed_report
     from publish.run import publish_map_files, publish_marts
 
@@ -114,7 +119,7 @@ def publish(
             continue
         publishable[mart], reports[mart] = parquet, report
     result = publish_marts(publishable, reports, data_dir, url, token)
-    return result if marts is not None else publish_map_files(result, url, token)
+    return publish_map_files(result, url, token) if maps else result
 
 
 @dataclass
@@ -134,5 +139,5 @@ def run_all(dropzone: Path | None = None, data_dir: Path | None = None) -> RunRe
     if not transformed.success:
         return RunResult(run_id, ingested, transformed, None, None)
     validated = validate(data_dir, run_id)
-    published = publish(data_dir, marts=validated.publishable)
+    published = publish(data_dir, marts=validated.publishable, maps=True)
     return RunResult(run_id, ingested, transformed, validated, published)

@@ -119,7 +119,9 @@ def validate(data_dir: str | None = None, run_id: str | None = None) -> dict:
 
 
 def publish(validation: dict, data_dir: str | None = None, url: str | None = None, token: str | None = None) -> dict:
-    result = pipeline.publish(resolve_data_dir(data_dir), marts=validation["publishable"], url=url, token=token)
+    result = pipeline.publish(
+        resolve_data_dir(data_dir), marts=validation["publishable"], url=url, token=token, maps=True
+    )
     summary = {
         "published": [asdict(d) for d in result.datasets],
         "blocked": validation["blocked"],
