@@ -184,10 +184,12 @@ def bronze_schema(contract: Contract) -> pa.Schema:
 
 
 def ensure_empty_bronze(contract: Contract, data_dir: Path) -> None:
-    path = data_dir / "bronze" / contract.id / "_empty.parquet"
-    if not path.exists():
+    """The contract's schema with no rows; written again when the contract gained or lost a column
+    (dbt reads the union of the files by name, and a column only the contract knows must be there)."""
+    path, schema = data_dir / "bronze" / contract.id / "_empty.parquet", bronze_schema(contract)
+    if not path.exists() or not pq.read_schema(path).equals(schema, check_metadata=False):
         path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(bronze_schema(contract).empty_table(), path)
+        pq.write_table(schema.empty_table(), path)
 
 
 def write_bronze(

@@ -80,9 +80,15 @@ def _fetch(ckan, token: str, resource: dict, department: str, members: set, drop
         target = dropzone / department / dataset / name
         target.parent.mkdir(parents=True, exist_ok=True)
         part = target.parent / f".{name}.part"
-        with requests.get(resource["url"], headers={"Authorization": token}, timeout=source_timeout()) as got:
+        with (
+            requests.get(
+                resource["url"], headers={"Authorization": token}, timeout=source_timeout(), stream=True
+            ) as got,
+            open(part, "wb") as out,
+        ):
             got.raise_for_status()
-            part.write_bytes(got.content)
+            for chunk in got.iter_content(chunk_size=1 << 20):  # streamed: a submission may be 100 MB
+                out.write(chunk)
         part.rename(target)
         old = target.stat().st_mtime - FETCHED_AGE
         os.utime(target, (old, old))

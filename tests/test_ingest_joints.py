@@ -298,3 +298,19 @@ def test_a_failure_no_check_foresaw_rejects_that_file_only(dropzone, data_dir):
         ("b.csv", "landed"),
     ]
     assert [f.status for f in ingest_dropzone(dropzone, data_dir, "r2").files] == ["unchanged", "unchanged"]
+
+
+def test_an_empty_bronze_file_follows_its_contract_when_a_column_is_added(dropzone, data_dir):
+    # A data dir made before the contract gained `year`: dbt selects the column, so it must be there.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ingest.contract import all_contracts
+    from ingest.store import bronze_schema
+
+    stale = data_dir / "bronze" / "commune_groups" / "_empty.parquet"
+    stale.parent.mkdir(parents=True)
+    pq.write_table(pa.schema([("unit_code", pa.string())]).empty_table(), stale)
+    ingest_dropzone(dropzone, data_dir, "r1")
+    assert pq.read_schema(stale).equals(bronze_schema(all_contracts()["commune_groups"]))
+    assert "year" in pq.read_schema(stale).names

@@ -16,3 +16,10 @@
 {% macro suppress_small(count_expr) %}
     case when {{ count_expr }} < {{ var('small_cell_threshold', 5) }} then null else {{ count_expr }} end
 {%- endmacro %}
+
+{# The key of the province a fact's unit lies in, in the list of the fact's time (a fact carries
+   its unit's list and province code, not the province's key). #}
+{% macro province_key(alias=none) -%}
+    {%- set prefix = alias ~ '.' if alias else '' -%}
+    {{ prefix }}unit_list_version || ':province:' || {{ prefix }}province_code
+{%- endmacro %}

@@ -4,6 +4,7 @@
 -- (seed freshness_thresholds): fresh, then due from `due_after_days` on, overdue from
 -- `overdue_after_days`, delinquent from `delinquent_after_days` (HDX compares age >= threshold).
 -- A dataset never received is delinquent, and says so.
+{% set as_of = "cast('" ~ var("as_of") ~ "' as date)" if var("as_of", none) else "current_date" %}
 with
 
 expected as (
@@ -29,7 +30,8 @@ aged as (
         expected.frequency,
         supplied.last_received,
         coalesce(supplied.files, 0) as files,
-        {{ "cast('" ~ var("as_of") ~ "' as date)" if var("as_of", none) else "current_date" }} as as_of,
+        {{ as_of }} as as_of,
+        date_diff('day', cast(supplied.last_received as date), {{ as_of }}) as age_days,
         thresholds.due_after_days,
         thresholds.overdue_after_days,
         thresholds.delinquent_after_days
@@ -46,12 +48,12 @@ final as (
         cast(as_of as date) as as_of,
         cast(last_received as timestamp) as last_received,
         cast(files as bigint) as files_received,
-        cast(date_diff('day', cast(last_received as date), as_of) as integer) as age_days,
+        cast(age_days as integer) as age_days,
         cast(case
             when last_received is null then 'delinquent'
-            when date_diff('day', cast(last_received as date), as_of) >= delinquent_after_days then 'delinquent'
-            when date_diff('day', cast(last_received as date), as_of) >= overdue_after_days then 'overdue'
-            when date_diff('day', cast(last_received as date), as_of) >= due_after_days then 'due'
+            when age_days >= delinquent_after_days then 'delinquent'
+            when age_days >= overdue_after_days then 'overdue'
+            when age_days >= due_after_days then 'due'
             else 'fresh' end as varchar) as status,
         cast(last_received is null as boolean) as never_received,
         cast(due_after_days as integer) as due_after_days,

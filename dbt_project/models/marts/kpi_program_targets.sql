@@ -14,7 +14,7 @@ with
 
 province_years as (
     {% for fact, year in facts.items() %}
-    select distinct unit_list_version || ':province:' || province_code as province_key, {{ year }} as year
+    select distinct {{ province_key() }} as province_key, {{ year }} as year
     from {{ ref(fact) }}
     where province_code is not null
     {% if not loop.last %}union{% endif %}
@@ -55,12 +55,12 @@ applicable as (
 ),
 
 assessed as (
-    select *, unit_list_version || ':province:' || province_code as province_key
+    select *, {{ province_key() }} as province_key
     from {{ ref('fact_commune_assessment') }}
 ),
 
 scorecards as (
-    select *, unit_list_version || ':province:' || province_code as province_key
+    select *, {{ province_key() }} as province_key
     from {{ ref('fact_commune_scorecard') }}
 ),
 
@@ -90,7 +90,7 @@ fewest_criteria as (
 
 online_shares as (
     select
-        services.unit_list_version || ':province:' || services.province_code as province_key,
+        {{ province_key('services') }} as province_key,
         cast(left(services.period, 4) as integer) as year,
         'online_share:' || case services.level when 'Xã' then 'commune' when 'Huyện' then 'district'
                                                 when 'Tỉnh' then 'province' end as measure,
@@ -111,26 +111,26 @@ communes as (
 
 cooperative_shares as (
     select
-        coops.unit_list_version || ':province:' || coops.province_code as province_key,
+        {{ province_key('coops') }} as province_key,
         coops.year,
         'cooperative_communes_share' as measure,
         round(100.0 * count(distinct coops.unit_key) / any_value(communes.communes), 1) as actual_value,
         any_value(communes.communes) as measured_over
     from {{ ref('fact_cooperatives') }} as coops
-    inner join communes on communes.province_key = coops.unit_list_version || ':province:' || coops.province_code
+    inner join communes on communes.province_key = {{ province_key('coops') }}
     group by all
 ),
 
 survey_shares as (
     select
-        surveys.unit_list_version || ':province:' || surveys.province_code as province_key,
+        {{ province_key('surveys') }} as province_key,
         cast(left(surveys.period, 4) as integer) as year,
         'essential_service_survey_share' as measure,
         round(100.0 * count(distinct surveys.unit_key) filter (where surveys.online)
               / any_value(communes.communes), 1) as actual_value,
         any_value(communes.communes) as measured_over
     from {{ ref('fact_satisfaction_surveys') }} as surveys
-    inner join communes on communes.province_key = surveys.unit_list_version || ':province:' || surveys.province_code
+    inner join communes on communes.province_key = {{ province_key('surveys') }}
     group by all
 ),
 
