@@ -1,8 +1,8 @@
 """The rules a mart's dbt YAML already states, as suite entries: its columns, not-null columns,
-accepted values, percentage and non-negative ranges, keys and references to other marts. A rule is
-written once, in dbt; the suite file in `suites/` holds only what is particular to its mart (plausible
-years, code patterns, freshness, warnings). Where a suite file states the same check itself, its
-entry wins (a warning stays a warning)."""
+accepted values (listed, or a seed's column), percentage and non-negative ranges, keys and references
+to other marts. A rule is written once, in dbt; the suite file in `suites/` holds only what is
+particular to its mart (plausible years, code patterns, freshness, warnings). Where a suite file
+states the same check itself, its entry wins (a warning stays a warning)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,19 @@ from pathlib import Path
 import yaml
 
 DBT_MARTS = Path(__file__).resolve().parent.parent / "dbt_project" / "models" / "marts"
+DBT_SEEDS = DBT_MARTS.parent.parent / "seeds"
+
+
+def seed_values(seed: str, field: str) -> list[str] | None:
+    """The values of a seed's column (a vocabulary such as freshness_statuses), or None when `seed`
+    is not a seed: a reference to a seed is an accepted-values check."""
+    import csv
+
+    found = sorted(DBT_SEEDS.rglob(f"{seed}.csv"))
+    if not found:
+        return None
+    with open(found[0], encoding="utf-8", newline="") as f:
+        return [row[field] for row in csv.DictReader(f)]
 
 
 def dbt_model(mart: str) -> dict:
@@ -59,6 +72,8 @@ def _column_entries(column: str, test) -> list[dict]:
         return [_entry("expect_column_values_to_be_between", column=column, min_value=0)]
     if name == "relationships":
         other, field = re.fullmatch(r"ref\('(\w+)'\)", arguments["to"]).group(1), arguments["field"]
+        if (values := seed_values(other, field)) is not None:
+            return [_entry("expect_column_values_to_be_in_set", column=column, value_set=values)]
         return [
             {
                 "type": "unexpected_rows",

@@ -11,13 +11,7 @@ import html
 from pathlib import Path
 
 MART = "fact_dataset_freshness"
-LATE = ("due", "overdue", "delinquent")
-WORDS = {
-    "fresh": ("mới", "fresh"),
-    "due": ("đến hạn cập nhật", "due"),
-    "overdue": ("quá hạn", "overdue"),
-    "delinquent": ("quá hạn lâu", "delinquent"),
-}
+LATE = ("due", "overdue", "delinquent")  # the statuses of seed freshness_statuses that get a reminder
 
 
 def freshness(data_dir: Path, as_of: dt.date | None = None) -> list[dict]:
@@ -72,7 +66,8 @@ def _blank(value) -> str:
 
 def _page(department: str, late: list[dict]) -> str:
     items = "\n".join(
-        f"<tr><td>{html.escape(r['dataset'])}</td><td>{WORDS[r['status']][0]} / {WORDS[r['status']][1]}</td>"
+        f"<tr><td>{html.escape(r['dataset'])}</td>"
+        f"<td>{html.escape(r['status_vi'])} / {html.escape(r['status_en'])}</td>"
         f"<td>{_blank(r['age_days']) or 'chưa từng gửi / never sent'}</td>"
         f"<td>{_blank(r['last_received'])[:10]}</td></tr>"
         for r in late

@@ -70,8 +70,9 @@ def spatial_coverage(levels: set[str]) -> tuple[str, str]:
     return f"Việt Nam ({'; '.join(vi for vi, _ in held)})", f"Viet Nam ({'; '.join(en for _, en in held)})"
 
 
-def dataset_fields(meta: dict, mart: str, digest: str, facts: MartFacts) -> dict:
-    """The dataset's fields, as `package_create` and `package_patch` take them (`owner_org` aside)."""
+def dataset_fields(meta: dict, mart: str, digest: str, facts: MartFacts, sources: list[str] = ()) -> dict:
+    """The dataset's fields, as `package_create` and `package_patch` take them (`owner_org` aside);
+    `sources` are the department datasets the mart is built from (source_datasets)."""
     years, frequency = facts.years, meta.get("update_frequency", "")
     frequency_vi, frequency_uri = FREQUENCIES.get(frequency, (frequency, None))
     spatial_vi, spatial_en = spatial_coverage(facts.levels)
@@ -97,6 +98,7 @@ def dataset_fields(meta: dict, mart: str, digest: str, facts: MartFacts) -> dict
         "languages": LANGUAGE_NAMES[0],
         "languages_en": LANGUAGE_NAMES[1],
         "source_departments": ", ".join(facts.departments),
+        "source_datasets": ", ".join(sources),
         # The same facts under the names DCAT-AP harvesters read (ckanext-dcat on the portal).
         "language": LANGUAGES,
         "spatial_uri": VIET_NAM,
@@ -108,10 +110,34 @@ def dataset_fields(meta: dict, mart: str, digest: str, facts: MartFacts) -> dict
     return fields
 
 
+def _manifest(data_dir: Path) -> dict:
+    return json.loads((data_dir / "dbt_target" / "manifest.json").read_text(encoding="utf-8"))
+
+
+def _model_id(manifest: dict, mart: str) -> str:
+    return next(i for i, n in manifest["nodes"].items() if n["resource_type"] == "model" and n["name"] == mart)
+
+
+def source_datasets(mart: str, data_dir: Path) -> list[str]:
+    """The department datasets (dbt sources `bronze.<dataset>`) the mart is built from, by dbt's lineage:
+    the portal shows their freshness on the dataset's page."""
+    manifest = _manifest(data_dir)
+    seen, todo, found = set(), [_model_id(manifest, mart)], set()
+    while todo:
+        node_id = todo.pop()
+        if node_id in seen:
+            continue
+        seen.add(node_id)
+        if node_id.startswith("source.") and (source := manifest["sources"][node_id])["source_name"] == "bronze":
+            found.add(source["name"])
+        todo += (manifest["nodes"].get(node_id) or {}).get("depends_on", {}).get("nodes", [])
+    return sorted(found)
+
+
 def column_docs(mart: str, data_dir: Path) -> tuple[dict[str, dict], dict]:
     """Column label/description and the mart's meta, from the dbt manifest (same text as dbt docs)."""
-    manifest = json.loads((data_dir / "dbt_target" / "manifest.json").read_text(encoding="utf-8"))
-    node = next(n for n in manifest["nodes"].values() if n["resource_type"] == "model" and n["name"] == mart)
+    manifest = _manifest(data_dir)
+    node = manifest["nodes"][_model_id(manifest, mart)]
     columns = {
         name: {
             "label": c.get("meta", {}).get("label_vi") or name,

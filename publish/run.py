@@ -21,7 +21,7 @@ from publish.client import connect
 from publish.datapackage import write_datapackage
 from publish.files import content_hash, write_csv
 from publish.guard import PersonalDataRefused, refuse_personal_columns
-from publish.metadata import MartFacts, column_docs, dataset_fields, portal_yaml
+from publish.metadata import MartFacts, column_docs, dataset_fields, portal_yaml, source_datasets
 
 
 @dataclass
@@ -79,7 +79,7 @@ def publish_mart(ckan, mart: str, parquet: Path, validation_report: Path | None,
     digest, rows = content_hash(csv_path), pq.ParquetFile(parquet).metadata.num_rows
     existing = _existing(ckan, meta["name"])
     facts = MartFacts.read(parquet)
-    fields = dataset_fields(meta, mart, digest, facts)
+    fields = dataset_fields(meta, mart, digest, facts, source_datasets(mart, data_dir))
     columns, mart_meta = column_docs(mart, data_dir)
     primary_key = mart_meta.get("primary_key") or []
     if (

@@ -19,7 +19,13 @@ from publish.run import PublishResult, publish_map_files, publish_marts
 
 pytestmark = pytest.mark.portal
 SCREENSHOTS = REPO / "build" / "screenshots"
-MARTS = ["dim_admin_unit", "dim_admin_unit_crosswalk", "dim_criterion", "fact_digital_infrastructure"]
+MARTS = [
+    "dim_admin_unit",
+    "dim_admin_unit_crosswalk",
+    "dim_criterion",
+    "fact_digital_infrastructure",
+    "fact_dataset_freshness",
+]
 PLACEHOLDERS = (
     "Welcome to CKAN",
     "Chào mừng gia nhập CKAN",
@@ -80,6 +86,39 @@ def test_no_page_shows_ckan_placeholders(ckan, site):
     home = page(ckan, "/")
     assert "Cổng dữ liệu mở Nông thôn mới" in home and "ntm-figure-value" in home  # figures from the marts
     assert "New Rural Development open data" in page(ckan, "/en/")
+
+
+def freshness_rows(html: str) -> dict[str, tuple[str, str]]:
+    """department -> (status class, status words) of the freshness table on a page."""
+    row = r'<tr class="ntm-freshness-(\w+)">.*?/organization/([\w-]+)".*?<strong>([^<]+)</strong>'
+    rows = re.findall(row, html, re.S)
+    return {department: (status, words) for status, department, words in rows}
+
+
+def test_dataset_and_department_pages_say_how_fresh_the_files_behind_them_are(ckan, site, sample_build):
+    import duckdb
+
+    _, data_dir = sample_build
+    expected = duckdb.sql(
+        f"select department, status, status_vi, status_en from '{data_dir}/marts/fact_dataset_freshness.parquet' "
+        "where dataset = 'digital_infrastructure'"
+    ).fetchall()
+    assert {d for d, *_ in expected} == {"so-khcn-dong-thap", "so-khcn-son-la"}
+    package = ckan.action.package_show(id=site["fact_digital_infrastructure"])
+    assert package["source_datasets"] == "digital_infrastructure"  # from dbt's lineage
+    english = freshness_rows(page(ckan, f"/en/dataset/{site['fact_digital_infrastructure']}"))
+    vietnamese = freshness_rows(page(ckan, f"/dataset/{site['fact_digital_infrastructure']}"))
+    assert english == {d: (status, words_en) for d, status, _, words_en in expected}
+    assert vietnamese == {d: (status, words_vi) for d, status, words_vi, _ in expected}
+    # The department's page lists every dataset the program expects of it.
+    department = page(ckan, "/en/organization/so-khcn-dong-thap")
+    expected_datasets = duckdb.sql(
+        f"select dataset from '{data_dir}/marts/fact_dataset_freshness.parquet' where department = 'so-khcn-dong-thap'"
+    ).fetchall()
+    assert len(re.findall(r'<tr class="ntm-freshness-', department)) == len(expected_datasets) == 2
+    # The menu leads to the map, the places and the submission page.
+    for link in ("/en/map", "/en/places", "/en/submit"):
+        assert f'href="{link}"' in department
 
 
 def test_searching_a_commune_without_diacritics_leads_to_its_place_page(ckan, site):

@@ -15,6 +15,10 @@ thresholds as (
     select * from {{ ref('freshness_thresholds') }}
 ),
 
+statuses as (
+    select * from {{ ref('freshness_statuses') }}
+),
+
 supplied as (
     -- a file that landed rows, even if a later one replaced it; not a rejected file, nor a re-sent copy
     select department, dataset, max(received_at) as last_received, count(*) as files
@@ -62,5 +66,7 @@ final as (
     from aged
 )
 
-select * from final
+select final.*, cast(statuses.label_vi as varchar) as status_vi, cast(statuses.label_en as varchar) as status_en
+from final
+left join statuses using (status)
 order by department, dataset

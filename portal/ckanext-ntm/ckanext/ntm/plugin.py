@@ -113,6 +113,8 @@ class NtmPlugin(p.SingletonPlugin):
             "ntm_dataset": lambda pkg: translate.for_language(pkg, _lang()),
             "ntm_recent_datasets": recent_datasets,
             "ntm_departments": departments,
+            "ntm_freshness": portal_data.freshness,
+            "ntm_freshness_dataset": portal_data.freshness_dataset,
             "ntm_relation": lambda relation: text(*portal_data.RELATIONS.get(relation, (relation, relation))),
         }
 

@@ -306,3 +306,30 @@ def map_data() -> dict:
         return {"indicators": indicators, "points": points}
 
     return _cached("map:" + _signature(published_tables()), compute)
+
+
+# ---------------------------------------------------------------- freshness
+
+
+def _names(text) -> list[str]:
+    return [n.strip() for n in (text if isinstance(text, list) else str(text or "").split(",")) if n.strip()]
+
+
+def freshness(departments=None, datasets=None) -> list[dict]:
+    """The freshness rows (mart fact_dataset_freshness) of these departments and datasets (a
+    comma-separated field or a list; None: any), latest first among the late ones."""
+    if not (t := published_tables().get("fact_dataset_freshness")):
+        return []
+    where = ["true"]
+    for column, names in (("department", departments), ("dataset", datasets)):
+        if names is not None:
+            where.append(f"{column} in ({', '.join(literal(n) for n in _names(names)) or literal('')})")
+    return sql(
+        f"select department, dataset, frequency, status, status_vi, status_en, age_days, last_received, as_of "
+        f'from "{t["resource"]}" where {" and ".join(where)} '
+        "order by case status when 'fresh' then 1 else 0 end, age_days desc nulls first, department, dataset limit 100"
+    )
+
+
+def freshness_dataset() -> dict | None:
+    return published_tables().get("fact_dataset_freshness")
