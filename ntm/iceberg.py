@@ -122,8 +122,8 @@ def write_lake_tables(data_dir: Path, catalog_uri: str | None = None) -> list[La
 
 
 def _duckdb(data_dir: Path) -> duckdb.DuckDBPyConnection:
-    """A DuckDB that sorts large tables in bounded memory, spilling to the data dir's scratch, and
-    hands out timestamps with time zone in UTC (Iceberg's timestamptz is UTC)."""
+    """A DuckDB in bounded memory (spilling to the data dir's scratch) that hands out timestamps with
+    time zone in UTC (Iceberg's timestamptz is UTC), with the department registry as a table."""
     con = duckdb.connect()
     (data_dir / "tmp").mkdir(parents=True, exist_ok=True)
     con.execute(f"set memory_limit = '{duckdb_memory()}'")

@@ -58,11 +58,33 @@ SETTINGS = {
             "512MB",
             "DuckDB's memory limit for large files and for validation (it spills to disk beyond it)",
         ),
+        Setting(
+            "NTM_DATASTORE_DB_URL",
+            None,
+            "the DataStore database's write URL (PostgreSQL), to load new or rebuilt tables by `COPY`; "
+            "default: the local portal's when publishing to it; without one, tables load through the API",
+        ),
+        Setting(
+            "NTM_DATASTORE_UPSERT_MAX",
+            "20000",
+            "changed rows up to which a published table is upserted through the API; more, and it is reloaded",
+        ),
         Setting("NTM_PUBLISH_CHUNK", "5000", "rows per DataStore upsert request"),
         Setting(
             "NTM_DATASET_PREFIX",
             None,
             "prefix of every dataset name on the portal, to keep test or staging datasets apart",
+        ),
+        Setting(
+            "NTM_ICEBERG_CATALOG_URI",
+            None,
+            "the SQL catalog of the lake's Iceberg tables, a SQLAlchemy URL (e.g. `postgresql+psycopg://…`); "
+            "default: SQLite in `<data dir>/iceberg/catalog.db`",
+        ),
+        Setting(
+            "NTM_ICEBERG_WAREHOUSE",
+            None,
+            "where the Iceberg tables' files go (a folder or URL); default: `<data dir>/iceberg/warehouse`",
         ),
     )
 }
@@ -128,8 +150,41 @@ def publish_chunk() -> int:
     return int(SETTINGS["NTM_PUBLISH_CHUNK"].raw())
 
 
+def datastore_upsert_max() -> int:
+    return int(SETTINGS["NTM_DATASTORE_UPSERT_MAX"].raw())
+
+
+def datastore_db_url(ckan_url: str) -> str | None:
+    """The DataStore database to `COPY` into: NTM_DATASTORE_DB_URL, else, when `ckan_url` is the local
+    portal, its `ckan.datastore.write_url`. It holds a password: never log it."""
+    if given := SETTINGS["NTM_DATASTORE_DB_URL"].raw():
+        return given
+    ini = portal_home() / "ckan.ini"
+    if ckan_url.rstrip("/") != f"http://127.0.0.1:{portal_port()}" or not ini.exists():
+        return None
+    for line in ini.read_text(encoding="utf-8").splitlines():
+        if line.startswith("ckan.datastore.write_url"):
+            return line.split("=", 1)[1].strip()
+    return None
+
+
 def dataset_prefix() -> str:
     return SETTINGS["NTM_DATASET_PREFIX"].raw() or ""
+
+
+def iceberg_catalog_uri(data_dir_path: Path) -> str:
+    """The Iceberg tables' SQL catalog: NTM_ICEBERG_CATALOG_URI, else a SQLite file in the data dir."""
+    default = data_dir_path.resolve() / "iceberg" / "catalog.db"
+    return SETTINGS["NTM_ICEBERG_CATALOG_URI"].raw() or f"sqlite:///{default}"
+
+
+def iceberg_warehouse(data_dir_path: Path) -> str:
+    """Where the Iceberg tables' files go, as a URL: NTM_ICEBERG_WAREHOUSE (a folder is relative to the
+    working directory), else `<data dir>/iceberg/warehouse`."""
+    given = SETTINGS["NTM_ICEBERG_WAREHOUSE"].raw()
+    if given and "://" in given:
+        return given
+    return (Path(given).resolve() if given else data_dir_path.resolve() / "iceberg" / "warehouse").as_uri()
 
 
 def ckan_credentials() -> tuple[str, str]:

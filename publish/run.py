@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from ntm_core.log import log
 from ntm_core.published import record_publish
-from ntm_core.settings import dataset_prefix
+from ntm_core.settings import dataset_prefix, datastore_db_url
 from publish import datastore
 from publish.client import connect
 from publish.datapackage import write_datapackage
@@ -32,6 +32,7 @@ class PublishedDataset:
     status: str  # created | updated | unchanged
     rows: int = 0
     resources: dict[str, str] = field(default_factory=dict)  # kind -> resource id
+    table_load: str = ""  # how the DataStore table was loaded: copy | upsert | api (datastore.load_table)
 
 
 @dataclass
@@ -101,11 +102,11 @@ def publish_mart(ckan, mart: str, parquet: Path, validation_report: Path | None,
     package = {**fields, "owner_org": _owner(ckan, facts.departments)}
     dataset, status = _create_or_patch(ckan, package, existing)
     result = PublishedDataset(mart, meta["name"], _dataset_url(ckan, meta["name"]), status, rows)
-    result.resources = _resources(
+    result.resources, result.table_load = _resources(
         ckan, dataset, mart, meta, parquet, csv_path, validation_report, data_dir, facts, result.url
     )
     ckan.action.package_patch(id=dataset["id"], private=False)
-    log(f"publish: {meta['name']}: {status}, {rows} rows → {result.url}")
+    log(f"publish: {meta['name']}: {status}, {rows} rows (table by {result.table_load}) → {result.url}")
     return result
 
 
@@ -158,13 +159,23 @@ def _resources(
     data_dir: Path,
     facts: MartFacts,
     url: str,
-) -> dict[str, str]:
-    """The CSV and its DataStore table, the Parquet file, the validation report, the data package."""
+) -> tuple[dict[str, str], str]:
+    """The CSV and its DataStore table, the Parquet file, the validation report, the data package;
+    and how the table was loaded."""
     columns, mart_meta = column_docs(mart, data_dir)
     primary_key = mart_meta.get("primary_key") or []
     had = {r.get("ntm_kind"): r for r in dataset.get("resources", []) if r.get("ntm_kind")}
     csv_res = _upload(ckan, dataset["id"], had, csv_path, "csv")
-    datastore.load_table(ckan, csv_res["id"], parquet, columns, primary_key)
+    table_load = datastore.load_table(
+        ckan,
+        csv_res["id"],
+        parquet,
+        csv_path,
+        columns,
+        primary_key,
+        database=datastore_db_url(ckan.address),
+        snapshots=data_dir / "publish" / "datastore",
+    )
     # The table preview on the resource page; CKAN adds its default views only for tables that
     # existed when the resource was created, and creates none twice.
     ckan.action.resource_create_default_resource_views(
@@ -189,7 +200,7 @@ def _resources(
         dataset_url=url,
     )
     ids["datapackage"] = _upload(ckan, dataset["id"], had, descriptor, "datapackage")["id"]
-    return ids
+    return ids, table_load
 
 
 def _dataset_url(ckan, name: str) -> str:
