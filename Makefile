@@ -1,5 +1,5 @@
 # The two commands: `make demo` and `make test`. Both install what they need first.
-.PHONY: demo test lint stop install portal clean
+.PHONY: demo test test-scale bench bench-quick lint stop install portal clean
 
 UV := uv
 
@@ -16,8 +16,13 @@ demo: portal
 	@echo "API:      http://127.0.0.1:5000/api/3/action/package_search"
 	@echo "Stop it:  make stop"
 
+# Every test: the suite, then the scale tests (marked `scale`: Iceberg, Celery, Spark), which also run alone.
 test: install
-	$(UV) run pytest
+	$(UV) run pytest -m "not scale"
+	$(MAKE) test-scale
+
+test-scale: install
+	$(UV) run pytest -m scale
 
 lint: install
 	$(UV) run ruff check .
