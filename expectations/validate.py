@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from expectations.gx_duckdb import parquet_sql
-from expectations.suite import SuiteInputs, compile_entry, suite_entries
+from expectations.suite import DBT_MARTS, SUITES_DIR, SuiteInputs, compile_entry, suite_entries
+from ntm_core.fingerprints import mart_fingerprint, read_fingerprint, unchanged, write_fingerprint
 from ntm_core.log import log
 from ntm_core.personal import named_like_personal_data
 from ntm_core.published import previous_publish
@@ -57,6 +58,7 @@ class ValidationResult:
     run_id: str
     marts: dict[str, MartValidation] = field(default_factory=dict)
     docs: Path | None = None  # the Data Docs index of this run
+    unchanged: list[str] = field(default_factory=list)  # passed before, same content and suite: not read again
 
     @property
     def publishable(self) -> list[str]:
@@ -200,10 +202,32 @@ def passed_report(data_dir: Path, mart: str) -> Path | None:
     return None
 
 
-def validate_marts(marts: dict[str, Path], data_dir: Path, run_id: str) -> ValidationResult:
+def suite_rules(mart: str) -> list[Path]:
+    """The files a mart is judged by: its suite, the common suite, its dbt YAML (see suite.py)."""
+    personal = SUITES_DIR.parent.parent / "ntm_core" / "personal_data.yaml"
+    return [SUITES_DIR / f"{mart}.yaml", SUITES_DIR.parent / "common.yaml", DBT_MARTS / f"{mart}.yml", personal]
+
+
+def _fingerprint_path(data_dir: Path, mart: str) -> Path:
+    return data_dir / "validation" / "fingerprints" / f"{mart}.json"
+
+
+def validate_marts(marts: dict[str, Path], data_dir: Path, run_id: str, changed_only: bool = False) -> ValidationResult:
     """Validate each mart's Parquet file; store results as JSON per run and as the latest per mart,
-    and build the Data Docs site of the run (`validation/<run>/docs/index.html`)."""
+    and build the Data Docs site of the run (`validation/<run>/docs/index.html`). With
+    `changed_only`, a mart that passed before with the same content and suite is not read again."""
     result = ValidationResult(run_id=run_id)
+    fingerprints = {}
+    for mart, parquet in sorted(marts.items()):
+        before = read_fingerprint(_fingerprint_path(data_dir, mart))
+        fingerprints[mart] = mart_fingerprint(parquet, suite_rules(mart), before)
+        if changed_only and unchanged(fingerprints[mart], before) and passed_report(data_dir, mart):
+            result.unchanged.append(mart)
+    if result.unchanged:
+        log(f"validate: unchanged since they passed, not read again: {', '.join(result.unchanged)}")
+    marts = {m: p for m, p in marts.items() if m not in result.unchanged}
+    if not marts:
+        return result  # nothing to read: no Great Expectations context either
     run_dir = data_dir / "validation" / run_id
     latest_dir = data_dir / "validation" / "latest"
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -231,6 +255,7 @@ def validate_marts(marts: dict[str, Path], data_dir: Path, run_id: str) -> Valid
             encoding="utf-8",
         )
         shutil.copyfile(validation.report_path, latest_dir / f"{mart}.json")
+        write_fingerprint(_fingerprint_path(data_dir, mart), fingerprints[mart])
         result.marts[mart] = validation
         _log(validation)
     result.docs = validator.docs_index if validator.docs_index.exists() else None

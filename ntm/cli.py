@@ -23,6 +23,8 @@ def _print_ingest(result) -> None:
 
 
 def _print_validation(result) -> None:
+    for mart in result.unchanged:
+        print(f"  {'passed':<8} {mart} (unchanged since it passed: not read again)")
     for mart, v in result.marts.items():
         print(f"  {'passed' if v.passed else 'BLOCKED':<8} {mart}")
         for c in v.failed_critical + v.failed_warnings:
@@ -74,7 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the report ingest would write, as JSON")
     p = sub.add_parser("transform", help="dbt build: staging, intermediate, marts")
     p.add_argument("--select", help="dbt selection, e.g. fact_digital_infrastructure+")
-    sub.add_parser("validate", help="run the Great Expectations suites on the marts")
+    p.add_argument("--changed", action="store_true", help="only what the sources changed since the last build feed")
+    p = sub.add_parser("validate", help="run the Great Expectations suites on the marts")
+    p.add_argument("--changed", action="store_true", help="skip the marts that passed with the same content")
     p = sub.add_parser("publish", help="publish validated marts to CKAN")
     p.add_argument("--mart", action="append", help="only this mart (repeatable)")
     p = sub.add_parser("run", help="ingest, transform, validate and publish")
@@ -181,11 +185,11 @@ def _freshness(args) -> int:
 
 
 def _transform(args) -> int:
-    return 0 if pipeline.transform(args.data_dir, args.select).success else 1
+    return 0 if pipeline.transform(args.data_dir, args.select, changed_only=args.changed).success else 1
 
 
 def _validate(args) -> int:
-    result = pipeline.validate(args.data_dir)
+    result = pipeline.validate(args.data_dir, changed_only=args.changed)
     _print_validation(result)
     return 1 if result.blocked else 0
 

@@ -100,16 +100,18 @@ def backfill(
 
 
 def transform(data_dir: str | None = None, full_refresh: bool = False) -> dict:
-    result = pipeline.transform(resolve_data_dir(data_dir), full_refresh=full_refresh)
+    # A full refresh rebuilds everything; otherwise only what the changed sources feed.
+    result = pipeline.transform(resolve_data_dir(data_dir), full_refresh=full_refresh, changed_only=not full_refresh)
     if not result.success:
         _fail("dbt build failed: " + "; ".join(result.failures))
-    return {"marts": sorted(result.marts)}
+    return {"marts": sorted(result.marts), "plan": result.plan}
 
 
 def validate(data_dir: str | None = None, run_id: str | None = None) -> dict:
-    result = pipeline.validate(resolve_data_dir(data_dir), run_id)
+    result = pipeline.validate(resolve_data_dir(data_dir), run_id, changed_only=True)
     return {
         "publishable": result.publishable,
+        "unchanged": result.unchanged,
         "blocked": {
             m: [f"{c.expectation} on {c.column}: observed {c.observed}" for c in result.marts[m].failed_critical]
             for m in result.blocked
@@ -119,9 +121,8 @@ def validate(data_dir: str | None = None, run_id: str | None = None) -> dict:
 
 
 def publish(validation: dict, data_dir: str | None = None, url: str | None = None, token: str | None = None) -> dict:
-    result = pipeline.publish(
-        resolve_data_dir(data_dir), marts=validation["publishable"], url=url, token=token, maps=True
-    )
+    # Every mart whose latest validation passed; those the portal already shows are skipped unread.
+    result = pipeline.publish(resolve_data_dir(data_dir), url=url, token=token, maps=True)
     summary = {
         "published": [asdict(d) for d in result.datasets],
         "blocked": validation["blocked"],

@@ -9,10 +9,10 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ntm.build_plan import DBT_PROJECT, mark_frozen, plan_build, record_build
 from ntm_core.log import log
-from ntm_core.settings import REPO_ROOT, export_for_dbt
+from ntm_core.settings import export_for_dbt
 
-DBT_PROJECT = REPO_ROOT / "dbt_project"
 # Lake folders written by a model's `export_partitions` post-hook: folder -> (model, partition column).
 LAKE_TABLES = {"public_service_records": ("intermediate.int_public_service_records__current", "period")}
 LAKE_BUILDING = "lake_building"  # where a build writes lake partitions before they are moved into lake/
@@ -24,6 +24,7 @@ class TransformResult:
     marts: dict[str, Path] = field(default_factory=dict)  # mart name -> Parquet file
     failures: list[str] = field(default_factory=list)
     docs: Path | None = None  # dbt docs as one HTML file (the portal's data dictionary says the same)
+    plan: str = "full"  # full | changed (only what the changed sources feed) | nothing | select
 
 
 def run_dbt(args: list[str], data_dir: Path, target: str = "dbt_target") -> dbt.cli.main.dbtRunnerResult:  # noqa: F821
@@ -54,9 +55,35 @@ def transform(
     full_refresh: bool = False,
     docs: bool = True,
     dbt_vars: dict | None = None,
+    changed_only: bool = False,
 ) -> TransformResult:
     """`dbt build`, then `dbt docs generate`; with `full_refresh`, seeds and incremental models
-    are rebuilt from scratch; `dbt_vars` are dbt's --vars (e.g. a frozen `as_of` day)."""
+    are rebuilt from scratch; `dbt_vars` are dbt's --vars (e.g. a frozen `as_of` day). With
+    `changed_only`, only the models downstream of the sources whose files changed since the last
+    build are built (ntm.build_plan), and nothing when nothing changed."""
+    plan = None if select else plan_build(data_dir)
+    kind = "select" if select else "full"
+    if plan and changed_only:
+        log(f"transform: {plan.why}")
+    if plan and changed_only and not full_refresh and not plan.full:
+        if plan.nothing:
+            return TransformResult(success=True, plan="nothing")
+        select, docs, kind = " ".join(plan.select), False, "changed"
+    result = _build(data_dir, select, full_refresh, dbt_vars)
+    result.plan = kind
+    if result.success:
+        move_built_partitions(data_dir)
+        prune_lake(data_dir)
+        if plan:
+            record_build(data_dir, plan.state)
+        if dbt_vars and dbt_vars.get("as_of"):
+            mark_frozen(data_dir, dbt_vars["as_of"])
+    if result.success and docs:
+        result.docs = generate_docs(data_dir)
+    return result
+
+
+def _build(data_dir: Path, select: str | None, full_refresh: bool, dbt_vars: dict | None) -> TransformResult:
     import json
 
     log("transform: dbt build" + (" --full-refresh" if full_refresh else "") + (f" --select {select}" * bool(select)))
@@ -64,7 +91,7 @@ def transform(
         [
             "build",
             "--quiet",
-            *(["--select", select] if select else []),
+            *(["--select", *select.split()] if select else []),
             *(["--full-refresh"] if full_refresh else []),
             *(["--vars", json.dumps(dbt_vars)] if dbt_vars else []),
         ],
@@ -83,11 +110,6 @@ def transform(
     log(f"transform: {'ok' if result.success else 'FAILED'}; marts: {', '.join(result.marts) or 'none'}")
     for failure in result.failures:
         log(f"transform: {failure}")
-    if result.success:
-        move_built_partitions(data_dir)
-        prune_lake(data_dir)
-    if result.success and docs:
-        result.docs = generate_docs(data_dir)
     return result
 
 

@@ -13,8 +13,9 @@ from pathlib import Path
 import ckanapi
 import pyarrow.parquet as pq
 
+from ntm_core.fingerprints import mart_fingerprint, unchanged
 from ntm_core.log import log
-from ntm_core.published import record_publish
+from ntm_core.published import previous_publish, record_publish
 from ntm_core.settings import dataset_prefix, datastore_db_url
 from publish import datastore
 from publish.client import connect
@@ -33,6 +34,7 @@ class PublishedDataset:
     rows: int = 0
     resources: dict[str, str] = field(default_factory=dict)  # kind -> resource id
     table_load: str = ""  # how the DataStore table was loaded: copy | upsert | api (datastore.load_table)
+    digest: str = ""  # the published CSV's SHA-256 (the dataset's ntm_content_hash)
 
 
 @dataclass
@@ -98,10 +100,11 @@ def publish_mart(ckan, mart: str, parquet: Path, validation_report: Path | None,
             "unchanged",
             rows,
             {r.get("ntm_kind", r["name"]): r["id"] for r in existing["resources"]},
+            digest=digest,
         )
     package = {**fields, "owner_org": _owner(ckan, facts.departments)}
     dataset, status = _create_or_patch(ckan, package, existing)
-    result = PublishedDataset(mart, meta["name"], _dataset_url(ckan, meta["name"]), status, rows)
+    result = PublishedDataset(mart, meta["name"], _dataset_url(ckan, meta["name"]), status, rows, digest=digest)
     result.resources, result.table_load = _resources(
         ckan, dataset, mart, meta, parquet, csv_path, validation_report, data_dir, facts, result.url
     )
@@ -220,17 +223,66 @@ def _upload(ckan, package_id: str, had: dict[str, dict], path: Path, kind: str) 
 def publish_marts(
     marts: dict[str, Path], reports: dict[str, Path], data_dir: Path, url: str | None = None, token: str | None = None
 ) -> PublishResult:
+    """Publish each mart, except one the portal already shows as last published from this data dir
+    (same content, same metadata and publishing code, same portal and dataset): that one is
+    "unchanged" without being read again nor its dataset fetched."""
     ckan = connect(url, token)
-    result = PublishResult()
+    result, shown = PublishResult(), None
     for mart, parquet in sorted(marts.items()):
+        record = previous_publish(data_dir, mart) or {}
+        fingerprint = mart_fingerprint(parquet, publish_rules(mart), record.get("fingerprint"))
+        name = dataset_prefix() + portal_yaml("datasets.yaml")[mart]["name"]
+        if unchanged(fingerprint, record.get("fingerprint")) and (record.get("portal"), record.get("name")) == (
+            ckan.address,
+            name,
+        ):
+            shown = shown if shown is not None else _portal_versions(ckan)
+            if shown.get(name) == record.get("digest"):
+                log(f"publish: {name}: unchanged (not read again)")
+                result.datasets.append(
+                    PublishedDataset(
+                        mart, name, _dataset_url(ckan, name), "unchanged", record["rows"], record["resources"]
+                    )
+                )
+                continue
         try:
             published = publish_mart(ckan, mart, parquet, reports.get(mart), data_dir)
-            result.datasets.append(published)
-            record_publish(data_dir, mart, published.rows)  # the next validation's row-count baseline
         except PersonalDataRefused as refused:
             log(f"publish: REFUSED {refused}")
             result.refused[mart] = str(refused)
+            continue
+        result.datasets.append(published)
+        record_publish(  # the next validation's row-count baseline, and the next publish's shortcut
+            data_dir,
+            mart,
+            published.rows,
+            portal=ckan.address,
+            name=published.name,
+            digest=published.digest,
+            resources=published.resources,
+            fingerprint=fingerprint,
+        )
     return result
+
+
+def publish_rules(mart: str) -> list[Path]:
+    """What a published dataset is made from besides its rows: the portal metadata, the mart's dbt
+    YAML (data dictionary) and the publishing code itself."""
+    here = Path(__file__).resolve().parent
+    marts_yml = here.parent / "dbt_project" / "models" / "marts" / f"{mart}.yml"
+    schema = here.parent / "portal" / "schemas" / "ntm_dataset.yaml"
+    return [*sorted(here.glob("*.py")), *sorted(here.glob("*.yaml")), marts_yml, schema]
+
+
+def _portal_versions(ckan) -> dict[str, str]:
+    """Public dataset name -> its ntm_content_hash, for every dataset on the portal (a page of 1,000 per request)."""
+    versions, start = {}, 0
+    while True:
+        page = ckan.action.package_search(q="*:*", rows=1000, start=start, fl="name,ntm_content_hash,private")
+        versions.update((d["name"], d.get("ntm_content_hash")) for d in page["results"] if not d.get("private"))
+        start += len(page["results"])
+        if not page["results"] or start >= page["count"]:
+            return versions
 
 
 def publish_map_files(result: PublishResult, url: str | None = None, token: str | None = None) -> PublishResult:

@@ -1,3 +1,5 @@
+-- Tagged `today`: it reads the current date, so an incremental build rebuilds it on a new day.
+{{ config(tags=["today"]) }}
 -- The set in force each year for each level and tier: a set applies from the year it comes into
 -- force to the last year of its period (or this year, for a set without one), and where two sets
 -- of a tier overlap in a year the later one applies (51/2025 replaces 318/2022 in 2026).

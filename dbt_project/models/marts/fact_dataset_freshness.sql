@@ -1,3 +1,6 @@
+-- Tagged `today`: it reads the current date, so an incremental build rebuilds it on a new day;
+-- and `ledger`: it reads the ledger for itself, so a rejected file (a ledger change alone) rebuilds it.
+{{ config(tags=["today", "ledger"]) }}
 -- How fresh each department's datasets are: for every department × dataset the program expects
 -- (seed expected_updates), the last file that landed rows, its age on the day of the build (var
 -- `as_of`, today by default) and its status with OCHA HDX's thresholds for the expected frequency
