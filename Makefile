@@ -24,6 +24,13 @@ test: install
 test-scale: install
 	$(UV) run pytest -m scale
 
+# Benchmarks (the local portal is started first): each figure beside its baseline, in benchmarks/RESULTS.md.
+bench: portal
+	$(UV) run python benchmarks/run.py
+
+bench-quick: portal
+	$(UV) run python benchmarks/run.py --quick
+
 lint: install
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .

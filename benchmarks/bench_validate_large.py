@@ -126,19 +126,13 @@ def hand_written_checks(con, fact: Path, dim: Path) -> dict[str, object]:
     return {name: con.sql(sql).fetchall() for name, sql in queries.items()}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=10_000_000)
-    parser.add_argument("--workdir", type=Path, default=None)
-    parser.add_argument("--keep", action="store_true")
-    args = parser.parse_args()
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="ntm-bench-validate-"))
+def measure(workdir: Path, rows: int) -> dict:
+    """Generate the table in `workdir`, then time both sides: {rows, ntm_s, ntm_peak, base_s, base_peak, ...}."""
+    workdir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    dim, fact = generate(workdir, args.rows)
-    print(
-        f"generated {args.rows:,} rows, {fact.stat().st_size / 1024**2:,.0f} MB Parquet "
-        f"in {time.perf_counter() - t0:.1f} s"
-    )
+    dim, fact = generate(workdir, rows)
+    size = fact.stat().st_size / 1024**2
+    print(f"generated {rows:,} rows, {size:,.0f} MB Parquet in {time.perf_counter() - t0:.1f} s")
 
     # Importing GE takes seconds (more without cached bytecode); a worker pays it once, not per table.
     import great_expectations  # noqa: F401
@@ -146,38 +140,59 @@ def main() -> None:
     import expectations.suite as suite_module
     from ntm_core.settings import duckdb_memory
 
-    MEMORY_LIMIT = duckdb_memory()
+    memory_limit = duckdb_memory()
     from expectations.validate import validate_marts
 
     # The benchmark's own suite and contract, not the project's marts.
+    saved = suite_module.SUITES_DIR, suite_module.DBT_MARTS
     suite_module.SUITES_DIR, suite_module.DBT_MARTS = write_suite(workdir)
-
-    with PeakMemory() as ntm_mem:
-        t0 = time.perf_counter()
-        result = validate_marts({MART: fact}, workdir / "data", "bench")
-        ntm_s = time.perf_counter() - t0
+    try:
+        with PeakMemory() as ntm_mem:
+            t0 = time.perf_counter()
+            result = validate_marts({MART: fact}, workdir / "data", "bench")
+            ntm_s = time.perf_counter() - t0
+    finally:
+        suite_module.SUITES_DIR, suite_module.DBT_MARTS = saved
     validation = result.marts[MART]
 
     with PeakMemory() as base_mem:
         t0 = time.perf_counter()
         con = duckdb.connect()
-        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        con.execute(f"SET memory_limit = '{memory_limit}'")
         hand_written_checks(con, fact, dim)
         base_s = time.perf_counter() - t0
         con.close()
+    return {
+        "rows": rows,
+        "ntm_s": ntm_s,
+        "ntm_peak": ntm_mem.peak,
+        "base_s": base_s,
+        "base_peak": base_mem.peak,
+        "checks": len(validation.checks),
+        "passed": validation.passed,
+        "failed": [c for c in validation.checks if not c.success],
+        "memory_limit": memory_limit,
+    }
 
-    print(f"hand-written DuckDB SQL: {base_s:.1f} s, peak RSS {base_mem.peak / 1024**2:,.0f} MB")
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="ntm-bench-validate-"))
+    m = measure(workdir, args.rows)
+    print(f"hand-written DuckDB SQL: {m['base_s']:.1f} s, peak RSS {m['base_peak'] / 1024**2:,.0f} MB")
     print(
-        f"ntm validate (GE):       {ntm_s:.1f} s, peak RSS {ntm_mem.peak / 1024**2:,.0f} MB  "
-        f"({len(validation.checks)} expectations, passed={validation.passed}, "
-        f"{sum(not c.success for c in validation.checks)} failed)"
+        f"ntm validate (GE):       {m['ntm_s']:.1f} s, peak RSS {m['ntm_peak'] / 1024**2:,.0f} MB  "
+        f"({m['checks']} expectations, passed={m['passed']}, {len(m['failed'])} failed)"
     )
-    for check in validation.checks:
-        if not check.success:
-            print(f"  failed: {check.severity} {check.expectation} on {check.column}: {check.observed}")
+    for check in m["failed"]:
+        print(f"  failed: {check.severity} {check.expectation} on {check.column}: {check.observed}")
     print(
-        f"time ratio GE/SQL: {ntm_s / base_s:.2f}x (target <= 3x); peak memory {ntm_mem.peak / 1024**3:.2f} GB "
-        f"(target < 2 GB; DuckDB memory_limit {MEMORY_LIMIT})"
+        f"time ratio GE/SQL: {m['ntm_s'] / m['base_s']:.2f}x (target <= 3x); peak memory "
+        f"{m['ntm_peak'] / 1024**3:.2f} GB (target < 2 GB; DuckDB memory_limit {m['memory_limit']})"
     )
     if not args.keep and args.workdir is None:
         shutil.rmtree(workdir)

@@ -52,6 +52,37 @@ def hostname() -> str:
 '''
 
 
+# apache-airflow-providers-celery 3.26.0 imports `retry` from celery.backends.database, which Celery
+# 5.7 removed (its DatabaseBackend retries by itself now): with celery 5.7.0 as locked, neither the
+# scheduler nor a worker can load the CeleryExecutor. Until pyproject.toml pins `celery<5.7`, every
+# Airflow process of the test puts back the decorator Celery 5.6 had (a no-op with Celery 5.6).
+CELERY_COMPAT = """
+import functools
+
+try:
+    from celery.backends import database
+except ImportError:
+    database = None
+
+if database is not None and not hasattr(database, "retry"):
+
+    def retry(fun):
+        @functools.wraps(fun)
+        def _inner(*args, **kwargs):
+            max_retries = kwargs.pop("max_retries", 3)
+            for retries in range(max_retries):
+                try:
+                    return fun(*args, **kwargs)
+                except database.RETRYABLE_DB_ERRORS:
+                    if retries + 1 >= max_retries:
+                        raise
+
+        return _inner
+
+    database.retry = retry
+"""
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -208,6 +239,7 @@ def cluster(tmp_path, broker, metadata_db, prefix, ckan):
     data_dir.mkdir()
     shim.mkdir()
     (shim / "ntm_celery_hostname.py").write_text(HOSTNAME_SHIM)
+    (shim / "sitecustomize.py").write_text(CELERY_COMPAT)
     api_port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     env.update(
@@ -216,6 +248,8 @@ def cluster(tmp_path, broker, metadata_db, prefix, ckan):
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
         AIRFLOW__CORE__EXECUTOR="CeleryExecutor",
         AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=metadata_db,
+        # Airflow's async engine would want asyncpg; psycopg 3 (installed) does async as well.
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC=metadata_db.replace("+psycopg:", "+psycopg_async:"),
         AIRFLOW__CELERY__BROKER_URL=broker,
         AIRFLOW__CELERY__RESULT_BACKEND="db+" + metadata_db,
         AIRFLOW__API__HOST="127.0.0.1",
@@ -227,6 +261,7 @@ def cluster(tmp_path, broker, metadata_db, prefix, ckan):
         AIRFLOW__API_AUTH__JWT_SECRET=uuid.uuid4().hex,
         AIRFLOW__API__SECRET_KEY=uuid.uuid4().hex,
         NTM_DATASET_PREFIX=prefix,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(shim), os.environ.get("PYTHONPATH")])),
         PYTHONUNBUFFERED="1",
     )
     c = Cluster(home, env, metadata_db)
@@ -254,7 +289,6 @@ def cluster(tmp_path, broker, metadata_db, prefix, ckan):
                     # Each worker serves its task logs on a port of its own (they share a machine).
                     "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
                     "AIRFLOW__CORE__HOSTNAME_CALLABLE": "ntm_celery_hostname.hostname",
-                    "PYTHONPATH": os.pathsep.join(filter(None, [str(shim), os.environ.get("PYTHONPATH")])),
                 },
             )
         c.wait("the API server", lambda: _healthy(api_port), 180)

@@ -1,0 +1,464 @@
+"""The whole system's benchmarks, each figure beside a baseline measured in the same process, written
+to benchmarks/RESULTS.md (never asserted in tests: these machines are noisy).
+
+    uv run python benchmarks/run.py            # make bench: records at 1 M and 10 M rows
+    uv run python benchmarks/run.py --quick    # make bench-quick: 100 k and 1 M rows, under 10 minutes
+
+Inputs are generated: one-stop-office exports (Vietnamese headers, dd/mm/yyyy, personal columns)
+over the 2,233 communes of six provinces, one department and file per province and month; every
+commune × indicator × year of those provinces for the indicator dataset. Figures:
+  ingest     rows/s and peak memory, against DuckDB read_csv → Parquet on the same files
+  transform  full `dbt build`; the incremental run that adds one month, against that full build
+  validate   Great Expectations against hand-written DuckDB SQL doing the same checks
+  publish    rows/s into the DataStore (the COPY path), against a direct PostgreSQL COPY into the
+             DataStore database; the API path beside it
+  latency    seconds from a small file dropped to its rows answered by datastore_search
+  growth     time and peak memory at the larger size against the smaller
+The local portal must be up (`make portal`); its datasets get the prefix `bench-` and are purged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+from measure import PeakMemory
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(REPO))
+SEEDS = REPO / "dbt_project" / "seeds"
+UNITS = SEEDS / "admin_units" / "admin_units.csv"
+PROVINCES = ("01", "34", "38", "40", "49", "79")  # the six provinces with the most communes in 2024
+HEADER = {
+    "Mã hồ sơ": "printf('000.00.%s.H-%d%02d-%09d', u.unit_code, y, m, r)",
+    "Mã TTHC": "case when r % 2 = 0 then '1.004227' else '2.000908' end",
+    "Tên TTHC": "case when r % 2 = 0 then 'Cấp giấy phép xây dựng nhà ở riêng lẻ' else 'Chứng thực bản sao' end",
+    "Cấp giải quyết": "'Xã'",
+    "Mã đơn vị": "u.unit_code",
+    "Đơn vị tiếp nhận": "u.unit_name",
+    "Ngày tiếp nhận": "strftime(make_date(y, m, 1 + cast(r % 27 as int)), '%d/%m/%Y')",
+    "Ngày hẹn trả": "strftime(make_date(y, m, 1 + cast(r % 27 as int)) + 3, '%d/%m/%Y')",
+    "Ngày trả kết quả": "case when r % 7 = 0 then '' else "
+    "strftime(make_date(y, m, 1 + cast(r % 27 as int)) + cast(r % 5 as int), '%d/%m/%Y') end",
+    "Hình thức nộp": "case r % 3 when 0 then 'Trực tuyến' when 1 then 'Trực tiếp' else 'Bưu chính công ích' end",
+    "Họ tên người nộp": "'Nguyễn Văn ' || chr(65 + cast(r % 26 as int))",
+    "Số CCCD": "printf('0%011d', r)",
+    "Số điện thoại": "printf('09%08d', r % 100000000)",
+}
+
+
+def department(province: str) -> str:
+    return f"mot-cua-bench-{province}"
+
+
+def write_registry(workdir: Path) -> Path:
+    """A department registry with one one-stop office per province (NTM_DEPARTMENTS)."""
+    names = duckdb.sql(
+        f"select unit_code, short_name from '{UNITS}' where list_version = 2024 and level = 'province'"
+    ).fetchall()
+    lines = [f"{department(code)}: {{province: {name}}}" for code, name in sorted(names) if code in PROVINCES]
+    lines.append("vp-ntm-bench: {province: Thanh Hóa}")
+    registry = workdir / "departments.yaml"
+    registry.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return registry
+
+
+def write_records(dropzone: Path, rows: int, months: list[tuple[int, int]]) -> list[Path]:
+    """`rows` records spread over the provinces' communes and `months`: one file per province and month."""
+    files, per_file = [], rows // (len(PROVINCES) * len(months))
+    columns = ", ".join(f'{sql} as "{name}"' for name, sql in HEADER.items())
+    for province in PROVINCES:
+        folder = dropzone / department(province) / "public_service_records"
+        folder.mkdir(parents=True, exist_ok=True)
+        for y, m in months:
+            path = folder / f"HoSo_MotCua_{y}_{m:02d}.csv"
+            duckdb.sql(f"""
+                copy (
+                  with u as (select row_number() over (order by unit_code) - 1 as i, unit_code, unit_name,
+                                    count(*) over () as n
+                             from '{UNITS}' where list_version = 2024 and level = 'commune'
+                               and province_key = '2024:province:{province}')
+                  select {columns}
+                  from (select r, {y} as y, {m} as m from range({per_file}) t(r)) t
+                  join u on u.i = t.r % u.n
+                ) to '{path}' (header, delimiter ',')
+            """)
+            old = time.time() - 60
+            os.utime(path, (old, old))
+            files.append(path)
+    return files
+
+
+def write_indicator_values(dropzone: Path) -> tuple[Path, int]:
+    """Every commune of the first province × indicator of the 2021–2025 set × year 2021–2025."""
+    folder = dropzone / "vp-ntm-bench" / "indicator_values"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "ChiTieu_TatCa_2021_2025.csv"
+    criteria = SEEDS / "reference" / "criteria.csv"
+    duckdb.sql(f"""
+        copy (
+          select u.unit_code as "Mã xã", u.unit_name as "Tên xã", y as "Năm", 'NTM_XA_2021_2025' as "Bộ tiêu chí",
+                 c.criterion_no as "Tiêu chí", c.indicator_code as "Chỉ tiêu",
+                 cast((hash(u.unit_code, c.indicator_code, y) % 1000) / 10.0 as varchar) as "Giá trị"
+          from (select * from '{UNITS}' where list_version = 2024 and level = 'commune'
+                  and province_key = '2024:province:38') u
+          cross join (select distinct criterion_no, indicator_code from read_csv('{criteria}', all_varchar = true)
+                      where set_id = 'NTM_XA_2021_2025' and indicator_code is not null) c
+          cross join range(2021, 2026) t(y)
+        ) to '{path}' (header, delimiter ',')
+    """)
+    os.utime(path, (time.time() - 60,) * 2)
+    return path, duckdb.sql(f"select count(*) from read_csv('{path}')").fetchone()[0]
+
+
+def timed(block):
+    with PeakMemory() as memory:
+        started = time.perf_counter()
+        value = block()
+        seconds = time.perf_counter() - started
+    return value, seconds, memory.peak
+
+
+# ---------------------------------------------------------------- the figures
+
+
+def bench_ingest(workdir: Path, rows: int) -> dict:
+    from ingest.run import ingest_dropzone
+
+    dropzone, data_dir = workdir / "dropzone", workdir / "data"
+    files = write_records(dropzone, rows, [(2024, m) for m in range(1, 13)])
+    total = rows // (len(PROVINCES) * 12) * len(PROVINCES) * 12
+    con = duckdb.connect()
+    con.execute("set memory_limit = '1GB'")
+    baseline_dir = workdir / "baseline"
+    baseline_dir.mkdir()
+
+    def baseline():
+        for i, path in enumerate(files):
+            target = baseline_dir / f"{i}.parquet"
+            con.execute(f"copy (select * from read_csv('{path}')) to '{target}' (format parquet)")
+
+    _, base_s, base_peak = timed(baseline)
+    result, ntm_s, ntm_peak = timed(lambda: ingest_dropzone(dropzone, data_dir, "bench-ingest"))
+    landed = sum(f.rows_landed for f in result.files)
+    shutil.rmtree(baseline_dir)
+    return {
+        "rows": total,
+        "files": len(files),
+        "landed": landed,
+        "ntm_s": ntm_s,
+        "ntm_peak": ntm_peak,
+        "base_s": base_s,
+        "base_peak": base_peak,
+    }
+
+
+def bench_transform(workdir: Path) -> dict:
+    """A full build of the lake ingested by bench_ingest (plus every commune × indicator × year),
+    then one more month of records ingested and built incrementally."""
+    from ingest.run import ingest_dropzone
+    from ntm.transform import transform
+
+    dropzone, data_dir = workdir / "dropzone", workdir / "data"
+    _, indicator_rows = write_indicator_values(dropzone)
+    ingest_dropzone(dropzone, data_dir, "bench-indicators")
+    full, full_s, full_peak = timed(lambda: transform(data_dir, docs=False))
+    assert full.success, full.failures
+    records = duckdb.sql(f"select count(*) from read_parquet('{data_dir}/lake/public_service_records/*/*.parquet')")
+    month_rows = records.fetchone()[0] // 12
+    write_records(dropzone, month_rows * len(PROVINCES), [(2025, 1)])
+
+    def one_month():
+        ingest_dropzone(dropzone, data_dir, "bench-month")
+        return transform(data_dir, docs=False, changed_only=True)
+
+    month, month_s, month_peak = timed(one_month)
+    assert month.success, month.failures
+    return {
+        "full_s": full_s,
+        "full_peak": full_peak,
+        "month_s": month_s,
+        "month_peak": month_peak,
+        "month_rows": month_rows,
+        "indicator_rows": indicator_rows,
+        "month_plan": month.plan,
+    }
+
+
+def bench_validate(workdir: Path, rows: int) -> dict:
+    import bench_validate_large as bv
+
+    return bv.measure(workdir / "validate", rows)
+
+
+def bench_publish(workdir: Path, rows: int, api_rows: int) -> dict:
+    """A mart of `rows` rows into the DataStore by the COPY path, against a plain PostgreSQL COPY of
+    the same CSV into the DataStore database; and `api_rows` of it through datastore_upsert."""
+    import psycopg
+
+    from ntm_core.settings import datastore_db_url
+    from publish import datastore
+    from publish.client import connect
+    from publish.files import write_csv
+
+    ckan = connect()
+    database = datastore_db_url(ckan.address)
+    mart = workdir / "publish" / "fact_bench.parquet"
+    mart.parent.mkdir(parents=True)
+    duckdb.sql(f"""
+        copy (select '2024:commune:' || lpad(cast(r % 10000 as varchar), 5, '0') as unit_key,
+                     'Xã Số ' || (r % 10000) as unit_name, 2024 + cast(r // 10000 % 3 as int) as year,
+                     'P' || (r // 30000) as procedure_code, r % 500 as applications,
+                     (r % 1001) / 10.0 as online_pct, 'mot-cua-bench' as department
+              from range({rows}) t(r)) to '{mart}' (format parquet)
+    """)
+    csv_path = write_csv(mart, mart.with_suffix(".csv"))
+    columns = {}
+    key = ["unit_key", "year", "procedure_code"]
+    fields = datastore.fields_for(mart, columns, key)
+    org = ckan.action.organization_list()[0]
+    package = ckan.action.package_create(name="bench-datastore-load", owner_org=org, private=True)
+    try:
+        copy_res = ckan.action.resource_create(package_id=package["id"], name="copy", url="http://bench/copy")
+        _, copy_s, _ = timed(
+            lambda: datastore.copy_table(ckan, copy_res["id"], csv_path, fields, key, database, exists=False)
+        )
+        copied = ckan.action.datastore_search(resource_id=copy_res["id"], limit=0)["total"]
+        names = ", ".join(f'"{f["id"]}" {f["type"]}' for f in fields)
+
+        def direct_copy():
+            with psycopg.connect(database) as con, con.cursor() as cur:
+                cur.execute(f"drop table if exists bench_direct_copy; create table bench_direct_copy ({names})")
+                with cur.copy("copy bench_direct_copy from stdin with (format csv, header true)") as copy:
+                    with open(csv_path, "rb") as f:
+                        while block := f.read(1 << 20):
+                            copy.write(block)
+                cur.execute("drop table bench_direct_copy")
+
+        _, base_s, _ = timed(direct_copy)
+        api_mart = mart.with_name("fact_bench_api.parquet")
+        duckdb.sql(f"copy (select * from '{mart}' limit {api_rows}) to '{api_mart}' (format parquet)")
+        api_res = ckan.action.resource_create(package_id=package["id"], name="api", url="http://bench/api")
+        api_fields = datastore.fields_for(api_mart, columns, key)
+        _, api_s, _ = timed(lambda: datastore._load_through_api(ckan, api_res["id"], api_fields, api_mart, key))
+    finally:
+        ckan.action.dataset_purge(id=package["id"])
+    return {"rows": rows, "copied": copied, "copy_s": copy_s, "base_s": base_s, "api_rows": api_rows, "api_s": api_s}
+
+
+def bench_latency(workdir: Path) -> dict:
+    """The samples published under the prefix `bench-`, then one small file dropped: seconds until
+    datastore_search answers its rows."""
+    from ntm import pipeline
+    from publish.client import connect
+
+    os.environ["NTM_DATASET_PREFIX"] = "bench-"
+    os.environ.pop("NTM_DEPARTMENTS", None)
+    dropzone, data_dir = workdir / "latency" / "dropzone", workdir / "latency" / "data"
+    shutil.copytree(REPO / "samples" / "dropzone", dropzone, ignore=shutil.ignore_patterns("_reports"))
+    for path in dropzone.rglob("*"):
+        os.utime(path, (time.time() - 60,) * 2)
+    ckan = connect()
+    try:
+        first = pipeline.run_all(dropzone, data_dir)
+        assert first.transform.success
+        small = dropzone / "so-khcn-dong-thap" / "digital_infrastructure" / "HaTangSo_2024_bosung.csv"
+        small.write_text(
+            "Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%)\n30076;Thị trấn Mỹ Thọ;2024;93,5\n",
+            encoding="utf-8",
+        )
+        os.utime(small, (time.time() - 60,) * 2)
+        started = time.perf_counter()
+        second = pipeline.run_all(dropzone, data_dir)
+        digital = next(d for d in second.publish.datasets if d.mart == "fact_digital_infrastructure")
+        found = ckan.action.datastore_search(resource_id=digital.resources["csv"], filters={"year": 2024})
+        seconds = time.perf_counter() - started
+        assert found["records"], "the small file's row is on the portal"
+        rebuilt = sorted(second.transform.marts)
+        published = sorted(d.mart for d in second.publish.datasets if d.status != "unchanged")
+    finally:
+        for name in ckan.action.package_list():
+            if name.startswith("bench-"):
+                ckan.action.dataset_purge(id=name)
+        os.environ.pop("NTM_DATASET_PREFIX", None)
+    return {"seconds": seconds, "rebuilt": rebuilt, "published": published}
+
+
+# ---------------------------------------------------------------- the page
+
+
+def machine() -> list[str]:
+    import dbt.version
+    import great_expectations
+    import pyarrow
+
+    memory = next(line.split()[1] for line in open("/proc/meminfo") if line.startswith("MemTotal"))
+    try:
+        from publish.client import connect
+
+        ckan_version = connect().action.status_show()["ckan_version"]
+    except Exception:
+        ckan_version = "not reachable"
+    return [
+        f"- Machine: {os.cpu_count()} cores, {int(memory) / 1024**2:.1f} GB memory, {platform.platform()}",
+        f"- Python {platform.python_version()}, DuckDB {duckdb.__version__}, dbt-core {dbt.version.__version__}, "
+        f"Great Expectations {great_expectations.__version__}, pyarrow {pyarrow.__version__}, CKAN {ckan_version}",
+        f"- Run: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
+    ]
+
+
+def mb(value: float) -> str:
+    return f"{value / 1024**2:,.0f} MB"
+
+
+def page(quick: bool, sizes: tuple[int, int], found: dict) -> str:
+    small, large = sizes
+    i_s, i_l = found["ingest"][small], found["ingest"][large]
+    t_s, t_l = found["transform"][small], found["transform"][large]
+    v, p, lat = found["validate"], found["publish"], found["latency"]
+    rows = []
+
+    def row(figure, ntm, baseline, ratio, target, met):
+        rows.append(f"| {figure} | {ntm} | {baseline} | {ratio} | {target} | {'yes' if met else '**no**'} |")
+
+    for size, i in ((small, i_s), (large, i_l)):
+        speed = i["base_s"] / i["ntm_s"]
+        row(
+            f"ingest, {size:,} records ({i['files']} files)",
+            f"{i['rows'] / i['ntm_s']:,.0f} rows/s, peak {mb(i['ntm_peak'])}",
+            f"DuckDB read_csv → Parquet {i['rows'] / i['base_s']:,.0f} rows/s, peak {mb(i['base_peak'])}",
+            f"{speed:.2f}× speed",
+            "≥ 0.5×",
+            speed >= 0.5,
+        )
+    for size, t in ((small, t_s), (large, t_l)):
+        share = t["month_s"] / t["full_s"]
+        row(
+            f"transform, {size:,} records: full `dbt build`",
+            f"{t['full_s']:.1f} s, peak {mb(t['full_peak'])}",
+            "",
+            "",
+            "",
+            True,
+        )
+        row(
+            f"transform, {size:,} records: + one month ({t['month_rows']:,} records, plan `{t['month_plan']}`)",
+            f"{t['month_s']:.1f} s (ingest and build)",
+            f"the full build, {t['full_s']:.1f} s",
+            f"{share:.0%} of full",
+            "≤ 10 %",
+            share <= 0.10,
+        )
+    ratio = v["ntm_s"] / v["base_s"]
+    row(
+        f"validate, {v['rows']:,} rows",
+        f"{v['ntm_s']:.1f} s, peak {mb(v['ntm_peak'])}",
+        f"hand-written DuckDB SQL {v['base_s']:.1f} s",
+        f"{ratio:.2f}× time",
+        "≤ 3×",
+        ratio <= 3,
+    )
+    speed = p["base_s"] / p["copy_s"]
+    row(
+        f"publish, {p['rows']:,}-row mart into the DataStore (COPY path)",
+        f"{p['rows'] / p['copy_s']:,.0f} rows/s ({p['copied']:,} rows, full text, indexes, key)",
+        f"direct PostgreSQL COPY {p['rows'] / p['base_s']:,.0f} rows/s",
+        f"{speed:.2f}× speed",
+        "≥ 0.5×",
+        speed >= 0.5,
+    )
+    row(
+        f"publish, {p['api_rows']:,} rows through the API (datastore_upsert)",
+        f"{p['api_rows'] / p['api_s']:,.0f} rows/s",
+        "",
+        "",
+        "(for comparison)",
+        True,
+    )
+    row(
+        "latency: one small file → its rows from datastore_search",
+        f"{lat['seconds']:.1f} s",
+        "",
+        "",
+        "≤ 20 s",
+        lat["seconds"] <= 20,
+    )
+    for name, s, lg, key in (("ingest", i_s, i_l, "ntm"), ("transform", t_s, t_l, "full")):
+        time_ratio = lg[f"{key}_s"] / s[f"{key}_s"] / (large / small)
+        memory_ratio = lg[f"{key}_peak"] / s[f"{key}_peak"]
+        row(
+            f"growth, {name}: {large:,} against {small:,} records",
+            f"time per record ×{time_ratio:.2f}, peak memory ×{memory_ratio:.2f}",
+            f"{s[f'{key}_s']:.1f} s / {mb(s[f'{key}_peak'])} → {lg[f'{key}_s']:.1f} s / {mb(lg[f'{key}_peak'])}",
+            "",
+            "time linear (×≈1), memory ≤ 1.2×",
+            memory_ratio <= 1.2,
+        )
+    mode = "`make bench-quick` (sizes ÷ 10)" if quick else "`make bench`"
+    return "\n".join(
+        [
+            "# Benchmarks",
+            "",
+            f"Written by {mode}: `benchmarks/run.py`. Each figure beside its baseline measured in the same "
+            "process; peak memory is this process's RSS sampled every 50 ms (dbt runs in it).",
+            "",
+            *machine(),
+            "",
+            "| figure | ntm | baseline | ratio | target | met |",
+            "|---|---|---|---|---|---|",
+            *rows,
+            "",
+            f"Latency run: rebuilt {', '.join(lat['rebuilt'])}; published again {', '.join(lat['published'])}; "
+            'every other mart was "unchanged" without being read.',
+            "",
+        ]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="sizes ÷ 10, under 10 minutes")
+    parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
+    parser.add_argument("--sizes", help="two record counts instead, e.g. 20000,50000 (a smoke run)")
+    args = parser.parse_args()
+    sizes = (100_000, 1_000_000) if args.quick else (1_000_000, 10_000_000)
+    if args.sizes:
+        sizes = tuple(int(n) for n in args.sizes.split(","))
+    root = args.workdir or Path(tempfile.mkdtemp(prefix="ntm-bench-"))
+    os.environ["NTM_BULK_THRESHOLD_MB"] = "1"  # every export on the streaming path, as large ones are
+    found: dict = {"ingest": {}, "transform": {}}
+    try:
+        for size in sizes:
+            workdir = root / f"records-{size}"
+            workdir.mkdir(parents=True)
+            os.environ["NTM_DEPARTMENTS"] = str(write_registry(workdir))
+            print(f"[bench] ingest {size:,} records", flush=True)
+            found["ingest"][size] = bench_ingest(workdir, size)
+            print(f"[bench] transform {size:,} records", flush=True)
+            found["transform"][size] = bench_transform(workdir)
+            shutil.rmtree(workdir)
+        print("[bench] validate", flush=True)
+        found["validate"] = bench_validate(root, sizes[1])
+        print("[bench] publish", flush=True)
+        found["publish"] = bench_publish(root, sizes[0], min(20_000, sizes[0]))
+        print("[bench] latency", flush=True)
+        found["latency"] = bench_latency(root)
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(root, ignore_errors=True)
+    args.output.write_text(page(args.quick, sizes, found), encoding="utf-8")
+    print(args.output.read_text(encoding="utf-8"))
+
+
+if __name__ == "__main__":
+    main()
