@@ -3,9 +3,11 @@
 - `ntm_ingest` (every 5 minutes): per department, `ingest` reads its new files and emits the
   `bronze` asset event when rows landed; a rejected file fails that department's `rejections`
   check (or its `ingest`, when nothing landed), never another department's.
-- `ntm_publish` (on the `bronze` asset): dbt build, validation, publish. A new file reaches the
+- `ntm_publish` (on the `bronze` asset): dbt build, validation, publish, each doing only the new
+  files' work (the models they feed, the marts whose content changed). A new file reaches the
   portal without anyone pressing a button.
-- `ntm_rebuild` (Sundays 02:00): full rebuild (dbt --full-refresh), validation, publish.
+- `ntm_rebuild` (Sundays 02:00): full rebuild (dbt --full-refresh), validation, publish; and the
+  lake's tables written as Iceberg tables for other engines (ntm/iceberg.py).
 - `ntm_freshness` (daily 06:00): each department × dataset's freshness (HDX thresholds) and the
   reminder lists of the late ones; the freshness mart is validated and published.
 - `ntm_backfill` (daily intervals, for `airflow backfill create`): files received in the run's
@@ -138,7 +140,15 @@ def ntm_publish():
 
 @dag(dag_id="ntm_rebuild", schedule=CronTriggerTimetable("0 2 * * 0", timezone=TZ), **COMMON)
 def ntm_rebuild():
-    _build_check_publish(transform.override(task_id="transform_full_refresh")(full_refresh=True))
+    @task
+    def iceberg() -> dict:
+        from ntm import tasks
+
+        return tasks.iceberg(_var("ntm_data_dir"))
+
+    built = transform.override(task_id="transform_full_refresh")(full_refresh=True)
+    _build_check_publish(built)
+    built >> iceberg()
 
 
 @dag(dag_id="ntm_freshness", schedule=CronTriggerTimetable("0 6 * * *", timezone=TZ), **COMMON)

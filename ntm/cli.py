@@ -95,6 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--reminders", type=Path, help="where the reminder lists go (default: <data dir>/reminders)")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
+    p = sub.add_parser("iceberg", help="write bronze, the records lake and the marts as Iceberg tables")
+    p.add_argument("--catalog", help="the SQL catalog's SQLAlchemy URL (default: NTM_ICEBERG_CATALOG_URI or SQLite)")
     p = sub.add_parser("portal", help="the local CKAN portal")
     p.add_argument("action", choices=["up", "down", "status"])
     p = sub.add_parser("units", help="administrative units: resolve names, export the lists")
@@ -184,6 +186,12 @@ def _freshness(args) -> int:
     return 0
 
 
+def _iceberg(args) -> int:
+    for table in pipeline.iceberg(args.data_dir, args.catalog):
+        print(f"  {table.identifier:<45} {table.rows:>10,} rows  by {', '.join(table.partition_by) or '-'}")
+    return 0
+
+
 def _transform(args) -> int:
     return 0 if pipeline.transform(args.data_dir, args.select, changed_only=args.changed).success else 1
 
@@ -223,6 +231,7 @@ COMMANDS = {
     "check": _check,
     "scorecard": _scorecard,
     "freshness": _freshness,
+    "iceberg": _iceberg,
     "transform": _transform,
     "validate": _validate,
     "publish": _publish,

@@ -89,6 +89,15 @@ def freshness(data_dir: Path | None = None, as_of: dt.date | None = None, remind
     return rows, written
 
 
+def iceberg(data_dir: Path | None = None, catalog_uri: str | None = None):
+    """The lake's tables (bronze, records, marts) written as Iceberg tables (see ntm/iceberg.py)."""
+    from ntm.iceberg import write_lake_tables
+
+    tables = write_lake_tables(resolve_data_dir(data_dir), catalog_uri)
+    log(f"iceberg: {len(tables)} tables, {sum(t.rows for t in tables):,} rows")
+    return tables
+
+
 def current_marts(data_dir: Path | None = None) -> dict[str, Path]:
     marts_dir = resolve_data_dir(data_dir) / "marts"
     return {p.stem: p for p in sorted(marts_dir.glob("*.parquet"))}

@@ -167,3 +167,9 @@ def freshness(data_dir: str | None = None) -> dict:
     rows, written = pipeline.freshness(Path(data_dir) if data_dir else None)
     late = sorted({f"{r['department']}/{r['dataset']}: {r['status']}" for r in rows if r["status"] != "fresh"})
     return {"datasets": len(rows), "late": late, "reminders": [str(p) for p in written]}
+
+
+def iceberg(data_dir: str | None = None) -> dict:
+    """The lake's tables as Iceberg tables (catalog from NTM_ICEBERG_CATALOG_URI, else SQLite)."""
+    tables = pipeline.iceberg(Path(data_dir) if data_dir else None)
+    return {"tables": {t.identifier: t.rows for t in tables}}

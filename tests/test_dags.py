@@ -70,7 +70,7 @@ def test_dags_import_without_errors(airflow_home):
     assert publish.get_task("validate").upstream_task_ids == {"transform"}
     assert publish.get_task("publish").upstream_task_ids == {"validate"}
     rebuild = bag.get_dag("ntm_rebuild")
-    assert rebuild.get_task("transform_full_refresh").downstream_task_ids == {"validate"}
+    assert rebuild.get_task("transform_full_refresh").downstream_task_ids == {"validate", "iceberg"}
     freshness = bag.get_dag("ntm_freshness")  # daily: the freshness mart built, validated, published
     assert freshness.get_task("freshness").downstream_task_ids == {"validate"}
     assert freshness.get_task("publish").upstream_task_ids == {"validate"}
