@@ -131,6 +131,16 @@ def timed(block):
 # ---------------------------------------------------------------- the figures
 
 
+def warm_up(workdir: Path) -> None:
+    """One small file ingested first, untimed: imports and the unit lists are loaded once per
+    process (a worker pays them once), not per measurement."""
+    from ingest.run import ingest_dropzone
+
+    write_records(workdir / "warm" / "dropzone", len(PROVINCES) * 10, [(2023, 1)])
+    ingest_dropzone(workdir / "warm" / "dropzone", workdir / "warm" / "data", "bench-warm-up")
+    shutil.rmtree(workdir / "warm")
+
+
 def bench_ingest(workdir: Path, rows: int) -> dict:
     from ingest.run import ingest_dropzone
 
@@ -147,6 +157,7 @@ def bench_ingest(workdir: Path, rows: int) -> dict:
             target = baseline_dir / f"{i}.parquet"
             con.execute(f"copy (select * from read_csv('{path}')) to '{target}' (format parquet)")
 
+    warm_up(workdir)
     _, base_s, base_peak = timed(baseline)
     result, ntm_s, ntm_peak = timed(lambda: ingest_dropzone(dropzone, data_dir, "bench-ingest"))
     landed = sum(f.rows_landed for f in result.files)
@@ -245,6 +256,26 @@ def bench_publish(workdir: Path, rows: int, api_rows: int) -> dict:
                 cur.execute("drop table bench_direct_copy")
 
         _, base_s, _ = timed(direct_copy)
+        texts = " || ' ' || ".join(f"coalesce(\"{f['id']}\"::text, '')" for f in fields)
+        keys = ", ".join(f'"{k}"' for k in key)
+
+        def same_work_copy():
+            with psycopg.connect(database) as con, con.cursor() as cur:
+                cur.execute(
+                    f"drop table if exists bench_same_work; create table bench_same_work "
+                    f"(_id serial primary key, _full_text tsvector, {names})"
+                )
+                columns = ", ".join(f'"{f["id"]}"' for f in fields)
+                with cur.copy(f"copy bench_same_work ({columns}) from stdin with (format csv, header true)") as copy:
+                    with open(csv_path, "rb") as f:
+                        while block := f.read(1 << 20):
+                            copy.write(block)
+                cur.execute(f"update bench_same_work set _full_text = to_tsvector({texts})")
+                cur.execute("create index on bench_same_work using gist (_full_text)")  # the DataStore's two
+                cur.execute(f"create unique index on bench_same_work ({keys})")
+                cur.execute("drop table bench_same_work")
+
+        _, same_s, _ = timed(same_work_copy)
         api_mart = mart.with_name("fact_bench_api.parquet")
         duckdb.sql(f"copy (select * from '{mart}' limit {api_rows}) to '{api_mart}' (format parquet)")
         api_res = ckan.action.resource_create(package_id=package["id"], name="api", url="http://bench/api")
@@ -252,7 +283,15 @@ def bench_publish(workdir: Path, rows: int, api_rows: int) -> dict:
         _, api_s, _ = timed(lambda: datastore._load_through_api(ckan, api_res["id"], api_fields, api_mart, key))
     finally:
         ckan.action.dataset_purge(id=package["id"])
-    return {"rows": rows, "copied": copied, "copy_s": copy_s, "base_s": base_s, "api_rows": api_rows, "api_s": api_s}
+    return {
+        "rows": rows,
+        "copied": copied,
+        "copy_s": copy_s,
+        "base_s": base_s,
+        "same_s": same_s,
+        "api_rows": api_rows,
+        "api_s": api_s,
+    }
 
 
 def bench_latency(workdir: Path) -> dict:
@@ -376,6 +415,15 @@ def page(quick: bool, sizes: tuple[int, int], found: dict) -> str:
         "≥ 0.5×",
         speed >= 0.5,
     )
+    speed = p["same_s"] / p["copy_s"]
+    row(
+        f"publish, {p['rows']:,}-row mart: the same against SQL doing the DataStore's work",
+        f"{p['rows'] / p['copy_s']:,.0f} rows/s",
+        f"by hand: COPY, full-text UPDATE, the same two indexes {p['rows'] / p['same_s']:,.0f} rows/s",
+        f"{speed:.2f}× speed",
+        "(our overhead)",
+        True,
+    )
     row(
         f"publish, {p['api_rows']:,} rows through the API (datastore_upsert)",
         f"{p['api_rows'] / p['api_s']:,.0f} rows/s",
@@ -435,7 +483,7 @@ def main() -> None:
     if args.sizes:
         sizes = tuple(int(n) for n in args.sizes.split(","))
     root = args.workdir or Path(tempfile.mkdtemp(prefix="ntm-bench-"))
-    os.environ["NTM_BULK_THRESHOLD_MB"] = "1"  # every export on the streaming path, as large ones are
+    os.environ["NTM_BULK_THRESHOLD_MB"] = "0"  # every export on the streaming path, as large ones are
     found: dict = {"ingest": {}, "transform": {}}
     try:
         for size in sizes:
