@@ -59,6 +59,11 @@ SETTINGS = {
             "DuckDB's memory limit for large files and for validation (it spills to disk beyond it)",
         ),
         Setting(
+            "NTM_DBT_MEMORY",
+            "1GB",
+            "DuckDB's memory limit for `dbt build` (it spills into `<data dir>/tmp/dbt` beyond it)",
+        ),
+        Setting(
             "NTM_DATASTORE_DB_URL",
             None,
             "the DataStore database's write URL (PostgreSQL), to load new or rebuilt tables by `COPY`; "
@@ -207,8 +212,9 @@ def in_airflow_task() -> bool:
 
 
 def export_for_dbt(data_dir_path: Path) -> None:
-    """dbt's models read the data dir with env_var('NTM_DATA_DIR')."""
+    """dbt's models read the data dir with env_var('NTM_DATA_DIR'), its profile the memory limit."""
     os.environ["NTM_DATA_DIR"] = str(data_dir_path)
+    os.environ["NTM_DBT_MEMORY"] = SETTINGS["NTM_DBT_MEMORY"].raw()
 
 
 def quiet_great_expectations() -> None:
