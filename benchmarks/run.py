@@ -5,7 +5,7 @@ to benchmarks/RESULTS.md (never asserted in tests: these machines are noisy).
     uv run python benchmarks/run.py --quick    # make bench-quick: 100 k and 1 M rows, under 10 minutes
 
 Inputs are generated: one-stop-office exports (Vietnamese headers, dd/mm/yyyy, personal columns)
-over the 2,233 communes of six provinces, one department and file per province and month; every
+over the 2,233 communes of six provinces, one department and export per province; every
 commune × indicator × year of those provinces for the indicator dataset. Figures:
   ingest     rows/s and peak memory, against DuckDB read_csv → Parquet on the same files
   transform  full `dbt build`; the incremental run that adds one month, against that full build
@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -72,29 +74,31 @@ def write_registry(workdir: Path) -> Path:
     return registry
 
 
-def write_records(dropzone: Path, rows: int, months: list[tuple[int, int]]) -> list[Path]:
-    """`rows` records spread over the provinces' communes and `months`: one file per province and month."""
-    files, per_file = [], rows // (len(PROVINCES) * len(months))
+def write_records(dropzone: Path, rows: int, months: list[tuple[int, int]], name: str) -> list[Path]:
+    """`rows` records spread over the provinces' communes and `months`: one export per province, as
+    a one-stop office sends its year (or month)."""
+    files, per_file = [], rows // len(PROVINCES)
     columns = ", ".join(f'{sql} as "{name}"' for name, sql in HEADER.items())
+    calendar = " union all ".join(f"select {i} as k, {y} as y, {m} as m" for i, (y, m) in enumerate(months))
     for province in PROVINCES:
         folder = dropzone / department(province) / "public_service_records"
         folder.mkdir(parents=True, exist_ok=True)
-        for y, m in months:
-            path = folder / f"HoSo_MotCua_{y}_{m:02d}.csv"
-            duckdb.sql(f"""
-                copy (
-                  with u as (select row_number() over (order by unit_code) - 1 as i, unit_code, unit_name,
-                                    count(*) over () as n
-                             from '{UNITS}' where list_version = 2024 and level = 'commune'
-                               and province_key = '2024:province:{province}')
-                  select {columns}
-                  from (select r, {y} as y, {m} as m from range({per_file}) t(r)) t
-                  join u on u.i = t.r % u.n
-                ) to '{path}' (header, delimiter ',')
-            """)
-            old = time.time() - 60
-            os.utime(path, (old, old))
-            files.append(path)
+        path = folder / f"HoSo_MotCua_{name}.csv"
+        duckdb.sql(f"""
+            copy (
+              with u as (select row_number() over (order by unit_code) - 1 as i, unit_code, unit_name,
+                                count(*) over () as n
+                         from '{UNITS}' where list_version = 2024 and level = 'commune'
+                           and province_key = '2024:province:{province}'),
+                   months as ({calendar})
+              select {columns}
+              from (select r, y, m from range({per_file}) t(r) join months on months.k = r % {len(months)}) t
+              join u on u.i = t.r // {len(months)} % u.n
+            ) to '{path}' (header, delimiter ',')
+        """)
+        old = time.time() - 60
+        os.utime(path, (old, old))
+        files.append(path)
     return files
 
 
@@ -136,7 +140,7 @@ def warm_up(workdir: Path) -> None:
     process (a worker pays them once), not per measurement."""
     from ingest.run import ingest_dropzone
 
-    write_records(workdir / "warm" / "dropzone", len(PROVINCES) * 10, [(2023, 1)])
+    write_records(workdir / "warm" / "dropzone", len(PROVINCES) * 10, [(2023, 1)], "warm")
     ingest_dropzone(workdir / "warm" / "dropzone", workdir / "warm" / "data", "bench-warm-up")
     shutil.rmtree(workdir / "warm")
 
@@ -145,8 +149,8 @@ def bench_ingest(workdir: Path, rows: int) -> dict:
     from ingest.run import ingest_dropzone
 
     dropzone, data_dir = workdir / "dropzone", workdir / "data"
-    files = write_records(dropzone, rows, [(2024, m) for m in range(1, 13)])
-    total = rows // (len(PROVINCES) * 12) * len(PROVINCES) * 12
+    files = write_records(dropzone, rows, [(2024, m) for m in range(1, 13)], "2024")
+    total = rows // len(PROVINCES) * len(PROVINCES)
     con = duckdb.connect()
     con.execute("set memory_limit = '1GB'")
     baseline_dir = workdir / "baseline"
@@ -186,7 +190,7 @@ def bench_transform(workdir: Path) -> dict:
     assert full.success, full.failures
     records = duckdb.sql(f"select count(*) from read_parquet('{data_dir}/lake/public_service_records/*/*.parquet')")
     month_rows = records.fetchone()[0] // 12
-    write_records(dropzone, month_rows * len(PROVINCES), [(2025, 1)])
+    write_records(dropzone, month_rows, [(2025, 1)], "2025_01")
 
     def one_month():
         ingest_dropzone(dropzone, data_dir, "bench-month")
@@ -457,7 +461,8 @@ def page(quick: bool, sizes: tuple[int, int], found: dict) -> str:
             "# Benchmarks",
             "",
             f"Written by {mode}: `benchmarks/run.py`. Each figure beside its baseline measured in the same "
-            "process; peak memory is this process's RSS sampled every 50 ms (dbt runs in it).",
+            "process; peak memory is the process's RSS sampled every 50 ms (dbt runs in it; each size of records in a "
+            "process of its own).",
             "",
             *machine(),
             "",
@@ -472,28 +477,43 @@ def page(quick: bool, sizes: tuple[int, int], found: dict) -> str:
     )
 
 
+def records_in_this_process(size: int, workdir: Path, output: Path) -> None:
+    workdir.mkdir(parents=True)
+    os.environ["NTM_DEPARTMENTS"] = str(write_registry(workdir))
+    print(f"[bench] ingest {size:,} records", flush=True)
+    ingest = bench_ingest(workdir, size)
+    print(f"[bench] transform {size:,} records", flush=True)
+    transform = bench_transform(workdir)
+    output.write_text(json.dumps({"ingest": ingest, "transform": transform}))
+
+
 def main() -> None:
+    os.environ["NTM_BULK_THRESHOLD_MB"] = "0"  # every export on the streaming path, as large ones are
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="sizes ÷ 10, under 10 minutes")
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
     parser.add_argument("--sizes", help="two record counts instead, e.g. 20000,50000 (a smoke run)")
+    parser.add_argument("--records", type=int, help=argparse.SUPPRESS)  # one size, in a process of its own
+    parser.add_argument("--json", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.records:
+        return records_in_this_process(args.records, args.workdir, args.json)
     sizes = (100_000, 1_000_000) if args.quick else (1_000_000, 10_000_000)
     if args.sizes:
         sizes = tuple(int(n) for n in args.sizes.split(","))
     root = args.workdir or Path(tempfile.mkdtemp(prefix="ntm-bench-"))
-    os.environ["NTM_BULK_THRESHOLD_MB"] = "0"  # every export on the streaming path, as large ones are
     found: dict = {"ingest": {}, "transform": {}}
     try:
         for size in sizes:
-            workdir = root / f"records-{size}"
-            workdir.mkdir(parents=True)
-            os.environ["NTM_DEPARTMENTS"] = str(write_registry(workdir))
-            print(f"[bench] ingest {size:,} records", flush=True)
-            found["ingest"][size] = bench_ingest(workdir, size)
-            print(f"[bench] transform {size:,} records", flush=True)
-            found["transform"][size] = bench_transform(workdir)
+            # Each size in a fresh process: its peak memory is its own, not what an earlier one left.
+            workdir, figures = root / f"records-{size}", root / f"records-{size}.json"
+            subprocess.run(
+                [sys.executable, __file__, "--records", str(size), "--workdir", str(workdir), "--json", str(figures)],
+                check=True,
+            )
+            measured = json.loads(figures.read_text())
+            found["ingest"][size], found["transform"][size] = measured["ingest"], measured["transform"]
             shutil.rmtree(workdir)
         print("[bench] validate", flush=True)
         found["validate"] = bench_validate(root, sizes[1])
