@@ -89,15 +89,20 @@ def publish(validation: dict) -> dict:
     return tasks.publish(validation, _var("ntm_data_dir"), url, token)
 
 
+# In the one-slot pool, every department's ingest goes before a publish its first asset event
+# triggered, so that publish builds on all of the poll's files, not the first department's alone.
+FIRST = dict(priority_weight=100, weight_rule="absolute")
+
+
 @dag(dag_id="ntm_ingest", schedule=CronTriggerTimetable("*/5 * * * *", timezone=TZ), **COMMON)
 def ntm_ingest():
-    @task
+    @task(**FIRST)
     def departments() -> list[str]:
         from ntm import tasks
 
         return tasks.list_departments(_var("ntm_dropzone"))
 
-    @task(outlets=[BRONZE], map_index_template="{{ map_label }}")
+    @task(outlets=[BRONZE], map_index_template="{{ map_label }}", **FIRST)
     def ingest(department: str, run_id: str | None = None) -> dict:
         from ntm import tasks
 

@@ -65,6 +65,8 @@ def test_dags_import_without_errors(airflow_home):
     assert {t.task_id for t in ingest.tasks} == {"departments", "department.ingest", "department.rejections"}
     assert [o.uri for o in ingest.get_task("department.ingest").outlets] == ["ntm://lakehouse/bronze"]
     assert ingest.get_task("department.rejections").upstream_task_ids == {"department.ingest"}
+    # every department's ingest before the publish the first one's asset event starts (one-slot pool)
+    assert ingest.get_task("department.ingest").priority_weight > publish.get_task("transform").priority_weight
     assert type(publish.timetable).__name__ == "AssetTriggeredTimetable"
     assert "ntm://lakehouse/bronze" in str(publish.timetable.asset_condition)
     assert publish.get_task("validate").upstream_task_ids == {"transform"}
