@@ -61,7 +61,7 @@ SETTINGS = {
         Setting(
             "NTM_DBT_MEMORY",
             "1GB",
-            "DuckDB's memory limit for `dbt build` (it spills into `<data dir>/tmp/dbt` beyond it)",
+            "DuckDB's memory limit for `dbt build` (it spills into `<data dir>/warehouse.duckdb.tmp/` beyond it)",
         ),
         Setting(
             "NTM_DATASTORE_DB_URL",
