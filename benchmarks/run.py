@@ -103,7 +103,8 @@ def write_records(dropzone: Path, rows: int, months: list[tuple[int, int]], name
 
 
 def write_indicator_values(dropzone: Path) -> tuple[Path, int]:
-    """Every commune of the first province × indicator of the 2021–2025 set × year 2021–2025."""
+    """Every commune of a province × indicator of the 2021–2025 set × year 2021–2024 (the communes of
+    the 2024 list: a 2025 row is read in the list after the 1 July 2025 reorganisation)."""
     folder = dropzone / "vp-ntm-bench" / "indicator_values"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "ChiTieu_TatCa_2021_2025.csv"
@@ -117,7 +118,7 @@ def write_indicator_values(dropzone: Path) -> tuple[Path, int]:
                   and province_key = '2024:province:38') u
           cross join (select distinct criterion_no, indicator_code from read_csv('{criteria}', all_varchar = true)
                       where set_id = 'NTM_XA_2021_2025' and indicator_code is not null) c
-          cross join range(2021, 2026) t(y)
+          cross join range(2021, 2025) t(y)
         ) to '{path}' (header, delimiter ',')
     """)
     os.utime(path, (time.time() - 60,) * 2)
