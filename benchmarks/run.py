@@ -453,8 +453,8 @@ def page(quick: bool, sizes: tuple[int, int], found: dict) -> str:
             f"time per record ×{time_ratio:.2f}, peak memory ×{memory_ratio:.2f}",
             f"{s[f'{key}_s']:.1f} s / {mb(s[f'{key}_peak'])} → {lg[f'{key}_s']:.1f} s / {mb(lg[f'{key}_peak'])}",
             "",
-            "time linear (×≈1), memory ≤ 1.2×",
-            memory_ratio <= 1.2,
+            "time linear (×≤1.2), memory ≤ 1.2×",
+            time_ratio <= 1.2 and memory_ratio <= 1.2,
         )
     mode = "`make bench-quick` (sizes ÷ 10)" if quick else "`make bench`"
     return "\n".join(
