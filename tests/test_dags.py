@@ -12,6 +12,7 @@ from helpers import REPO, drop, sample
 
 @pytest.fixture(scope="module")
 def airflow_home(tmp_path_factory):
+    saved = dict(os.environ)
     home = tmp_path_factory.mktemp("airflow")
     env = {
         "AIRFLOW_HOME": str(home),
@@ -22,7 +23,11 @@ def airflow_home(tmp_path_factory):
     subprocess.run(
         [sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True, env={**os.environ, **env}
     )
-    return home
+    yield home
+    # dag.test() leaves its task context (AIRFLOW_CTX_*) in os.environ: the tests after these would
+    # run as if inside an Airflow task (their progress lines going to logging instead of stderr).
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.fixture
