@@ -227,24 +227,16 @@ def publish_marts(
     (same content, same metadata and publishing code, same portal and dataset): that one is
     "unchanged" without being read again nor its dataset fetched."""
     ckan = connect(url, token)
-    result, shown = PublishResult(), None
+    result, versions = PublishResult(), _PortalVersions(ckan)
     for mart, parquet in sorted(marts.items()):
         record = previous_publish(data_dir, mart) or {}
         fingerprint = mart_fingerprint(parquet, publish_rules(mart), record.get("fingerprint"))
         name = dataset_prefix() + portal_yaml("datasets.yaml")[mart]["name"]
-        if unchanged(fingerprint, record.get("fingerprint")) and (record.get("portal"), record.get("name")) == (
-            ckan.address,
-            name,
-        ):
-            shown = shown if shown is not None else _portal_versions(ckan)
-            if shown.get(name) == record.get("digest"):
-                log(f"publish: {name}: unchanged (not read again)")
-                result.datasets.append(
-                    PublishedDataset(
-                        mart, name, _dataset_url(ckan, name), "unchanged", record["rows"], record["resources"]
-                    )
-                )
-                continue
+        if _still_shown(ckan, versions, record, fingerprint, name):
+            log(f"publish: {name}: unchanged (not read again)")
+            link = _dataset_url(ckan, name)
+            result.datasets.append(PublishedDataset(mart, name, link, "unchanged", record["rows"], record["resources"]))
+            continue
         try:
             published = publish_mart(ckan, mart, parquet, reports.get(mart), data_dir)
         except PersonalDataRefused as refused:
@@ -274,15 +266,36 @@ def publish_rules(mart: str) -> list[Path]:
     return [*sorted(here.glob("*.py")), *sorted(here.glob("*.yaml")), marts_yml, schema]
 
 
-def _portal_versions(ckan) -> dict[str, str]:
-    """Public dataset name -> its ntm_content_hash, for every dataset on the portal (a page of 1,000 per request)."""
-    versions, start = {}, 0
-    while True:
-        page = ckan.action.package_search(q="*:*", rows=1000, start=start, fl="name,ntm_content_hash,private")
-        versions.update((d["name"], d.get("ntm_content_hash")) for d in page["results"] if not d.get("private"))
-        start += len(page["results"])
-        if not page["results"] or start >= page["count"]:
-            return versions
+def _still_shown(ckan, versions: _PortalVersions, record: dict, fingerprint: dict, name: str) -> bool:
+    """The mart is what was last published (content, metadata, code), to this portal under this
+    name, and the portal still shows that version."""
+    same_place = (record.get("portal"), record.get("name")) == (ckan.address, name)
+    return (
+        unchanged(fingerprint, record.get("fingerprint")) and same_place and versions.of(name) == record.get("digest")
+    )
+
+
+class _PortalVersions:
+    """Public dataset name -> its ntm_content_hash, asked of the portal once, when first needed
+    (a page of 1,000 datasets per request)."""
+
+    def __init__(self, ckan):
+        self.ckan, self.found = ckan, None
+
+    def of(self, name: str) -> str | None:
+        if self.found is None:
+            self.found, start = {}, 0
+            while True:
+                page = self.ckan.action.package_search(
+                    q="*:*", rows=1000, start=start, fl="name,ntm_content_hash,private"
+                )
+                self.found.update(
+                    (d["name"], d.get("ntm_content_hash")) for d in page["results"] if not d.get("private")
+                )
+                start += len(page["results"])
+                if not page["results"] or start >= page["count"]:
+                    break
+        return self.found.get(name)
 
 
 def publish_map_files(result: PublishResult, url: str | None = None, token: str | None = None) -> PublishResult:
