@@ -47,14 +47,18 @@ def load_suite(mart: str) -> dict | None:
     return _load(path) if path.exists() else None
 
 
+_DUCKDB_TYPE_NAMES = {"STRING": "VARCHAR", "TEXT": "VARCHAR"}
+
+
 def dbt_contract_types(mart: str) -> dict[str, str]:
-    """Column → DuckDB type name (as `typeof` spells it) from the mart's dbt contract."""
+    """Column → DuckDB type name (as `typeof` spells it) from the mart's dbt contract, which spells
+    text `string` (DuckDB's and Spark's common name for it)."""
     path = DBT_MARTS / f"{mart}.yml"
     if not path.exists():
         return {}
     model = next((m for m in _load(path).get("models", []) if m["name"] == mart), {})
     return {
-        c["name"]: c["data_type"].upper().replace("TEXT", "VARCHAR")
+        c["name"]: _DUCKDB_TYPE_NAMES.get(c["data_type"].upper(), c["data_type"].upper())
         for c in model.get("columns", [])
         if c.get("data_type")
     }

@@ -4,7 +4,8 @@ Layout under the data directory:
   raw/<sha[:2]>/<sha256>/<original file name>   the bytes as received, never rewritten
   bronze/<dataset>/<department>__<sha[:16]>.parquet   typed rows + lineage columns (a large CSV
       adds <department>__<sha[:16]>-<n>.parquet, a file per 512 MB segment: see ingest.bulk)
-  bronze/<dataset>/_empty.parquet   the contract's schema with no rows, so readers never see "no files"
+  bronze/<dataset>/empty.parquet   the contract's schema with no rows, so readers never see "no files"
+      (not `_empty`: Spark, Hive and Trino skip files whose names start with `_` or `.`)
   ledger.duckdb (table `files`) and ledger.parquet (its export, read by dbt)
 """
 
@@ -186,7 +187,8 @@ def bronze_schema(contract: Contract) -> pa.Schema:
 def ensure_empty_bronze(contract: Contract, data_dir: Path) -> None:
     """The contract's schema with no rows; written again when the contract gained or lost a column
     (dbt reads the union of the files by name, and a column only the contract knows must be there)."""
-    path, schema = data_dir / "bronze" / contract.id / "_empty.parquet", bronze_schema(contract)
+    path, schema = data_dir / "bronze" / contract.id / "empty.parquet", bronze_schema(contract)
+    (path.parent / "_empty.parquet").unlink(missing_ok=True)  # its name before Spark read the lake
     if not path.exists() or not pq.read_schema(path).equals(schema, check_metadata=False):
         path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(schema.empty_table(), path)

@@ -77,6 +77,12 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("transform", help="dbt build: staging, intermediate, marts")
     p.add_argument("--select", help="dbt selection, e.g. fact_digital_infrastructure+")
     p.add_argument("--changed", action="store_true", help="only what the sources changed since the last build feed")
+    p.add_argument(
+        "--engine",
+        choices=("duckdb", "spark"),
+        default="duckdb",
+        help="spark: the same project on a local Spark, marts under <data dir>/marts_spark/ (docs/spark.md)",
+    )
     p = sub.add_parser("validate", help="run the Great Expectations suites on the marts")
     p.add_argument("--changed", action="store_true", help="skip the marts that passed with the same content")
     p = sub.add_parser("publish", help="publish validated marts to CKAN")
@@ -193,7 +199,22 @@ def _iceberg(args) -> int:
 
 
 def _transform(args) -> int:
+    if args.engine == "spark":
+        return _transform_on_spark(args)
     return 0 if pipeline.transform(args.data_dir, args.select, changed_only=args.changed).success else 1
+
+
+def _transform_on_spark(args) -> int:
+    from ntm.spark_build import SparkUnavailable
+
+    if args.select or args.changed:
+        print("--select and --changed are for DuckDB: a Spark build is always a full one (docs/spark.md)")
+        return 2
+    try:
+        return 0 if pipeline.transform_on_spark(args.data_dir).success else 1
+    except SparkUnavailable as error:
+        print(f"Spark cannot run here: {error}")
+        return 2
 
 
 def _validate(args) -> int:

@@ -46,6 +46,13 @@ def transform(
     return run_transform(resolve_data_dir(data_dir), select, full_refresh, changed_only=changed_only)
 
 
+def transform_on_spark(data_dir: Path | None = None, data_tests: bool = True):
+    """The same dbt project on Spark (docs/spark.md): every mart under marts_spark/, beside DuckDB's."""
+    from ntm.spark_build import build_on_spark
+
+    return build_on_spark(resolve_data_dir(data_dir), data_tests)
+
+
 def backfill(
     start,
     end,

@@ -27,7 +27,11 @@ class TransformResult:
     plan: str = "full"  # full | changed (only what the changed sources feed) | nothing | select
 
 
-def run_dbt(args: list[str], data_dir: Path, target: str = "dbt_target") -> dbt.cli.main.dbtRunnerResult:  # noqa: F821
+def run_dbt(
+    args: list[str], data_dir: Path, target: str = "dbt_target", profile_target: str = "local"
+) -> dbt.cli.main.dbtRunnerResult:  # noqa: F821
+    """dbt with this project and profile, its files under `<data dir>/<target>`; `profile_target`
+    is the profile's output: `local` (DuckDB) or `spark` (ntm.spark_build)."""
     from dbt.cli.main import dbtRunner
 
     export_for_dbt(data_dir)
@@ -37,6 +41,8 @@ def run_dbt(args: list[str], data_dir: Path, target: str = "dbt_target") -> dbt.
     return dbtRunner().invoke(
         [
             *args,
+            "--target",
+            profile_target,
             "--project-dir",
             str(DBT_PROJECT),
             "--profiles-dir",

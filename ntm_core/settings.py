@@ -81,6 +81,12 @@ SETTINGS = {
             "prefix of every dataset name on the portal, to keep test or staging datasets apart",
         ),
         Setting(
+            "NTM_SPARK_MASTER",
+            "local[2]",
+            "the Spark master of `ntm transform --engine spark` (dbt-spark in session mode; Java 17)",
+        ),
+        Setting("NTM_SPARK_MEMORY", "2g", "the Spark driver's memory for `ntm transform --engine spark`"),
+        Setting(
             "NTM_ICEBERG_CATALOG_URI",
             None,
             "the SQL catalog of the lake's Iceberg tables, a SQLAlchemy URL (e.g. `postgresql+psycopg://…`); "
@@ -215,6 +221,18 @@ def export_for_dbt(data_dir_path: Path) -> None:
     """dbt's models read the data dir with env_var('NTM_DATA_DIR'), its profile the memory limit."""
     os.environ["NTM_DATA_DIR"] = str(data_dir_path)
     os.environ["NTM_DBT_MEMORY"] = SETTINGS["NTM_DBT_MEMORY"].raw()
+    os.environ["NTM_SPARK_MASTER"] = SETTINGS["NTM_SPARK_MASTER"].raw()
+
+
+def java_home() -> Path | None:
+    """The Java Spark runs on, when JAVA_HOME names one (else `java` on the PATH)."""
+    return Path(os.environ["JAVA_HOME"]) if os.environ.get("JAVA_HOME") else None
+
+
+def spark_process_env() -> dict[str, str]:
+    """The environment of a Spark build's process: the driver's memory is read when its JVM starts,
+    which a setting given to the session later cannot change."""
+    return {**os.environ, "PYSPARK_SUBMIT_ARGS": f"--driver-memory {SETTINGS['NTM_SPARK_MEMORY'].raw()} pyspark-shell"}
 
 
 def quiet_great_expectations() -> None:

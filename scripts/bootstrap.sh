@@ -21,5 +21,5 @@ if ! command -v uv >/dev/null; then
   python3 -m pip install -q uv
 fi
 
-echo "bootstrap: Python environment (uv sync --frozen)"
-uv sync -q --frozen --extra test
+echo "bootstrap: Python environment (uv sync --frozen, with the test and spark extras)"
+uv sync -q --frozen --extra test --extra spark

@@ -124,7 +124,7 @@ def test_half_written_file_is_left_for_the_next_run(dropzone, data_dir):
     path.touch()  # just modified: still being copied
     [outcome] = ingest_dropzone(dropzone, data_dir, "r1").files
     assert outcome.status == "not_ready"
-    assert pq.read_table(data_dir / "bronze" / "digital_infrastructure" / "_empty.parquet").num_rows == 0
+    assert pq.read_table(data_dir / "bronze" / "digital_infrastructure" / "empty.parquet").num_rows == 0
 
 
 def test_the_datasets_page_matches_the_contracts():

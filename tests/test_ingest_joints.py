@@ -300,6 +300,19 @@ def test_a_failure_no_check_foresaw_rejects_that_file_only(dropzone, data_dir):
     assert [f.status for f in ingest_dropzone(dropzone, data_dir, "r2").files] == ["unchanged", "unchanged"]
 
 
+def test_the_empty_bronze_file_of_an_older_data_dir_is_renamed_where_spark_sees_it(dropzone, data_dir):
+    # Spark, Hive and Trino skip files named `_*`: a folder read there needs its schema-only file visible.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    old = data_dir / "bronze" / "commune_groups" / "_empty.parquet"
+    old.parent.mkdir(parents=True)
+    pq.write_table(pa.schema([("unit_code", pa.string())]).empty_table(), old)
+    ingest_dropzone(dropzone, data_dir, "r1")
+    assert not old.exists()
+    assert pq.read_table(old.with_name("empty.parquet")).num_rows == 0
+
+
 def test_an_empty_bronze_file_follows_its_contract_when_a_column_is_added(dropzone, data_dir):
     # A data dir made before the contract gained `year`: dbt selects the column, so it must be there.
     import pyarrow as pa
@@ -308,7 +321,7 @@ def test_an_empty_bronze_file_follows_its_contract_when_a_column_is_added(dropzo
     from ingest.contract import all_contracts
     from ingest.store import bronze_schema
 
-    stale = data_dir / "bronze" / "commune_groups" / "_empty.parquet"
+    stale = data_dir / "bronze" / "commune_groups" / "empty.parquet"
     stale.parent.mkdir(parents=True)
     pq.write_table(pa.schema([("unit_code", pa.string())]).empty_table(), stale)
     ingest_dropzone(dropzone, data_dir, "r1")

@@ -59,7 +59,7 @@ def build_data_dir(data_dir: Path) -> Path:
     _bronze(con, data_dir, "so-khcn-son-la", "(2024)")
     _bronze(con, data_dir, "not-registered", "(2024)")
     bronze = data_dir / "bronze" / "digital_infrastructure"
-    _copy(con, f"select * from '{bronze}/so-khcn-son-la__*.parquet' limit 0", bronze / "_empty.parquet")
+    _copy(con, f"select * from '{bronze}/so-khcn-son-la__*.parquet' limit 0", bronze / "empty.parquet")
     for month in ("2024-01", "2024-02"):
         _copy(
             con,

@@ -1,7 +1,7 @@
 {# The key that ties an assessment to its criterion in dim_criterion: set, criterion, indicator. #}
 {% macro criterion_key(alias) %}
         cast({{ alias }}.criteria_set || ':' || {{ alias }}.criterion_no || ':' || coalesce({{ alias }}.indicator_code, '')
-             as varchar) as criterion_key
+             as string) as criterion_key
 {%- endmacro %}
 
 {# Departments write a set by its tier code (ntm, nang_cao, kieu_mau) or by its id: the id of the
@@ -23,7 +23,7 @@
     {%- set numeric = [] -%}
     {%- if execute -%}
         {%- for column in adapter.get_columns_in_relation(relation) -%}
-            {%- if column.dtype | lower in ('double', 'float', 'decimal', 'integer', 'bigint', 'hugeint')
+            {%- if column.dtype | lower in ('double', 'float', 'decimal', 'integer', 'int', 'bigint', 'hugeint')
                   and column.name not in ('year', 'source_row_number') -%}
                 {%- do numeric.append(column.name) -%}
             {%- endif -%}
@@ -36,6 +36,6 @@
     where {{ column }} is not null
     union all
     {%- endfor %}
-    select null::varchar, null::integer, null::varchar, null::double, null::varchar, null::varchar, null::varchar
+    select null::string, null::integer, null::string, null::double, null::string, null::string, null::string
     where false
 {% endmacro %}

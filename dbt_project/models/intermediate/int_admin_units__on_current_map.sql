@@ -26,7 +26,7 @@ province_links as (
 ),
 
 province_successor as (
-    select old_province_key, arg_max(new_province_key, communes) as new_province_key
+    select old_province_key, max_by(new_province_key, communes) as new_province_key
     from province_links
     group by all
 ),

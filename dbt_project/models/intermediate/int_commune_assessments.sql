@@ -129,7 +129,7 @@ final as (
 )
 
 select
-    * exclude (computed_met),
+    {{ star_except(['computed_met']) }},
     case when computed_status <> 'no_data' then computed_status else reported_status end as status,
     case when computed_status <> 'no_data' then 'computed'
          when reported_status <> 'no_data' then 'reported' end as status_from,

@@ -9,7 +9,7 @@ current_assessments as (
 ),
 
 renamed as (
-    select * exclude (criteria_set), criteria_set as criteria_set_reported
+    select {{ star_except(['criteria_set']) }}, criteria_set as criteria_set_reported
     from current_assessments
 )
 

@@ -16,7 +16,7 @@ catalogue as (
         max(indicator_name) as indicator_name,
         max(unit) as unit,
         max(measured_by) as measured_by,
-        string_agg(distinct source_file, ', ') as source_files
+        {{ string_agg_ordered('source_file', ', ', 'source_file', distinct=true) }} as source_files
     from {{ ref('int_criteria_catalogue__current') }}
     group by all
 ),

@@ -13,7 +13,7 @@ catalogue as (
         criterion_no,
         indicator_code,
         commune_group,
-        cast(null as varchar) as threshold_text,
+        cast(null as string) as threshold_text,
         comparison,
         threshold,
         'criteria_catalogue: ' || source_file as source,
@@ -23,8 +23,9 @@ catalogue as (
 ),
 
 final as (
-    select * exclude (priority)
-    from (select * from catalogue union all by name select * from reference)
+    select {{ star_except(['priority']) }}
+    from ({{ union_all_by_name(['catalogue', 'reference'], ['criteria_set', 'criterion_no', 'indicator_code',
+             'commune_group', 'threshold_text', 'comparison', 'threshold', 'source', 'priority']) }})
     qualify row_number() over (
         partition by criteria_set, criterion_no, indicator_code, commune_group order by priority
     ) = 1

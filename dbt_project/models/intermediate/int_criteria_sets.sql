@@ -15,7 +15,7 @@ catalogue as (
         max(tier) as tier,
         count(distinct criterion_no) as criteria_listed,
         count(distinct indicator_code) filter (where indicator_code <> '') as indicators_listed,
-        string_agg(distinct source_file, ', ') as source_files
+        {{ string_agg_ordered('source_file', ', ', 'source_file', distinct=true) }} as source_files
     from {{ ref('int_criteria_catalogue__current') }}
     group by all
 ),

@@ -11,8 +11,7 @@ sets as (
 ),
 
 years as (
-    select sets.*, unnest(range(year(sets.in_force_from),
-                                coalesce(sets.period_to_year, year(current_date)) + 1)) as year
+    select sets.*, {{ each_integer('year(sets.in_force_from)', 'coalesce(sets.period_to_year, year(current_date))') }} as year
     from sets
 ),
 

@@ -27,8 +27,9 @@ mapped_values as (
 ),
 
 final as (
-    select * exclude (priority)
-    from (select * from reported_values union all by name select * from mapped_values)
+    select {{ star_except(['priority']) }}
+    from ({{ union_all_by_name(['reported_values', 'mapped_values'], ['unit_key', 'year', 'criteria_set', 'criterion_no',
+             'indicator_code', 'value', 'achieved', 'source_dataset', 'source_file', 'department', 'priority']) }})
     qualify row_number() over (
         partition by unit_key, year, criteria_set, criterion_no, indicator_code order by priority, source_file
     ) = 1

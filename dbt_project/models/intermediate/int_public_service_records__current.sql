@@ -8,7 +8,7 @@
 -- (data/lake/public_service_records/period=YYYY-MM/), only the months it rebuilt; `ntm transform`
 -- removes the folder of an emptied month.
 {{ config(
-    materialized='incremental',
+    materialized=lake_materialization(),
     incremental_strategy='delete+insert',
     unique_key='period',
     on_schema_change='append_new_columns',
@@ -27,9 +27,9 @@ ledger as (
 
 {% if is_incremental() %}
 touched as (
-    select distinct strftime(received_date, '%Y-%m') as period
+    select distinct {{ format_date('received_date', '%Y-%m') }} as period
     from {{ ref('stg_bronze__public_service_records') }}
-    where ingested_at > coalesce((select max(loaded_through) from {{ this }}), timestamptz '1970-01-01')
+    where ingested_at > coalesce((select max(loaded_through) from {{ this }}), cast('1970-01-01' as {{ type_instant() }}))
     union
     select distinct period
     from {{ this }} as built
@@ -39,11 +39,11 @@ touched as (
 {% endif %}
 
 rows as (
-    select *, strftime(received_date, '%Y-%m') as period
+    select *, {{ format_date('received_date', '%Y-%m') }} as period
     from {{ ref('stg_bronze__public_service_records') }}
     {% if is_incremental() %}
-    where received_date >= (select min(strptime(period, '%Y-%m')) from touched)
-      and strftime(received_date, '%Y-%m') in (select period from touched)
+    where received_date >= (select min(cast(period || '-01' as date)) from touched)
+      and {{ format_date('received_date', '%Y-%m') }} in (select period from touched)
     {% endif %}
 ),
 
@@ -59,5 +59,5 @@ select
     -- Everything ingested up to this instant is in the table: the next build starts from here.
     (select max(ingested_at) from {{ ref('stg_bronze__public_service_records') }}) as loaded_through,
     -- Which build wrote the row: the Parquet export writes only this build's months.
-    cast('{{ run_started_at }}' as timestamptz) as built_at
+    cast('{{ run_started_at }}' as {{ type_instant() }}) as built_at
 from current

@@ -2,10 +2,10 @@
 -- like the records it counts: only the months rebuilt there are counted again, and a month
 -- emptied there is removed here.
 {{ config(
-    materialized='incremental',
+    materialized=lake_materialization(),
     incremental_strategy='delete+insert',
     unique_key='period',
-    post_hook="delete from {{ this }} where period not in (select distinct period from {{ ref('int_public_service_records__current') }})",
+    post_hook="{{ drop_emptied_months('int_public_service_records__current') }}",
 ) }}
 
 with
@@ -15,7 +15,7 @@ applications as (
     {% if is_incremental() %}
     where period in (
         select distinct period from {{ ref('int_public_service_records__current') }}
-        where loaded_through > coalesce((select max(loaded_through) from {{ this }}), timestamptz '1970-01-01')
+        where loaded_through > coalesce((select max(loaded_through) from {{ this }}), cast('1970-01-01' as {{ type_instant() }}))
     )
     {% endif %}
 ),

@@ -14,13 +14,13 @@ sets as (
 thresholds as (
     select
         criteria_set, criterion_no, indicator_code,
-        string_agg(
-            case commune_group when '' then 'chung/all' else commune_group end || ': '
+        {{ string_agg_ordered(
+            "case commune_group when '' then 'chung/all' else commune_group end || ': '
             || coalesce(case comparison when 'at_least' then '≥ ' when 'at_most' then '≤ ' when 'equal' then '= '
                                         when 'yes_no' then 'Đạt/met' end
-                        || coalesce(regexp_replace(cast(threshold as varchar), '\.0$', ''), ''), threshold_text),
-            '; ' order by commune_group
-        ) as thresholds
+                        || coalesce(regexp_replace(cast(threshold as string), '[.]0$', ''), ''), threshold_text)",
+            '; ', 'commune_group'
+        ) }} as thresholds
     from {{ ref('int_criteria_catalogue__thresholds') }}
     group by all
 ),
@@ -28,27 +28,27 @@ thresholds as (
 final as (
     select
         {{ criterion_key('items') }},
-        cast(items.criteria_set as varchar) as criteria_set,
-        cast(sets.title_vi as varchar) as set_title_vi,
-        cast(sets.title_en as varchar) as set_title_en,
-        cast(sets.decision_no as varchar) as decision_no,
+        cast(items.criteria_set as string) as criteria_set,
+        cast(sets.title_vi as string) as set_title_vi,
+        cast(sets.title_en as string) as set_title_en,
+        cast(sets.decision_no as string) as decision_no,
         cast(sets.in_force_from as date) as in_force_from,
-        cast(sets.level as varchar) as set_level,
-        cast(sets.tier as varchar) as set_tier,
-        cast(sets.tier_code as varchar) as tier_code,
+        cast(sets.level as string) as set_level,
+        cast(sets.tier as string) as set_tier,
+        cast(sets.tier_code as string) as tier_code,
         cast(sets.criteria_total as integer) as set_criteria_total,
         cast(sets.indicator_total as integer) as set_indicator_total,
-        cast(sets.completeness as varchar) as set_completeness,
-        cast(items.criterion_no as varchar) as criterion_no,
-        cast(items.indicator_code as varchar) as indicator_code,
-        cast(items.criterion_name_vi as varchar) as criterion_name_vi,
-        cast(items.indicator_name_vi as varchar) as indicator_name_vi,
-        cast(items.name_en as varchar) as name_en,
-        cast(items.unit as varchar) as unit,
-        cast(items.measured_by as varchar) as measured_by,
-        cast(thresholds.thresholds as varchar) as thresholds,
+        cast(sets.completeness as string) as set_completeness,
+        cast(items.criterion_no as string) as criterion_no,
+        cast(items.indicator_code as string) as indicator_code,
+        cast(items.criterion_name_vi as string) as criterion_name_vi,
+        cast(items.indicator_name_vi as string) as indicator_name_vi,
+        cast(items.name_en as string) as name_en,
+        cast(items.unit as string) as unit,
+        cast(items.measured_by as string) as measured_by,
+        cast(thresholds.thresholds as string) as thresholds,
         cast(items.is_leaf as boolean) as is_assessed,
-        cast(items.source as varchar) as source
+        cast(items.source as string) as source
     from items
     inner join sets on sets.criteria_set = items.criteria_set
     left join thresholds

@@ -3,11 +3,11 @@
 with
 
 years as (
-    select cast(range as integer) as year from range(2015, 2036)
+    select year from {{ integer_range(2015, 2036, 'year') }}
 ),
 
 periods as (
-    select cast(year as varchar) as period_key, 'year' as period_type, year, 12 as months,
+    select cast(year as string) as period_key, 'year' as period_type, year, 12 as months,
            make_date(year, 1, 1) as start_date,
            'Năm ' || year as label_vi, 'Year ' || year as label_en
     from years
@@ -15,24 +15,24 @@ periods as (
     select year || '-H' || h, 'half_year', year, 6, make_date(year, 6 * h - 5, 1),
            '6 tháng ' || (case h when 1 then 'đầu' else 'cuối' end) || ' năm ' || year,
            (case h when 1 then 'First' else 'Second' end) || ' half of ' || year
-    from years, range(1, 3) as t(h)
+    from years, {{ integer_range(1, 3, 'h') }}
     union all
     select year || '-Q' || q, 'quarter', year, 3, make_date(year, 3 * q - 2, 1),
-           'Quý ' || ['I', 'II', 'III', 'IV'][q] || '/' || year, 'Q' || q || ' ' || year
-    from years, range(1, 5) as t(q)
+           'Quý ' || (case q when 1 then 'I' when 2 then 'II' when 3 then 'III' else 'IV' end) || '/' || year, 'Q' || q || ' ' || year
+    from years, {{ integer_range(1, 5, 'q') }}
     union all
-    select year || '-' || lpad(cast(m as varchar), 2, '0'), 'month', year, 1, make_date(year, m, 1),
-           'Tháng ' || lpad(cast(m as varchar), 2, '0') || '/' || year, strftime(make_date(year, m, 1), '%B %Y')
-    from years, range(1, 13) as t(m)
+    select year || '-' || lpad(cast(m as string), 2, '0'), 'month', year, 1, make_date(year, m, 1),
+           'Tháng ' || lpad(cast(m as string), 2, '0') || '/' || year, {{ format_date('make_date(year, m, 1)', '%B %Y') }}
+    from years, {{ integer_range(1, 13, 'm') }}
 )
 
 select
-    cast(period_key as varchar) as period_key,
-    cast(period_type as varchar) as period_type,
+    cast(period_key as string) as period_key,
+    cast(period_type as string) as period_type,
     cast(year as integer) as year,
     cast(start_date as date) as start_date,
-    cast(start_date + to_months(months) - interval 1 day as date) as end_date,
-    cast(label_vi as varchar) as label_vi,
-    cast(label_en as varchar) as label_en
+    cast({{ add_months('start_date', 'months') }} - interval 1 day as date) as end_date,
+    cast(label_vi as string) as label_vi,
+    cast(label_en as string) as label_en
 from periods
 order by start_date, months desc

@@ -13,14 +13,14 @@ final as (
         {{ unit_columns() }},
         cast(assessments.year as integer) as year,
         {{ criterion_key('assessments') }},
-        cast(assessments.criteria_set as varchar) as criteria_set,
-        cast(assessments.criterion_no as varchar) as criterion_no,
-        cast(assessments.indicator_code as varchar) as indicator_code,
+        cast(assessments.criteria_set as string) as criteria_set,
+        cast(assessments.criterion_no as string) as criterion_no,
+        cast(assessments.indicator_code as string) as indicator_code,
         cast(assessments.met as boolean) as met,
         cast(assessments.value as double) as value,
-        cast(assessments.decision_no as varchar) as decision_no,
+        cast(assessments.decision_no as string) as decision_no,
         cast(assessments.decision_date as date) as decision_date,
-        cast(assessments.department as varchar) as department
+        cast(assessments.department as string) as department
     from assessments
     left join units on units.unit_key = assessments.unit_key
 )

@@ -41,7 +41,7 @@ per_commune as (
         unit_key, year, criteria_set,
         count(*) filter (where status = 'met') as criteria_met,
         count(*) filter (where status = 'not_met') as criteria_not_met,
-        string_agg(criterion_no, ', ' order by try_cast(criterion_no as integer) nulls last, criterion_no)
+        {{ string_agg_ordered('criterion_no', ', ', 'try_cast(criterion_no as integer) nulls last, criterion_no') }}
             filter (where status = 'not_met') as unmet_criteria
     from criterion_status
     group by all
@@ -54,15 +54,15 @@ per_commune_items as (
         max(decision_no) as decision_no,
         max(decision_date) as decision_date,
         count(*) filter (where disagrees) as disagreements,
-        string_agg(indicator_code, ', ' order by try_cast(split_part(indicator_code, '.', 1) as integer),
-                   try_cast(split_part(indicator_code, '.', 2) as integer), indicator_code)
+        {{ string_agg_ordered('indicator_code', ', ', "try_cast(split_part(indicator_code, '.', 1) as integer),
+                                 try_cast(split_part(indicator_code, '.', 2) as integer), indicator_code") }}
             filter (where status = 'not_met' and indicator_code <> '') as unmet_indicators
     from assessments
     group by all
 ),
 
 provenance as (
-    select unit_key, year, criteria_set, string_agg(distinct source, '; ' order by source) as sources
+    select unit_key, year, criteria_set, {{ string_agg_ordered('source', '; ', 'source', distinct=true) }} as sources
     from (
         select unit_key, year, criteria_set, 'commune_criteria: ' || reported_file as source from assessments
         union all
@@ -84,7 +84,7 @@ surveys as (
 
 latest_survey as (
     select per_commune.unit_key, per_commune.year,
-           arg_max(surveys.satisfied_pct, surveys.period) as satisfied_pct, max(surveys.period) as period
+           max_by(surveys.satisfied_pct, surveys.period) as satisfied_pct, max(surveys.period) as period
     from (select distinct unit_key, year from per_commune) as per_commune
     inner join surveys on surveys.unit_key = per_commune.unit_key and surveys.survey_year <= per_commune.year
     group by all
@@ -101,30 +101,30 @@ current_names as (
 final as (
     select
         {{ unit_columns() }},
-        cast(current_names.unit_name as varchar) as current_unit_name,
+        cast(current_names.unit_name as string) as current_unit_name,
         cast(per_commune.year as integer) as year,
-        cast(per_commune.criteria_set as varchar) as criteria_set,
-        cast(sets.title_vi as varchar) as criteria_set_title_vi,
-        cast(sets.decision_no as varchar) as criteria_set_decision,
-        cast(items.commune_group as varchar) as commune_group,
+        cast(per_commune.criteria_set as string) as criteria_set,
+        cast(sets.title_vi as string) as criteria_set_title_vi,
+        cast(sets.decision_no as string) as criteria_set_decision,
+        cast(items.commune_group as string) as commune_group,
         cast(sets.criteria_total as bigint) as criteria_total,
         cast(per_commune.criteria_met as bigint) as criteria_met,
         cast(per_commune.criteria_not_met as bigint) as criteria_not_met,
         cast(sets.criteria_total - per_commune.criteria_met - per_commune.criteria_not_met as bigint)
             as criteria_no_data,
-        cast(per_commune.unmet_criteria as varchar) as unmet_criteria,
-        cast(items.unmet_indicators as varchar) as unmet_indicators,
+        cast(per_commune.unmet_criteria as string) as unmet_criteria,
+        cast(items.unmet_indicators as string) as unmet_indicators,
         cast(case when per_commune.criteria_not_met > 0 then false
                   when per_commune.criteria_met >= sets.criteria_total then true end as boolean) as meets_standard,
         cast(case when items.decision_no is not null and per_commune.criteria_not_met = 0
-                  then coalesce(sets.tier_code, sets.criteria_set) else 'none' end as varchar) as recognised_level,
-        cast(items.decision_no as varchar) as decision_no,
+                  then coalesce(sets.tier_code, sets.criteria_set) else 'none' end as string) as recognised_level,
+        cast(items.decision_no as string) as decision_no,
         cast(items.decision_date as date) as decision_date,
         cast(items.disagreements as bigint) as disagreements,
         cast(latest_survey.satisfied_pct as double) as satisfied_pct,
-        cast(latest_survey.period as varchar) as satisfaction_period,
-        cast(sets.completeness as varchar) as criteria_set_completeness,
-        cast(provenance.sources as varchar) as sources
+        cast(latest_survey.period as string) as satisfaction_period,
+        cast(sets.completeness as string) as criteria_set_completeness,
+        cast(provenance.sources as string) as sources
     from per_commune
     inner join per_commune_items as items using (unit_key, year, criteria_set)
     inner join sets on sets.criteria_set = per_commune.criteria_set

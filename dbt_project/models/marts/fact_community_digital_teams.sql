@@ -12,10 +12,10 @@ final as (
     select
         {{ unit_columns() }},
         cast(rows.year as integer) as year,
-        cast(rows.hamlet_name as varchar) as hamlet_name,
+        cast(rows.hamlet_name as string) as hamlet_name,
         cast(rows.team_established as boolean) as team_established,
         cast(rows.members as bigint) as members,
-        cast(rows.department as varchar) as department
+        cast(rows.department as string) as department
     from rows
     left join units on units.unit_key = rows.unit_key
 )

@@ -38,7 +38,7 @@ aged as (
         supplied.last_received,
         coalesce(supplied.files, 0) as files,
         {{ as_of }} as as_of,
-        date_diff('day', cast(supplied.last_received as date), {{ as_of }}) as age_days,
+        {{ dbt.datediff('cast(supplied.last_received as date)', as_of, 'day') }} as age_days,
         thresholds.due_after_days,
         thresholds.overdue_after_days,
         thresholds.delinquent_after_days
@@ -49,9 +49,9 @@ aged as (
 
 final as (
     select
-        cast(department as varchar) as department,
-        cast(dataset as varchar) as dataset,
-        cast(frequency as varchar) as frequency,
+        cast(department as string) as department,
+        cast(dataset as string) as dataset,
+        cast(frequency as string) as frequency,
         cast(as_of as date) as as_of,
         cast(last_received as timestamp) as last_received,
         cast(files as bigint) as files_received,
@@ -61,7 +61,7 @@ final as (
             when age_days >= delinquent_after_days then 'delinquent'
             when age_days >= overdue_after_days then 'overdue'
             when age_days >= due_after_days then 'due'
-            else 'fresh' end as varchar) as status,
+            else 'fresh' end as string) as status,
         cast(last_received is null as boolean) as never_received,
         cast(due_after_days as integer) as due_after_days,
         cast(overdue_after_days as integer) as overdue_after_days,
@@ -69,7 +69,7 @@ final as (
     from aged
 )
 
-select final.*, cast(statuses.label_vi as varchar) as status_vi, cast(statuses.label_en as varchar) as status_en
+select final.*, cast(statuses.label_vi as string) as status_vi, cast(statuses.label_en as string) as status_en
 from final
 left join statuses using (status)
 order by department, dataset

@@ -26,7 +26,7 @@ final as (
 
         -- lineage: the department only; files and row numbers stay in the lakehouse
         -- (int_digital_infrastructure__current), so a corrected file changes only the rows it corrects.
-        cast(department as varchar) as department
+        cast(department as string) as department
     from current_rows
     left join units on units.unit_key = current_rows.unit_key
 )

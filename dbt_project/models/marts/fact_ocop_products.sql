@@ -11,14 +11,14 @@ units as (
 final as (
     select
         {{ unit_columns() }},
-        cast(rows.product_name as varchar) as product_name,
-        cast(rows.producer as varchar) as producer,
+        cast(rows.product_name as string) as product_name,
+        cast(rows.producer as string) as producer,
         cast(rows.year as integer) as year,
         cast(rows.stars as bigint) as stars,
-        cast(rows.category as varchar) as category,
-        cast(rows.ecommerce_platforms as varchar) as ecommerce_platforms,
-        cast(coalesce(len(list_filter(string_split(rows.ecommerce_platforms, ','), p -> trim(p) <> '')), 0) as bigint) as ecommerce_platform_count,
-        cast(rows.department as varchar) as department
+        cast(rows.category as string) as category,
+        cast(rows.ecommerce_platforms as string) as ecommerce_platforms,
+        cast(coalesce({{ count_listed('rows.ecommerce_platforms', ',') }}, 0) as bigint) as ecommerce_platform_count,
+        cast(rows.department as string) as department
     from rows
     left join units on units.unit_key = rows.unit_key
 )

@@ -48,9 +48,10 @@ from_records as (
 ),
 
 combined as (
-    select * from reported
-    union all by name
-    select * from from_records
+    {{ union_all_by_name(['reported', 'from_records'], ['unit_key', 'period', 'level', 'source', 'procedures_total',
+                         'full_online_procedures', 'full_online_pct', 'partial_online_procedures', 'partial_online_pct',
+                         'applications_received', 'applications_online', 'applications_resolved_on_time',
+                         'digitised_pct', 'paid_online_pct', 'suppressed']) }}
 ),
 
 units as (
@@ -60,9 +61,9 @@ units as (
 final as (
     select
         {{ unit_columns() }},
-        cast(combined.period as varchar) as period,
-        cast(combined.level as varchar) as level,
-        cast(combined.source as varchar) as source,
+        cast(combined.period as string) as period,
+        cast(combined.level as string) as level,
+        cast(combined.source as string) as source,
         cast(procedures_total as bigint) as procedures_total,
         cast(full_online_procedures as bigint) as full_online_procedures,
         cast(full_online_pct as double) as full_online_pct,

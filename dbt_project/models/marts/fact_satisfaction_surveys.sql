@@ -11,13 +11,13 @@ units as (
 final as (
     select
         {{ unit_columns() }},
-        cast(rows.period as varchar) as period,
-        cast(rows.survey_name as varchar) as survey_name,
+        cast(rows.period as string) as period,
+        cast(rows.survey_name as string) as survey_name,
         cast(rows.online as boolean) as online,
         cast(case when rows.respondents < {{ var('small_cell_threshold', 5) }} then null else rows.respondents end as bigint) as respondents,
         cast(case when rows.respondents < {{ var('small_cell_threshold', 5) }} then null else rows.satisfied_pct end as double) as satisfied_pct,
         cast(rows.respondents < {{ var('small_cell_threshold', 5) }} as boolean) as suppressed,
-        cast(rows.department as varchar) as department
+        cast(rows.department as string) as department
     from rows
     left join units on units.unit_key = rows.unit_key
 )

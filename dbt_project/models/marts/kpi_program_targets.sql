@@ -25,15 +25,22 @@ provinces as (
     select unit_key, unit_code, unit_name, short_name from {{ ref('dim_admin_unit') }} where level = 'province'
 ),
 
-regions as (
-    -- a province's region: the one most of its communes are judged in (a difficult commune judged by
-    -- the Northern Midlands and Mountains thresholds does not move its province)
+region_communes as (
     select split_part(groups.unit_key, ':', 1) || ':province:' || units.province_code as province_key,
-           mode(groups.commune_group) as region_code
+           groups.commune_group as region_code, count(*) as communes
     from {{ ref('int_commune_groups__current') }} as groups
     inner join {{ ref('int_admin_units__on_current_map') }} as units on units.unit_key = groups.unit_key
     where groups.commune_group in (select code from {{ ref('commune_groups') }} where scheme = 'region')
     group by all
+),
+
+regions as (
+    -- a province's region: the one most of its communes are judged in (a difficult commune judged by
+    -- the Northern Midlands and Mountains thresholds does not move its province); on a tie, the
+    -- first code, so that every engine picks the same
+    select province_key, region_code
+    from region_communes
+    qualify row_number() over (partition by province_key order by communes desc, region_code) = 1
 ),
 
 targets as (
@@ -42,7 +49,8 @@ targets as (
 
 applicable as (
     select
-        province_years.province_key, province_years.year, regions.region_code, targets.*,
+        province_years.province_key, province_years.year, regions.region_code,
+        {{ star_except(['region_code'], 'targets') }},
         case when targets.province is not null then 'province'
              when targets.region_code is not null then 'region' else 'national' end as scope
     from province_years
@@ -135,12 +143,9 @@ survey_shares as (
 ),
 
 actuals as (
-    select * from indicator_shares
-    union all by name select * from standard_shares
-    union all by name select * from fewest_criteria
-    union all by name select * from online_shares
-    union all by name select * from cooperative_shares
-    union all by name select * from survey_shares
+    {{ union_all_by_name(['indicator_shares', 'standard_shares', 'fewest_criteria', 'online_shares',
+                          'cooperative_shares', 'survey_shares'],
+                         ['province_key', 'year', 'measure', 'actual_value', 'measured_over']) }}
 ),
 
 methods as (
@@ -149,29 +154,29 @@ methods as (
 
 final as (
     select
-        cast(applicable.province_key as varchar) as province_unit_key,
-        cast(provinces.unit_code as varchar) as province_code,
-        cast(provinces.unit_name as varchar) as province_name,
-        cast(applicable.region_code as varchar) as region_code,
+        cast(applicable.province_key as string) as province_unit_key,
+        cast(provinces.unit_code as string) as province_code,
+        cast(provinces.unit_name as string) as province_name,
+        cast(applicable.region_code as string) as region_code,
         cast(applicable.year as integer) as year,
-        cast(applicable.target_code as varchar) as target_code,
-        cast(applicable.scope as varchar) as scope,
-        cast(applicable.plan as varchar) as plan,
+        cast(applicable.target_code as string) as target_code,
+        cast(applicable.scope as string) as scope,
+        cast(applicable.plan as string) as plan,
         cast(applicable.plan_date as date) as plan_date,
         cast(applicable.target_year as integer) as target_year,
-        cast(applicable.description_vi as varchar) as description_vi,
-        cast(applicable.description_en as varchar) as description_en,
-        cast(applicable.unit as varchar) as unit,
-        cast(applicable.comparator as varchar) as comparator,
-        cast(applicable.target_text as varchar) as target_text,
+        cast(applicable.description_vi as string) as description_vi,
+        cast(applicable.description_en as string) as description_en,
+        cast(applicable.unit as string) as unit,
+        cast(applicable.comparator as string) as comparator,
+        cast(applicable.target_text as string) as target_text,
         cast(applicable.target_value as double) as target_value,
-        cast(applicable.measure as varchar) as measure,
+        cast(applicable.measure as string) as measure,
         cast(actuals.actual_value as double) as actual_value,
         cast(actuals.measured_over as bigint) as measured_over,
         cast(coalesce(methods.method_vi, 'Chưa đo được: chưa có bộ dữ liệu nào trong hồ dữ liệu đo chỉ tiêu này')
-             as varchar) as method_vi,
+             as string) as method_vi,
         cast(coalesce(methods.method_en, 'Not measured: no dataset in the lakehouse measures this target yet')
-             as varchar) as method_en,
+             as string) as method_en,
         cast(case when actuals.actual_value is null or applicable.target_value is null then null
                   else actuals.actual_value >= applicable.target_value end as boolean) as met
     from applicable

@@ -22,11 +22,14 @@ long as (
     {% endfor %}
 ),
 
+{% set threshold_pattern %}^(≥|≤)?\s*([0-9]+(?:[.,][0-9]+)?)\s*(%|sao)?\s*(.*)${% endset %}
 parsed as (
     select
-        *,
-        regexp_extract(threshold_text, '^(≥|≤)?\s*([0-9]+(?:[.,][0-9]+)?)\s*(%|sao)?\s*(.*)$', ['sign', 'number', 'unit', 'rest'])
-            as parts
+        {% for part in ['sign', 'number', 'unit', 'rest'] %}
+        regexp_extract(threshold_text, {{ regex_literal(threshold_pattern) }}, {{ loop.index }})
+            as threshold_{{ part }},
+        {% endfor %}
+        *
     from long
 ),
 
@@ -38,13 +41,13 @@ renamed as (
         commune_group,
         threshold_text,
         case when threshold_text = 'Đạt' then 'yes_no'
-             when parts.number = '' then null
-             when parts.sign = '≥' then 'at_least'
-             when parts.sign = '≤' then 'at_most'
-             when parts.rest = '' then 'equal'
+             when threshold_number = '' then null
+             when threshold_sign = '≥' then 'at_least'
+             when threshold_sign = '≤' then 'at_most'
+             when threshold_rest = '' then 'equal'
              -- "≥10% cao hơn", "≥90% (từng xã ...: ≥80%)": the number leads, words qualify it
              else 'at_least' end as comparison,
-        try_cast(replace(nullif(parts.number, ''), ',', '.') as double) as threshold
+        try_cast(replace(nullif(threshold_number, ''), ',', '.') as double) as threshold
     from parsed
 )
 
