@@ -30,6 +30,27 @@ def ckan(portal):
 
 
 @pytest.fixture
+def portal_pg_database(portal):
+    """A database of its own on the local portal's PostgreSQL server (superuser `postgres`,
+    trusted on loopback), as a SQLAlchemy URL; dropped afterwards."""
+    import uuid
+
+    import psycopg
+
+    from ntm_core.settings import portal_pg_port
+
+    name = "scratch_" + uuid.uuid4().hex[:8]
+    admin = f"host=127.0.0.1 port={portal_pg_port()} user=postgres dbname=postgres"
+    with psycopg.connect(admin, autocommit=True) as con:
+        con.execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{portal_pg_port()}/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as con:
+            con.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     d = tmp_path / "data"
     d.mkdir()

@@ -121,20 +121,10 @@ def broker(tmp_path):
 
 
 @pytest.fixture
-def metadata_db(portal):
-    """A PostgreSQL database for Airflow's metadata, on the local portal's server (superuser
-    `postgres`, trusted on loopback), dropped afterwards."""
-    import psycopg
-
-    name = "airflow_celery_" + uuid.uuid4().hex[:8]
-    admin = f"host=127.0.0.1 port={settings.portal_pg_port()} user=postgres dbname=postgres"
-    with psycopg.connect(admin, autocommit=True) as con:
-        con.execute(f"CREATE DATABASE {name}")
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{settings.portal_pg_port()}/{name}"
-    finally:
-        with psycopg.connect(admin, autocommit=True) as con:
-            con.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+def metadata_db(portal_pg_database):
+    """Airflow's metadata in PostgreSQL (several processes write it at once), in a database of its
+    own on the local portal's server."""
+    return portal_pg_database
 
 
 class Cluster:

@@ -237,6 +237,30 @@ def test_a_second_write_leaves_the_same_rows(lake):
         assert again[identifier].data_files == first[identifier].data_files
 
 
+@pytest.mark.portal
+def test_the_catalog_can_live_in_postgresql(portal_pg_database, tmp_path, monkeypatch):
+    # Across machines the catalog lives in PostgreSQL (docs/celery.md): here a database of its own
+    # on the portal's server, read back through a second catalog object, as another machine would.
+    import psycopg
+
+    for name in ("NTM_ICEBERG_CATALOG_URI", "NTM_ICEBERG_WAREHOUSE", "NTM_DEPARTMENTS"):
+        monkeypatch.delenv(name, raising=False)
+    data_dir = build_data_dir(tmp_path / "data")
+    monkeypatch.setenv("NTM_ICEBERG_CATALOG_URI", portal_pg_database)
+    written = {t.identifier: t for t in write_lake_tables(data_dir)}
+    assert set(TABLES) <= set(written)
+    for identifier in TABLES:
+        expected = parquet_rows(data_dir, identifier)
+        columns = list(expected[0])
+        assert _sorted(read_table(data_dir, identifier).to_pylist(), columns) == _sorted(expected, columns)
+        spec = lake_catalog(data_dir).load_table(identifier).spec()
+        assert [(f.name, str(f.transform)) for f in spec.fields] == SPECS[identifier]
+    with psycopg.connect(portal_pg_database.replace("postgresql+psycopg://", "postgresql://")) as con:
+        listed = con.execute("select table_namespace || '.' || table_name from iceberg_tables").fetchall()
+    assert set(TABLES) <= {name for (name,) in listed}
+    assert not (data_dir / "iceberg" / "catalog.db").exists()  # nothing went to the default catalog
+
+
 def test_a_new_column_evolves_the_schema_and_a_gone_table_is_dropped(tmp_path, monkeypatch):
     for name in ("NTM_ICEBERG_CATALOG_URI", "NTM_ICEBERG_WAREHOUSE", "NTM_DEPARTMENTS"):
         monkeypatch.delenv(name, raising=False)
