@@ -7,12 +7,10 @@ states the same check itself, its entry wins (a warning stays a warning)."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import yaml
 
-DBT_MARTS = Path(__file__).resolve().parent.parent / "dbt_project" / "models" / "marts"
-DBT_SEEDS = DBT_MARTS.parent.parent / "seeds"
+from ntm_core.settings import DBT_MARTS, DBT_SEEDS
 
 
 def seed_values(seed: str, field: str) -> list[str] | None:

@@ -26,10 +26,10 @@ import yaml
 from expectations.from_dbt import dbt_entries, same_check
 from expectations.gx_duckdb import parquet_sql
 from ntm_core.personal import rules as personal_rules
+from ntm_core.settings import DBT_MARTS
 
 HERE = Path(__file__).resolve().parent
 SUITES_DIR = HERE / "suites"
-DBT_MARTS = HERE.parent / "dbt_project" / "models" / "marts"
 
 
 def _load(path: Path) -> dict:

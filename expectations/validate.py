@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from expectations.gx_duckdb import parquet_sql
-from expectations.suite import DBT_MARTS, SUITES_DIR, SuiteInputs, compile_entry, suite_entries
+from expectations.suite import SUITES_DIR, SuiteInputs, compile_entry, suite_entries
 from ntm_core.fingerprints import mart_fingerprint, read_fingerprint, unchanged, write_fingerprint
 from ntm_core.log import log
 from ntm_core.personal import named_like_personal_data
 from ntm_core.published import previous_publish
+from ntm_core.settings import DBT_MARTS
 
 
 @dataclass

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingest.contract import Contract
+from ntm_core.settings import DBT_SEEDS
 
 ARROW_TYPES = {
     "text": pa.string(),
@@ -66,7 +67,7 @@ LEDGER_STATUSES = (
 )
 CURRENT_STATUSES = tuple(s for s, current, *_ in LEDGER_STATUSES if current)
 READ_AGAIN_STATUSES = (*CURRENT_STATUSES, "rejected")  # what a backfill reads again
-STATUS_SEED = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds" / "lakehouse" / "ledger_statuses.csv"
+STATUS_SEED = DBT_SEEDS / "lakehouse" / "ledger_statuses.csv"
 
 
 def write_status_seed(path: Path = STATUS_SEED) -> Path:

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ntm_core.fingerprints import content_digest
-from ntm_core.settings import REPO_ROOT
+from ntm_core.settings import DBT_PROJECT
 
-DBT_PROJECT = REPO_ROOT / "dbt_project"
 PROJECT_PARTS = ("models", "macros", "seeds", "tests", "snapshots", "analyses", "dbt_project.yml", "profiles.yml")
 STATE_FILE = "build_state.json"
 

@@ -9,9 +9,9 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ntm.build_plan import DBT_PROJECT, mark_frozen, plan_build, record_build
+from ntm.build_plan import mark_frozen, plan_build, record_build
 from ntm_core.log import log
-from ntm_core.settings import export_for_dbt
+from ntm_core.settings import DBT_PROJECT, export_for_dbt
 
 # Lake folders written by a model's `export_partitions` post-hook: folder -> (model, partition column).
 LAKE_TABLES = {"public_service_records": ("intermediate.int_public_service_records__current", "period")}

@@ -10,6 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The dbt project, read by several stages: its mart YAMLs (contracts, tests, descriptions) and seeds.
+DBT_PROJECT = REPO_ROOT / "dbt_project"
+DBT_MARTS = DBT_PROJECT / "models" / "marts"
+DBT_SEEDS = DBT_PROJECT / "seeds"
 
 
 @dataclass(frozen=True)

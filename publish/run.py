@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 from ntm_core.fingerprints import mart_fingerprint, unchanged
 from ntm_core.log import log
 from ntm_core.published import previous_publish, record_publish
-from ntm_core.settings import dataset_prefix, datastore_db_url
+from ntm_core.settings import DBT_MARTS, REPO_ROOT, dataset_prefix, datastore_db_url
 from publish import datastore
 from publish.client import connect
 from publish.datapackage import write_datapackage
@@ -261,9 +261,8 @@ def publish_rules(mart: str) -> list[Path]:
     """What a published dataset is made from besides its rows: the portal metadata, the mart's dbt
     YAML (data dictionary) and the publishing code itself."""
     here = Path(__file__).resolve().parent
-    marts_yml = here.parent / "dbt_project" / "models" / "marts" / f"{mart}.yml"
-    schema = here.parent / "portal" / "schemas" / "ntm_dataset.yaml"
-    return [*sorted(here.glob("*.py")), *sorted(here.glob("*.yaml")), marts_yml, schema]
+    schema = REPO_ROOT / "portal" / "schemas" / "ntm_dataset.yaml"
+    return [*sorted(here.glob("*.py")), *sorted(here.glob("*.yaml")), DBT_MARTS / f"{mart}.yml", schema]
 
 
 def _still_shown(ckan, versions: _PortalVersions, record: dict, fingerprint: dict, name: str) -> bool:

@@ -142,10 +142,13 @@
 {%- endmacro %}
 {% macro spark__register_sources() -%}
     {%- if execute -%}
-        {%- for source in graph.sources.values() -%}
+        {%- set sources = graph.sources.values() | list -%}
+        {%- for schema in sources | map(attribute='schema') | unique -%}
+            {%- do run_query('create database if not exists ' ~ schema) -%}
+        {%- endfor -%}
+        {%- for source in sources -%}
             {%- set location = source.meta.external_location or source.source_meta.external_location -%}
             {%- set path = location.split("'")[1] | replace('{name}', source.name) -%}
-            {%- do run_query('create database if not exists ' ~ source.schema) -%}
             {%- do run_query('create or replace view ' ~ source.schema ~ '.' ~ source.identifier
                              ~ ' as select * from parquet.`' ~ path ~ '`') -%}
         {%- endfor -%}

@@ -6,10 +6,11 @@ import csv
 import sys
 from pathlib import Path
 
+from ntm_core.settings import DBT_SEEDS
 from ntm_core.units import reference as ref
 from ntm_core.units.resolver import resolve
 
-SEEDS_DIR = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds" / "admin_units"
+SEEDS_DIR = DBT_SEEDS / "admin_units"
 OUTPUT_COLUMNS = ["unit_code", "list_version", "unit_name", "status", "candidates", "reason"]
 
 
