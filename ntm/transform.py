@@ -35,9 +35,10 @@ def run_dbt(
     from dbt.cli.main import dbtRunner
 
     export_for_dbt(data_dir)
-    shutil.rmtree(data_dir / LAKE_BUILDING, ignore_errors=True)  # left by a build that was stopped
-    for folder in ("marts", "lake", LAKE_BUILDING):  # where the post-hooks write Parquet
-        (data_dir / folder).mkdir(parents=True, exist_ok=True)
+    if profile_target == "local":  # DuckDB's post-hooks write there; a Spark build never does
+        shutil.rmtree(data_dir / LAKE_BUILDING, ignore_errors=True)  # left by a build that was stopped
+        for folder in ("marts", "lake", LAKE_BUILDING):
+            (data_dir / folder).mkdir(parents=True, exist_ok=True)
     return dbtRunner().invoke(
         [
             *args,

@@ -52,3 +52,26 @@ def test_a_yearly_file_grows_due_overdue_then_delinquent_and_the_late_get_remind
     # The next day it is judged on, a department that caught up has no reminder left.
     status_after(100)
     assert not (data_dir / "reminders" / "so-khcn-son-la.csv").exists()
+
+
+def test_the_last_received_time_is_utc_whatever_the_machines_zone(sample_build, tmp_path):
+    # The mart's `timestamp` says "(UTC)": a cast from the ledger's instant would follow DuckDB's
+    # session zone, which is the machine's. Built in a process of its own, in Vietnam's zone.
+    import os
+    import subprocess
+    import sys
+
+    from helpers import copy_build
+
+    _, data_dir = copy_build(sample_build, tmp_path)
+    env = {**os.environ, "TZ": "Asia/Ho_Chi_Minh"}
+    args = [sys.executable, "-m", "ntm.cli", "--data-dir", str(data_dir), "transform"]
+    subprocess.run([*args, "--select", "fact_dataset_freshness"], env=env, check=True, cwd=REPO)
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'Asia/Ho_Chi_Minh'")  # the reader's zone must not matter either
+    mart = data_dir / "marts" / "fact_dataset_freshness.parquet"
+    shown = con.sql(f"select department, dataset, last_received from '{mart}' where files_received > 0").fetchall()
+    ledger = f"'{data_dir / 'ledger.parquet'}'"
+    utc = set(con.sql(f"select department, dataset, timezone('UTC', received_at) from {ledger}").fetchall())
+    local = set(con.sql(f"select department, dataset, cast(received_at as timestamp) from {ledger}").fetchall())
+    assert len(shown) > 5 and set(shown) <= utc and not set(shown) & local

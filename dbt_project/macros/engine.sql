@@ -87,6 +87,18 @@
     timestamp_ltz
 {%- endmacro %}
 
+{# An instant as the time it was in UTC, without a zone (the contracts' `timestamp`, "(UTC)"):
+   DuckDB's cast would follow the session's zone, which is the machine's; Spark's session is UTC. #}
+{% macro utc_time(expression) -%}
+    {{ return(adapter.dispatch('utc_time')(expression)) }}
+{%- endmacro %}
+{% macro default__utc_time(expression) -%}
+    timezone('UTC', {{ expression }})
+{%- endmacro %}
+{% macro spark__utc_time(expression) -%}
+    cast({{ expression }} as timestamp_ntz)
+{%- endmacro %}
+
 {# A date some months later (dbt.dateadd on Spark goes through Unix seconds and loses a date). #}
 {% macro add_months(expression, months) -%}
     {{ return(adapter.dispatch('add_months')(expression, months)) }}

@@ -53,7 +53,7 @@ final as (
         cast(dataset as string) as dataset,
         cast(frequency as string) as frequency,
         cast(as_of as date) as as_of,
-        cast(last_received as timestamp) as last_received,
+        {{ utc_time('last_received') }} as last_received,
         cast(files as bigint) as files_received,
         cast(age_days as integer) as age_days,
         cast(case
