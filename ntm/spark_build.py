@@ -8,7 +8,9 @@ Parquet files under `<data dir>/marts_spark/`; DuckDB's `marts/` is not touched.
 
 from __future__ import annotations
 
+import collections
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -54,19 +56,19 @@ def build_on_spark(data_dir: Path, data_tests: bool = True) -> SparkBuildResult:
     rebuilt whole there (macros/engine.sql), so every build is a full one."""
     if why := spark_missing():
         raise SparkUnavailable(why)
+    if not (data_dir / "ledger.parquet").exists():
+        return SparkBuildResult(
+            success=False, failures=[f"{data_dir} has no ledger.parquet nor bronze files: run `ntm ingest` first"]
+        )
     for folder in (SPARK_SCRATCH, SPARK_MARTS):
         shutil.rmtree(data_dir / folder, ignore_errors=True)
     (data_dir / SPARK_SCRATCH).mkdir(parents=True)
+    (data_dir / SPARK_TARGET / "run_results.json").unlink(missing_ok=True)  # a child that dies writes none
     args = ["build", *([] if data_tests else ["--exclude-resource-type", "test", "unit_test"])]
     log(f"transform (Spark, {SETTINGS['NTM_SPARK_MASTER'].raw()}): dbt {' '.join(args)}")
     started = time.monotonic()
-    subprocess.run(
-        [sys.executable, "-m", "ntm.spark_build", str(data_dir), json.dumps(args)],
-        cwd=data_dir / SPARK_SCRATCH,  # where Spark leaves what it writes beside the warehouse
-        env=spark_process_env(),
-        check=False,
-    )
-    result = _read_results(data_dir)
+    last_lines = _run_child(data_dir, args)
+    result = _read_results(data_dir, last_lines)
     result.seconds = time.monotonic() - started
     outcome = "ok" if result.success else "FAILED"
     log(f"transform (Spark): {outcome} in {result.seconds:.0f} s; {len(result.marts)} marts")
@@ -75,11 +77,31 @@ def build_on_spark(data_dir: Path, data_tests: bool = True) -> SparkBuildResult:
     return result
 
 
-def _read_results(data_dir: Path) -> SparkBuildResult:
-    """The build's outcome from dbt's run_results.json (the child process may have died first)."""
+def _run_child(data_dir: Path, args: list[str]) -> list[str]:
+    """The build's process, its output passed on line by line (dbt's progress); its last lines."""
+    last_lines: collections.deque[str] = collections.deque(maxlen=12)
+    with subprocess.Popen(
+        [sys.executable, "-m", "ntm.spark_build", str(data_dir), json.dumps(args)],
+        cwd=data_dir / SPARK_SCRATCH,  # where Spark leaves what it writes beside the warehouse
+        env=spark_process_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as child:
+        for line in child.stdout:
+            sys.stderr.write(line)
+            if line.strip() and not line.lstrip().startswith("at "):  # not the JVM's stack
+                last_lines.append(re.sub(r"\x1b\[[0-9;]*m", "", line.rstrip()))  # without dbt's colours
+    return list(last_lines)
+
+
+def _read_results(data_dir: Path, last_lines: list[str]) -> SparkBuildResult:
+    """The build's outcome from dbt's run_results.json; without one (dbt stopped before the first
+    model, or the process died), the last lines it printed."""
     path = data_dir / SPARK_TARGET / "run_results.json"
     if not path.exists():
-        return SparkBuildResult(success=False, failures=[f"dbt wrote no run results ({path})"])
+        said = "\n  ".join(last_lines[-6:])
+        return SparkBuildResult(success=False, failures=[f"dbt stopped before building anything:\n  {said}"])
     result = SparkBuildResult(success=True)
     for node in json.loads(path.read_text())["results"]:
         kind, name = node["unique_id"].split(".")[0], node["unique_id"].split(".")[2]

@@ -76,6 +76,21 @@ def test_the_spark_build_leaves_the_duckdb_marts_alone(spark_build):
     assert not (data_dir / "marts").exists() and not (data_dir / "lake").exists()
 
 
+@needs_spark
+def test_a_build_that_stops_early_says_why(tmp_path):
+    # Bronze without its files (a folder emptied by hand): Spark cannot read the source, and dbt stops
+    # in its first hook, before writing run results. The failure carries dbt's own last words.
+    (tmp_path / "bronze" / "commune_criteria").mkdir(parents=True)
+    (tmp_path / "ledger.parquet").write_bytes(b"")
+    result = build_on_spark(tmp_path, data_tests=False)
+    assert not result.success and not result.marts
+    assert "dbt stopped before building anything" in result.failures[0]
+    assert "bronze/commune_criteria/*.parquet" in result.failures[0] and "\x1b[" not in result.failures[0]
+    assert build_on_spark(tmp_path / "nowhere").failures == [
+        f"{tmp_path / 'nowhere'} has no ledger.parquet nor bronze files: run `ntm ingest` first"
+    ]
+
+
 def test_without_java_the_build_says_what_is_missing(monkeypatch, tmp_path):
     monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-java"))
     assert "Java 17" in spark_missing()
