@@ -35,10 +35,6 @@ def run_dbt(
     from dbt.cli.main import dbtRunner
 
     export_for_dbt(data_dir)
-    if profile_target == "local":  # DuckDB's post-hooks write there; a Spark build never does
-        shutil.rmtree(data_dir / LAKE_BUILDING, ignore_errors=True)  # left by a build that was stopped
-        for folder in ("marts", "lake", LAKE_BUILDING):
-            (data_dir / folder).mkdir(parents=True, exist_ok=True)
     return dbtRunner().invoke(
         [
             *args,
@@ -94,6 +90,9 @@ def _build(data_dir: Path, select: str | None, full_refresh: bool, dbt_vars: dic
     import json
 
     log("transform: dbt build" + (" --full-refresh" if full_refresh else "") + (f" --select {select}" * bool(select)))
+    shutil.rmtree(data_dir / LAKE_BUILDING, ignore_errors=True)  # left by a build that was stopped
+    for folder in ("marts", "lake", LAKE_BUILDING):  # where the post-hooks write Parquet
+        (data_dir / folder).mkdir(parents=True, exist_ok=True)
     res = run_dbt(
         [
             "build",
