@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ingest.contract import all_contracts
 from ingest.run import REPORTS_FOLDER, IngestResult, ingest_file
+from ingest.safety import shown_name
 from ingest.store import Ledger, ensure_empty_bronze
 from ntm_core.log import log
 
@@ -44,8 +45,8 @@ def reingest_received(
                     received_at=received_at,
                 )
                 log(
-                    f"backfill: [{number}/{len(files)}] {department}/{dataset}/{outcome.file_name}: {outcome.status}"
-                    + (f" — {outcome.reason}" if outcome.reason else "")
+                    f"backfill: [{number}/{len(files)}] {department}/{dataset}/{shown_name(outcome.file_name)}: "
+                    f"{outcome.status}" + (f" — {outcome.reason}" if outcome.reason else "")
                 )
                 result.files.append(outcome)
         finally:

@@ -38,9 +38,12 @@ from ingest.safety import check_control_text
 from ingest.store import bronze_schema, scratch_dir
 from ingest.table import (
     FileReading,
+    account_columns,
     another_table_issue,
     check_required_columns,
+    contradicting_columns,
     duplicate_issue,
+    empty_figures_note,
     file_columns,
     file_year,
     locate_header,
@@ -49,7 +52,8 @@ from ingest.table import (
     row_kind,
 )
 from ingest.units.rows import resolve_records
-from ingest.values import COMMA, NO_DATA, PARSERS, BadValue
+from ingest.values import COMMA, NO_DATA, PARSERS, BadValue, parse_cell
+from ingest.workbooks import stream_sheet_as_csv
 from ntm_core.log import log
 from ntm_core.settings import duckdb_memory
 
@@ -227,6 +231,22 @@ def _python_parser(parser):
     return parse
 
 
+# The types `_typed` reads in SQL, with the SQL type of their values.
+SQL_TYPES = {
+    "code": "VARCHAR",
+    "number": "DOUBLE",
+    "percent": "DOUBLE",
+    "integer": "BIGINT",
+    "year": "INTEGER",
+    "date": "DATE",
+}
+
+
+def _register_column_parser(con: duckdb.DuckDBPyConnection, name: str, col: Column) -> None:
+    parse = _python_parser(lambda raw: parse_cell(col.type, raw, col.width, col.decimal))
+    con.create_function(name, parse, ["VARCHAR"], "VARCHAR", null_handling="special")
+
+
 def _register_parsers(con: duckdb.DuckDBPyConnection, types: set[str]) -> None:
     for type_name in types:
         con.create_function(
@@ -281,8 +301,10 @@ def ingest_bulk(
     run_id: str,
     data_dir: Path,
     units_loading: threading.Thread | None = None,
+    sheet: str | None = None,
 ) -> FileReading:
-    """Type, check and land a large CSV with DuckDB; return counts and the first problems."""
+    """Type, check and land a large CSV (or a workbook's `sheet`, streamed into one) with DuckDB;
+    return counts and the first problems."""
     workdir = scratch_dir(data_dir)  # DuckDB spills here; removed below, or by the next run if this one is killed
     try:
         return _ingest_bulk(
@@ -294,6 +316,7 @@ def ingest_bulk(
             run_id=run_id,
             data_dir=data_dir,
             units_loading=units_loading,
+            sheet=sheet,
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -309,10 +332,15 @@ def _ingest_bulk(
     run_id: str,
     data_dir: Path,
     units_loading: threading.Thread | None,
+    sheet: str | None = None,
 ) -> FileReading:
     from ingest.readers import read_csv_head
 
-    source, _ = _utf8_copy(path, workdir)
+    if sheet is None:
+        source, _ = _utf8_copy(path, workdir)
+    else:
+        source = workdir / "sheet.csv"
+        stream_sheet_as_csv(path, sheet, source)
     with open(source, "rb") as f:  # the head only: the file may be gigabytes
         head_bytes = f.read(HEAD_BYTES)
     head_text = head_bytes.decode("utf-8", errors="ignore").lstrip("\ufeff")
@@ -320,12 +348,14 @@ def _ingest_bulk(
     head = read_csv_head(head_text, delimiter)
     if (widest := max(head, key=lambda row: len(row[1]), default=None)) and len(widest[1]) > MAX_COLUMNS:
         check_csv_stream(source, delimiter)  # the row path's reason, with its line
-    first, last, mapping, _ = locate_header(RawTable(rows=head, merged=[]), contract)
+    first, last, mapping, ignored = locate_header(RawTable(rows=head, merged=[]), contract)
+    column_notes = account_columns(contract, mapping, ignored, last)
     check_required_columns(contract, mapping)
     fallback_year = file_year(RawTable(rows=head, merged=[]), contract, mapping, first, path)
     # Each number column's decimal mark, from the cells of the file's first 256 KB.
     head_rows = read_csv_head(head_text, delimiter, lines_read=None, whole_file=len(head_bytes) < HEAD_BYTES)
     columns = file_columns(head_rows, last, mapping, contract)
+    column_notes += contradicting_columns(head_rows, last, columns)
     layout = Layout(
         source,
         delimiter,
@@ -341,7 +371,7 @@ def _ingest_bulk(
         units = UnitAnswers(contract, layout, department)
     rows = NumberedRows(layout, units)
     try:
-        return _write(
+        reading = _write(
             contract,
             rows,
             workdir,
@@ -350,11 +380,29 @@ def _ingest_bulk(
             sha=sha,
             run_id=run_id,
             data_dir=data_dir,
+            sheet=sheet,
         )
     except (duckdb.Error, pa.ArrowException) as err:
         if "straddling" in str(err):  # a row longer than a block: the row path's reason, with its line
             check_csv_stream(source, delimiter)
         raise _unreadable(err) from err
+    reading.notes = column_notes + _rows_without_figures(contract, data_dir, department, sha)
+    reading.columns_read, reading.columns_not_recognised = list(mapping.values()), [text for _, text in ignored]
+    return reading
+
+
+def _rows_without_figures(contract: Contract, data_dir: Path, department: str, sha: str) -> list[Issue]:
+    """The landed rows whose figure columns are all blank (the row path's `empty_figures_note`)."""
+    figures = contract.figure_columns
+    parts = sorted((data_dir / "bronze" / contract.id).glob(f"{department}__{sha[:16]}*.parquet"))
+    if not figures or not parts:
+        return []
+    blank = " AND ".join(f"{_q(c.name)} IS NULL" for c in figures)
+    rows = duckdb.connect().execute(
+        f"SELECT _row_number FROM read_parquet(?) WHERE {blank} ORDER BY 1 LIMIT {MAX_LISTED_PROBLEMS}",
+        [[str(p) for p in parts]],
+    )
+    return [empty_figures_note({"_row_number": n}, contract) for (n,) in rows.fetchall()]
 
 
 def _unreadable(err: Exception) -> Unreadable:
@@ -421,6 +469,12 @@ def _create_typed_view(con, contract: Contract, layout: Layout, units: bool, kee
         value, udf = _typed(col, raw)
         if udf:
             udf_types.add(udf)
+        elif col.type in SQL_TYPES:
+            # A cell SQL's readers do not take (full-width digits, a thin space, a date serial) is read
+            # by the row path's own parser, so both paths land the same value.
+            by_python = f"TRY_CAST(ntm_read_{index}({raw}) AS {SQL_TYPES[col.type]})"
+            value = f"coalesce({value}, CASE WHEN {raw} IS NOT NULL THEN {by_python} END)"
+            _register_column_parser(con, f"ntm_read_{index}", col)
         # Cells read in Python arrive as v<i> (value) and p<i> (problem), with c<i> empty.
         value = f"coalesce({value}, v{index})"
         if col.default is not None:
@@ -482,6 +536,7 @@ def _write(
     sha: str,
     run_id: str,
     data_dir: Path,
+    sheet: str | None = None,
 ) -> FileReading:
     """One pass types and checks every row, in parallel, and writes the good ones to bronze, a
     Parquet file per segment. Keys repeated among them are then looked for in bronze (the later
@@ -491,6 +546,8 @@ def _write(
     select = _bronze_select(
         schema, rows.units is not None, department=department, source_file=source_file, sha=sha, run_id=run_id
     )
+    if sheet is not None:
+        select = select.replace(NO_SHEET, f"CAST({_lit(sheet)} AS VARCHAR)")
     folder = data_dir / "bronze" / contract.id
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -535,6 +592,9 @@ def _write(
     return FileReading(int(landed), int(held), held_back.issues(), bronze, period, held_back.counts())
 
 
+NO_SHEET = "CAST(NULL AS VARCHAR)"
+
+
 def _bronze_select(schema: pa.Schema, resolved_units: bool, **lineage: str) -> str:
     """The SELECT list that gives bronze its columns: typed values, the resolved unit, lineage."""
     # Text constants as one-value ENUMs: Parquet stores them as plain text, read back as VARCHAR, and
@@ -544,6 +604,7 @@ def _bronze_select(schema: pa.Schema, resolved_units: bool, **lineage: str) -> s
         for name, value in lineage.items()
     }
     constants["_ingested_at"] = f"TIMESTAMPTZ {_lit(datetime.now(UTC).isoformat())}"
+    constants["_sheet"] = NO_SHEET  # a CSV's; a streamed workbook's rows name their sheet (_write)
     resolved = {"unit_code": "_unit_code", "unit_level": "_unit_level", "unit_list_version": "_unit_list_version"}
     return ", ".join(
         constants[n] + f" AS {n}"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ingest.contract import all_contracts
 from ingest.run import FileOutcome, ingest_file
-from ingest.safety import stored_name
+from ingest.safety import shown_name, stored_name
 from ingest.store import Ledger
 
 
@@ -27,7 +27,31 @@ class Verdict:
 
     @property
     def lands_whole(self) -> bool:
-        return self.outcome.status == "landed"
+        """The file would land whole, every column of it read."""
+        return self.outcome.status == "landed" and not self.outcome.columns_not_recognised
+
+    def as_json(self) -> dict:
+        """The verdict as one object, whatever the file: the report's own (problems, notes, columns)
+        with the fate and the row counts, or the same keys, empty, when the file needs no report."""
+        o = self.outcome
+        report = self.report or {
+            "file": o.file_name,
+            "department": o.department,
+            "dataset": o.dataset,
+            "problems": [],
+            "problems_total": 0,
+            "problems_not_listed": 0,
+            "problems_by_column": [],
+            "notes": [],
+        }
+        return {
+            **report,
+            "verdict": o.status,
+            "lands_whole": self.lands_whole,
+            "rows_landed": o.rows_landed,
+            "rows_held_back": o.rows_quarantined,
+            "columns": {"read": o.columns_read, "not_recognised": o.columns_not_recognised},
+        }
 
 
 def check_file(path: Path, dataset: str, department: str) -> Verdict:
@@ -64,11 +88,18 @@ def render(verdict: Verdict) -> str:
     """The verdict as a department reads it: the fate, then each problem (row, column, value, reason, fix)."""
     o = verdict.outcome
     lines = [
-        f"{o.status}: {o.department}/{o.dataset}/{o.file_name} "
+        f"{o.status}: {shown_name(o.department)}/{shown_name(o.dataset)}/{shown_name(o.file_name)} "
         f"({o.rows_landed} rows would land, {o.rows_quarantined} held back)"
     ]
-    for p in (verdict.report or {}).get("problems", []):
-        where = ", ".join(f"{k} {p[k]}" for k in ("row", "column") if p[k] is not None) or "tệp / file"
+    if o.columns_read or o.columns_not_recognised:
+        lines.append(
+            f"  {len(o.columns_read)} columns read / cột đã đọc; "
+            f"{len(o.columns_not_recognised)} not recognised / không nhận ra"
+            + (f": {'; '.join(o.columns_not_recognised)}" if o.columns_not_recognised else "")
+        )
+    report = verdict.report or {}
+    for p in [*report.get("problems", []), *report.get("notes", [])]:
+        where = ", ".join(f"{k} {p[k]}" for k in ("sheet", "row", "column") if p.get(k) is not None) or "tệp / file"
         value = f" '{p['value']}'" if p["value"] is not None else ""
         lines.append(f"  [{where}]{value}: {p['vi']} / {p['en']}\n      → {p['fix_vi']} / {p['fix_en']}")
     if verdict.report and verdict.report["problems_not_listed"]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from ingest.values import COMMA, fold
+from ingest.values import COMMA, NUMERIC, fold
 
 CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
 
@@ -30,6 +30,9 @@ class Column:
     decimal: str = COMMA  # numbers: the decimal mark, decided per file (ingest.table.file_columns)
 
 
+FIGURE_TYPES = (*NUMERIC, "status", "boolean")
+
+
 @dataclass(frozen=True)
 class Contract:
     id: str
@@ -41,6 +44,8 @@ class Contract:
     bad_rows: str
     columns: tuple[Column, ...]
     period: dict
+    # who may send it: {kinds: [department kinds], reason: {vi, en}}; empty: any registered department
+    senders: dict = field(default_factory=dict)
 
     @property
     def column_names(self) -> list[str]:
@@ -50,6 +55,12 @@ class Contract:
     def stored_columns(self) -> list[Column]:
         """The columns that reach bronze: everything but personal data."""
         return [c for c in self.columns if not c.personal]
+
+    @property
+    def figure_columns(self) -> list[Column]:
+        """The columns that carry the figures (numbers, results, yes/no), not the unit or the key:
+        a row without any of them says nothing."""
+        return [c for c in self.stored_columns if c.type in FIGURE_TYPES and c.name not in self.keys]
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
@@ -104,6 +115,7 @@ def load_contract(path: Path) -> Contract:
         bad_rows=raw.get("bad_rows", "quarantine"),
         columns=tuple(_column(c) for c in raw["columns"]),
         period=raw.get("period", {}),
+        senders=raw.get("senders") or {},
     )
 
 

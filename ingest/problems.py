@@ -28,6 +28,7 @@ class Issue:
     en: str
     fix_vi: str
     fix_en: str
+    sheet: str | None = None  # the workbook's sheet the row is on, when the file has several
 
 
 def file_issue(bad: Unreadable) -> Issue:

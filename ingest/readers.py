@@ -19,7 +19,7 @@ from typing import Any
 from ingest.problems import Unreadable
 from ingest.values import nfc
 
-SUPPORTED = {".csv", ".txt", ".xlsx", ".xls", ".json", ".jsonl"}
+SUPPORTED = {".csv", ".txt", ".xlsx", ".xlsm", ".xls", ".ods", ".json", ".jsonl"}
 # Characters read to tell an encoding by its letters, and to tell the delimiter and the best legacy reading.
 ENCODING_SAMPLE = 200_000
 DELIMITER_SAMPLE = 20_000
@@ -29,8 +29,10 @@ DELIMITER_SAMPLE = 20_000
 class RawTable:
     rows: list[tuple[int, list[Any]]]
     # (row, first column, last column, value) of merged header cells, so a parent header can
-    # be spread over the columns it covers. Only Excel has them.
+    # be spread over the columns it covers. Only workbooks have them.
     merged: list[tuple[int, int, int, Any]]
+    sheet: str | None = None  # a workbook's sheet name
+    hidden: bool = False  # a hidden sheet, which the department does not see
 
 
 # Bytes Windows-1252 leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D) read as their Latin-1 selves.
@@ -72,13 +74,24 @@ def _legacy_readings(surface: str) -> dict[str, str]:
     return {name: convert(surface, CHARMAPS[name]) for name in ("tcvn3", "vni")}
 
 
+UNICODE_ENCODINGS = ("utf-8", "utf-8-sig", "utf-16")
+
+
+def _letters_look_legacy(clean: dict[str, str], scores: dict[str, tuple[int, int]], unicode_name: str) -> bool:
+    """Whether a clean legacy reading of the bytes yields more Vietnamese letters than their Unicode
+    reading: the letters themselves were typed in TCVN3 or VNI (`x· S¶ng Méc`)."""
+    return any(scores[name][0] > scores[unicode_name][0] for name in clean if name not in UNICODE_ENCODINGS)
+
+
 def decode_text(data: bytes) -> tuple[str, str]:
     """Decode bytes as UTF-8 (with or without BOM), UTF-16 (Excel's 'Unicode text') or
     Windows-1258, or convert legacy TCVN3 (ABC) / VNI text; the result is NFC.
 
     The legacy encodings are decided per file: each reading is scored by how many Vietnamese
     letters it yields against characters no Vietnamese text has, and a reading is taken only
-    when it is clean. A file that no reading makes clean is rejected, not guessed."""
+    when it is clean. Bytes that are valid Unicode are read as Unicode unless a clean legacy
+    reading gives more Vietnamese letters. A file that no reading makes clean is rejected, not
+    guessed."""
     readings: dict[str, str] = {}
     if data.startswith(b"\xef\xbb\xbf"):
         try:
@@ -112,12 +125,17 @@ def decode_text(data: bytes) -> tuple[str, str]:
     )
     from viparse.normalize.frequency import vietnamese_score
 
-    clean = {}
+    clean, scores = {}, {}
     for name, text in {**readings, **_legacy_readings(surface)}.items():
         text = nfc(text)
-        viet, alien = _legacy_score(text)
+        scores[name] = viet, alien = _legacy_score(text)
         if alien <= max(2, viet // 50):
             clean[name] = text
+    unicode_name = next((n for n in UNICODE_ENCODINGS if n in readings), None)
+    if unicode_name and unicode_name not in clean and not _letters_look_legacy(clean, scores, unicode_name):
+        # Valid Unicode with a few characters no Vietnamese text has (full-width digits, Chinese, an
+        # emoji) is Unicode: a legacy table is trusted over it only when it gives more Vietnamese letters.
+        clean = {unicode_name: nfc(readings[unicode_name])}
     if not clean:
         raise Unreadable(
             "Không nhận ra bảng mã tiếng Việt của tệp (không phải Unicode, TCVN3 hay VNI)",
@@ -198,83 +216,13 @@ def check_csv_stream(path: Path, delimiter: str) -> None:
             pass
 
 
-def read_xlsx(path: Path) -> RawTable:
-    import openpyxl
-
-    try:
-        workbook = openpyxl.load_workbook(path, data_only=True)
-    except Exception as err:
-        raise Unreadable(
-            "Tệp Excel bị hỏng hoặc không phải định dạng .xlsx",
-            "The Excel file is damaged or not .xlsx",
-            "Mở tệp bằng Excel và lưu lại dạng .xlsx",
-            "Open the file in Excel and save it again as .xlsx",
-        ) from err
-    sheet = workbook.worksheets[0]
-    if sheet.max_column > MAX_COLUMNS:
-        raise Unreadable(
-            f"Trang tính có {sheet.max_column} cột (tối đa {MAX_COLUMNS})",
-            f"The sheet has {sheet.max_column} columns (at most {MAX_COLUMNS})",
-            "Xóa các cột thừa, chỉ giữ biểu mẫu",
-            "Delete the extra columns; keep just the form",
-        )
-    rows = [(i, list(cells)) for i, cells in enumerate(sheet.iter_rows(values_only=True), start=1)]
-    _check_control_cells(rows)
-    merged = [
-        (r.min_row, r.min_col - 1, r.max_col - 1, sheet.cell(r.min_row, r.min_col).value)
-        for r in sheet.merged_cells.ranges
-    ]
-    return RawTable(rows=rows, merged=merged)
-
-
-def _check_control_cells(rows: list[tuple[int, list[Any]]]) -> None:
+def check_control_cells(rows: list[tuple[int, list[Any]]]) -> None:
     from ingest.safety import check_control_text
 
     for number, cells in rows:
         for cell in cells:
             if isinstance(cell, str):
                 check_control_text(cell, first_line=number)
-
-
-def read_xls(path: Path) -> RawTable:
-    """Excel 97-2003 (.xls), still sent by older office software, read with xlrd."""
-
-    import xlrd
-
-    try:
-        book = xlrd.open_workbook(str(path), formatting_info=True, on_demand=True)
-        sheet = book.sheet_by_index(0)
-    except Exception as err:
-        raise Unreadable(
-            "Tệp Excel bị hỏng hoặc không phải định dạng .xls",
-            "The Excel file is damaged or not .xls",
-            "Mở tệp bằng Excel và lưu lại dạng .xlsx",
-            "Open the file in Excel and save it again as .xlsx",
-        ) from err
-    if sheet.ncols > MAX_COLUMNS:
-        raise Unreadable(
-            f"Trang tính có {sheet.ncols} cột (tối đa {MAX_COLUMNS})",
-            f"The sheet has {sheet.ncols} columns (at most {MAX_COLUMNS})",
-            "Xóa các cột thừa, chỉ giữ biểu mẫu",
-            "Delete the extra columns; keep just the form",
-        )
-
-    def value(cell):
-        if cell.ctype == xlrd.XL_CELL_DATE:
-            return xlrd.xldate_as_datetime(cell.value, book.datemode).date()
-        if cell.ctype == xlrd.XL_CELL_NUMBER and float(cell.value).is_integer():
-            return int(cell.value)
-        if cell.ctype == xlrd.XL_CELL_BOOLEAN:
-            return bool(cell.value)
-        if cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK, xlrd.XL_CELL_ERROR):
-            return None
-        return cell.value
-
-    rows = [(r + 1, [value(c) for c in sheet.row(r)]) for r in range(sheet.nrows)]
-    _check_control_cells(rows)
-    merged = [(rlo + 1, clo, chi - 1, value(sheet.cell(rlo, clo))) for rlo, _, clo, chi in sheet.merged_cells]
-    book.release_resources()
-    return RawTable(rows=rows, merged=merged)
 
 
 def read_json(path: Path) -> RawTable:
@@ -326,22 +274,23 @@ def read_csv_head(
     return list(enumerate(reader, start=1))
 
 
-def read_file(path: Path) -> RawTable:
+def read_file(path: Path) -> list[RawTable]:
+    """The file's tables: one for CSV and JSON, one per sheet for a workbook."""
+    from ingest.workbooks import WORKBOOKS, read_workbook
+
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
         raise Unreadable(
             f"Định dạng tệp '{suffix}' không được hỗ trợ",
             f"File type '{suffix}' is not supported",
-            "Gửi tệp CSV, Excel (.xlsx, .xls) hoặc JSON",
-            "Send a CSV, Excel (.xlsx, .xls) or JSON file",
+            "Gửi tệp CSV, Excel (.xlsx, .xls), OpenDocument (.ods) hoặc JSON",
+            "Send a CSV, Excel (.xlsx, .xls), OpenDocument (.ods) or JSON file",
         )
-    if suffix == ".xlsx":
-        return read_xlsx(path)
-    if suffix == ".xls":
-        return read_xls(path)
+    if suffix in WORKBOOKS:
+        return read_workbook(path)
     if suffix in (".json", ".jsonl"):
-        return read_json(path)
-    return read_csv(path)
+        return [read_json(path)]
+    return [read_csv(path)]
 
 
 def iter_nonempty(rows: list[tuple[int, list[Any]]]) -> Iterator[tuple[int, list[Any]]]:

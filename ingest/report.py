@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from ingest.problems import Issue
+from ingest.safety import shown_name, stored_name
 
 STATUS_TEXT = {
+    "landed": ("Tệp đã được nhận; xem các lưu ý dưới đây", "File accepted; see the notes below"),
     "rejected": ("Tệp bị từ chối: không có dòng nào được nhận", "File rejected: no row was accepted"),
     "partly_landed": (
         "Tệp được nhận một phần: các dòng dưới đây bị giữ lại",
@@ -56,16 +58,19 @@ def write_report(
     accepted_rows: int,
     accepted_headers: dict[str, list[str]] | None = None,
     per_column: Counter | None = None,
+    notes: list[Issue] | None = None,
+    columns: dict[str, list[str]] | None = None,
 ) -> Path:
-    """Write `<file>.report.json` and `<file>.report.html`; return the HTML path. `issues` are in
-    row order; past MAX_LISTED_PROBLEMS they are counted, not listed (`per_column` gives the counts
-    when not every issue is at hand)."""
+    """Write `<file>.report.json` and `<file>.report.html` under the file's stored name
+    (`safety.stored_name`), showing its name escaped (`safety.shown_name`); return the HTML path.
+    `issues` are in row order; past MAX_LISTED_PROBLEMS they are counted, not listed (`per_column`
+    gives the counts when not every issue is at hand)."""
     report_dir.mkdir(parents=True, exist_ok=True)
     summary = summary_by_column(issues, per_column)
     total = sum(entry["problems"] for entry in summary)
     listed = issues[:MAX_LISTED_PROBLEMS]
     payload: dict[str, Any] = {
-        "file": file_name,
+        "file": shown_name(file_name),
         "department": department,
         "dataset": dataset,
         "sha256": sha,
@@ -77,11 +82,14 @@ def write_report(
         "problems_not_listed": total - len(listed),
         "problems_by_column": summary,
         "accepted_headers": accepted_headers or {},
+        # What the department should know although no row was held back for it (columns not
+        # recognised, sheets not read, rows without figures).
+        "notes": [asdict(n) for n in notes or []],
+        "columns": columns or {"read": [], "not_recognised": []},
     }
-    _write_whole(
-        report_dir / f"{file_name}.report.json", json.dumps(payload, ensure_ascii=False, indent=2, default=str)
-    )
-    html_path = report_dir / f"{file_name}.report.html"
+    stored = stored_name(file_name)
+    _write_whole(report_dir / f"{stored}.report.json", json.dumps(payload, ensure_ascii=False, indent=2, default=str))
+    html_path = report_dir / f"{stored}.report.html"
     _write_whole(html_path, _html(payload))
     return html_path
 
@@ -103,13 +111,28 @@ SUMMARY_HEAD = (
 )
 
 
+TABLE_HEAD = (
+    "<table><tr><th>Dòng<br><i>Row</i></th><th>Cột<br><i>Column</i></th><th>Giá trị<br><i>Value</i></th>"
+    "<th>Lý do<br><i>Reason</i></th><th>Cách sửa<br><i>How to fix</i></th></tr>"
+)
+
+
+def _lines_html(lines: list[dict[str, Any]]) -> str:
+    """Report lines as table rows; a row of a workbook with several sheets is shown 'Sheet!12'."""
+    e = lambda v: html.escape("" if v is None else str(v))  # noqa: E731
+    return "\n".join(
+        f"<tr><td>{e(i['sheet'] + '!' if i.get('sheet') else '')}{e(i['row'])}</td><td>{e(i['column'])}</td>"
+        f"<td>{e(i['value'])}</td><td>{e(i['vi'])}<br><i>{e(i['en'])}</i></td>"
+        f"<td>{e(i['fix_vi'])}<br><i>{e(i['fix_en'])}</i></td></tr>"
+        for i in lines
+    )
+
+
 def _html(p: dict[str, Any]) -> str:
     e = lambda v: html.escape("" if v is None else str(v))  # noqa: E731
-    rows = "\n".join(
-        f"<tr><td>{e(i['row'])}</td><td>{e(i['column'])}</td><td>{e(i['value'])}</td>"
-        f"<td>{e(i['vi'])}<br><i>{e(i['en'])}</i></td><td>{e(i['fix_vi'])}<br><i>{e(i['fix_en'])}</i></td></tr>"
-        for i in p["problems"]
-    )
+    rows = _lines_html(p["problems"])
+    notes = _lines_html(p["notes"])
+    read, unread = p["columns"]["read"], p["columns"]["not_recognised"]
     headers = "".join(f"<li><b>{e(k)}</b>: {e(', '.join(v))}</li>" for k, v in p["accepted_headers"].items())
     by_column = "".join(
         f"<tr><td>{e(c['column'] or '—')}</td><td>{c['problems']}</td>"
@@ -131,13 +154,16 @@ def _html(p: dict[str, Any]) -> str:
 <p>Tệp / File: <b>{e(p["file"])}</b> · Đơn vị gửi / Department: {e(p["department"])} ·
 Bộ dữ liệu / Dataset: {e(p["dataset"])}<br>
 Số dòng được nhận / Rows accepted: {p["rows_accepted"]} · SHA-256: <code>{e(p["sha256"])}</code></p>
-<table><tr><th>Dòng<br><i>Row</i></th><th>Cột<br><i>Column</i></th><th>Giá trị<br><i>Value</i></th>
-<th>Lý do<br><i>Reason</i></th><th>Cách sửa<br><i>How to fix</i></th></tr>
+{TABLE_HEAD}
 {rows}</table>
 {more}
+<p>Cột đã đọc / Columns read: {len(read)} ({e(", ".join(read))})<br>
+Cột không nhận ra / Columns not recognised: {len(unread)}{" (" + e("; ".join(unread)) + ")" if unread else ""}</p>
+{"<h2>Lưu ý / Notes</h2>" + TABLE_HEAD + notes + "</table>" if notes else ""}
 {SUMMARY_HEAD + by_column + "</table>" if by_column else ""}
 {"<h2>Tên cột được chấp nhận / Accepted headers</h2><ul>" + headers + "</ul>" if headers else ""}
-<p>Sửa tệp rồi gửi lại vào cùng thư mục; tệp mới sẽ thay thế tệp cũ cho cùng kỳ.<br>
-<i>Fix the file and drop it again in the same folder; the new file replaces the old one for the same period.</i></p>
+<p>Sửa tệp rồi gửi lại vào cùng thư mục; tệp mới thay thế các dòng cùng khóa (đơn vị, kỳ …) của tệp cũ.<br>
+<i>Fix the file and drop it again in the same folder; the new file replaces the old file's rows with the same keys
+(unit, period …).</i></p>
 </body></html>
 """

@@ -11,7 +11,7 @@ import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -21,10 +21,18 @@ from ingest.contract import Contract, all_contracts
 from ingest.problems import Issue, Unreadable, file_issue
 from ingest.readers import read_file
 from ingest.report import write_report
-from ingest.safety import check_before_reading, check_content, control_character_at, first_control_byte, stored_name
+from ingest.safety import (
+    check_before_reading,
+    check_content,
+    control_character_at,
+    first_control_byte,
+    shown_name,
+)
 from ingest.store import (
     CURRENT_STATUSES,
     Ledger,
+    Replacement,
+    Supersession,
     clean_leftovers,
     ensure_empty_bronze,
     hash_and_find,
@@ -33,11 +41,12 @@ from ingest.store import (
     sha256_of,
     write_bronze,
 )
-from ingest.table import FileReading, hold_back_duplicate_keys, parse_table
+from ingest.table import FileReading, hold_back_duplicate_keys, parse_file, sheet_note
 from ingest.units.rows import resolve_records
+from ingest.workbooks import STREAMED, one_visible_sheet
 from ntm_core.departments import departments
-from ntm_core.log import log
-from ntm_core.settings import bulk_threshold_bytes
+from ntm_core.log import log, shown
+from ntm_core.settings import bulk_threshold_bytes, bulk_workbook_threshold_bytes
 
 REPORTS_FOLDER = "_reports"
 # A file still being copied is left for the next run: it must be this many seconds old.
@@ -54,6 +63,8 @@ class FileOutcome:
     rows_quarantined: int = 0
     reason: str | None = None
     report: str | None = None
+    columns_read: list[str] = field(default_factory=list)  # the contract columns the file's header gave
+    columns_not_recognised: list[str] = field(default_factory=list)  # headers that match no column
 
 
 @dataclass
@@ -81,14 +92,41 @@ def _visible(path: Path) -> bool:
 
 
 def discover(dropzone: Path) -> list[tuple[str, str, Path]]:
-    """(department, dataset, file) for every file laid out as <department>/<dataset>/<file>."""
+    """(department, dataset, entry) for every entry laid out as <department>/<dataset>/<entry>; a
+    dataset's entries come in the order they arrived (modification time, then name), so of two
+    copies of the same bytes the first to arrive is the original.
+
+    Links are listed, never followed. A dataset folder that is a link, and an entry that is a link,
+    a folder or anything but a regular file, come back as entries: ingest rejects them unread, with
+    a report (`safety.check_before_reading`). A department folder that is a link has no folder of
+    its own to report in: it is logged."""
     found = []
-    for dept in sorted(p for p in dropzone.iterdir() if p.is_dir() and _visible(p) and not p.is_symlink()):
-        for ds in sorted(p for p in dept.iterdir() if p.is_dir() and _visible(p) and not p.is_symlink()):
-            # Symbolic links are listed (and rejected with a report), never followed.
-            for f in sorted(p for p in ds.iterdir() if (p.is_file() or p.is_symlink()) and _visible(p)):
-                found.append((dept.name, ds.name, f))
+    for dept in sorted(p for p in dropzone.iterdir() if p.is_dir() and _visible(p)):
+        if dept.is_symlink():
+            log(
+                f"ingest: {shown_name(dept.name)}/: the department folder is a symbolic link: not followed, "
+                "none of its files read (no report: it has no folder of its own)"
+            )
+            continue
+        for ds in sorted(p for p in dept.iterdir() if p.is_dir() and _visible(p)):
+            if ds.is_symlink():
+                found.append((dept.name, ds.name, ds))  # rejected as a link; its report says why
+            else:
+                found.extend((dept.name, ds.name, entry) for entry in _by_arrival(ds))
     return found
+
+
+def _by_arrival(folder: Path) -> list[Path]:
+    """A dataset folder's visible entries, first arrived first: by modification time (a link's
+    own), then name. An entry removed while the folder is listed is left out."""
+    arrived = []
+    for entry in folder.iterdir():
+        if _visible(entry):
+            try:
+                arrived.append((entry.lstat().st_mtime_ns, entry.name, entry))
+            except FileNotFoundError:
+                continue
+    return [entry for _, _, entry in sorted(arrived)]
 
 
 def ingest_dropzone(dropzone: Path, data_dir: Path, run_id: str, departments: list[str] | None = None) -> IngestResult:
@@ -119,13 +157,13 @@ def ingest_dropzone(dropzone: Path, data_dir: Path, run_id: str, departments: li
                     report_dir=dropzone / department / REPORTS_FOLDER / dataset,
                 )
                 log(
-                    f"ingest: {department}/{dataset}/{path.name}: {outcome.status}"
+                    f"ingest: {shown_name(department)}/{shown_name(dataset)}/{shown_name(path.name)}: {outcome.status}"
                     + (
                         f" ({outcome.rows_landed} rows, {outcome.rows_quarantined} held back)"
                         if outcome.rows_landed or outcome.rows_quarantined
                         else ""
                     )
-                    + (f" — {outcome.reason}" if outcome.reason else "")
+                    + (f" — {shown(outcome.reason)}" if outcome.reason else "")
                 )
                 result.files.append(outcome)
         finally:  # dbt reads the export: it holds every file that landed, whatever stopped the run
@@ -152,7 +190,10 @@ def ingest_file(
     try:
         return _ingest_file(path, department, dataset, contract, data_dir, run_id, ledger, con, report_dir, received_at)
     except Exception as err:  # noqa: BLE001 - the one place an unforeseen failure becomes a report
-        log(f"ingest: {department}/{dataset}/{path.name}: could not be read:\n{traceback.format_exc()}")
+        log(
+            f"ingest: {shown_name(department)}/{shown_name(dataset)}/{shown_name(path.name)}: could not be read:\n"
+            f"{traceback.format_exc()}"
+        )
         return _reject_unforeseen(path, department, dataset, contract, data_dir, run_id, ledger, con, report_dir, err)
 
 
@@ -201,7 +242,8 @@ def _reject_unforeseen(
 
 
 def _folder_problem(department: str, dataset: str, contract: Contract | None) -> Issue | None:
-    """A file lands only in the folder of a registered department and of a registered dataset."""
+    """A file lands only in the folder of a registered department and of a registered dataset, and
+    only from a department its contract lets send it (`senders`)."""
     if department not in departments():
         return Issue(
             None,
@@ -209,9 +251,22 @@ def _folder_problem(department: str, dataset: str, contract: Contract | None) ->
             department,
             f"Thư mục '{department}' không phải đơn vị gửi số liệu đã đăng ký",
             f"Folder '{department}' is not a registered department",
-            "Đặt tệp vào thư mục của đơn vị mình; đơn vị mới cần được đăng ký trong ingest/departments.yaml",
-            "Put the file in your department's folder; a new department must first be registered "
-            "in ingest/departments.yaml",
+            "Đặt tệp vào thư mục của đơn vị mình (tên theo quy tắc trong ingest/departments.yaml); đơn vị mới "
+            "được đăng ký bằng `ntm departments add` hoặc một dòng trong tệp NTM_DEPARTMENTS",
+            "Put the file in your department's folder (named by the rule in ingest/departments.yaml); a new "
+            "department is registered with `ntm departments add` or one line in the NTM_DEPARTMENTS file",
+        )
+    if contract is not None and contract.senders and departments()[department]["kind"] not in contract.senders["kinds"]:
+        allowed = ", ".join(n for n, d in departments().items() if d["kind"] in contract.senders["kinds"])
+        why = contract.senders.get("reason") or {}
+        return Issue(
+            None,
+            None,
+            department,
+            f"Đơn vị '{department}' không được gửi bộ dữ liệu '{dataset}': {why.get('vi', '')}",
+            f"Department '{department}' may not send dataset '{dataset}': {why.get('en', '')}",
+            f"Bộ dữ liệu này do {allowed} gửi; không gửi lại từ thư mục này",
+            f"This dataset is sent by {allowed}; do not send it again from this folder",
         )
     if contract is None:
         known = ", ".join(sorted(all_contracts()))
@@ -260,15 +315,13 @@ def _ingest_file(
             outcome.status = "unchanged"
             return outcome
         return _reject(outcome, entry, [file_issue(bad)], ledger, con, report_dir, contract)
-    large = (
-        contract is not None
-        and path.suffix.lower() in (".csv", ".txt")
-        and path.stat().st_size >= bulk_threshold_bytes()
-    )
+    large = contract is not None and _large(path)
     units_loading = start_loading_units(contract) if large else None
-    # A large file is searched for control characters while it is hashed (the second core is idle
-    # then); a small one is searched as text once decoded (readers.read_csv, read_json).
-    sha, control_at = hash_and_find(path, first_control_byte if large and not _starts_utf16(path) else None)
+    # A large CSV is searched for control characters while it is hashed (the second core is idle
+    # then); a small one is searched as text once decoded (readers.read_csv, read_json), a workbook
+    # cell by cell.
+    scan = large and path.suffix.lower() not in STREAMED and not _starts_utf16(path)
+    sha, control_at = hash_and_find(path, first_control_byte if scan else None)
     if received_at is None:
         previous = ledger.seen(con, department, dataset, sha)
     else:  # a backfill re-read: the earlier reading of these bytes stops counting
@@ -341,20 +394,29 @@ def _ingest_small(
     """The row path: the file read whole, each row against the contract, units resolved, repeats held back."""
     try:
         check_content(path)
-        parsed = parse_table(read_file(path), contract, path)
+        parsed = parse_file(read_file(path), contract, path)
     except Unreadable as bad:
         return _reject(outcome, entry, [file_issue(bad)], ledger, con, report_dir, contract)
     if contract.unit_levels and "unit_name" in contract.column_names:
         parsed.records, unresolved = resolve_records(parsed.records, entry["department"], contract.unit_levels)
         parsed.issues.extend(unresolved)
     hold_back_duplicate_keys(parsed, contract.keys)
-    parsed.issues.sort(key=lambda i: i.row or 0)  # row order, as the bulk path lists them
-    held = len({i.row for i in parsed.issues})
+    parsed.issues.sort(key=lambda i: (i.sheet or "", i.row or 0))  # row order, as the bulk path lists them
+    held = len({(i.sheet, i.row) for i in parsed.issues})
+    reading = FileReading(
+        len(parsed.records),
+        held,
+        parsed.issues,
+        None,
+        file_period(parsed.records, contract),
+        notes=parsed.notes,
+        columns_read=parsed.columns_read,
+        columns_not_recognised=parsed.columns_not_recognised,
+    )
     if not parsed.records or (parsed.issues and contract.bad_rows == "reject_file"):
-        return _finish(
-            outcome, entry, FileReading(0, held, parsed.issues, None, "all"), ledger, con, report_dir, contract
-        )
-    bronze = write_bronze(
+        reading.rows_landed, reading.period = 0, "all"
+        return _finish(outcome, entry, reading, ledger, con, report_dir, contract)
+    reading.bronze = write_bronze(
         contract,
         parsed.records,
         department=entry["department"],
@@ -363,7 +425,6 @@ def _ingest_small(
         run_id=run_id,
         data_dir=data_dir,
     )
-    reading = FileReading(len(parsed.records), held, parsed.issues, bronze, file_period(parsed.records, contract))
     return _finish(outcome, entry, reading, ledger, con, report_dir, contract)
 
 
@@ -391,21 +452,8 @@ def _finish(
         return _reject(outcome, entry, reading.issues or [NO_DATA_ROWS], ledger, con, report_dir, contract, reading)
     outcome.status = "partly_landed" if reading.rows_held_back else "landed"
     outcome.rows_landed, outcome.rows_quarantined = reading.rows_landed, reading.rows_held_back
-    if reading.issues:
-        outcome.report = str(
-            write_report(
-                report_dir=report_dir,
-                file_name=stored_name(entry["file_name"]),
-                department=entry["department"],
-                dataset=entry["dataset"],
-                sha=entry["sha256"],
-                status=outcome.status,
-                issues=reading.issues,
-                accepted_rows=reading.rows_landed,
-                per_column=reading.problems_per_column,
-            )
-        )
-    return _land(outcome, entry, reading.period, reading.bronze, ledger, con)
+    outcome.columns_read, outcome.columns_not_recognised = reading.columns_read, reading.columns_not_recognised
+    return _land(outcome, entry, reading, ledger, con, report_dir, contract)
 
 
 def _starts_utf16(path: Path) -> bool:
@@ -413,24 +461,104 @@ def _starts_utf16(path: Path) -> bool:
         return f.read(2) in (b"\xff\xfe", b"\xfe\xff")
 
 
-def _land(outcome: FileOutcome, entry: dict, period: str, bronze: Path, ledger: Ledger, con) -> FileOutcome:
-    """Record a landed file; it supersedes older files of its period, or is superseded by a newer one."""
-    newer = ledger.supersede(
-        con, entry["department"], entry["dataset"], period, entry["sha256"], entry.get("received_at")
-    )
-    status = "superseded" if newer else outcome.status
-    ledger.record(
+def _land(
+    outcome: FileOutcome, entry: dict, reading: FileReading, ledger: Ledger, con, report_dir: Path, contract: Contract
+) -> FileOutcome:
+    """Record a landed file. Key by key, it replaces the rows of files received before it; its rows
+    whose keys a file received after it holds do not count (a backfill's reading). Its report (rows
+    held back, notes, and how many rows of which file it replaced) is written once that is known."""
+    change = ledger.land(
         con,
         **entry,
-        period=period,
-        status=status,
+        period=reading.period,
+        status=outcome.status,
         rows_landed=outcome.rows_landed,
         rows_quarantined=outcome.rows_quarantined,
-        bronze_path=str(bronze),
-        report_path=outcome.report,
-        superseded_by=newer,
+        bronze_path=str(reading.bronze),
     )
+    reading.notes = [*reading.notes, *_replacement_notes(change, contract, entry["department"])]
+    if reading.issues or reading.notes:
+        outcome.report = str(
+            write_report(
+                report_dir=report_dir,
+                file_name=entry["file_name"],
+                department=entry["department"],
+                dataset=entry["dataset"],
+                sha=entry["sha256"],
+                status=outcome.status,
+                issues=reading.issues,
+                accepted_rows=reading.rows_landed,
+                per_column=reading.problems_per_column,
+                notes=reading.notes,
+                columns=_columns_of(reading),
+            )
+        )
+        ledger.attach_report(
+            con, entry["department"], entry["dataset"], entry["sha256"], entry["run_id"], outcome.report
+        )
     return outcome
+
+
+def _key_words(contract: Contract, lang: str) -> str:
+    """The contract's key columns in words ("Mã hồ sơ"; "Administrative unit code, Reference year")."""
+    return ", ".join((contract.column(k).description.get(lang) or k).split("(")[0].strip() for k in contract.keys)
+
+
+def _replacement_notes(change: Supersession, contract: Contract, department: str) -> list[Issue]:
+    """The report's lines on what a landed file replaced: how many rows of which earlier file, and
+    how many of its own rows a file received later replaces (a backfill's reading)."""
+    keys, keys_vi, keys_en = ", ".join(contract.keys), _key_words(contract, "vi"), _key_words(contract, "en")
+
+    def named(other: Replacement) -> tuple[str, str, str]:
+        when = other.received_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        elsewhere = other.department != department
+        return (
+            f"{other.rows} {'row' if other.rows == 1 else 'rows'}",
+            f"{shown_name(other.file_name)}{f' của {other.department}' if elsewhere else ''} (nhận lúc {when})",
+            f"{shown_name(other.file_name)}{f' from {other.department}' if elsewhere else ''} (received {when})",
+        )
+
+    notes = []
+    for other in change.replaced:
+        rows, vi, en = named(other)
+        whole_vi, whole_en = ("toàn bộ ", ", every row of it that still counted") if other.whole else ("", "")
+        notes.append(
+            Issue(
+                None,
+                keys,
+                shown_name(other.file_name),
+                f"Tệp này thay thế {whole_vi}{other.rows} dòng của tệp {vi}: các dòng có cùng {keys_vi}",
+                f"This file replaced {rows} of {en}{whole_en}: the rows with the same {keys_en}",
+                "Không cần làm gì nếu đây là số liệu sửa"
+                + ("" if other.whole else "; các dòng khác của tệp đó vẫn được dùng")
+                + f". Nếu không phải, kiểm tra {keys_vi} của các dòng này",
+                "Nothing to do if these are corrections"
+                + ("" if other.whole else "; that file's other rows still count")
+                + f". If they are not, check these rows' {keys_en}",
+            )
+        )
+    for other in change.replaced_by:
+        rows, vi, en = named(other)
+        notes.append(
+            Issue(
+                None,
+                keys,
+                shown_name(other.file_name),
+                f"{other.rows} dòng của tệp này không được dùng: tệp {vi}, nhận sau, có các dòng cùng {keys_vi}",
+                f"{rows} of this file do not count: {en}, received later, has rows with the same {keys_en}",
+                "Không cần làm gì: số liệu của tệp nhận sau được dùng",
+                "Nothing to do: the figures of the file received later count",
+            )
+        )
+    return notes
+
+
+def _large(path: Path) -> bool:
+    """A file for the DuckDB path: a large CSV, or a large Excel workbook (streamed into a CSV)."""
+    suffix, size = path.suffix.lower(), path.stat().st_size
+    if suffix in STREAMED:
+        return size >= bulk_workbook_threshold_bytes()
+    return suffix in (".csv", ".txt") and size >= bulk_threshold_bytes()
 
 
 def _ingest_large(
@@ -444,27 +572,34 @@ def _ingest_large(
     entry: dict,
     units_loading,
 ) -> FileOutcome:
-    """The DuckDB path for large CSVs: same contract, same ledger and reports, bounded memory."""
+    """The DuckDB path for large CSVs and workbooks: same contract, same ledger and reports, bounded
+    memory. A workbook with several visible sheets takes the row path (each sheet is read)."""
     department = entry["department"]
     outcome = FileOutcome(department, entry["dataset"], path.name, "rejected")
-    failure = None
+    failure, sheets = None, None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="keep-original") as pool:
         # The original is copied while DuckDB reads it; the ledger is written only once it is kept.
         copying = pool.submit(keep_original, path, entry["sha256"], data_dir)
         try:
             check_content(path)
-            result = ingest_bulk(
-                path,
-                contract,
-                department=department,
-                sha=entry["sha256"],
-                run_id=run_id,
-                data_dir=data_dir,
-                units_loading=units_loading,
-            )
+            sheets = one_visible_sheet(path) if path.suffix.lower() in STREAMED else (None, [])
+            if sheets is not None:
+                result = ingest_bulk(
+                    path,
+                    contract,
+                    department=department,
+                    sha=entry["sha256"],
+                    run_id=run_id,
+                    data_dir=data_dir,
+                    units_loading=units_loading,
+                    sheet=sheets[0],
+                )
+                result.notes[:0] = [sheet_note(hidden, None) for hidden in sheets[1]]
         except (Unreadable, duckdb.Error) as bad:
             failure = bad
     copying.result()
+    if failure is None and sheets is None:
+        return _ingest_small(path, contract, data_dir, run_id, ledger, con, report_dir, entry, outcome)
     if failure is not None:
         issue = (
             failure
@@ -481,8 +616,8 @@ def _ingest_large(
 
 
 def file_period(records: list[dict], contract: Contract) -> str:
-    """The period a file covers ("2023", "2024-Q1", "2024-01", or a range): a newer file for the
-    same department, dataset and period supersedes the older one."""
+    """The period a file covers ("2023", "2024-Q1", "2024-01", or a range), kept in the ledger (the
+    freshness of a department's data); what a newer file replaces is decided by keys (`Ledger.land`)."""
     column = contract.period.get("column", "year")
     values = sorted(
         {
@@ -494,6 +629,10 @@ def file_period(records: list[dict], contract: Contract) -> str:
     if not values:
         return "all"
     return values[0] if len(values) == 1 else f"{values[0]}..{values[-1]}"
+
+
+def _columns_of(reading: FileReading) -> dict[str, list[str]]:
+    return {"read": reading.columns_read, "not_recognised": reading.columns_not_recognised}
 
 
 def _reject(
@@ -511,7 +650,7 @@ def _reject(
         outcome.report = str(
             write_report(
                 report_dir=report_dir,
-                file_name=stored_name(entry["file_name"]),
+                file_name=entry["file_name"],
                 department=entry["department"],
                 dataset=entry["dataset"],
                 sha=entry["sha256"],
@@ -520,11 +659,15 @@ def _reject(
                 accepted_rows=0,
                 accepted_headers=headers,
                 per_column=reading.problems_per_column if reading else None,
+                notes=reading.notes if reading else None,
+                columns=_columns_of(reading) if reading else None,
             )
         )
     except OSError as err:  # the rejection is recorded even where its report cannot be written
-        log(f"ingest: {entry['file_name']}: the report could not be written: {err}")
+        log(f"ingest: {shown_name(entry['file_name'])}: the report could not be written: {err}")
     outcome.reason = f"{issues[0].vi} / {issues[0].en}"
+    if reading is not None:
+        outcome.columns_read, outcome.columns_not_recognised = reading.columns_read, reading.columns_not_recognised
     outcome.rows_quarantined = reading.rows_held_back if reading else len({i.row for i in issues if i.row})
     ledger.record(
         con,

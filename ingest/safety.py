@@ -4,12 +4,15 @@ drops may crash, hang or exhaust the machine. Each failure is a bilingual reject
 from __future__ import annotations
 
 import re
+import stat
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from ingest.problems import Unreadable
+from ntm_core.log import shown
 
 MAX_FILE_BYTES = 8 * 1024**3  # above this, ask for a split file
 MAX_XLSX_UNCOMPRESSED = 300 * 1024**2  # an Excel form is megabytes, not gigabytes
@@ -25,8 +28,8 @@ def _reject(vi: str, en: str, fix_vi: str, fix_en: str) -> None:
 def check_name(name: str) -> None:
     if not _SAFE_NAME.match(name) or name in (".", "..") or ".." in name.split("/"):
         _reject(
-            "Tên tệp có ký tự không được phép",
-            "The file name has characters that are not allowed",
+            f"Tên tệp '{shown_name(name)}' có ký tự không được phép",
+            f"The file name '{shown_name(name)}' has characters that are not allowed",
             "Đặt lại tên tệp chỉ gồm chữ, số, dấu gạch và dấu chấm",
             "Rename the file using letters, digits, dashes and dots only",
         )
@@ -50,17 +53,43 @@ def stored_name(name: str) -> str:
     return stem.encode()[:budget].decode("utf-8", errors="ignore") + suffix
 
 
+def shown_name(name: str) -> str:
+    """`name` as logs, reports and pages show it: each control or bidirectional character escaped
+    (`\\n`, `\\u202e`) and a backslash doubled, so a name can neither forge a line nor pass for
+    another name."""
+    return shown(name.replace("\\", "\\\\"))
+
+
 def check_before_reading(path: Path) -> None:
-    """What can be told without opening the file: its name, whether it is a link, its size."""
+    """What can be told without opening the file: its name, whether it is a real file of its own
+    (not a link, a folder or a device), its size. No byte a link points to is read."""
     check_name(path.name)
-    if path.is_symlink():
+    status = path.lstat()
+    if stat.S_ISLNK(status.st_mode):
+        _reject_link(path)
+    if stat.S_ISDIR(status.st_mode):
         _reject(
-            "Tệp là liên kết (symlink), không phải tệp thật",
-            "The file is a symbolic link, not a real file",
-            "Chép tệp thật vào thư mục",
-            "Copy the real file into the folder",
+            f"Thư mục con '{shown_name(path.name)}' trong thư mục bộ dữ liệu không được đọc: "
+            "các tệp trong đó bị bỏ qua",
+            f"The sub-folder '{shown_name(path.name)}' inside the dataset folder is not read: its files were skipped",
+            "Đặt các tệp trực tiếp vào thư mục bộ dữ liệu, không trong thư mục con",
+            "Put the files directly in the dataset folder, not in a sub-folder",
         )
-    size = path.lstat().st_size
+    if not stat.S_ISREG(status.st_mode):
+        _reject(
+            "Đây không phải là tệp thông thường (là pipe, socket hoặc thiết bị); không được đọc",
+            "This is not a regular file (a pipe, socket or device); it was not read",
+            "Chép tệp số liệu thật vào thư mục",
+            "Copy the real data file into the folder",
+        )
+    if status.st_nlink > 1:  # the same bytes under another name, maybe outside the drop zone
+        _reject(
+            f"Tệp là liên kết cứng (hard link): {status.st_nlink} tên cùng trỏ tới nội dung này; tệp không được đọc",
+            f"The file is a hard link: {status.st_nlink} names share its bytes; it was not read",
+            "Chép tệp thành một bản riêng (không tạo liên kết) rồi gửi lại",
+            "Copy the file as a file of its own (not a link) and drop it again",
+        )
+    size = status.st_size
     if size == 0:
         _reject("Tệp rỗng", "The file is empty", "Gửi lại tệp có số liệu", "Send the file again with its data")
     if size > MAX_FILE_BYTES:
@@ -72,13 +101,39 @@ def check_before_reading(path: Path) -> None:
         )
 
 
+def _reject_link(path: Path) -> None:
+    if path.is_dir():  # what the link points to decides the words only; nothing of it is read
+        _reject(
+            f"Thư mục '{shown_name(path.name)}' là liên kết (symlink), không phải thư mục thật; "
+            "các tệp trong đó không được đọc",
+            f"The folder '{shown_name(path.name)}' is a symbolic link, not a real folder; its files were not read",
+            "Chép các tệp thật vào một thư mục thật",
+            "Copy the real files into a real folder",
+        )
+    _reject(
+        "Tệp là liên kết (symlink), không phải tệp thật; tệp không được đọc",
+        "The file is a symbolic link, not a real file; it was not read",
+        "Chép tệp thật vào thư mục",
+        "Copy the real file into the folder",
+    )
+
+
+# Spreadsheets that are zip archives of XML parts; the kind of file a department knows them as.
+ZIP_SPREADSHEETS = {".xlsx": "Excel", ".xlsm": "Excel", ".ods": "OpenDocument"}
+
+
 def check_content(path: Path) -> None:
-    """What the first bytes tell: binary junk, a fake or explosive Excel file."""
+    """What the first bytes tell: binary junk, a fake, explosive or linked spreadsheet. A type no
+    reader takes is left to the reader, which says so (`readers.read_file`)."""
+    from ingest.readers import SUPPORTED
+
     suffix = path.suffix.lower()
+    if suffix not in SUPPORTED:
+        return
     with open(path, "rb") as f:
         head = f.read(HEAD_CHECKED)
-    if suffix == ".xlsx":
-        _check_xlsx(path, head)
+    if suffix in ZIP_SPREADSHEETS:
+        _check_zip_spreadsheet(path, head, ZIP_SPREADSHEETS[suffix])
     elif suffix == ".xls":
         if not head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):  # the OLE2 container of Excel 97-2003
             _reject(
@@ -143,30 +198,61 @@ def control_character_at(path: Path, offset: int) -> Unreadable:
     return _control_character(code, before.count(b"\n") + 1)
 
 
-def _check_xlsx(path: Path, head: bytes) -> None:
+def _check_zip_spreadsheet(path: Path, head: bytes, kind: str) -> None:
+    suffix = path.suffix.lower()
     if not head.startswith(b"PK"):
         _reject(
-            "Tệp .xlsx không phải là tệp Excel thật",
-            "The .xlsx file is not a real Excel file",
+            f"Tệp {suffix} không phải là tệp {kind} thật",
+            f"The {suffix} file is not a real {kind} file",
             "Mở bằng Excel và lưu lại dạng .xlsx",
             "Open it in Excel and save it again as .xlsx",
         )
     try:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
-    except zipfile.BadZipFile:
+            unpacked = sum(i.file_size for i in infos)
+            packed = max(1, sum(i.compress_size for i in infos))
+            if unpacked > MAX_XLSX_UNCOMPRESSED or unpacked / packed > MAX_XLSX_RATIO:
+                _reject(
+                    f"Tệp {kind} giải nén ra quá lớn (nghi là tệp nén độc hại)",
+                    f"The {kind} file unpacks to far too much data (looks like a zip bomb)",
+                    "Gửi tệp Excel bình thường, chỉ gồm biểu mẫu số liệu",
+                    "Send an ordinary Excel file with just the form",
+                )
+            linked = _links_to_programs(archive, infos)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError):
         _reject(
-            "Tệp Excel bị hỏng",
-            "The Excel file is damaged",
+            f"Tệp {kind} bị hỏng",
+            f"The {kind} file is damaged",
             "Mở bằng Excel và lưu lại dạng .xlsx",
             "Open it in Excel and save it again as .xlsx",
         )
-    unpacked = sum(i.file_size for i in infos)
-    packed = max(1, sum(i.compress_size for i in infos))
-    if unpacked > MAX_XLSX_UNCOMPRESSED or unpacked / packed > MAX_XLSX_RATIO:
+    if linked:
         _reject(
-            "Tệp Excel giải nén ra quá lớn (nghi là tệp nén độc hại)",
-            "The Excel file unpacks to far too much data (looks like a zip bomb)",
-            "Gửi tệp Excel bình thường, chỉ gồm biểu mẫu số liệu",
-            "Send an ordinary Excel file with just the form",
+            "Tệp bảng tính có liên kết ngoài tới chương trình khác (DDE/OLE); không nhận tệp có liên kết ngoài hay DDE",
+            "The workbook holds an external link to another program (DDE/OLE); external links and DDE are not accepted",
+            "Ngắt các liên kết (Dữ liệu > Sửa liên kết > Ngắt liên kết), lưu lại rồi gửi lại",
+            "Break the links (Data > Edit Links > Break Link), save the workbook without them and drop it again",
         )
+
+
+# A link that makes a spreadsheet program start another program: Excel keeps it in an external-link
+# part (`<ddeLink>`, `<oleLink>`), OpenDocument in content.xml (`<table:dde-link>`, `=DDE(...)`).
+_LINK_TO_PROGRAM = re.compile(rb"<(?:[\w.-]+:)?(?:ddeLink|oleLink|dde-link|dde-source)\b|\bof:=[^\"<>]{0,1000}\bDDE\(")
+_LINK_PARTS = re.compile(r"^(?:xl/externalLinks/[^/]+\.xml|content\.xml)$")
+SCAN_OVERLAP = 4096  # a match cut by a chunk's end is found in the next chunk's window
+
+
+def _links_to_programs(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> bool:
+    """Whether the parts that hold links hold one to another program (read in chunks, after the
+    zip bomb check bounded how much they unpack to)."""
+    for info in infos:
+        if not _LINK_PARTS.match(info.filename):
+            continue
+        with archive.open(info) as part:
+            tail = b""
+            while chunk := part.read(SCAN_CHUNK):
+                if _LINK_TO_PROGRAM.search(tail + chunk):
+                    return True
+                tail = chunk[-SCAN_OVERLAP:]
+    return False

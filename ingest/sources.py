@@ -2,7 +2,8 @@
 S3-compatible bucket) instead of dropping them: the files are copied into that department's
 own drop folder, then ingested like any other file.
 
-Configured in ingest/departments.yaml (or the file NTM_DEPARTMENTS names):
+Configured in the department registry, as an entry's `sources` (in the file NTM_DEPARTMENTS names,
+or in ingest/departments.yaml; the first is merged over the second):
 
     so-khcn-ha-noi:
       province: Hà Nội

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import mmap
 import shutil
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,8 +26,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingest.contract import Contract
-from ntm_core.settings import DBT_SEEDS
+from ingest.contract import Contract, all_contracts
+from ntm_core.settings import DBT_SEEDS, duckdb_memory
 
 ARROW_TYPES = {
     "text": pa.string(),
@@ -47,6 +48,7 @@ LINEAGE = [
     ("_row_number", pa.int64()),
     ("_ingested_at", pa.timestamp("us", tz="UTC")),
     ("_run_id", pa.string()),
+    ("_sheet", pa.string()),  # a workbook's sheet the row came from (null for CSV and JSON)
 ]
 
 # Every status a file's ledger entry can end in, defined here only: dbt reads them from the seed
@@ -56,7 +58,12 @@ LEDGER_STATUSES = (
     ("landed", True, "Đã nhận toàn bộ", "Every row landed"),
     ("partly_landed", True, "Đã nhận một phần, các dòng lỗi bị giữ lại", "Landed; some rows were held back"),
     ("rejected", False, "Bị từ chối, không dòng nào được nhận", "Rejected: no row landed"),
-    ("superseded", False, "Đã được thay bằng tệp mới hơn cùng kỳ", "Replaced by a newer file for the same period"),
+    (
+        "superseded",
+        False,
+        "Mọi dòng đã được thay bằng tệp nhận sau (cùng khóa)",
+        "Every row replaced by a file received later (same keys)",
+    ),
     ("duplicate", False, "Trùng nội dung với tệp đã nhận", "Same content as a file already received"),
     (
         "reprocessed",
@@ -99,9 +106,12 @@ CREATE TABLE IF NOT EXISTS files (
     report_path     VARCHAR,
     received_at     TIMESTAMPTZ NOT NULL,
     run_id          VARCHAR NOT NULL,
-    superseded_by   VARCHAR
+    superseded_by   VARCHAR,
+    rows_current    BIGINT
 )
 """
+# Columns added since the first ledgers: a ledger written before gains them when opened.
+LEDGER_ADDED = ("ALTER TABLE files ADD COLUMN IF NOT EXISTS rows_current BIGINT",)
 
 
 HASH_WINDOW = 64 << 20
@@ -218,6 +228,7 @@ def write_bronze(
         columns["_row_number"].append(record["_row_number"])
         columns["_ingested_at"].append(now)
         columns["_run_id"].append(run_id)
+        columns["_sheet"].append(record.get("_sheet"))
     path = data_dir / "bronze" / contract.id / f"{department}__{sha[:16]}.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".parquet.part")
@@ -226,8 +237,100 @@ def write_bronze(
     return path
 
 
+def current_key(contract: Contract) -> list[str]:
+    """The key by which a later file replaces an earlier file's rows, as SQL over a bronze file:
+    the contract's keys, the reported unit code standing for the unit resolved at ingest (list
+    version, level, code: dbt's `unit_key`). dbt's current models partition by the same key
+    (`current_rows`, dbt_project/macros/lineage.sql; tests/test_ingest_supersession.py checks)."""
+    return [
+        "unit_list_version || ':' || unit_level || ':' || unit_code"
+        if key == "unit_code" and contract.unit_levels
+        else f'"{key}"'
+        for key in contract.keys
+    ]
+
+
+def _key_expression(contract: Contract) -> tuple[str, str, bool]:
+    """`current_key` as one value to rank by, its 64-bit hash to look for shared keys with (small
+    whatever the key), and whether it is a single column. The value is a struct (whose fields
+    compare equal when both are null, as dbt's partitions do), or the column itself for one
+    required key (faster, and Parquet's statistics skip row groups outside a range of it)."""
+    keys = current_key(contract)
+    hashed = f"hash({', '.join(keys)})"
+    if len(keys) == 1 and contract.column(contract.keys[0]).required:
+        return keys[0], hashed, True
+    return "struct_pack(" + ", ".join(f"k{i} := {expr}" for i, expr in enumerate(keys)) + ")", hashed, False
+
+
+def _shared_keys(rows: str, single: bool) -> str:
+    """The rows to rank when one file (`$mine`) lands: those of the keys it shares with the other
+    current files (`$others`), from both sides, found by the keys' hashes (the ranking compares
+    the keys themselves)."""
+    in_range = "row_key BETWEEN $low AND $high AND " if single else ""
+    return f"""
+                mine AS ({rows.format("$mine")}),
+                others AS (
+                    SELECT * FROM ({rows.format("$others")})
+                    WHERE {in_range}key_hash IN (SELECT key_hash FROM mine)
+                      AND NOT (department = $department AND sha256 = $sha)
+                ),
+                candidates AS (
+                    SELECT * FROM others UNION ALL SELECT * FROM mine WHERE key_hash IN (SELECT key_hash FROM others)
+                )"""
+
+
+def _own_keys() -> str:
+    """The keys of the landing file that no other current file holds: its rows count, none after them."""
+    return """
+            UNION ALL
+            SELECT $department, $sha, NULL, NULL, count(DISTINCT key_hash) FROM mine
+            WHERE key_hash NOT IN (SELECT key_hash FROM others)"""
+
+
+def _bronze_owner(path: Path) -> str:
+    """`<department>__<sha[:16]>` of a bronze file, whichever segment it is (`-<n>`: ingest.bulk)."""
+    department, _, rest = path.name.removesuffix(".parquet").rpartition("__")
+    return f"{department}__{rest[:16]}"
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """`rows` rows of one file (by department and sha256) that another file holds under the same keys
+    (`whole`: every row of it that still counted, so the file is superseded)."""
+
+    department: str
+    sha256: str
+    file_name: str
+    received_at: datetime
+    rows: int
+    whole: bool = False
+
+
+@dataclass
+class Supersession:
+    """What a file's landing changed: its status in the ledger and how many of its rows count, the
+    earlier files whose rows it replaced, and the later files (a backfill's reading) holding keys
+    of its own, whose rows count instead of its."""
+
+    status: str
+    rows_current: int
+    replaced: list[Replacement]
+    replaced_by: list[Replacement]
+
+
 @dataclass
 class Ledger:
+    """Every file received, one row per file event in the table `files` (LEDGER_DDL).
+
+    A landed file replaces the rows of files received before it key by key (`current_key`), across
+    the dataset: their rows that it repeats stop counting, their other rows still count.
+    `rows_current` is how many of a file's rows count (0 once the file does not count); a file left
+    with none is `superseded`. `superseded_by` is the sha256 of the last file that replaced rows of
+    this one (every row when it is superseded, some when it still counts). Of the rows of one key,
+    the row of the file received last counts (`received_at`: a backfill's reading keeps its file's
+    place in time, so it never displaces a correction received after it), then the later reading,
+    then the first row: the order of dbt's `latest_first` (dbt_project/macros/lineage.sql)."""
+
     data_dir: Path
 
     @property
@@ -237,7 +340,12 @@ class Ledger:
     def connect(self) -> duckdb.DuckDBPyConnection:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         con = duckdb.connect(str(self.path))
+        # Comparing a large file's keys with the current rows spills to ledger.duckdb.tmp/ beyond it.
+        con.execute(f"SET memory_limit = '{duckdb_memory()}'")
         con.execute(LEDGER_DDL)
+        for statement in LEDGER_ADDED:
+            con.execute(statement)
+        self._count_uncounted(con)
         return con
 
     def seen(self, con, department: str, dataset: str, sha: str) -> dict | None:
@@ -260,37 +368,190 @@ class Ledger:
 
     def record(self, con, **entry: Any) -> None:
         entry.setdefault("received_at", datetime.now(UTC))
+        entry.setdefault("rows_current", entry.get("rows_landed") if entry.get("status") in CURRENT_STATUSES else 0)
         cols = ", ".join(entry)
         marks = ", ".join("?" for _ in entry)
         con.execute(f"INSERT INTO files ({cols}) VALUES ({marks})", list(entry.values()))
 
-    def supersede(
-        self, con, department: str, dataset: str, period: str, new_sha: str, received_at: datetime | None = None
-    ) -> str | None:
-        """Older landed files for the same department, dataset and period stop being current.
-        Returns the sha256 of a newer current file if there is one: a file read again in a backfill
-        does not displace a correction received after it."""
-        received_at = received_at or datetime.now(UTC)
-        newer = con.execute(
-            "SELECT sha256 FROM files WHERE department = ? AND dataset = ? AND period = ? AND sha256 <> ? "
-            "AND list_contains(?, status) AND received_at > ? ORDER BY received_at DESC LIMIT 1",
-            [department, dataset, period, new_sha, list(CURRENT_STATUSES), received_at],
+    def land(self, con, **entry: Any) -> Supersession:
+        """Record a landed file and what it replaces (`supersede`), in one transaction."""
+        con.begin()
+        try:
+            self.record(con, **entry)
+            change = self.supersede(con, entry["department"], entry["dataset"], entry["sha256"])
+        except BaseException:
+            con.rollback()
+            raise
+        con.commit()
+        return change
+
+    def supersede(self, con, department: str, dataset: str, sha: str) -> Supersession:
+        """The file just recorded replaces, key by key, the rows that counted of files received
+        before it: their `rows_current` go down, and a file left with none is `superseded`. Its own
+        rows whose keys a file received after it holds do not count (a backfill's reading); left
+        with none, it is `superseded` itself."""
+        me = (department, sha)
+        replaced: Counter = Counter()
+        replaced_by: Counter = Counter()
+        rows_current = 0
+        for winner_department, winner_sha, next_department, next_sha, keys in self._winners(con, dataset, me):
+            if (winner_department, winner_sha) != me:
+                replaced_by[winner_department, winner_sha] += keys
+                continue
+            rows_current += keys
+            if next_sha is not None and (next_department, next_sha) != me:
+                replaced[next_department, next_sha] += keys
+        files = self._current_files(con, dataset)  # before any of them is superseded
+        earlier = []
+        for (other_department, other_sha), rows in replaced.items():
+            (left,) = con.execute(
+                "UPDATE files SET rows_current = rows_current - ?, superseded_by = ?, "
+                "status = CASE WHEN rows_current > ? THEN status ELSE 'superseded' END "
+                "WHERE dataset = ? AND department = ? AND sha256 = ? AND list_contains(?, status) RETURNING status",
+                [rows, sha, rows, dataset, other_department, other_sha, list(CURRENT_STATUSES)],
+            ).fetchone()
+            owner = (other_department, other_sha)
+            earlier.append(Replacement(*owner, *files[owner], rows, whole=left == "superseded"))
+        later = [Replacement(*owner, *files[owner], rows) for owner, rows in replaced_by.items()]
+        earlier.sort(key=lambda r: r.received_at, reverse=True)
+        later.sort(key=lambda r: r.received_at, reverse=True)
+        (status,) = con.execute(
+            "UPDATE files SET rows_current = ?, superseded_by = ?, "
+            "status = CASE WHEN ? > 0 THEN status ELSE 'superseded' END "
+            "WHERE dataset = ? AND department = ? AND sha256 = ? AND list_contains(?, status) RETURNING status",
+            [
+                rows_current,
+                later[0].sha256 if later else None,
+                rows_current,
+                dataset,
+                department,
+                sha,
+                list(CURRENT_STATUSES),
+            ],
         ).fetchone()
-        con.execute(
-            "UPDATE files SET status = 'superseded', superseded_by = ? "
-            "WHERE department = ? AND dataset = ? AND period = ? AND sha256 <> ? "
-            "AND list_contains(?, status) AND received_at <= ?",
-            [new_sha, department, dataset, period, new_sha, list(CURRENT_STATUSES), received_at],
-        )
-        return newer[0] if newer else None
+        return Supersession(status, rows_current, earlier, later)
 
     def retire_reading(self, con, department: str, dataset: str, sha: str) -> None:
-        """A file is about to be read again (backfill): its earlier reading stops counting."""
+        """A file is about to be read again (backfill): its earlier reading stops counting, and the
+        rows it replaced in files that still count count again (until the new reading lands)."""
+        me = (department, sha)
+        con.begin()
+        try:
+            for winner_department, winner_sha, next_department, next_sha, keys in self._winners(con, dataset, me):
+                if (winner_department, winner_sha) == me and next_sha is not None and (next_department, next_sha) != me:
+                    con.execute(
+                        "UPDATE files SET rows_current = rows_current + ? "
+                        "WHERE dataset = ? AND department = ? AND sha256 = ? AND list_contains(?, status)",
+                        [keys, dataset, next_department, next_sha, list(CURRENT_STATUSES)],
+                    )
+            con.execute(
+                "UPDATE files SET status = 'reprocessed', rows_current = 0 "
+                "WHERE department = ? AND dataset = ? AND sha256 = ? AND list_contains(?, status)",
+                [department, dataset, sha, list(READ_AGAIN_STATUSES)],
+            )
+        except BaseException:
+            con.rollback()
+            raise
+        con.commit()
+
+    def attach_report(self, con, department: str, dataset: str, sha: str, run_id: str, report_path: str) -> None:
+        """The report of a file written once the file was recorded (it tells what the file replaced)."""
         con.execute(
-            "UPDATE files SET status = 'reprocessed' WHERE department = ? AND dataset = ? AND sha256 = ? "
+            "UPDATE files SET report_path = ? WHERE department = ? AND dataset = ? AND sha256 = ? AND run_id = ? "
             "AND list_contains(?, status)",
-            [department, dataset, sha, list(READ_AGAIN_STATUSES)],
+            [report_path, department, dataset, sha, run_id, [*CURRENT_STATUSES, "superseded"]],
         )
+
+    def current_rows_by_file(self, con, dataset: str) -> dict[tuple[str, str], int]:
+        """(department, sha256) -> how many of the file's rows count, counted again over every
+        current row of the dataset: what `supersede` and `retire_reading` keep up file by file."""
+        counted: Counter = Counter()
+        for department, sha, _, _, keys in self._winners(con, dataset):
+            counted[department, sha] += keys
+        return dict(counted)
+
+    def _count_uncounted(self, con) -> None:
+        """A ledger written before `rows_current` existed: its files' current rows are counted once."""
+        con.execute(
+            "UPDATE files SET rows_current = 0 WHERE rows_current IS NULL AND NOT list_contains(?, status)",
+            [list(CURRENT_STATUSES)],
+        )
+        for (dataset,) in con.execute("SELECT DISTINCT dataset FROM files WHERE rows_current IS NULL").fetchall():
+            for (department, sha), rows in self.current_rows_by_file(con, dataset).items():
+                con.execute(
+                    "UPDATE files SET rows_current = ? WHERE dataset = ? AND department = ? AND sha256 = ? "
+                    "AND list_contains(?, status)",
+                    [rows, dataset, department, sha, list(CURRENT_STATUSES)],
+                )
+            con.execute("UPDATE files SET rows_current = 0 WHERE dataset = ? AND rows_current IS NULL", [dataset])
+
+    def _current_files(self, con, dataset: str) -> dict[tuple[str, str], tuple[str, datetime]]:
+        """(department, sha256) -> (file name, received at) of the dataset's current files."""
+        rows = con.execute(
+            "SELECT department, sha256, file_name, received_at FROM files "
+            "WHERE dataset = ? AND list_contains(?, status)",
+            [dataset, list(CURRENT_STATUSES)],
+        ).fetchall()
+        return {(d, s): (name, received) for d, s, name, received in rows}
+
+    def _bronze_files(self, dataset: str, owners: set[str]) -> list[str]:
+        """The bronze files (every segment) of these files (`<department>__<sha[:16]>`), found under
+        this data directory (a copied data directory's ledger still names the old paths)."""
+        folder = self.data_dir / "bronze" / dataset
+        return sorted(str(p) for p in folder.glob("*__*.parquet") if _bronze_owner(p) in owners)
+
+    def _winners(self, con, dataset: str, of: tuple[str, str] | None = None) -> list[tuple]:
+        """For each key of the dataset's current rows (only the keys of the current file `of`,
+        (department, sha256), when given): which file's row counts and which file's row comes next,
+        counted by pair: (department, sha256, next department, next sha256, keys). DuckDB reads the
+        key columns of the current files' bronze Parquet; no row comes into Python."""
+        contract = all_contracts().get(dataset)
+        current = self._current_files(con, dataset)
+        owners = {f"{d}__{s[:16]}" for d, s in current}
+        if contract is None or (of is not None and of not in current):
+            return []
+        key, key_hash, single = _key_expression(contract)
+        rows = (
+            f"SELECT {key} AS row_key, {key_hash} AS key_hash, _department AS department, _sha256 AS sha256, "
+            "_ingested_at AS ingested_at, _row_number AS row_number FROM read_parquet({}, union_by_name = true)"
+        )
+        params: dict[str, Any] = {"dataset": dataset, "current": list(CURRENT_STATUSES)}
+        if of is None:
+            params["paths"] = self._bronze_files(dataset, owners)
+            candidates, own_keys = f"candidates AS ({rows.format('$paths')})", ""
+        else:
+            mine = f"{of[0]}__{of[1][:16]}"
+            params |= {"department": of[0], "sha": of[1], "mine": self._bronze_files(dataset, {mine})}
+            # read_parquet needs a file: with no other current file, its own, whose rows are left out
+            params["others"] = self._bronze_files(dataset, owners - {mine}) or params["mine"]
+            candidates, own_keys = _shared_keys(rows, single), _own_keys()
+            if single and params["mine"]:  # other files' row groups outside its keys' range are skipped
+                params["low"], params["high"] = con.execute(
+                    f"SELECT min({key}), max({key}) FROM read_parquet($mine, union_by_name = true)",
+                    {"mine": params["mine"]},
+                ).fetchone()
+        if not params.get("paths", params.get("mine")):
+            return []
+        return con.execute(
+            f"""
+            WITH current_files AS (
+                SELECT row_number() OVER (ORDER BY department, sha256) AS file, department, sha256, received_at
+                FROM files
+                WHERE dataset = $dataset AND list_contains($current, status)
+            ),
+            {candidates},
+            ranked AS (  -- a number per file through the window, not its names: less memory
+                SELECT file, row_number() OVER latest AS place, lead(file) OVER latest AS next_file
+                FROM candidates JOIN current_files USING (department, sha256)
+                WINDOW latest AS (PARTITION BY row_key ORDER BY received_at DESC, ingested_at DESC, row_number)
+            ),
+            pairs AS (SELECT file, next_file, count(*) AS keys FROM ranked WHERE place = 1 GROUP BY ALL)
+            SELECT f.department, f.sha256, n.department, n.sha256, pairs.keys
+            FROM pairs JOIN current_files AS f USING (file) LEFT JOIN current_files AS n ON n.file = pairs.next_file
+            {own_keys}
+            """,
+            params,
+        ).fetchall()
 
     def received_between(self, con, start: datetime, end: datetime) -> list[tuple]:
         """(department, dataset, kept original, received at) of the files a backfill reads again."""

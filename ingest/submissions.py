@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ingest.contract import all_contracts
 from ntm_core.departments import departments
-from ntm_core.log import log
+from ntm_core.log import log, shown
 from ntm_core.settings import ckan_credentials, source_timeout
 
 CONTAINER = "ntm-nop-{department}"  # the organization's private dataset of submissions (ckanext-ntm)
@@ -51,8 +52,11 @@ def fetch_submissions(dropzone: Path, data_dir: Path, only: list[str] | None = N
         log(f"submissions: portal not reachable ({type(err).__name__}); none fetched")
         return []
     fetched = []
+    # A department's submissions live in its organization: only those on the portal are asked
+    # (one call, not one per registered department).
+    on_portal = set(ckan.action.organization_list())
     for department in departments():
-        if only and department not in only:
+        if only and department not in only or department not in on_portal:
             continue
         try:
             container = ckan.action.package_show(id=CONTAINER.format(department=department))
@@ -75,7 +79,11 @@ def _fetch(ckan, token: str, resource: dict, department: str, members: set, drop
     if resource.get("ntm_submitted_by_id") not in members:  # checked again, whatever the portal said
         submission.status = "refused"
         ckan.action.resource_patch(id=resource["id"], ntm_status="refused", ntm_fate="refused: not a member")
-        log(f"submissions: {department}: {name} REFUSED (the account is not an editor of {department})")
+        log(f"submissions: {department}: {shown(name)} REFUSED (the account is not an editor of {department})")
+    elif dataset not in all_contracts():  # a form field: never a path of its own ('../..')
+        submission.status = "refused"
+        ckan.action.resource_patch(id=resource["id"], ntm_status="refused", ntm_fate="refused: unknown dataset")
+        log(f"submissions: {department}: {shown(name)} REFUSED (dataset '{shown(dataset)}' is not registered)")
     else:
         target = dropzone / department / dataset / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -93,7 +101,7 @@ def _fetch(ckan, token: str, resource: dict, department: str, members: set, drop
         old = target.stat().st_mtime - FETCHED_AGE
         os.utime(target, (old, old))
         ckan.action.resource_patch(id=resource["id"], ntm_status="fetched")
-        log(f"submissions: {department}/{dataset}: {name} fetched")
+        log(f"submissions: {department}/{shown(dataset)}: {shown(name)} fetched")
     _audit(data_dir, {**submission.__dict__, "submitted_at": resource.get("created"), "fetched_at": _now()})
     return submission
 

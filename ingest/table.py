@@ -18,7 +18,18 @@ from typing import Any
 from ingest.contract import Column, Contract, all_contracts
 from ingest.problems import Issue, Unreadable
 from ingest.readers import RawTable, iter_nonempty
-from ingest.values import NUMERIC, BadValue, decimal_mark, find_year, find_year_in_filename, fold, parse_cell
+from ingest.values import (
+    COMMA,
+    DOT,
+    NUMERIC,
+    BadValue,
+    convention,
+    decimal_votes,
+    find_year,
+    find_year_in_filename,
+    fold,
+    parse_cell,
+)
 
 HEADER_SCAN_ROWS = 40
 ROMAN_RE = re.compile(r"^(?=[ivxlc]+$)m{0,3}(c[md]|d?c{0,3})(x[cl]|l?x{0,3})(i[xv]|v?i{0,3})$")
@@ -30,6 +41,11 @@ FOOTER_WORDS = ("ghi chu", "nguon", "nguoi lap", "nguoi lap bieu", "giam doc", "
 class ParsedTable:
     records: list[dict[str, Any]] = field(default_factory=list)  # typed rows, with _row_number
     issues: list[Issue] = field(default_factory=list)  # rows quarantined, with reasons
+    # What the department should know although no row was held back for it: columns not recognised,
+    # sheets not read, rows with no figure, a column written in another number convention.
+    notes: list[Issue] = field(default_factory=list)
+    columns_read: list[str] = field(default_factory=list)  # contract columns found, in the file's order
+    columns_not_recognised: list[str] = field(default_factory=list)  # header texts matching no column
 
 
 @dataclass
@@ -42,6 +58,9 @@ class FileReading:
     bronze: Path | None
     period: str
     problems_per_column: Counter | None = None  # every problem by column, when `issues` holds only the first
+    notes: list[Issue] = field(default_factory=list)  # see ParsedTable.notes
+    columns_read: list[str] = field(default_factory=list)
+    columns_not_recognised: list[str] = field(default_factory=list)
 
 
 def _cell_text(value: Any) -> str:
@@ -61,18 +80,23 @@ def _header_candidates(table: RawTable) -> list[tuple[int, list[str]]]:
     return [(n, texts[n]) for n, _ in rows]
 
 
-def locate_header(table: RawTable, contract: Contract) -> tuple[int, int, dict[int, str], list[str]]:
-    """Return (first header row, last header row, {column index: canonical name}, ignored headers)."""
+# Columns every form has that carry no figure: the row number and the notes.
+FORM_COLUMNS = frozenset({"stt", "tt", "so tt", "so thu tu", "no", "ghi chu", "note", "notes"})
+
+
+def locate_header(table: RawTable, contract: Contract) -> tuple[int, int, dict[int, str], list[tuple[int, str]]]:
+    """Return (first header row, last header row, {column index: canonical name}, [(column index,
+    header text)] of the headers that match no column of the contract)."""
     aliases = contract.alias_index
     candidates = _header_candidates(table)
-    best: tuple[int, int, dict[int, str], list[str]] | None = None
+    best: tuple[int, int, dict[int, str], list[tuple[int, str]]] | None = None
     for i, (number, top) in enumerate(candidates):
         for depth in (1, 2):
             if depth == 2 and i + 1 >= len(candidates):
                 continue
             sub = candidates[i + 1][1] if depth == 2 else []
             mapping: dict[int, str] = {}
-            ignored: list[str] = []
+            ignored: list[tuple[int, str]] = []
             for col in range(max(len(top), len(sub))):
                 parent = top[col] if col < len(top) else ""
                 child = sub[col] if col < len(sub) else ""
@@ -87,8 +111,8 @@ def locate_header(table: RawTable, contract: Contract) -> tuple[int, int, dict[i
                         "Xóa cột trùng, mỗi chỉ tiêu chỉ một cột",
                         "Remove the duplicate column: one column per indicator",
                     )
-                elif parent or child:
-                    ignored.append(" / ".join(x for x in (parent, child) if x))
+                elif (parent or child) and not {fold(parent), fold(child)} <= FORM_COLUMNS | {""}:
+                    ignored.append((col, " / ".join(x for x in dict.fromkeys((parent, child)) if x)))
             if best is None or len(mapping) > len(best[2]):
                 best = (number, candidates[i + depth - 1][0], mapping, ignored)
     if best is None or len(best[2]) < 2:
@@ -101,12 +125,23 @@ def locate_header(table: RawTable, contract: Contract) -> tuple[int, int, dict[i
     return best
 
 
-def _is_column_number_row(cells: list[Any]) -> bool:
+_COLUMN_NUMBER_RE = re.compile(r"\(?([A-Za-z]|\d{1,3})\)?")
+
+
+def _is_column_number_row(cells: list[Any], first_below_header: bool = False) -> bool:
+    """A form's row of column numbers under its header: `A B 1 2 3`, `(1) (2) (3)`, or right under
+    the header `1 2 3 4` (consecutive)."""
     values = [_cell_text(c) for c in cells if _cell_text(c)]
+    if not values or not all(_COLUMN_NUMBER_RE.fullmatch(v) for v in values):
+        return False
+    numbers = [v.strip("()") for v in values]
+    consecutive = len(numbers) >= 3 and all(
+        n.isdigit() and int(n) == int(numbers[0]) + i for i, n in enumerate(numbers)
+    )
     return (
-        bool(values)
-        and all(re.fullmatch(r"\(?[A-Za-z0-9]{1,3}\)?", v) for v in values)
-        and any(v.isalpha() for v in values)
+        any(n.isalpha() for n in numbers)
+        or all(v.startswith("(") and v.endswith(")") for v in values)
+        or (first_below_header and consecutive)
     )
 
 
@@ -120,19 +155,53 @@ def period_from_context(table: RawTable, header_row: int, path: Path) -> int | N
     return find_year_in_filename(path.name)
 
 
+def _number_cells(rows, last_header_row: int, index: int):
+    return (cells[index] for number, cells in rows if number > last_header_row and index < len(cells))
+
+
 def file_columns(
     rows: list[tuple[int, list[Any]]], last_header_row: int, mapping: dict[int, str], contract: Contract
 ) -> dict[int, Column]:
-    """The contract's columns as this file writes them: each number column with the decimal mark
-    its cells below the header use (`values.decimal_mark`)."""
-    columns = {}
-    for index, name in mapping.items():
-        col = contract.column(name)
-        if col.type in NUMERIC:
-            cells = (cells[index] for number, cells in rows if number > last_header_row and index < len(cells))
-            col = replace(col, decimal=decimal_mark(cells))
-        columns[index] = col
-    return columns
+    """The contract's columns as this file writes them: every number column with the decimal mark
+    the file uses, decided once from the unambiguous cells of all its number columns (`50.61%`
+    makes `1,802` one thousand eight hundred and two)."""
+    numeric = [i for i, name in mapping.items() if contract.column(name).type in NUMERIC]
+    votes = {COMMA: 0, DOT: 0}
+    for index in numeric:
+        for mark, count in decimal_votes(_number_cells(rows, last_header_row, index)).items():
+            votes[mark] += count
+    mark = convention(votes)
+    return {
+        i: replace(contract.column(name), decimal=mark) if i in numeric else contract.column(name)
+        for i, name in mapping.items()
+    }
+
+
+def contradicting_columns(
+    rows: list[tuple[int, list[Any]]], header_row: int, columns: dict[int, Column]
+) -> list[Issue]:
+    """Number columns whose own unambiguous cells mostly use the other decimal mark than the file."""
+    notes = []
+    for index, col in columns.items():
+        if col.type not in NUMERIC:
+            continue
+        votes = decimal_votes(_number_cells(rows, header_row, index))
+        other = DOT if col.decimal == COMMA else COMMA
+        if votes[other] > votes[col.decimal]:
+            point, other_point = ("," if col.decimal == COMMA else "."), ("." if col.decimal == COMMA else ",")
+            notes.append(
+                Issue(
+                    header_row,
+                    col.name,
+                    None,
+                    f"Cột viết số với dấu thập phân '{other_point}', khác quy ước của tệp (dấu thập phân '{point}')",
+                    f"The column writes numbers with '{other_point}' as the decimal mark, unlike the rest of "
+                    f"the file ('{point}')",
+                    "Viết mọi số trong tệp theo cùng một quy ước",
+                    "Write every number of the file the same way",
+                )
+            )
+    return notes
 
 
 def check_required_columns(contract: Contract, mapping: dict[int, str]) -> None:
@@ -161,20 +230,97 @@ def file_year(table: RawTable, contract: Contract, mapping: dict[int, str], head
     return year
 
 
+def parse_file(tables: list[RawTable], contract: Contract, path: Path) -> ParsedTable:
+    """A file's rows: every visible sheet whose header matches the dataset's form, each sheet's rows
+    with its name; hidden sheets and sheets with no such header are listed in the notes, not read.
+    A file in which no sheet matches is refused with the first sheet's reason."""
+    if len(tables) == 1 and not tables[0].hidden:
+        parsed = parse_table(tables[0], contract, path)
+        for record in parsed.records:
+            record["_sheet"] = tables[0].sheet  # None for CSV and JSON
+        return parsed
+    out, refused = ParsedTable(), []
+    for table in tables:
+        if table.hidden:
+            out.notes.append(sheet_note(table.sheet, None))
+            continue
+        try:
+            part = parse_table(table, contract, path)
+        except Unreadable as bad:
+            refused.append((table.sheet, bad))
+            continue
+        for item in (*part.issues, *part.notes):
+            item.sheet = table.sheet
+        for record in part.records:
+            record["_sheet"] = table.sheet
+        out.records += part.records
+        out.issues += part.issues
+        out.notes += part.notes
+        out.columns_read += [c for c in part.columns_read if c not in out.columns_read]
+        out.columns_not_recognised += [c for c in part.columns_not_recognised if c not in out.columns_not_recognised]
+    if not out.records and not out.issues:
+        raise refused[0][1] if refused else NO_VISIBLE_SHEET
+    out.notes += [sheet_note(sheet, bad) for sheet, bad in refused]
+    return out
+
+
+NO_VISIBLE_SHEET = Unreadable(
+    "Tệp không có trang tính nào hiển thị",
+    "The workbook has no visible sheet",
+    "Bỏ ẩn trang tính chứa biểu mẫu rồi lưu lại",
+    "Unhide the sheet with the form and save the file again",
+)
+
+
+def sheet_note(sheet: str | None, bad: Unreadable | None) -> Issue:
+    """A sheet that was not read: hidden, or with no header of the dataset's form."""
+    if bad is None:
+        return Issue(
+            None,
+            None,
+            sheet,
+            f"Trang tính ẩn '{sheet}' không được đọc",
+            f"Hidden sheet '{sheet}' was not read",
+            "Nếu trang tính này có số liệu cần gửi, bỏ ẩn rồi gửi lại",
+            "If this sheet holds figures to send, unhide it and send the file again",
+            sheet=sheet,
+        )
+    return Issue(
+        None,
+        None,
+        sheet,
+        f"Trang tính '{sheet}' không được đọc: {bad.vi}",
+        f"Sheet '{sheet}' was not read: {bad.en}",
+        bad.fix_vi,
+        bad.fix_en,
+        sheet=sheet,
+    )
+
+
 def parse_table(table: RawTable, contract: Contract, path: Path) -> ParsedTable:
-    first, last, mapping, _ = locate_header(table, contract)
-    out = ParsedTable()
+    first, last, mapping, ignored = locate_header(table, contract)
+    out = ParsedTable(
+        notes=account_columns(contract, mapping, ignored, last),
+        columns_read=list(mapping.values()),
+        columns_not_recognised=[text for _, text in ignored],
+    )
     columns = file_columns(table.rows, last, mapping, contract)
+    out.notes += contradicting_columns(table.rows, last, columns)
 
     check_required_columns(contract, mapping)
     default_year = file_year(table, contract, mapping, first, path)
 
     group: str | None = None
+    level: str | None = None
     another_table: int | None = None
+    first_below_header = True
 
     for number, cells in iter_nonempty(table.rows):
-        if number <= last or _is_column_number_row(cells):
+        if number <= last:
             continue
+        if _is_column_number_row(cells, first_below_header):
+            continue
+        first_below_header = False
         if another_table is None and looks_like_header(cells):
             another_table = number  # a second table's header: it and every row after it are held back
         if another_table is not None:
@@ -184,21 +330,98 @@ def parse_table(table: RawTable, contract: Contract, path: Path) -> ParsedTable:
         if kind == "footer":
             break  # footnotes and signature block: nothing after is data
         if kind == "group":
-            group = next((t for t in map(_cell_text, cells[1:]) if t), None)  # a district's name: context
+            # 'I. Cấp tỉnh' sets the level of the rows below it; 'II. Huyện Cao Lãnh' their district.
+            text = next((t for t in map(_cell_text, cells[1:]) if t), None)
+            level, group = (level_of(text), None) if is_level_text(text) else (level, text)
             continue
         if kind != "data":
             continue  # a total row, or one with neither a unit nor a value
         record, row_issues = read_row(number, cells, columns, contract, default_year, group)
+        if level:
+            record["_level"] = level
         if row_issues:
             out.issues.extend(row_issues)
         else:
             out.records.append(record)
+            if (empty := empty_figures_note(record, contract)) is not None:
+                out.notes.append(empty)
     return out
+
+
+# The words of a form's level and group rows ('I. Cấp tỉnh', 'B. Khối xã'), folded.
+LEVEL_WORDS = {"cap tinh": "province", "cap huyen": "district", "cap xa": "commune"}
+GROUP_WORDS = ("khoi ",)
+
+
+def is_level_text(text: str | None) -> bool:
+    key = fold(text or "")
+    return key in LEVEL_WORDS or key.startswith(GROUP_WORDS)
+
+
+def level_of(text: str | None) -> str | None:
+    return LEVEL_WORDS.get(fold(text or ""))
+
+
+def account_columns(
+    contract: Contract, mapping: dict[int, str], ignored: list[tuple[int, str]], header_row: int
+) -> list[Issue]:
+    """Every header of the file is a contract column or is reported; a file none of whose figure
+    columns is recognised is refused (its rows would land empty)."""
+    figures = contract.figure_columns
+    if figures and not any(c.name in mapping.values() for c in figures):
+        headers = "; ".join(text for _, text in ignored) or "—"
+        raise Unreadable(
+            f"Không nhận ra cột số liệu nào của biểu mẫu (các cột không nhận ra: {headers})",
+            f"None of the form's figure columns was recognised (columns not recognised: {headers})",
+            "Dùng đúng tên cột của biểu mẫu: " + "; ".join(c.aliases[0] for c in figures if c.aliases),
+            "Use the form's column headers: " + "; ".join(c.aliases[-1] for c in figures if c.aliases),
+        )
+    return [unrecognised_column_note(header_row, column, text, contract) for column, text in ignored]
+
+
+def unrecognised_column_note(header_row: int, column: int, text: str, contract: Contract) -> Issue:
+    closest = closest_headers(text, contract)
+    offer_vi = f"; tên gần nhất được chấp nhận: {' | '.join(closest)}" if closest else ""
+    offer_en = f"; closest accepted headers: {' | '.join(closest)}" if closest else ""
+    return Issue(
+        header_row,
+        None,
+        text,
+        f"Cột không nhận ra (cột {column + 1}): '{text}', số liệu của cột không được đọc",
+        f"Column not recognised (column {column + 1}): '{text}'; its cells were not read",
+        "Đổi tên cột theo biểu mẫu" + offer_vi,
+        "Rename the column as the form names it" + offer_en,
+    )
+
+
+def closest_headers(text: str, contract: Contract, limit: int = 3) -> list[str]:
+    """The accepted headers nearest to `text`, compared folded (case, diacritics, punctuation aside)."""
+    from difflib import get_close_matches
+
+    by_key = {fold(alias): alias for col in contract.columns for alias in col.aliases}
+    return [by_key[k] for k in get_close_matches(fold(text), list(by_key), n=limit, cutoff=0.6)]
+
+
+def empty_figures_note(record: dict[str, Any], contract: Contract) -> Issue | None:
+    """A landed row with every figure column empty says nothing: the department is told."""
+    figures = contract.figure_columns
+    if not figures or any(record.get(c.name) is not None for c in figures):
+        return None
+    return Issue(
+        record["_row_number"],
+        None,
+        None,
+        "Dòng không có số liệu nào (mọi cột số liệu đều trống)",
+        "The row has no figure (every figure column is blank)",
+        "Điền số liệu, hoặc xóa dòng nếu đơn vị không thuộc báo cáo",
+        "Fill in the figures, or delete the row if the unit is not part of the report",
+    )
 
 
 def row_kind(cells: list[Any], mapping: dict[int, str]) -> str:
     """What a row below the header is: data, or a form's footer (notes, signatures: nothing after
-    is data), group row (I, II … naming a district), total row, or a row with no unit and no value."""
+    is data), group row (I, II, A … naming a district or a level such as 'Cấp tỉnh'), total row, or a
+    row with no unit and no value."""
     texts = [_cell_text(c) for c in cells]
     first_text = fold(next((t for t in texts if t), ""))
     if any(first_text.startswith(w) for w in FOOTER_WORDS):
@@ -209,7 +432,7 @@ def row_kind(cells: list[Any], mapping: dict[int, str]) -> str:
         i < len(texts) and texts[i] for i, n in mapping.items() if n not in ("unit_name", "unit_code", "year")
     )
     stt = fold(texts[0]) if texts else ""
-    if ROMAN_RE.match(stt) and not has_values:
+    if not has_values and (ROMAN_RE.match(stt) or is_level_text(next((t for t in texts[1:] if t), ""))):
         return "group"
     if any(name == w or name.startswith(w + " ") for w in TOTAL_WORDS) and not stt.isdigit():
         return "total"
@@ -300,17 +523,37 @@ def another_table_issue(number: int, header_row: int) -> Issue:
 
 
 def hold_back_duplicate_keys(parsed: ParsedTable, keys: tuple[str, ...]) -> None:
-    """A second row with the same key (unit and period) is held back, pointing at the first."""
-    seen: dict[tuple, int] = {}
-    kept = []
+    """A second row with the same key (unit and period) is held back, pointing at the first; in a
+    workbook, a row of a later sheet replaces the earlier sheet's row, which is reported."""
+    seen: dict[tuple, dict] = {}
     for record in parsed.records:
         key = tuple(record.get(k) for k in keys)
-        if key in seen:
-            parsed.issues.append(duplicate_issue(record["_row_number"], keys, "/".join(map(str, key)), seen[key]))
+        first = seen.get(key)
+        if first is None:
+            seen[key] = record
+        elif first.get("_sheet") != record.get("_sheet"):
+            parsed.notes.append(replaced_by_later_sheet(first, record, keys, "/".join(map(str, key))))
+            seen[key] = record
         else:
-            seen[key] = record["_row_number"]
-            kept.append(record)
-    parsed.records = kept
+            issue = duplicate_issue(record["_row_number"], keys, "/".join(map(str, key)), first["_row_number"])
+            issue.sheet = record.get("_sheet")
+            parsed.issues.append(issue)
+    kept = {id(r) for r in seen.values()}
+    parsed.records = [r for r in parsed.records if id(r) in kept]
+
+
+def replaced_by_later_sheet(earlier: dict, later: dict, keys: tuple[str, ...], key_text: str) -> Issue:
+    where = f"{later['_row_number']} ('{later.get('_sheet')}')"
+    return Issue(
+        earlier["_row_number"],
+        ",".join(keys),
+        key_text,
+        f"Cùng khóa với dòng {where} của trang tính sau; dòng của trang sau được nhận",
+        f"Same key as row {where} of a later sheet; the later sheet's row is the one kept",
+        "Mỗi đơn vị chỉ một dòng cho mỗi kỳ trong cả tệp; xóa dòng không còn đúng",
+        "One row per unit and period in the whole file: delete the row that is no longer right",
+        sheet=earlier.get("_sheet"),
+    )
 
 
 def duplicate_issue(row: int, keys: tuple[str, ...], key_text: str, first_row: int) -> Issue:

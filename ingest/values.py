@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-NO_DATA = {"", "-", "--", "–", "—", "n/a", "na", "không có số liệu", "chưa có số liệu"}
+# Marks of "no data" (compared case-folded); the dash also as the full-width form and the minus sign.
+NO_DATA = {"", "-", "--", "–", "—", "\uff0d", "\u2212", "n/a", "na", "không có số liệu", "chưa có số liệu"}
 
 
 @dataclass
@@ -36,6 +37,21 @@ def fold(text: str) -> str:
     return " ".join(re.findall(r"[a-z0-9]+", stripped))
 
 
+class PercentCell(float):
+    """A number a spreadsheet showed as a percentage (Excel's `0.00%`, LibreOffice's percentage type):
+    its value is the fraction (0.701 shown as 70,10 %). A percent column reads it as 70.1."""
+
+
+# Minus signs and spaces of other Unicode forms that NFKC leaves alone.
+_MINUS_SIGNS = str.maketrans({"\u2212": "-", "\u2012": "-", "\u2013": "-", "\ufe63": "-"})
+
+
+def digits_form(text: str) -> str:
+    """A number's text with its digits, signs and separators in ASCII (full-width `４１２`, `－5`)
+    and no spaces of any kind (non-breaking, thin, narrow): what a spreadsheet shows as the number."""
+    return "".join(unicodedata.normalize("NFKC", text).translate(_MINUS_SIGNS).split())
+
+
 def _text(raw: Any) -> str | None:
     if raw is None:
         return None
@@ -54,7 +70,7 @@ COMMA, DOT = "comma", "dot"
 
 def _number_text(raw: Any) -> str | None:
     text = _text(raw)
-    return None if text is None else text.replace("\u00a0", " ").replace(" ", "").removesuffix("%")
+    return None if text is None else digits_form(text).removesuffix("%")
 
 
 def decimal_evidence(raw: Any) -> str | None:
@@ -88,13 +104,23 @@ def _grouped(text: str) -> bool:
     return ("," in text and "." in text) or text.count(",") > 1 or text.count(".") > 1
 
 
-def decimal_mark(cells) -> str:
-    """A column's decimal mark in one file, from its unambiguous cells: the mark most of them use
-    (a tie, or no evidence, keeps the Vietnamese comma). Cells that use the other are then errors."""
+def decimal_votes(cells) -> dict[str, int]:
+    """How many cells can only have been written with each decimal mark."""
     votes = {COMMA: 0, DOT: 0}
     for cell in cells:
         if (evidence := decimal_evidence(cell)) is not None:
             votes[evidence] += 1
+    return votes
+
+
+def decimal_mark(cells) -> str:
+    """The decimal mark of cells (a file's number columns), from the unambiguous ones: the mark most
+    of them use (a tie, or no evidence, keeps the Vietnamese comma). Cells that use the other are
+    then errors."""
+    return convention(decimal_votes(cells))
+
+
+def convention(votes: dict[str, int]) -> str:
     return DOT if votes[DOT] > votes[COMMA] else COMMA
 
 
@@ -103,6 +129,13 @@ def parse_number(raw: Any, decimal: str = COMMA) -> float | None:
     is 1797 and `46,32` is 46.32; with DOT, `1,797` is 1797 and `46.32` is 46.32. A cell grouped
     the other way (`1,797.5` with COMMA) contradicts the file: an error, never reinterpreted. A plain
     decimal written the other way (`98.9` with COMMA) has one reading only and is read so."""
+    if isinstance(raw, PercentCell):
+        raise BadValue(
+            f"Ô định dạng phần trăm ({raw:.2%}) trong cột không phải tỷ lệ",
+            f"A percentage-formatted cell ({raw:.2%}) in a column that is not a percentage",
+            "Đổi định dạng ô sang Số (Number) và nhập giá trị đúng đơn vị của cột",
+            "Format the cell as Number and enter the value in the column's unit",
+        )
     if isinstance(raw, bool):
         raise BadValue(
             "Giá trị không phải là số",
@@ -114,7 +147,7 @@ def parse_number(raw: Any, decimal: str = COMMA) -> float | None:
         return None if raw != raw else float(raw)
     if _text(raw) is None:
         return None
-    text = _number_text(raw) if str(raw).strip().endswith("%") else _text(raw).replace("\u00a0", " ").replace(" ", "")
+    text = _number_text(raw) if str(raw).strip().endswith("%") else digits_form(_text(raw))
     if not _NUMBER_RE.match(text):
         raise BadValue(
             f"'{text}' không phải là số",
@@ -171,6 +204,10 @@ _PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 
 
 def parse_percent(raw: Any, decimal: str = COMMA) -> float | None:
+    """A percentage in percent points (46,32 or 46,32%); a cell the spreadsheet showed as a
+    percentage holds the fraction and is multiplied by 100, as the department saw it."""
+    if isinstance(raw, PercentCell):
+        return round(float(raw) * 100, 10)
     if isinstance(raw, str):
         text = raw.strip()
         if text.endswith("%"):
@@ -216,7 +253,7 @@ def parse_code(raw: Any, width: int | None = None) -> str | None:
     text = _text(raw)
     if text is None:
         return None
-    text = text.replace(" ", "")
+    text = digits_form(text)
     if width and text.isdigit() and len(text) < width:
         text = text.zfill(width)
     if width and (not text.isdigit() or len(text) != width):
@@ -239,6 +276,7 @@ def parse_year(raw: Any) -> int | None:
     text = _text(raw)
     if text is None:
         return None
+    text = unicodedata.normalize("NFKC", text)
     match = _YEAR_RE.search(text)  # "2023", "Năm 2023"
     if not match or fold(text) not in (match.group(1), f"nam {match.group(1)}"):
         raise BadValue(
@@ -301,15 +339,26 @@ def parse_boolean(raw: Any) -> bool | None:
     )
 
 
+# Excel's day numbers (1900 date system, as LibreOffice also writes them) of 1954-09-20..2119-01-26:
+# a 5-digit number in a date column is such a serial, never a year or an amount.
+EXCEL_EPOCH = dt.date(1899, 12, 30)
+EXCEL_SERIALS = (20_000, 80_000)
+
+
 def parse_date(raw: Any) -> dt.date | None:
     """`dd/mm/yyyy` (also with `-` or `.`), Excel dates, ISO `yyyy-mm-dd`; never mm/dd."""
     if isinstance(raw, dt.datetime):
         return raw.date()
     if isinstance(raw, dt.date):
         return raw
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool) and EXCEL_SERIALS[0] <= raw < EXCEL_SERIALS[1]:
+        return EXCEL_EPOCH + dt.timedelta(days=int(raw))  # a date cell whose format was lost (a serial)
     text = _text(raw)
     if text is None:
         return None
+    text = unicodedata.normalize("NFKC", text)
+    if re.fullmatch(r"\d{5}", text) and EXCEL_SERIALS[0] <= int(text) < EXCEL_SERIALS[1]:
+        return EXCEL_EPOCH + dt.timedelta(days=int(text))
     m = re.fullmatch(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?", text)
     try:
         if m:

@@ -11,8 +11,10 @@ from ntm import pipeline
 
 
 def _print_ingest(result) -> None:
+    from ingest.safety import shown_name
+
     for f in result.files:
-        line = f"  {f.status:<14} {f.department}/{f.dataset}/{f.file_name}"
+        line = f"  {f.status:<14} {shown_name(f.department)}/{shown_name(f.dataset)}/{shown_name(f.file_name)}"
         if f.rows_landed or f.rows_quarantined:
             line += f"  ({f.rows_landed} rows landed, {f.rows_quarantined} held back)"
         print(line)
@@ -111,6 +113,22 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("input", type=Path)
     r.add_argument("-o", "--output", type=Path, required=True)
     units.add_parser("export-seeds", help="write the unit lists and crosswalk to dbt_project/seeds/admin_units")
+    p = sub.add_parser("departments", help="the department registry: list, show or add a department")
+    departments = p.add_subparsers(dest="departments_command", required=True)
+    d = departments.add_parser("list", help="the registered departments (drop-zone folder, province, title)")
+    d.add_argument("--kind", help="only this kind, e.g. so-khcn")
+    d.add_argument("--province", help="only this province, e.g. 'Lào Cai' or 15")
+    d.add_argument("--json", action="store_true", help="print the entries as JSON")
+    d = departments.add_parser("show", help="one department: kind, province, titles, datasets expected, sources")
+    d.add_argument("name", help="its drop-zone folder name, e.g. so-khcn-lao-cai")
+    d.add_argument("--json", action="store_true", help="print the entry as JSON")
+    d = departments.add_parser("add", help="register a department: one line in the NTM_DEPARTMENTS file")
+    d.add_argument("name", help="its drop-zone folder name (lower case, digits, hyphens)")
+    d.add_argument("--province", help="its province on today's map (name or code); none for a national one")
+    d.add_argument("--kind", help="its kind (titles and expected datasets come from it), e.g. so-khcn")
+    d.add_argument("--title", help="its Vietnamese name (default: the kind's, with the province)")
+    d.add_argument("--title-en", help="its English name")
+    d.add_argument("--registry", type=Path, help="the registry file to add to (default: $NTM_DEPARTMENTS)")
     p = sub.add_parser("contracts", help="list the datasets, or write their accepted headers as a page")
     p.add_argument("--write", type=Path, help="write the page here (e.g. docs/datasets.md)")
 
@@ -126,6 +144,55 @@ def _contracts(args) -> int:
     else:
         for c in all_contracts().values():
             print(f"{c.id:<26} {c.title['vi']} / {c.title['en']}")
+    return 0
+
+
+def _departments(args) -> int:
+    """list / show / add: each one call into the department registry (ntm_core.departments)."""
+    commands = {"list": _departments_list, "show": _departments_show, "add": _departments_add}
+    return commands[args.departments_command](args)
+
+
+def _departments_list(args) -> int:
+    from ntm_core.departments import listed
+
+    found = listed(args.kind, args.province)
+    if args.json:
+        print(json.dumps(found, ensure_ascii=False, indent=2))
+    else:
+        for name, entry in found.items():
+            print(f"{name:<26} {entry['province'] or '(national)':<14} {entry['title']}")
+    return 0 if found else 1
+
+
+def _departments_show(args) -> int:
+    import yaml
+
+    from ntm_core.departments import closest, department
+
+    entry = department(args.name)
+    if entry is None:
+        print(f"'{args.name}' is not a registered department; the closest: {closest(args.name)}", file=sys.stderr)
+        return 1
+    shown = {args.name: entry}
+    print(
+        json.dumps(shown, ensure_ascii=False, indent=2)
+        if args.json
+        else yaml.safe_dump(shown, allow_unicode=True, sort_keys=False).rstrip()
+    )
+    return 0
+
+
+def _departments_add(args) -> int:
+    """Exit 2 when the department cannot be added (name taken or malformed, unknown kind or province)."""
+    from ntm_core.departments import RegistryError, add_department
+
+    try:
+        path, entry = add_department(args.name, args.province, args.kind, args.title, args.title_en, args.registry)
+    except RegistryError as error:
+        print(error, file=sys.stderr)
+        return 2
+    print(f"{path}: {args.name} registered ({entry['title']} / {entry['title_en']})")
     return 0
 
 
@@ -166,7 +233,7 @@ def _check(args) -> int:
     from ingest.check import check_file, render
 
     verdict = check_file(args.file, args.dataset, args.department)
-    print(json.dumps(verdict.report, ensure_ascii=False, indent=2) if args.json else render(verdict))
+    print(json.dumps(verdict.as_json(), ensure_ascii=False, indent=2, default=str) if args.json else render(verdict))
     return 0 if verdict.lands_whole else 1
 
 
@@ -246,6 +313,7 @@ def _run(args) -> int:
 COMMANDS = {
     "contracts": _contracts,
     "units": _units,
+    "departments": _departments,
     "portal": _portal,
     "ingest": _ingest,
     "backfill": _backfill,

@@ -46,8 +46,11 @@ def list_departments(dropzone: str | None = None) -> list[str]:
 
 
 def _rejections_message(rejected: list[dict]) -> str:
+    from ingest.safety import shown_name
+
     return "; ".join(
-        f"{f['department']}/{f['dataset']}/{f['file_name']} rejected: {f['reason']} (report: {f['report']})"
+        f"{shown_name(f['department'])}/{shown_name(f['dataset'])}/{shown_name(f['file_name'])} rejected: "
+        f"{f['reason']} (report: {f['report']})"
         for f in rejected
     )
 

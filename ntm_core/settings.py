@@ -49,13 +49,22 @@ SETTINGS = {
         Setting("NTM_PG_BIN", "/usr/lib/postgresql/15/bin", "where PostgreSQL's programs are (the local portal)"),
         Setting(
             "NTM_DEPARTMENTS",
-            "ingest/departments.yaml",
-            "the department registry: province of each department, and URLs to fetch from",
+            None,
+            "a department registry file (outside the repository) merged over the built-in one, "
+            "`ingest/departments.yaml` (department kinds × today's 34 provinces, and the national office): "
+            "its departments and kinds are added, its fields (`province`, `title`, `sources`: URLs to fetch "
+            "from, …) override those of the same department; `ntm departments add` writes to it",
         ),
         Setting("NTM_SOURCE_TIMEOUT", "60", "seconds to wait for a department's URL or bucket"),
         Setting("NTM_SUBMISSION_MAX_MB", "100", "the largest file a department may submit on the portal (MB)"),
         Setting(
             "NTM_BULK_THRESHOLD_MB", "64", "CSV files at least this large are ingested by DuckDB in bounded memory"
+        ),
+        Setting(
+            "NTM_BULK_WORKBOOK_MB",
+            "2",
+            "Excel workbooks (`.xlsx`, `.xlsm`) at least this large, with one visible sheet, are streamed into "
+            "a CSV and ingested by DuckDB in bounded memory",
         ),
         Setting(
             "NTM_DUCKDB_MEMORY",
@@ -121,8 +130,10 @@ def dropzone_dir(given: Path | str | None = None) -> Path:
     return Path(given).resolve() if given else _path("NTM_DROPZONE")
 
 
-def departments_file() -> Path:
-    return _path("NTM_DEPARTMENTS")
+def departments_file() -> Path | None:
+    """The registry file merged over the built-in one (relative to the working directory), if any."""
+    given = SETTINGS["NTM_DEPARTMENTS"].raw()
+    return Path(given).resolve() if given else None
 
 
 def portal_home() -> Path:
@@ -155,6 +166,10 @@ def submission_max_mb() -> int:
 
 def bulk_threshold_bytes() -> int:
     return int(float(SETTINGS["NTM_BULK_THRESHOLD_MB"].raw()) * 1024 * 1024)
+
+
+def bulk_workbook_threshold_bytes() -> int:
+    return int(float(SETTINGS["NTM_BULK_WORKBOOK_MB"].raw()) * 1024 * 1024)
 
 
 def duckdb_memory() -> str:

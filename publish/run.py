@@ -3,7 +3,7 @@ validation report. Idempotent: unchanged content changes nothing on the portal; 
 upserted by primary key and rows gone from the mart are deleted.
 
 The jobs live in their own modules: metadata (`publish.metadata`), files (`publish.files`,
-`publish.datapackage`), the table (`publish.datastore`), the guard (`publish.guard`)."""
+`publish.spreadsheet`, `publish.datapackage`), the table (`publish.datastore`), the guard (`publish.guard`)."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ from pathlib import Path
 import ckanapi
 import pyarrow.parquet as pq
 
+from ntm_core.departments import organization, registry_files
 from ntm_core.fingerprints import mart_fingerprint, unchanged
 from ntm_core.log import log
 from ntm_core.published import previous_publish, record_publish
 from ntm_core.settings import DBT_MARTS, REPO_ROOT, dataset_prefix, datastore_db_url
-from publish import datastore
+from publish import datapackage, datastore, spreadsheet
 from publish.client import connect
-from publish.datapackage import write_datapackage
-from publish.files import content_hash, write_csv
+from publish.files import CSV_DESCRIPTION, content_hash, write_csv
 from publish.guard import PersonalDataRefused, refuse_personal_columns
 from publish.metadata import MartFacts, column_docs, dataset_fields, portal_yaml, source_datasets
 
@@ -45,7 +45,8 @@ class PublishResult:
 
 
 def ensure_organization(ckan, name: str, meta: dict) -> str:
-    """The organization as organizations.yaml describes it: Vietnamese title and description, the
+    """The organization as `meta` describes it (the department registry's `organization`, or the
+    program's entry in organizations.yaml): Vietnamese title and description, the
     English ones as extras (`title_en`, `description_en`); created, or corrected where it differs."""
     wanted = {"title": meta.get("title", name), "description": meta.get("description", "")}
     extras = {k: meta[k] for k in ("title_en", "description_en") if meta.get(k)}
@@ -63,13 +64,13 @@ def ensure_organization(ckan, name: str, meta: dict) -> str:
 
 
 def _owner(ckan, departments: list[str]) -> str:
-    orgs = portal_yaml("organizations.yaml")
+    """A department's organization as the department registry describes it; the program's
+    (organizations.yaml) when several departments contribute."""
     if len(departments) == 1:
-        dept = departments[0]
-        return ensure_organization(ckan, dept, orgs["departments"].get(dept, {}))
-    program = orgs["program"]
+        return ensure_organization(ckan, departments[0], organization(departments[0]))
+    program = portal_yaml("organizations.yaml")["program"]
     for dept in departments:  # every source department has its page, even when the theme is shared
-        ensure_organization(ckan, dept, orgs["departments"].get(dept, {}))
+        ensure_organization(ckan, dept, organization(dept))
     return ensure_organization(ckan, program["name"], program)
 
 
@@ -91,17 +92,16 @@ def publish_mart(ckan, mart: str, parquet: Path, validation_report: Path | None,
         and not existing.get("private")
         and _metadata_matches(existing, fields)
         and datastore.table_matches(ckan, existing, parquet, rows, columns, primary_key)
+        and FILES <= {r.get("ntm_kind") for r in existing["resources"]}  # e.g. an XLSX added since
     ):
-        log(f"publish: {meta['name']}: unchanged")
-        return PublishedDataset(
-            mart,
-            meta["name"],
-            _dataset_url(ckan, meta["name"]),
-            "unchanged",
-            rows,
-            {r.get("ntm_kind", r["name"]): r["id"] for r in existing["resources"]},
-            digest=digest,
-        )
+        url = _dataset_url(ckan, meta["name"])
+        # The data package copies the schemas of the datasets its foreign keys point to: written again
+        # when one of those changed.
+        refreshed = _refresh_datapackage(ckan, existing, mart, meta, parquet, facts, url, data_dir)
+        status = "updated" if refreshed else "unchanged"
+        log(f"publish: {meta['name']}: {status}")
+        resources = {r.get("ntm_kind", r["name"]): r["id"] for r in existing["resources"]}
+        return PublishedDataset(mart, meta["name"], url, status, rows, resources, digest=digest)
     package = {**fields, "owner_org": _owner(ckan, facts.departments)}
     dataset, status = _create_or_patch(ckan, package, existing)
     result = PublishedDataset(mart, meta["name"], _dataset_url(ckan, meta["name"]), status, rows, digest=digest)
@@ -144,11 +144,16 @@ def _create_or_patch(ckan, package: dict, existing: dict | None) -> tuple[dict, 
 # Each kind of resource a dataset has: (format, name shown on the portal, its English name).
 RESOURCES = {
     "csv": ("CSV", "Dữ liệu (CSV, UTF-8)", "Data (CSV, UTF-8)"),
+    "xlsx": ("XLSX", "Dữ liệu (Excel, XLSX)", "Data (Excel, XLSX)"),
     "parquet": ("Parquet", "Dữ liệu (Parquet)", "Data (Parquet)"),
     "validation": ("JSON", "Báo cáo kiểm định dữ liệu", "Validation report"),
     "datapackage": ("JSON", "Mô tả gói dữ liệu (datapackage.json)", "Data package descriptor (datapackage.json)"),
     "geojson": ("GeoJSON", "Bản đồ (GeoJSON)", "Map (GeoJSON)"),
 }
+# What a resource's page says of it (both languages), where there is something to say.
+DESCRIPTIONS = {"csv": CSV_DESCRIPTION, "xlsx": spreadsheet.DESCRIPTION}
+# The files every published dataset has (the validation report, when there is one, besides).
+FILES = {"csv", "xlsx", "parquet", "datapackage"}
 
 
 def _resources(
@@ -163,8 +168,8 @@ def _resources(
     facts: MartFacts,
     url: str,
 ) -> tuple[dict[str, str], str]:
-    """The CSV and its DataStore table, the Parquet file, the validation report, the data package;
-    and how the table was loaded."""
+    """The CSV and its DataStore table, the XLSX workbook, the Parquet file, the validation report,
+    the data package; and how the table was loaded."""
     columns, mart_meta = column_docs(mart, data_dir)
     primary_key = mart_meta.get("primary_key") or []
     had = {r.get("ntm_kind"): r for r in dataset.get("resources", []) if r.get("ntm_kind")}
@@ -184,37 +189,74 @@ def _resources(
     ckan.action.resource_create_default_resource_views(
         resource=ckan.action.resource_show(id=csv_res["id"]), create_datastore_views=True
     )
+    xlsx = spreadsheet.write_xlsx(parquet, csv_path.with_suffix(".xlsx"), columns, primary_key)
+    xlsx_res = _upload(ckan, dataset["id"], had, xlsx, "xlsx")
     parquet_res = _upload(ckan, dataset["id"], had, parquet, "parquet")
-    ids = {"csv": csv_res["id"], "parquet": parquet_res["id"]}
+    ids = {"csv": csv_res["id"], "xlsx": xlsx_res["id"], "parquet": parquet_res["id"]}
     if validation_report and validation_report.exists():
         ids["validation"] = _upload(ckan, dataset["id"], had, validation_report, "validation")["id"]
-    descriptor = write_datapackage(
-        csv_path.parent / "datapackage.json",
+    urls = {"csv": csv_res["url"], "parquet": parquet_res["url"]}
+    package = _datapackage(ckan, mart, meta, dataset["version"], parquet, facts, url, urls, data_dir)
+    ids["datapackage"] = _upload_datapackage(ckan, dataset["id"], had, package, csv_path.parent)["id"]
+    return ids, table_load
+
+
+def _datapackage(
+    ckan, mart: str, meta: dict, version: str, parquet: Path, facts: MartFacts, url: str, urls: dict, data_dir: Path
+) -> dict:
+    """The dataset's data package, its files at the portal's `urls` (csv, parquet), with the resources
+    of the public datasets its foreign keys point to."""
+    columns, mart_meta = column_docs(mart, data_dir)
+    relations = datapackage.mart_relationships(mart, data_dir)
+    names = {m: dataset_prefix() + d["name"] for m, d in portal_yaml("datasets.yaml").items()}
+    return datapackage.descriptor(
+        mart=mart,
         name=meta["name"],
         title=meta["title"],
         description=f"{meta['notes']}\n\n{meta['notes_en']}",
-        version=dataset["version"],
+        version=version,
         parquet=parquet,
         columns=columns,
-        primary_key=primary_key,
-        csv_url=csv_res["url"],
-        parquet_url=parquet_res["url"],
+        primary_key=mart_meta.get("primary_key") or [],
+        csv_url=urls["csv"],
+        parquet_url=urls["parquet"],
         departments=facts.departments,
         dataset_url=url,
+        relations=relations,
+        references=datapackage.published_references(ckan, mart, relations, names),
     )
-    ids["datapackage"] = _upload(ckan, dataset["id"], had, descriptor, "datapackage")["id"]
-    return ids, table_load
+
+
+def _upload_datapackage(ckan, package_id: str, had: dict[str, dict], package: dict, folder: Path) -> dict:
+    """Upload the data package with its digest (`ntm_digest`), which the next publish compares."""
+    path = datapackage.write_datapackage(folder / "datapackage.json", package)
+    return _upload(ckan, package_id, had, path, "datapackage", ntm_digest=datapackage.digest(package))
+
+
+def _refresh_datapackage(
+    ckan, existing: dict, mart: str, meta: dict, parquet: Path, facts: MartFacts, url: str, data_dir: Path
+) -> bool:
+    """Upload the data package of a dataset otherwise unchanged when it is not the one published
+    (a dataset its foreign keys point to changed its schema); whether it did."""
+    had = {r["ntm_kind"]: r for r in existing["resources"] if r.get("ntm_kind")}
+    urls = {kind: had[kind]["url"] for kind in ("csv", "parquet")}
+    package = _datapackage(ckan, mart, meta, existing["version"], parquet, facts, url, urls, data_dir)
+    if had["datapackage"].get("ntm_digest") == datapackage.digest(package):
+        return False
+    _upload_datapackage(ckan, existing["id"], had, package, data_dir / "publish" / mart)
+    return True
 
 
 def _dataset_url(ckan, name: str) -> str:
     return f"{ckan.address.rstrip('/')}/dataset/{name}"
 
 
-def _upload(ckan, package_id: str, had: dict[str, dict], path: Path, kind: str) -> dict:
+def _upload(ckan, package_id: str, had: dict[str, dict], path: Path, kind: str, **extra: str) -> dict:
     """Upload a file as the dataset's resource of this kind, replacing the one it had."""
     fmt, name, name_en = RESOURCES[kind]
     with open(path, "rb") as f:
         fields = {"name": name, "name_en": name_en, "format": fmt, "ntm_kind": kind, "upload": (path.name, f)}
+        fields.update({"description": DESCRIPTIONS[kind]} if kind in DESCRIPTIONS else {}, **extra)
         if kind in had:
             return ckan.action.resource_patch(id=had[kind]["id"], **fields)
         return ckan.action.resource_create(package_id=package_id, **fields)
@@ -258,11 +300,15 @@ def publish_marts(
 
 
 def publish_rules(mart: str) -> list[Path]:
-    """What a published dataset is made from besides its rows: the portal metadata, the mart's dbt
-    YAML (data dictionary) and the publishing code itself."""
+    """What a published dataset is made from besides its rows: the portal metadata (its organization's
+    from the department registry), the mart's dbt YAML (data dictionary) and the publishing code itself."""
     here = Path(__file__).resolve().parent
     schema = REPO_ROOT / "portal" / "schemas" / "ntm_dataset.yaml"
-    return [*sorted(here.glob("*.py")), *sorted(here.glob("*.yaml")), DBT_MARTS / f"{mart}.yml", schema]
+    metadata = [*sorted(here.glob("*.yaml")), *registry_files()]
+    # The data package copies the published schema of each mart the mart's foreign keys point to.
+    model = DBT_MARTS / f"{mart}.yml"
+    referenced = [DBT_MARTS / f"{m}.yml" for m in datapackage.referenced_marts(model) if m != mart]
+    return [*sorted(here.glob("*.py")), *metadata, model, *(m for m in referenced if m.exists()), schema]
 
 
 def _still_shown(ckan, versions: _PortalVersions, record: dict, fingerprint: dict, name: str) -> bool:

@@ -19,6 +19,7 @@ from ntm.transform import transform
 
 EXAMPLE = REPO / "tests" / "fixtures" / "assessment_example"
 DEPARTMENT = "vp-ntm-dong-thap"
+NATIONAL_OFFICE = "vp-ntm-trung-uong"  # the one sender of a criteria catalogue (its contract's `senders`)
 FILES = {
     "criteria_catalogue": "VIDU_DanhMuc_TieuChi.csv",
     "commune_groups": "VIDU_NhomXa_2023.csv",
@@ -33,7 +34,7 @@ def example_build(tmp_path_factory):
     root = tmp_path_factory.mktemp("assessment")
     dropzone, data_dir = root / "dropzone", root / "data"
     for dataset, name in FILES.items():
-        drop(dropzone, DEPARTMENT, dataset, EXAMPLE / name)
+        drop(dropzone, NATIONAL_OFFICE if dataset == "criteria_catalogue" else DEPARTMENT, dataset, EXAMPLE / name)
     drop(dropzone, "so-khcn-dong-thap", "digital_infrastructure", BROADBAND)
     ingested = ingest_dropzone(dropzone, data_dir, "run-assessment")
     assert {f.status for f in ingested.files} == {"landed"}, [(f.file_name, f.reason) for f in ingested.files]

@@ -48,7 +48,9 @@ def test_check_prints_the_report_ingest_writes_and_lands_nothing(tmp_path, dropz
     [outcome] = ingest_dropzone(dropzone, tmp_path / "data", "r1").files
     written = dropzone / "so-khcn-son-la" / "_reports" / "digital_infrastructure" / "bieu.csv.report.json"
     assert outcome.status == "partly_landed"
-    assert json.loads(checked.stdout) == json.loads(written.read_text(encoding="utf-8"))
+    verdict, report = json.loads(checked.stdout), json.loads(written.read_text(encoding="utf-8"))
+    assert {k: v for k, v in verdict.items() if k in report} == report  # the report's object, and the fate
+    assert (verdict["verdict"], verdict["rows_landed"], verdict["rows_held_back"]) == ("partly_landed", 1, 2)
     text = _check(bad, data_dir)
     assert text.returncode == 1 and text.stdout.startswith("partly_landed: so-khcn-son-la/digital_infrastructure/")
     assert "[row 3, column fixed_broadband_household_pct] '146,5'" in text.stdout and "row 4" in text.stdout

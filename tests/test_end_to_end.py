@@ -55,13 +55,13 @@ def test_samples_reach_the_portal_with_their_values(ckan, dropzone, data_dir, pr
     assert package["source_departments"] == "so-khcn-dong-thap, so-khcn-son-la"
     assert package["temporal_coverage"] == "2023–2023"
     assert package["frequency"].endswith("/frequency/ANNUAL")  # fields of the declared schema
-    assert {r["ntm_kind"] for r in package["resources"]} == {"csv", "parquet", "validation", "datapackage"}
+    assert {r["ntm_kind"] for r in package["resources"]} == {"csv", "xlsx", "parquet", "validation", "datapackage"}
     # A Frictionless data package describes the files with their schema, for harvesters and tools.
     resources = {r["ntm_kind"]: r for r in package["resources"]}
     with urllib.request.urlopen(resources["datapackage"]["url"]) as resp:
         datapackage = json.loads(resp.read())
     assert datapackage["name"] == published.name and datapackage["licenses"][0]["name"] == "CC-BY-4.0"
-    [csv_desc, parquet_desc] = datapackage["resources"]
+    csv_desc, parquet_desc, *_ = datapackage["resources"]  # then the datasets its foreign keys point to
     assert csv_desc["path"] == resources["csv"]["url"] and parquet_desc["path"] == resources["parquet"]["url"]
     fields = {f["name"]: f for f in csv_desc["schema"]["fields"]}
     assert fields["year"]["type"] == "integer" and fields["fixed_broadband_household_pct"]["type"] == "number"

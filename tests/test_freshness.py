@@ -17,7 +17,8 @@ SEEDS = REPO / "dbt_project" / "seeds" / "program"
 
 
 def test_a_yearly_file_grows_due_overdue_then_delinquent_and_the_late_get_reminders(dropzone, data_dir, capsys):
-    drop(dropzone, "so-khcn-son-la", "digital_infrastructure", sample("so-khcn-son-la", "digital_infrastructure"))
+    # The communes' People's Committees are expected to send one dataset, yearly (ingest/departments.yaml).
+    drop(dropzone, "ubnd-xa-dong-thap", "satisfaction_surveys", sample("ubnd-xa-dong-thap", "satisfaction_surveys"))
     ingest_dropzone(dropzone, data_dir, "r1")
     received = duckdb.sql(f"select max(received_at)::date from '{data_dir}/ledger.parquet'").fetchone()[0]
     thresholds = {r["frequency"]: r for r in csv.DictReader(open(SEEDS / "freshness_thresholds.csv"))}
@@ -34,7 +35,7 @@ def test_a_yearly_file_grows_due_overdue_then_delinquent_and_the_late_get_remind
         rows = json.loads(capsys.readouterr().out.split("\n  reminder:")[0])
         return {(r["department"], r["dataset"]): r for r in rows}
 
-    key = ("so-khcn-son-la", "digital_infrastructure")
+    key = ("ubnd-xa-dong-thap", "satisfaction_surveys")
     assert status_after(100)[key]["status"] == "fresh"
     assert status_after(400)[key]["status"] == "due"  # HDX: due from 365 days, overdue from 425
     assert status_after(430)[key]["status"] == "overdue"
@@ -43,15 +44,15 @@ def test_a_yearly_file_grows_due_overdue_then_delinquent_and_the_late_get_remind
     # A dataset the program expects and never received is delinquent, and says so.
     never = late[("vp-ntm-tay-ninh", "commune_criteria")]
     assert never["status"] == "delinquent" and never["never_received"] and never["age_days"] is None
-    reminder = list(csv.DictReader(open(data_dir / "reminders" / "so-khcn-son-la.csv", encoding="utf-8-sig")))
+    reminder = list(csv.DictReader(open(data_dir / "reminders" / "ubnd-xa-dong-thap.csv", encoding="utf-8-sig")))
     assert [(r["dataset"], r["status"], r["age_days"]) for r in reminder] == [
-        ("digital_infrastructure", "delinquent", "460")
+        ("satisfaction_surveys", "delinquent", "460")
     ]
-    page = (data_dir / "reminders" / "so-khcn-son-la.html").read_text(encoding="utf-8")
-    assert "quá hạn lâu / delinquent" in page and "digital_infrastructure" in page
+    page = (data_dir / "reminders" / "ubnd-xa-dong-thap.html").read_text(encoding="utf-8")
+    assert "quá hạn lâu / delinquent" in page and "satisfaction_surveys" in page
     # The next day it is judged on, a department that caught up has no reminder left.
     status_after(100)
-    assert not (data_dir / "reminders" / "so-khcn-son-la.csv").exists()
+    assert not (data_dir / "reminders" / "ubnd-xa-dong-thap.csv").exists()
 
 
 def test_the_last_received_time_is_utc_whatever_the_machines_zone(sample_build, tmp_path):

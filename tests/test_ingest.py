@@ -220,3 +220,12 @@ def test_backfill_from_the_command_line(dropzone, data_dir, capsys):
     assert code == 0 and "landed" in capsys.readouterr().out
     statuses = sorted(r[0] for r in duckdb.sql(f"select status from '{data_dir}/ledger.parquet'").fetchall())
     assert statuses == ["landed", "reprocessed"]
+
+
+def test_every_stored_contract_column_is_described_in_both_languages_and_nothing_else():
+    # A comma inside an unquoted YAML flow mapping splits a description into stray keys.
+    from ingest.contract import all_contracts
+
+    for contract in all_contracts().values():
+        for column in contract.stored_columns:
+            assert set(column.description) == {"vi", "en"}, (contract.id, column.name, list(column.description))

@@ -358,3 +358,26 @@ def test_a_report_lists_at_most_a_thousand_problems_then_counts_them_on_both_pat
         ("fixed_broadband_household_pct", 1500),
         ("free_wifi_points", 500),
     ]
+
+
+def test_cells_sql_cannot_read_are_read_by_the_row_paths_parser_on_both_paths(tmp_path, monkeypatch):
+    # Full-width digits, thin and narrow no-break spaces, a full-width minus: the row path's parser
+    # reads them (values.digits_form); the bulk path hands SQL's misses to that same parser.
+    lines = [
+        "Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%);Số điểm wifi công cộng miễn phí",
+        "０３６６４;Xã Chiềng Xôm;２０２３;４６,３２;1\u20092",
+        "03658;Xã Chiềng Cọ;2023;70\u202f;\uff0d",
+        "03661;Xã Chiềng Đen;2023;46,32;abc",
+    ]
+    results = _both_paths(
+        tmp_path, monkeypatch, "so-khcn-son-la", "digital_infrastructure", content="\n".join(lines).encode()
+    )
+    assert results["bulk"] == results["rows"]
+    assert results["rows"][:3] == ("partly_landed", 2, 1)
+    for kind in ("rows", "bulk"):
+        landed = duckdb.sql(
+            "select unit_code, year, fixed_broadband_household_pct, free_wifi_points from read_parquet("
+            f"'{tmp_path / kind / 'data'}/bronze/digital_infrastructure/*.parquet', union_by_name=true) "
+            "order by _row_number"
+        ).fetchall()
+        assert landed == [("03664", 2023, 46.32, 12), ("03658", 2023, 70.0, None)]

@@ -200,8 +200,10 @@ def test_a_drop_zone_of_every_hostile_file_beside_the_samples_is_read_whole_and_
 
 @pytest.mark.portal
 def test_one_files_whole_life_from_drop_zone_to_datastore(ckan, dropzone, data_dir, prefix):
-    """Landed; dropped again (unchanged); corrected (supersedes); backfilled; each time transformed,
-    validated and published, with the ledger, the mart and the portal's DataStore checked."""
+    """Landed; dropped again (unchanged); a second office's file for the same period (both count);
+    corrected (supersedes the first file, not the second office's); backfilled; each time
+    transformed, validated and published, with the ledger, the mart and the portal's DataStore
+    checked."""
     from datetime import datetime, timedelta
 
     from ntm import pipeline
@@ -241,7 +243,27 @@ def test_one_files_whole_life_from_drop_zone_to_datastore(ckan, dropzone, data_d
     assert ledger() == [("2023.csv", "landed")]
     assert build_and_publish()[:2] == ("unchanged", built)
 
-    # 3. Corrected: a new file for the same period supersedes the first.
+    # 3. A second office of the same department, same year: its commune lands beside the first file's rows.
+    drop(
+        dropzone,
+        "so-khcn-dong-thap",
+        "digital_infrastructure",
+        name="2023-xa.csv",
+        content=(DI_HEADER + 'Xã Gáo Giồng,30079,2023,"78,4","89,75"\n').encode(),
+    )
+    assert sorted((f.file_name, f.status) for f in pipeline.ingest(dropzone, data_dir).files) == [
+        ("2023-xa.csv", "landed"),
+        ("2023.csv", "unchanged"),
+    ]
+    assert ledger() == [("2023.csv", "landed"), ("2023-xa.csv", "landed")]
+    status, built, _ = build_and_publish()
+    assert status == "updated" and built == [
+        ("commune", "30076", 70.5),
+        ("commune", "30079", 78.4),
+        ("province", "87", 83.66),
+    ]
+
+    # 4. Corrected: a new file repeating every row of the first supersedes it; the second office's stays.
     drop(
         dropzone,
         "so-khcn-dong-thap",
@@ -251,19 +273,30 @@ def test_one_files_whole_life_from_drop_zone_to_datastore(ckan, dropzone, data_d
     )
     assert sorted((f.file_name, f.status) for f in pipeline.ingest(dropzone, data_dir).files) == [
         ("2023-sua.csv", "landed"),
+        ("2023-xa.csv", "unchanged"),
         ("2023.csv", "unchanged"),
     ]
-    assert ledger() == [("2023.csv", "superseded"), ("2023-sua.csv", "landed")]
+    assert ledger() == [("2023.csv", "superseded"), ("2023-xa.csv", "landed"), ("2023-sua.csv", "landed")]
     status, built, _ = build_and_publish()
-    assert status == "updated" and built == [("commune", "30076", 71.25), ("province", "87", 83.66)]
+    assert status == "updated" and built == [
+        ("commune", "30076", 71.25),
+        ("commune", "30079", 78.4),
+        ("province", "87", 83.66),
+    ]
 
-    # 4. Backfilled: both files are read again from their kept bytes; the correction still wins, and
-    # the ledger's new status (reprocessed) does not stop the build.
+    # 5. Backfilled: the files that count are read again from their kept bytes; the correction still
+    # wins, the second office's row stays, and the ledger's new status (reprocessed) does not stop the build.
     now = datetime.now(UTC)
     backfilled = pipeline.backfill(now - timedelta(days=1), now + timedelta(days=1), dropzone, data_dir)
-    assert sorted(f.status for f in backfilled.files) == ["landed"]
+    assert sorted(f.status for f in backfilled.files) == ["landed", "landed"]
     assert sorted(ledger()) == sorted(
-        [("2023-sua.csv", "reprocessed"), ("2023-sua.csv", "landed"), ("2023.csv", "superseded")]
+        [
+            ("2023-sua.csv", "reprocessed"),
+            ("2023-sua.csv", "landed"),
+            ("2023-xa.csv", "reprocessed"),
+            ("2023-xa.csv", "landed"),
+            ("2023.csv", "superseded"),
+        ]
     )
     assert build_and_publish()[:2] == ("unchanged", built)
 

@@ -57,6 +57,6 @@ def test_dataset_metadata_follows_the_declared_schema(ckan, marts_copy, prefix):
     ):
         assert package[field], field
     assert package["ntm_mart"] == "fact_cooperatives" and package["source_departments"] == "so-nnmt-dong-thap"
-    assert {r["ntm_kind"] for r in package["resources"]} == {"csv", "parquet", "datapackage"}
+    assert {r["ntm_kind"] for r in package["resources"]} == {"csv", "xlsx", "parquet", "datapackage"}
     page = _get(f"{ckan.address}/dataset/{published.name}")
     assert "Đơn vị cung cấp số liệu" in page and "Phạm vi thời gian" in page  # the schema's labels

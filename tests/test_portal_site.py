@@ -16,6 +16,7 @@ from html import unescape
 import pytest
 from helpers import REPO, chromium
 
+from ntm_core.departments import expected_updates
 from publish.run import PublishResult, publish_map_files, publish_marts
 
 pytestmark = pytest.mark.portal
@@ -101,13 +102,19 @@ def test_dataset_and_department_pages_say_how_fresh_the_files_behind_them_are(ck
     import duckdb
 
     _, data_dir = sample_build
-    expected = duckdb.sql(
+    every = duckdb.sql(
         f"select department, status, status_vi, status_en from '{data_dir}/marts/fact_dataset_freshness.parquet' "
         "where dataset = 'digital_infrastructure'"
     ).fetchall()
-    assert {d for d, *_ in expected} == {"so-khcn-dong-thap", "so-khcn-son-la"}
+    # the mart has every department the registry expects it of: the science department of each of the 34
+    # provinces; the dataset's page, the departments whose files it is built from
+    registry = expected_updates()
+    assert {d for d, *_ in every} == {r["department"] for r in registry if r["dataset"] == "digital_infrastructure"}
     package = ckan.action.package_show(id=site["fact_digital_infrastructure"])
     assert package["source_datasets"] == "digital_infrastructure"  # from dbt's lineage
+    sources = {d.strip() for d in package["source_departments"].split(",")}
+    expected = [row for row in every if row[0] in sources]
+    assert {d for d, *_ in expected} == {"so-khcn-dong-thap", "so-khcn-son-la"}
     english = freshness_rows(page(ckan, f"/en/dataset/{site['fact_digital_infrastructure']}"))
     vietnamese = freshness_rows(page(ckan, f"/dataset/{site['fact_digital_infrastructure']}"))
     assert english == {d: (status, words_en) for d, status, _, words_en in expected}
@@ -117,7 +124,8 @@ def test_dataset_and_department_pages_say_how_fresh_the_files_behind_them_are(ck
     expected_datasets = duckdb.sql(
         f"select dataset from '{data_dir}/marts/fact_dataset_freshness.parquet' where department = 'so-khcn-dong-thap'"
     ).fetchall()
-    assert len(re.findall(r'<tr class="ntm-freshness-', department)) == len(expected_datasets) == 2
+    in_registry = [r for r in registry if r["department"] == "so-khcn-dong-thap"]
+    assert len(re.findall(r'<tr class="ntm-freshness-', department)) == len(expected_datasets) == len(in_registry) == 3
     # The menu leads to the map, the places and the submission page.
     for link in ("/en/map", "/en/places", "/en/submit"):
         assert f'href="{link}"' in department

@@ -74,7 +74,7 @@ def test_a_publish_killed_midway_completes_on_the_next_run_without_duplicates(ck
     expected_rows = {m: pq.ParquetFile(p).metadata.num_rows for m, p in marts.items()}
     assert len(state) == len(MARTS)
     for d in result.datasets:
-        assert state[d.name] == (False, ["csv", "datapackage", "parquet", "validation"], expected_rows[d.mart])
+        assert state[d.name] == (False, ["csv", "datapackage", "parquet", "validation", "xlsx"], expected_rows[d.mart])
     again = pipeline.publish(marts_copy, marts=MARTS)
     assert {d.status for d in again.datasets} == {"unchanged"}
     assert _portal_state(ckan, prefix) == state
@@ -98,4 +98,6 @@ def test_a_portal_outage_fails_the_run_clearly_and_the_next_run_publishes(ckan, 
     assert "token" not in message.lower()
     [published] = pipeline.publish(marts_copy, marts=["fact_cooperatives"]).datasets
     assert published.status == "created"
-    assert _portal_state(ckan, prefix) == {published.name: (False, ["csv", "datapackage", "parquet", "validation"], 5)}
+    assert _portal_state(ckan, prefix) == {
+        published.name: (False, ["csv", "datapackage", "parquet", "validation", "xlsx"], 5)
+    }

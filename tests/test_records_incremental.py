@@ -104,20 +104,22 @@ def first_quarter(months: tuple[str, ...]) -> bytes:
 
 
 def test_a_month_dropped_by_a_correction_leaves_every_table(dropzone, data_dir):
-    # A quarter's file, then its correction (same period 2024-01..2024-03) without February: the
-    # correction supersedes the first file, so February has no current rows left anywhere.
+    # A quarter's file, then its correction: February's applications were received in March after
+    # all. The correction repeats every application id, so it supersedes the first file whole, and
+    # February has no current rows left anywhere.
     drop(dropzone, *DEPT, name="HoSo_Quy1_2024.csv", content=first_quarter(("01", "02", "03")))
     build(dropzone, data_dir, "r1")
     lake = data_dir / "lake" / "public_service_records"
     assert records(data_dir)[1] == {"2024-01": (4, 4), "2024-02": (4, 4), "2024-03": (4, 4)}
     assert (lake / "period=2024-02").exists()
 
-    drop(dropzone, *DEPT, name="HoSo_Quy1_2024_sua.csv", content=first_quarter(("01", "03")))
+    redated = first_quarter(("01", "02", "03")).replace(b"/02/2024", b"/03/2024")
+    drop(dropzone, *DEPT, name="HoSo_Quy1_2024_sua.csv", content=redated)
     build(dropzone, data_dir, "r2")
     months, monthly = records(data_dir)
     assert sorted(months) == ["2024-01", "2024-03"] and set(monthly) == {"2024-01", "2024-03"}
     assert not (lake / "period=2024-02").exists()
-    assert duckdb.sql(f"select count(*) from read_parquet('{lake}/*/*.parquet')").fetchone()[0] == 8
+    assert duckdb.sql(f"select count(*) from read_parquet('{lake}/*/*.parquet')").fetchone()[0] == 12
     fact = duckdb.sql(
         f"select period from '{data_dir}/marts/fact_online_public_services.parquet' where source = 'records' order by 1"
     ).fetchall()

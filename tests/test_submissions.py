@@ -12,7 +12,7 @@ import requests
 from helpers import sample
 
 from ntm import pipeline
-from publish.metadata import portal_yaml
+from ntm_core.departments import organization
 from publish.run import ensure_organization
 
 pytestmark = pytest.mark.portal
@@ -24,7 +24,7 @@ def members(ckan):
     """Two accounts, each an editor of one department's organization, with an API token each."""
     made = {}
     for department in (A, B):
-        ensure_organization(ckan, department, portal_yaml("organizations.yaml")["departments"][department])
+        ensure_organization(ckan, department, organization(department))
         name = f"t{uuid.uuid4().hex[:8]}"
         user = ckan.action.user_create(name=name, email=f"{name}@localhost", password=uuid.uuid4().hex)
         ckan.action.member_create(id=department, object=user["id"], object_type="user", capacity="editor")
@@ -55,7 +55,9 @@ def test_a_member_submits_for_their_department_only_and_the_file_lands(ckan, mem
     answer = submit(ckan, members[A]["token"], A, "digital_infrastructure", good)
     assert answer.status_code == 200, answer.text
     result = answer.json()["result"]
-    assert result["verdict"] == "lands" and result["report"] is None  # the pipeline's own check, at once
+    # The pipeline's own check, at once: it lands whole, every column read, nothing to fix.
+    assert result["verdict"] == "lands" and result["report"]["verdict"] == "landed"
+    assert result["report"]["problems"] == [] and result["report"]["columns"]["not_recognised"] == []
 
     # A bad file: the verdict says what to fix, row by row, and the report stays on the submission.
     bad = tmp_path / "HaTangSo_2023.csv"
@@ -89,6 +91,6 @@ def test_a_member_submits_for_their_department_only_and_the_file_lands(ckan, mem
 
 def test_correcting_an_organization_keeps_its_members(ckan, members):
     ensure_organization(ckan, A, {"title": "Tên tạm / a temporary title"})  # a title to correct
-    ensure_organization(ckan, A, portal_yaml("organizations.yaml")["departments"][A])
+    ensure_organization(ckan, A, organization(A))
     users = ckan.action.organization_show(id=A, include_users=True)["users"]
     assert members[A]["name"] in {u["name"] for u in users if u["capacity"] == "editor"}

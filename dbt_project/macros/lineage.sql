@@ -7,17 +7,25 @@
         _ingested_at as ingested_at
 {%- endmacro %}
 
-{# Rows of the files that are current (not superseded), one per key: when two current files
-   carry the same key, the later one wins. #}
+{# Of the rows of one key, the one that counts comes first: the row of the file received last (the
+   ledger's received_at: a backfill's reading keeps its file's place in time, so it never displaces
+   a correction received after it), then of the later reading, then the first row. The ledger
+   counts each file's current rows (rows_current) in this same order: ingest.store.Ledger. #}
+{% macro latest_first(rows='rows', ledger='ledger') -%}
+    {{ ledger }}.received_at desc, {{ rows }}.ingested_at desc, {{ rows }}.source_row_number
+{%- endmacro %}
+
+{# The current rows, one per key: of the rows of the current files that share a key, the one that
+   comes first (latest_first). A later file replaces an earlier file's rows key by key; the earlier
+   file's other rows still count. `keys` are the contract's keys, the unit as resolved at ingest
+   (unit_key) for its unit code: ingest.store.current_key, which tests hold to these. #}
 {% macro current_rows(staging_model, dataset, keys) %}
     select rows.*
     from {{ ref(staging_model) }} as rows
     inner join {{ ref('stg_lakehouse__ledger') }} as ledger
         on ledger.source_sha256 = rows.source_sha256 and ledger.department = rows.department
     where ledger.dataset = '{{ dataset }}' and ledger.is_current
-    qualify row_number() over (
-        partition by {{ keys | join(', ') }} order by rows.ingested_at desc, rows.source_row_number
-    ) = 1
+    qualify row_number() over (partition by {{ keys | join(', ') }} order by {{ latest_first() }}) = 1
 {% endmacro %}
 
 {# The official unit every bronze row was resolved to at ingest; the key is unambiguous across lists. #}

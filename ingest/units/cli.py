@@ -11,13 +11,15 @@ from ntm_core.units import reference as ref
 from ntm_core.units.resolver import resolve
 
 SEEDS_DIR = DBT_SEEDS / "admin_units"
-OUTPUT_COLUMNS = ["unit_code", "list_version", "unit_name", "status", "candidates", "reason"]
+OUTPUT_COLUMNS = ["unit_code", "list_version", "unit_level", "unit_name", "hamlet", "status", "candidates", "reason"]
 
 
 def resolve_csv(source: Path, target: Path) -> dict[str, int]:
     """Read columns name[, parent, grandparent, code, date]; write them back with the resolution.
 
-    Streams row by row, so the file may be as large as it likes."""
+    A unit may be at any level (the code's width or the name's type word says which); a hamlet
+    written before its commune resolves to the commune, the hamlet in its own column. Streams row by
+    row, so the file may be as large as it likes."""
     counts = {"matched": 0, "ambiguous": 0, "not_found": 0}
     with (
         open(source, encoding="utf-8-sig", newline="") as src,
@@ -35,6 +37,7 @@ def resolve_csv(source: Path, target: Path) -> dict[str, int]:
                 row.get("grandparent") or None,
                 row.get("code") or None,
                 row.get("date") or None,
+                level=None,
             )
             counts[got.status] += 1
             writer.writerow(
@@ -42,7 +45,9 @@ def resolve_csv(source: Path, target: Path) -> dict[str, int]:
                     **row,
                     "unit_code": got.unit_code or "",
                     "list_version": got.list_version or "",
+                    "unit_level": got.level or "",
                     "unit_name": got.unit.name if got.unit else "",
+                    "hamlet": got.hamlet or "",
                     "status": got.status,
                     "candidates": "; ".join(f"{c.code} {c.path} ({c.list_version})" for c in got.candidates),
                     "reason": got.reason or "",
@@ -111,8 +116,10 @@ def main(args) -> int:
         return 0 if counts["matched"] == sum(counts.values()) else 1
     if args.units_command == "export-seeds":
         from ingest.store import write_status_seed
+        from ntm_core.departments import write_expected_updates_seed
 
-        for path in [*export_seeds(), write_status_seed()]:  # the ledger's statuses ride along
+        # the ledger's statuses and the freshness expectations of the department registry ride along
+        for path in [*export_seeds(), write_status_seed(), write_expected_updates_seed()]:
             print(path)
         print(", ".join(f"{k}: {v}" for k, v in ref.crosswalk_checks().items()))
         return 0

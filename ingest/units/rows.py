@@ -8,22 +8,7 @@ from typing import Any
 
 from ingest.problems import Issue
 from ntm_core.departments import province_of
-from ntm_core.units.names import interpretations
 from ntm_core.units.resolver import Resolution, resolve
-
-LEVEL_BY_CODE_WIDTH = {2: "province", 3: "district", 5: "commune"}
-CODE_WIDTH = {level: width for width, level in LEVEL_BY_CODE_WIDTH.items()}
-LEVEL_BY_TYPE = {
-    "Tỉnh": ["province"],
-    "Thành phố": ["province", "district"],
-    "Huyện": ["district"],
-    "Quận": ["district"],
-    "Thị xã": ["district"],
-    "Xã": ["commune"],
-    "Phường": ["commune"],
-    "Thị trấn": ["commune"],
-    "Đặc khu": ["commune"],
-}
 
 
 def reference_date(record: dict[str, Any]) -> str | None:
@@ -41,49 +26,31 @@ def reference_date(record: dict[str, Any]) -> str | None:
     return None
 
 
-def _levels(record: dict[str, Any], allowed: tuple[str, ...]) -> list[str]:
-    """The levels a row's unit may be at, among those its contract accepts: the code's width and the
-    type word of the name ('Tỉnh', 'Xã') narrow them down."""
-    levels = list(allowed)
-    code = str(record.get("unit_code") or "")
-    if len(levels) > 1 and code.isdigit():
-        exact = LEVEL_BY_CODE_WIDTH.get(len(code))
-        levels = [exact] if exact in levels else [lvl for lvl in levels if CODE_WIDTH[lvl] > len(code)]
-    if len(levels) > 1 and record.get("unit_name"):
-        unit_type = interpretations(record["unit_name"])[0][0]
-        levels = [lvl for lvl in levels if lvl in LEVEL_BY_TYPE.get(unit_type, levels)]
+def _levels(record: dict[str, Any], allowed: tuple[str, ...]) -> tuple[str, ...]:
+    """The levels a row's unit may be at, among those its contract accepts; the resolver narrows them
+    down by the code's width and the type word of the name ('Tỉnh', 'Xã')."""
+    levels = tuple(allowed)
+    if record.get("_level") in levels:  # under a form's level row ('I. Cấp tỉnh')
+        levels = (record["_level"],)
     return levels
 
 
 def resolve_row(
     record: dict[str, Any], unit_levels: tuple[str, ...], province: str | None, list_version: str | None = None
 ) -> tuple[Resolution, str]:
-    """The unit of one row (name, code, district, date) within the department's province, trying the
-    levels the contract accepts. The row's date decides the unit list, unless `list_version` names it."""
-    answers = []
-    for level in _levels(record, unit_levels):
-        got = resolve(
-            record.get("unit_name"),
-            parent=record.get("district_name") or record.get("_group"),
-            code=record.get("unit_code"),
-            date=None if list_version else reference_date(record),
-            list_version=list_version,
-            level=level,
-            province=province,
-        )
-        answers.append((got, level))
-    if not answers:
-        return Resolution(
-            "not_found", reason=f"code {record.get('unit_code')} is not a code of a {' or '.join(unit_levels)}"
-        ), ""
-    matched = [(g, lvl) for g, lvl in answers if g.status == "matched"]
-    if len(matched) == 1 and not any(g.status == "ambiguous" for g, _ in answers):
-        return matched[0]
-    if len(matched) > 1:
-        return Resolution(
-            "ambiguous", candidates=[g.unit for g, _ in matched], reason="the name fits units of several levels"
-        ), ""
-    return max(answers, key=lambda a: (a[0].status == "ambiguous", len(a[0].candidates)))
+    """The unit of one row (name, code, district, date) within the department's province, at one of
+    the levels the contract accepts, and that level. The row's date decides the unit list, unless
+    `list_version` names it."""
+    got = resolve(
+        record.get("unit_name"),
+        parent=record.get("district_name") or record.get("_group"),
+        code=record.get("unit_code"),
+        date=None if list_version else reference_date(record),
+        list_version=list_version,
+        level=_levels(record, unit_levels),
+        province=province,
+    )
+    return got, got.level or ""
 
 
 def unit_issue(record: dict[str, Any], got: Resolution) -> Issue:
@@ -113,14 +80,17 @@ def unit_issue(record: dict[str, Any], got: Resolution) -> Issue:
 def resolve_records(
     records: list[dict[str, Any]], department: str, unit_levels: tuple[str, ...] = ("commune",)
 ) -> tuple[list[dict[str, Any]], list[Issue]]:
-    """Rows with `unit_code`, `unit_level` and `unit_list_version` set from the official lists, and
-    the issues of the rows that could not be resolved (with candidates)."""
+    """Rows with `unit_code`, `unit_level` and `unit_list_version` set from the official lists (and
+    `hamlet_name`, when the unit was written as a hamlet of its commune), and the issues of the rows
+    that could not be resolved (with candidates)."""
     province = province_of(department)
     kept, issues = [], []
     for record in records:
         got, level = resolve_row(record, unit_levels, province)
         if got.status == "matched":
             record.update(unit_code=got.unit.code, unit_level=level, unit_list_version=got.unit.list_version)
+            if got.hamlet and not record.get("hamlet_name"):  # 'Thôn A' written as the unit, under its commune
+                record["hamlet_name"] = got.hamlet
             kept.append(record)
             continue
         issues.append(unit_issue(record, got))

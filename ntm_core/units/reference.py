@@ -8,10 +8,14 @@ key carries the list version: `2024:commune:03664`.
 The crosswalk maps each 2024 commune (and the five island districts without communes) to its
 2025 successor(s), from the package's conversion tables, and checks them against the codes:
 where the two sources of evidence disagree the row is flagged for review, not silently fixed.
+
+`name_variants.csv` beside this file lists written forms of names the lists do not carry (a former
+name, `Thừa Thiên Huế`), each pointing at an official name that must be in the lists.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 import sqlite3
@@ -22,6 +26,7 @@ from pathlib import Path
 from ntm_core.units.names import nfc, plain_key
 
 OLD, NEW = "2024", "2025"
+VARIANTS = Path(__file__).with_name("name_variants.csv")
 REORGANISATION = dt.date(2025, 7, 1)
 VALIDITY = {OLD: (None, dt.date(2025, 6, 30)), NEW: (REORGANISATION, None)}
 
@@ -223,3 +228,20 @@ def crosswalk_checks() -> dict[str, int]:
         "rows_needing_review": sum(r.needs_review for r in rows),
         "split_parts": sum(r.relation == "split_part" for r in rows),
     }
+
+
+@lru_cache(maxsize=1)
+def name_variants() -> tuple[tuple[str, str], ...]:
+    """(written form, unit key) for each row of name_variants.csv, in every list that has its official
+    name at its level; a row whose official name is in no list is an error, not a silent miss."""
+    by_name: dict[tuple[str, str], list[str]] = {}
+    for unit in load_units():
+        by_name.setdefault((unit.level, unit.name), []).append(unit.key)
+    out = []
+    with open(VARIANTS, encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            keys = by_name.get((row["level"], nfc(row["official"])))
+            if not keys:
+                raise ValueError(f"{VARIANTS.name}: {row['official']} is not an official {row['level']} name")
+            out += [(nfc(row["written"]), key) for key in keys]
+    return tuple(out)

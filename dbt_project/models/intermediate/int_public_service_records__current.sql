@@ -1,10 +1,12 @@
--- The big table: current applications, one per application id, partitioned by the month received.
+-- The big table: current applications, one per application id (the row that comes first:
+-- latest_first, as in current_rows), partitioned by the month received.
 -- Incremental: a build reads again only the months that rows ingested since the last build fall
--- in (new files, corrections, backfill re-reads), and the months of rows whose file stopped
--- counting (superseded, re-read), and replaces those months, nothing else. The filter on
--- received_date comes before the window, so DuckDB skips the other months' row groups by their
--- statistics instead of rescanning history. A month left with no current file at all is emptied
--- by the post-hook. Written as Parquet, one folder per month
+-- in (new files, corrections, backfill re-reads), the months of built rows whose application id
+-- such a row repeats (a correction may move an application to another month), and the months of
+-- rows whose file stopped counting (superseded, re-read), and replaces those months, nothing else.
+-- The filter on received_date comes before the window, so DuckDB skips the other months' row
+-- groups by their statistics instead of rescanning history. A month left with no current file at
+-- all is emptied by the post-hook. Written as Parquet, one folder per month
 -- (data/lake/public_service_records/period=YYYY-MM/), only the months it rebuilt; `ntm transform`
 -- removes the folder of an emptied month.
 {{ config(
@@ -26,10 +28,19 @@ ledger as (
 ),
 
 {% if is_incremental() %}
-touched as (
-    select distinct {{ format_date('received_date', '%Y-%m') }} as period
+arrived as (
+    select record_id, received_date
     from {{ ref('stg_bronze__public_service_records') }}
     where ingested_at > coalesce((select max(loaded_through) from {{ this }}), cast('1970-01-01' as {{ type_instant() }}))
+),
+
+touched as (
+    select distinct {{ format_date('received_date', '%Y-%m') }} as period
+    from arrived
+    union
+    select distinct built.period
+    from {{ this }} as built
+    where built.record_id in (select record_id from arrived)
     union
     select distinct period
     from {{ this }} as built
@@ -51,7 +62,7 @@ current as (
     select rows.*
     from rows
     inner join ledger on ledger.source_sha256 = rows.source_sha256 and ledger.department = rows.department
-    qualify row_number() over (partition by rows.record_id order by rows.ingested_at desc, rows.source_row_number) = 1
+    qualify row_number() over (partition by rows.record_id order by {{ latest_first() }}) = 1
 )
 
 select

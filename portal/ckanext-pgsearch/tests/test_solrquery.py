@@ -57,6 +57,44 @@ def test_syntax_errors_are_reported():
         solrquery.parse("title:(unclosed")
 
 
+# What readers type that is no valid Solr query: each reads as its words (every one required).
+@pytest.mark.parametrize(
+    "query, words",
+    [
+        ('"', []),
+        ('a"b', ["a", "b"]),
+        ("(", []),
+        ("x AND", ["x"]),
+        ("NOT", []),
+        ("- -", []),
+        ("a\\", ["a"]),
+        ("title:(", ["title"]),
+        ('name:"x', ["name", "x"]),
+        ("*:", []),
+        ('"chiềng xôm', ["chiềng", "xôm"]),
+        ("(" * 500 + "xom" + ")" * 500, ["xom"]),  # nested beyond any sense
+        ("NOT " * 1000 + "xom", ["xom"]),
+        ("-" * 3000 + "xom", ["xom"]),
+    ],
+)
+def test_a_reader_query_that_is_no_solr_query_reads_as_its_words(query, words):
+    with pytest.raises(solrquery.QuerySyntaxError):
+        solrquery.parse(query)
+    node = solrquery.parse_user_query(query)
+    assert node.free_text == words
+    assert node.test(DOC) is all(w in DOC["_tokens"] for w in solrquery.tokens(" ".join(words)))
+
+
+def test_a_valid_query_reads_as_before():
+    assert solrquery.parse_user_query("xa chieng xom").free_text == ["xa", "chieng", "xom"]
+    assert solrquery.parse_user_query('+state:(draft OR deleted)').test(DOC) is False
+    assert solrquery.parse_user_query('"chieng xom"').test(DOC) is True
+
+
+def test_a_range_with_a_number_and_a_word_compares_text():
+    assert solrquery.parse("num_resources:[1 TO a]").test(DOC) is True  # "3" is between "1" and "a"
+
+
 def test_fold():
     assert solrquery.fold("Đồng Tháp") == "dong thap"
 

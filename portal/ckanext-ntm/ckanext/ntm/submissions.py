@@ -119,7 +119,7 @@ def _verdict(resource: dict, dataset: str, org: str) -> dict:
     from pathlib import Path
 
     with tempfile.TemporaryDirectory(prefix="ntm-submit-") as scratch:
-        named = Path(scratch) / (resource.get("name") or "submission")
+        named = Path(scratch) / (Path(resource.get("name") or "submission").name or "submission")
         shutil.copyfile(path, named)
         done = subprocess.run(
             [command, "check", str(named), "--dataset", dataset, "--department", org, "--json"],

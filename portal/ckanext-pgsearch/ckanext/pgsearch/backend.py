@@ -159,11 +159,17 @@ class PgSolr:
         return docs
 
     def search(self, q: str | None = None, **kw: Any) -> SearchResults:
-        q_node = solrquery.parse(q)
+        # q is what a reader typed: it always reads (solrquery.parse_user_query).
+        q_node = solrquery.parse_user_query(q)
         fq = kw.get("fq") or []
         if isinstance(fq, str):
             fq = [fq]
-        fq_nodes = [solrquery.parse(f) for f in fq if f and f.strip()]
+        try:
+            fq_nodes = [solrquery.parse(f) for f in fq if f and f.strip()]
+        except solrquery.QuerySyntaxError as err:
+            # A filter is built by CKAN or an API caller (`/dataset?tags=a"b` gives `tags:"a"b"`): answered
+            # as Solr answers one it cannot parse, an error CKAN reports (API 409, a message on the page).
+            raise _solr_error(f"pgsearch cannot read the filter: {err}") from None
 
         # Narrow in SQL only when q is plain free text; with fields, OR may widen it.
         sql_words = q_node.free_text if ":" not in (q or "") else None
@@ -195,6 +201,16 @@ class PgSolr:
                 ranked = ranked[:limit]
             out[field] = [x for vc in ranked for x in vc]
         return out
+
+
+def _solr_error(message: str) -> Exception:
+    """pysolr's SolrError, which CKAN turns into its SearchError; a ValueError where pysolr is not
+    installed (the query parser's own tests)."""
+    try:
+        from pysolr import SolrError
+    except ImportError:
+        return ValueError(message)
+    return SolrError(message)
 
 
 def _sorted(docs: list[dict], sort: str) -> list[dict]:

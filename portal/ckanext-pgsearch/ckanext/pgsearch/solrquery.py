@@ -86,10 +86,16 @@ class Node:
     free_text: list[str]
 
 
+# Brackets and signs nested deeper than this are refused as a syntax error, before Python's own
+# recursion limit would fail the request (`((((…x))))`, `NOT NOT … x`, `-----…x`).
+_MAX_DEPTH = 50
+
+
 class _Parser:
     def __init__(self, query: str):
         self.toks = _tokenize(query)
         self.i = 0
+        self.depth = 0
         self.free_text: list[str] = []
 
     def peek(self) -> tuple[str, str] | None:
@@ -138,6 +144,15 @@ class _Parser:
         return lambda doc: all(p(doc) for p in parts)
 
     def unary(self) -> Predicate:
+        self.depth += 1
+        try:
+            if self.depth > _MAX_DEPTH:
+                raise QuerySyntaxError(f"the query is nested more than {_MAX_DEPTH} deep")
+            return self._signed()
+        finally:
+            self.depth -= 1
+
+    def _signed(self) -> Predicate:
         tok = self.peek()
         if tok and tok[0] == "word" and tok[1] in ("NOT", "-", "+"):
             self.take()
@@ -221,6 +236,8 @@ class _Parser:
         close = self.take()[0]
         inclusive_low, inclusive_high = open_kind == "[", close == "]"
         low_v, high_v = _range_bound(low), _range_bound(high)
+        if {type(low_v), type(high_v)} == {float, str}:  # [1 TO b]: compared as text, as both bounds can be
+            low_v, high_v = low, high
 
         def test(doc: dict) -> bool:
             for value in _values(doc, field):
@@ -302,3 +319,26 @@ def parse(query: str | None) -> Node:
     parser = _Parser((query or "").strip())
     test = parser.parse()
     return Node(test=test, free_text=parser.free_text)
+
+
+# Solr's operators, which a reader who typed them meant as operators, not as words to find.
+_OPERATORS = {"AND", "OR", "NOT", "&&", "||"}
+
+
+def words(query: str | None) -> list[str]:
+    """The words of a text, its punctuation and Solr's operators left out (`a"b (x AND` → a, b, x)."""
+    text = unicodedata.normalize("NFC", query or "")
+    return re.findall(r"\w+", " ".join(part for part in text.split() if part not in _OPERATORS))
+
+
+def parse_user_query(query: str | None) -> Node:
+    """What a reader typed in the search box (CKAN's `q`): Solr syntax where it is Solr syntax, else
+    its words, every one required, as Solr's dismax reads text it cannot parse. Never an error: an
+    unbalanced quote or bracket, a dangling operator or colon, a backslash at the end find the words
+    around them; a text without words (`"`, `(`, `-`) finds every dataset, as an empty one does."""
+    try:
+        return parse(query)
+    except QuerySyntaxError:
+        found = words(query)
+        tests = [_free_text_predicate(w) for w in found]
+        return Node(test=lambda doc: all(t(doc) for t in tests), free_text=found)
