@@ -38,7 +38,8 @@ t0 = time.perf_counter()
 from pathlib import Path
 [outcome] = ingest_dropzone(Path({dropzone!r}), Path({data!r}), "bench").files
 print(json.dumps({{"seconds": time.perf_counter() - t0, "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                  "status": outcome.status, "landed": outcome.rows_landed, "held": outcome.rows_quarantined}}))
+                  "status": outcome.status, "landed": outcome.rows_landed, "held": outcome.rows_quarantined,
+                  "reason": outcome.reason}}))
 """
 
 
@@ -91,8 +92,11 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     csv_path, xlsx_path = workdir / "HoSo_MotCua_2024.csv", workdir / "HoSo_MotCua_2024.xlsx"
     t0 = time.perf_counter()
-    rows = generate(csv_path, (args.rows + 0.5) * 190 / 1024**3)
-    write_xlsx(csv_path, xlsx_path)
+    if xlsx_path.exists():  # a --workdir of an earlier run: the same files
+        rows = sum(1 for _ in open(csv_path, encoding="utf-8")) - 1
+    else:
+        rows = generate(csv_path, (args.rows + 0.5) * 190 / 1024**3)
+        write_xlsx(csv_path, xlsx_path)
     print(
         f"generated {rows:,} rows: CSV {csv_path.stat().st_size / 1024**2:,.0f} MB, "
         f"XLSX {xlsx_path.stat().st_size / 1024**2:,.0f} MB in {time.perf_counter() - t0:.0f} s"
@@ -101,6 +105,8 @@ def main() -> None:
     runs = [("csv", csv_path, {"NTM_BULK_THRESHOLD_MB": "0"}), ("xlsx", xlsx_path, {"NTM_BULK_WORKBOOK_MB": "0"})]
     if args.row_path:
         runs.append(("xlsx-rows", xlsx_path, {"NTM_BULK_WORKBOOK_MB": "1000000"}))
+    for name, _, _ in runs:
+        shutil.rmtree(workdir / name, ignore_errors=True)
     results = {name: ingest_in_child(workdir, name, source, env) for name, source, env in runs}
     base = results["csv"]
     for name, r in results.items():
@@ -109,6 +115,7 @@ def main() -> None:
             f"peak RSS {r['peak_kb'] / 1024:7,.0f} MB"
             f"  time ×{r['seconds'] / base['seconds']:.2f} of CSV, peak ×{r['peak_kb'] / base['peak_kb']:.2f}"
             f"  ({r['status']}, {r['landed']:,} landed, {r['held']:,} held back)"
+            + (f" {r['reason']}" if r["reason"] else "")
         )
     if args.workdir is None:
         shutil.rmtree(workdir, ignore_errors=True)

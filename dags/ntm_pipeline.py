@@ -1,8 +1,13 @@
 """NTM lakehouse DAGs: department files → bronze → dbt marts → validation → CKAN.
 
-- `ntm_ingest` (every 5 minutes): per department, `ingest` reads its new files and emits the
-  `bronze` asset event when rows landed; a rejected file fails that department's `rejections`
-  check (or its `ingest`, when nothing landed), never another department's.
+- `ntm_ingest` (on the `dropzone` asset, and hourly as a safety net): a file dropped into the drop
+  zone raises the `dropzone` asset event as soon as it is stable (the watcher, `ntm.watch.
+  DropZoneTrigger`, run by the triggerer: one listing of the whole drop zone every second); events
+  that come during a run are folded into the next one. `departments` fetches the portal's
+  submissions and the departments' URLs, then one listing of the drop zone names the departments
+  with a file no ingest has looked at: only they get an `ingest`, which reads its new files and
+  emits the `bronze` asset event when rows landed; a rejected file fails that department's
+  `rejections` check (or its `ingest`, when nothing landed), never another department's.
 - `ntm_publish` (on the `bronze` asset): dbt build, validation, publish, each doing only the new
   files' work (the models they feed, the marts whose content changed). A new file reaches the
   portal without anyone pressing a button.
@@ -25,11 +30,20 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset, Variable, dag, task, task_group
+from airflow.sdk import Asset, AssetOrTimeSchedule, AssetWatcher, Variable, dag, task, task_group
 from airflow.timetables.interval import CronDataIntervalTimetable
 from airflow.timetables.trigger import CronTriggerTimetable
 
+from ntm.watch import DropZoneTrigger
+
 TZ = "Asia/Ho_Chi_Minh"
+# A file stable in the drop zone (ingest's SETTLE_SECONDS) raises this asset's event, naming its
+# department; the triggerer runs the watcher (`airflow triggerer`, or `airflow standalone`).
+DROPZONE = Asset(
+    "ntm://dropzone/files",
+    watchers=[AssetWatcher(name="ntm_dropzone_watcher", trigger=DropZoneTrigger(poll_seconds=1.0))],
+)
+SAFETY_POLL = "0 * * * *"  # hourly: whatever the watcher missed (a triggerer down, say)
 BRONZE = Asset("ntm://lakehouse/bronze")
 MARTS = Asset("ntm://lakehouse/marts")
 PORTAL = Asset("ntm://portal/datasets")
@@ -94,13 +108,17 @@ def publish(validation: dict) -> dict:
 FIRST = dict(priority_weight=100, weight_rule="absolute")
 
 
-@dag(dag_id="ntm_ingest", schedule=CronTriggerTimetable("*/5 * * * *", timezone=TZ), **COMMON)
+@dag(
+    dag_id="ntm_ingest",
+    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable(SAFETY_POLL, timezone=TZ), assets=[DROPZONE]),
+    **COMMON,
+)
 def ntm_ingest():
     @task(**FIRST)
     def departments() -> list[str]:
         from ntm import tasks
 
-        return tasks.list_departments(_var("ntm_dropzone"))
+        return tasks.departments_with_new_files(_var("ntm_dropzone"), _var("ntm_data_dir"))
 
     @task(outlets=[BRONZE], map_index_template="{{ map_label }}", **FIRST)
     def ingest(department: str, run_id: str | None = None) -> dict:

@@ -15,7 +15,10 @@ from ingest.problems import Unreadable
 from ntm_core.log import shown
 
 MAX_FILE_BYTES = 8 * 1024**3  # above this, ask for a split file
-MAX_XLSX_UNCOMPRESSED = 300 * 1024**2  # an Excel form is megabytes, not gigabytes
+MAX_XLSX_UNCOMPRESSED = 300 * 1024**2  # a workbook read whole: an Excel form is megabytes, not gigabytes
+# A workbook streamed row by row (`.xlsx`/`.xlsm` from NTM_BULK_WORKBOOK_MB): memory stays bounded, so
+# only the disk bounds it; a million-row export unpacks to about 500 MB.
+MAX_STREAMED_UNCOMPRESSED = 8 * 1024**3
 MAX_XLSX_RATIO = 150  # typical sheets compress 5-20x; bombs 1000x
 HEAD_CHECKED = 64 * 1024  # the first bytes that tell binary junk and fake Excel files
 _SAFE_NAME = re.compile(r"^[^/\\\x00-\x1f\x7f]{1,200}$")
@@ -198,6 +201,14 @@ def control_character_at(path: Path, offset: int) -> Unreadable:
     return _control_character(code, before.count(b"\n") + 1)
 
 
+def _unpacked_limit(path: Path) -> int:
+    from ingest.workbooks import STREAMED
+    from ntm_core.settings import bulk_workbook_threshold_bytes
+
+    streamed = path.suffix.lower() in STREAMED and path.stat().st_size >= bulk_workbook_threshold_bytes()
+    return MAX_STREAMED_UNCOMPRESSED if streamed else MAX_XLSX_UNCOMPRESSED
+
+
 def _check_zip_spreadsheet(path: Path, head: bytes, kind: str) -> None:
     suffix = path.suffix.lower()
     if not head.startswith(b"PK"):
@@ -212,7 +223,7 @@ def _check_zip_spreadsheet(path: Path, head: bytes, kind: str) -> None:
             infos = archive.infolist()
             unpacked = sum(i.file_size for i in infos)
             packed = max(1, sum(i.compress_size for i in infos))
-            if unpacked > MAX_XLSX_UNCOMPRESSED or unpacked / packed > MAX_XLSX_RATIO:
+            if unpacked > _unpacked_limit(path) or unpacked / packed > MAX_XLSX_RATIO:
                 _reject(
                     f"Tệp {kind} giải nén ra quá lớn (nghi là tệp nén độc hại)",
                     f"The {kind} file unpacks to far too much data (looks like a zip bomb)",

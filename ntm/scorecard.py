@@ -3,19 +3,28 @@
 The name is resolved as ingest resolves a unit name (ntm_core.units.resolver), never by guessing:
 an ambiguous name is answered with its candidates. With `--year` the name is looked up in the unit
 list of that year; without it, in today's list first, so a commune of today's map shows its own rows
-and those of the communes it was formed from (their `current_unit_key` is it)."""
+and those of the communes it was formed from (their `current_unit_key` is it). `--set` takes any
+set's id (in any case) or a tier code; a set the lakehouse does not know is answered with the sets
+it knows (the reference files' and the catalogues received)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ntm_core.settings import DBT_SEEDS
 from ntm_core.units.names import plain_key
 from ntm_core.units.resolver import Candidate, resolve
 
 MART = "fact_commune_scorecard"
-LIST_COLUMNS = ("unmet_criteria", "unmet_indicators")  # "8, 15" in the mart, a list in JSON
+LIST_COLUMNS = {  # "8, 15" in the mart, a list in JSON
+    "unmet_criteria": ",",
+    "unmet_indicators": ",",
+    "disagreement_list": ";",  # "7: reported met, computed not_met; 1.2: ..."
+}
 TODAY_LIST = "2025"
+REFERENCE_SETS = DBT_SEEDS / "reference" / "criteria_sets.csv"
+TIER_CODES = DBT_SEEDS / "program" / "criteria_tiers.csv"
 
 
 @dataclass
@@ -43,8 +52,33 @@ def find_scorecards(
         return ScorecardLookup("ambiguous" if candidates else "not_found", candidates=candidates, reason=reason)
     rows = _rows(unit, data_dir, year, criteria_set)
     if not rows:
+        known = known_sets(data_dir)
+        if criteria_set and criteria_set.strip().casefold() not in {k.casefold() for k in known}:
+            reason = f"'{criteria_set}' is not a known criteria set; the known sets: {', '.join(known)}"
+            return ScorecardLookup("no_scorecard", unit=unit, reason=reason)
         return ScorecardLookup("no_scorecard", unit=unit, reason=f"no scorecard for {unit.path} with these filters")
     return ScorecardLookup("found", scorecards=rows, unit=unit)
+
+
+def known_sets(data_dir: Path) -> list[str]:
+    """The criteria sets the lakehouse knows: the reference files' (the seed), those of the catalogues
+    received and those assessed (the marts), then the tier codes that stand for the set in force."""
+    import csv
+
+    import duckdb
+
+    with open(REFERENCE_SETS, encoding="utf-8", newline="") as f:
+        sets = {row["set_id"] for row in csv.DictReader(f)}
+    marts = data_dir / "marts"
+    with duckdb.connect() as con:
+        for mart in (marts / "dim_criterion.parquet", marts / f"{MART}.parquet"):
+            if mart.exists():
+                sets |= {
+                    v for (v,) in con.execute(f"select distinct criteria_set from read_parquet('{mart}')").fetchall()
+                }
+    with open(TIER_CODES, encoding="utf-8", newline="") as f:
+        tiers = [row["tier_code"] for row in csv.DictReader(f)]
+    return sorted(s for s in sets if s) + tiers
 
 
 def _resolve_commune(name: str, province: str | None, year: int | None):
@@ -73,12 +107,12 @@ def _rows(unit: Candidate, data_dir: Path, year: int | None, criteria_set: str |
     if year is not None:
         where.append("year = $year")
         params["year"] = year
-    if criteria_set:
+    if criteria_set:  # a set's id in any case, or a tier code (the set of that tier)
         where.append(
-            "(criteria_set = $set or criteria_set in (select criteria_set from "
-            f"read_parquet('{marts / 'dim_criterion.parquet'}') where tier_code = $set))"
+            "(upper(criteria_set) = upper($set) or criteria_set in (select criteria_set from "
+            f"read_parquet('{marts / 'dim_criterion.parquet'}') where tier_code = lower($set)))"
         )
-        params["set"] = criteria_set
+        params["set"] = criteria_set.strip()
     with duckdb.connect() as con:
         frame = con.execute(
             f"select * from read_parquet('{mart}') where {' and '.join(where)} "
@@ -100,7 +134,7 @@ def _plain(row: dict) -> dict:
         if value is None or (isinstance(value, float) and math.isnan(value)) or str(value) in ("NaT", "<NA>"):
             value = None
         elif key in LIST_COLUMNS:
-            value = [part.strip() for part in str(value).split(",") if part.strip()]
+            value = [part.strip() for part in str(value).split(LIST_COLUMNS[key]) if part.strip()]
         elif hasattr(value, "isoformat"):
             value = value.isoformat()[:10]
         elif hasattr(value, "item"):
@@ -151,6 +185,7 @@ def render(lookup: ScorecardLookup) -> str:
         lines.append(
             f"  Báo cáo khác kết quả tính / Reported differs from computed: {s['disagreements']} chỉ tiêu / items"
         )
+        lines += [f"    {item}" for item in s.get("disagreement_list") or []]
     for other in lookup.scorecards[1:]:
         lines.append(f"  + {other['unit_name']} ({other['unit_code']}) {other['year']} {other['criteria_set']}")
     return "\n".join(lines)

@@ -45,6 +45,23 @@ def list_departments(dropzone: str | None = None) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
 
 
+def departments_with_new_files(dropzone: str | None = None, data_dir: str | None = None) -> list[str]:
+    """The departments an ingest run reads: those with a file no ingest has looked at. The files sent
+    on the portal and those at a department's URL are fetched first, once for all departments, into
+    the drop zone; then one listing of it decides (ntm/watch.py): a department with nothing new gets
+    no task at all, so it costs nothing and holds no pool slot."""
+    from ingest.sources import fetch_sources
+    from ingest.submissions import fetch_submissions
+    from ntm.watch import departments_with_new_files as new
+
+    root, data = dropzone_dir(dropzone), resolve_data_dir(data_dir)
+    fetch_sources(root)
+    fetch_submissions(root, data)
+    found = new(root, data)
+    log(f"departments with new files: {', '.join(found) or 'none'}")
+    return found
+
+
 def _rejections_message(rejected: list[dict]) -> str:
     from ingest.safety import shown_name
 
@@ -82,8 +99,23 @@ def check_rejections(summary: dict) -> None:
 def ingest_department(
     department: str, dropzone: str | None = None, data_dir: str | None = None, run_id: str | None = None
 ) -> dict:
+    """One department's new files (fetched by `departments_with_new_files`), one ingest at a time on the
+    data dir (`landing_lock`): the files it read are remembered as looked at."""
+    from ingest.run import ingest_dropzone
+    from ingest.submissions import record_fates
+    from ntm.watch import landing_lock, listing, remember
+
     _label_mapped_task(department)
-    result = pipeline.ingest(dropzone_dir(dropzone), resolve_data_dir(data_dir), run_id, departments=[department])
+    root, data = dropzone_dir(dropzone), resolve_data_dir(data_dir)
+    with landing_lock(data):
+        before = listing(root, department)
+        result = ingest_dropzone(root, data, run_id or pipeline.new_run_id(), [department])
+        try:  # the fates of submissions fetched into the drop zone, written back on the portal
+            record_fates(data, [asdict(f) for f in result.files])
+        except Exception as err:  # noqa: BLE001 - the portal gone: the fates are written by a later run
+            log(f"submissions: fates not written ({type(err).__name__})")
+        remember(data, department, before, result.files)
+    log(f"ingest: {department}: {result.summary()}")
     return _files_summary(department, result)
 
 
@@ -98,7 +130,10 @@ def backfill(
     if run_type.lower().endswith("scheduled"):
         # Airflow runs backfills only for unpaused DAGs; the daily runs themselves have nothing to do.
         _skip("scheduled run: nothing to re-read (use `airflow backfill create --dag-id ntm_backfill ...`)")
-    result = pipeline.backfill(start, end, dropzone and Path(dropzone), data_dir and Path(data_dir), run_id)
+    from ntm.watch import landing_lock
+
+    with landing_lock(resolve_data_dir(data_dir)):
+        result = pipeline.backfill(start, end, dropzone and Path(dropzone), data_dir and Path(data_dir), run_id)
     return _files_summary(None, result)
 
 

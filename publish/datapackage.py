@@ -15,9 +15,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import ckanapi
 import pyarrow as pa
 import pyarrow.parquet as pq
+import requests
 
+from ntm_core.log import log
 from publish.files import published_order
 
 
@@ -76,8 +79,9 @@ def _schema(
 
 
 def relationships(mart: str, manifest: dict) -> list[ForeignKey]:
-    """The mart's dbt `relationships` tests that fail the build (severity error, on every row: no
-    `where`), as foreign keys; a warning may have exceptions a foreign key cannot."""
+    """The mart's dbt `relationships` tests that fail the build on any exception (severity error,
+    `error_if` left at `!= 0`, on every row: no `where`), as foreign keys; the others allow
+    exceptions, which a foreign key cannot."""
     found = set()
     for node in manifest["nodes"].values():
         meta = node.get("test_metadata") or {}
@@ -86,6 +90,7 @@ def relationships(mart: str, manifest: dict) -> list[ForeignKey]:
             node["resource_type"] != "test"
             or meta.get("name") != "relationships"
             or str(config.get("severity", "error")).lower() != "error"
+            or str(config.get("error_if", "!= 0")).replace(" ", "") != "!=0"
             or config.get("where")
         ):
             continue
@@ -115,11 +120,6 @@ def published_references(ckan, mart: str, relations: list[ForeignKey], names: di
     """Each other mart a foreign key points to, as the resource its public dataset's data package
     describes (`referenced_resource`), the dataset's name (`names`: mart -> dataset) as its name. A
     mart that is not published (a seed), or not public on the portal yet, is left out, saying so."""
-    import ckanapi
-    import requests
-
-    from ntm_core.log import log
-
     found = {}
     for target in sorted({k.mart for k in relations if k.mart != mart}):
         if target not in names:

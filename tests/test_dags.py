@@ -72,6 +72,10 @@ def test_dags_import_without_errors(airflow_home):
     assert ingest.get_task("department.rejections").upstream_task_ids == {"department.ingest"}
     # every department's ingest before the publish the first one's asset event starts (one-slot pool)
     assert ingest.get_task("department.ingest").priority_weight > publish.get_task("transform").priority_weight
+    # a dropped file starts the ingest (the drop zone's watcher), the hourly poll catches the rest
+    assert type(ingest.timetable).__name__ == "AssetOrTimeSchedule"
+    assert "ntm://dropzone/files" in str(ingest.timetable.asset_condition)
+    assert ingest.timetable.timetable.summary == "0 * * * *"
     assert type(publish.timetable).__name__ == "AssetTriggeredTimetable"
     assert "ntm://lakehouse/bronze" in str(publish.timetable.asset_condition)
     assert publish.get_task("validate").upstream_task_ids == {"transform"}
@@ -133,12 +137,12 @@ def test_new_files_flow_to_the_portal_and_a_bad_file_fails_only_its_department(
     package = ckan.action.package_show(id=prefix + "ntm-ha-tang-so-cap-xa")
     assert package["source_departments"] == "so-khcn-dong-thap, so-khcn-son-la"
 
-    # Nothing new on the next poll: the ingest tasks are skipped and emit no event (the bad files were
-    # reported once; they fail again only when the department sends them again, changed).
+    # Nothing new on the next poll: no department gets an ingest, none emits an event (the bad files
+    # were reported once; they fail again only when the department sends them again, changed).
     again_run = bag.get_dag("ntm_ingest").test()
     again = _states(again_run)
-    assert sorted(s for (t, _), s in again.items() if t == "department.ingest") == ["skipped"] * 3
-    assert sorted(s for (t, _), s in again.items() if t == "department.rejections") == ["skipped"] * 3
+    assert again[("departments", -1)] == "success"
+    assert {s for (t, _), s in again.items() if t.startswith("department.")} == {"skipped"}
     assert _asset_events("ntm://lakehouse/bronze", again_run) == 0
 
 
@@ -158,3 +162,45 @@ def test_backfill_rereads_the_files_received_in_its_interval(airflow_home, dropz
     assert _asset_events("ntm://lakehouse/bronze", run) == 1
     ledger = duckdb.sql(f"select status, count(*) from '{data_dir}/ledger.parquet' group by all").fetchall()
     assert dict(ledger) == {"reprocessed": 1, "landed": 1}
+
+
+def test_a_dropped_file_raises_the_event_and_only_its_department_is_ingested(
+    airflow_home, dropzone, data_dir, variables
+):
+    import asyncio
+
+    from ntm.watch import DropZoneTrigger
+
+    drop(dropzone, "so-khcn-dong-thap", "digital_infrastructure", sample("so-khcn-dong-thap", "digital_infrastructure"))
+    bag = _dagbag()
+    ingest = bag.get_dag("ntm_ingest")
+    assert set(_states(ingest.test()).values()) == {"success"}
+
+    drop(dropzone, "so-khcn-son-la", "digital_infrastructure", sample("so-khcn-son-la", "digital_infrastructure"))
+    (asset,) = ingest.timetable.asset_condition.objects
+    (watcher,) = asset.watchers  # the DAG's own watcher, on this drop zone
+    classpath, kwargs = watcher.trigger.serialize()
+    assert classpath == "ntm.watch.DropZoneTrigger" and kwargs["dropzone"] is None  # the Variables decide
+
+    async def first_event():
+        events = DropZoneTrigger(**kwargs).run()
+        try:
+            return await asyncio.wait_for(anext(events), 30)
+        finally:
+            await events.aclose()
+
+    assert asyncio.run(first_event()).payload["departments"] == ["so-khcn-son-la"]
+    run = ingest.test()
+    states = _states(run)
+    assert states == {
+        ("departments", -1): "success",
+        ("department.ingest", 0): "success",
+        ("department.rejections", 0): "success",
+    }
+    assert (
+        run.get_task_instance("department.ingest", map_index=0).xcom_pull(task_ids="department.ingest", map_indexes=0)[
+            "department"
+        ]
+        == "so-khcn-son-la"
+    )
+    assert _asset_events("ntm://lakehouse/bronze", run) == 1

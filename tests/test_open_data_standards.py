@@ -23,7 +23,7 @@ import pytest
 
 from publish.datastore import fields_for
 from publish.files import neutralise, published_order
-from publish.metadata import column_docs
+from publish.metadata import column_docs, portal_yaml
 from publish.run import publish_mart, publish_marts
 from publish.spreadsheet import DATA_SHEET, DICTIONARY_SHEET, header, write_xlsx
 
@@ -88,7 +88,7 @@ def test_every_data_package_validates_with_frictionless(ckan, published, tmp_pat
     from frictionless import validate
 
     data_dir, prefix, datasets = published
-    assert len(datasets) == 16
+    assert set(datasets) == set(portal_yaml("datasets.yaml"))  # the 16 sample marts, all published
     errors, packages, cache = {}, {}, {}
     for mart, dataset in sorted(datasets.items()):
         packages[mart] = json.loads(_get(_resources(ckan, dataset.name)["datapackage"]["url"]))
@@ -365,3 +365,37 @@ def test_a_table_longer_than_a_sheet_goes_on_in_the_next(tmp_path, monkeypatch):
     assert workbook.sheetnames == [DATA_SHEET, f"{DATA_SHEET} (2)", f"{DATA_SHEET} (3)", DICTIONARY_SHEET]
     sheets = [[r[0] for r in workbook[s].iter_rows(values_only=True)] for s in workbook.sheetnames[:3]]
     assert sheets == [["code", "00000", "00001", "00002"], ["code", "00003", "00004", "00005"], ["code", "00006"]]
+
+
+# ------------------------------------------------------------------ foreign keys, from dbt's manifest
+
+
+def _relationship_test(column: str, to: str, **config) -> dict:
+    return {
+        "resource_type": "test",
+        "package_name": "ntm_lakehouse",
+        "attached_node": "model.ntm_lakehouse.fact_x",
+        "column_name": column,
+        "test_metadata": {"name": "relationships", "kwargs": {"to": f"ref('{to}')", "field": "unit_key"}},
+        "config": {"severity": "ERROR", **config},
+    }
+
+
+def test_foreign_keys_are_the_relationships_dbt_allows_no_exception_to():
+    from publish.datapackage import ForeignKey, relationships
+
+    manifest = {
+        "nodes": {
+            "a": _relationship_test("unit_key", "dim_admin_unit"),
+            "b": _relationship_test("current_unit_key", "dim_admin_unit", error_if="!=0"),
+            "c": _relationship_test("criterion_key", "dim_criterion", severity="warn"),
+            "d": _relationship_test("old_key", "dim_admin_unit", where="year > 2020"),
+            "e": _relationship_test("other_key", "dim_admin_unit", error_if=">10"),
+            "f": {**_relationship_test("unit_key", "dim_period"), "attached_node": "model.ntm_lakehouse.fact_y"},
+            "g": {"resource_type": "model", "package_name": "ntm_lakehouse"},
+        }
+    }
+    assert relationships("fact_x", manifest) == [
+        ForeignKey("current_unit_key", "dim_admin_unit", "unit_key"),
+        ForeignKey("unit_key", "dim_admin_unit", "unit_key"),
+    ]

@@ -304,7 +304,9 @@ def _scope(
     provinces: list[str] | None = None
     area: frozenset[str] | None = None
     if grandparent:
-        provinces = list(_territory(version, grandparent)) if territory else _match(grandparent, version, "province", None)
+        provinces = (
+            list(_territory(version, grandparent)) if territory else _match(grandparent, version, "province", None)
+        )
         area = frozenset(k for p in provinces for k in idx.descendants(p))
         if not provinces and version == ref.NEW and not territory:
             area = _old_territory(grandparent, "province", None)

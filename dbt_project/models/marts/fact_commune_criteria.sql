@@ -1,3 +1,5 @@
+-- One row per commune, year, criteria set, criterion and indicator a department reported (commune_criteria),
+-- as reported; a set, criterion or indicator the lakehouse does not know is kept, with `unknown_reason`.
 with
 
 assessments as (
@@ -6,6 +8,12 @@ assessments as (
 
 units as (
     select * from {{ ref('int_admin_units__on_current_map') }}
+),
+
+-- a set, criterion or indicator the lakehouse does not know: kept, with the reason and what is known
+unknown as (
+    select * from {{ ref('int_criteria__unknown_reported') }}
+    where dataset = 'commune_criteria'
 ),
 
 final as (
@@ -20,9 +28,15 @@ final as (
         cast(assessments.value as double) as value,
         cast(assessments.decision_no as string) as decision_no,
         cast(assessments.decision_date as date) as decision_date,
+        cast(unknown.unknown_reason as string) as unknown_reason,
         cast(assessments.department as string) as department
     from assessments
     left join units on units.unit_key = assessments.unit_key
+    left join unknown
+        on unknown.unit_key = assessments.unit_key and unknown.year = assessments.year
+        and unknown.criteria_set_reported = assessments.criteria_set_reported
+        and unknown.criterion_no = assessments.criterion_no
+        and unknown.indicator_code = coalesce(assessments.indicator_code, '')
 )
 
 select * from final

@@ -3,8 +3,10 @@
 -- commune meets the set's standard when it meets every criterion of the set (the set's size comes
 -- from the reference, not from the criteria listed), does not when one criterion is not met, and
 -- is unknown otherwise. It is recognised at the set's level when a decision is recorded and no
--- criterion is known to be unmet. The unit is given in the list of its time and on today's map,
--- so a commune of today's map finds its predecessors' rows by current_unit_key.
+-- criterion is known to be unmet. Every reported result that the computed one contradicts (an
+-- indicator, or a criterion whose computed indicators say otherwise) is counted and listed. The unit
+-- is given in the list of its time and on today's map, so a commune of today's map finds its
+-- predecessors' rows by current_unit_key.
 with
 
 assessments as (
@@ -54,6 +56,11 @@ per_commune_items as (
         max(decision_no) as decision_no,
         max(decision_date) as decision_date,
         count(*) filter (where disagrees) as disagreements,
+        {{ string_agg_ordered(
+            "case when indicator_code = '' then criterion_no else indicator_code end
+             || ': reported ' || reported_status || ', computed ' || computed_status", '; ',
+            "try_cast(criterion_no as integer) nulls last, criterion_no, indicator_code") }}
+            filter (where disagrees) as disagreement_list,
         {{ string_agg_ordered('indicator_code', ', ', "try_cast(split_part(indicator_code, '.', 1) as integer),
                                  try_cast(split_part(indicator_code, '.', 2) as integer), indicator_code") }}
             filter (where status = 'not_met' and indicator_code <> '') as unmet_indicators
@@ -121,6 +128,7 @@ final as (
         cast(items.decision_no as string) as decision_no,
         cast(items.decision_date as date) as decision_date,
         cast(items.disagreements as bigint) as disagreements,
+        cast(items.disagreement_list as string) as disagreement_list,
         cast(latest_survey.satisfied_pct as double) as satisfied_pct,
         cast(latest_survey.period as string) as satisfaction_period,
         cast(sets.completeness as string) as criteria_set_completeness,

@@ -12,3 +12,9 @@ from {{ model }}
 group by {{ columns | join(', ') }}
 having count(*) > 1
 {% endtest %}
+
+{# A model that lists what needs someone's attention (rows a department must correct): `dbt build`
+   warns while it has rows (with `severity: warn`), each row being one thing to correct. #}
+{% test is_empty(model) %}
+select * from {{ model }}
+{% endtest %}

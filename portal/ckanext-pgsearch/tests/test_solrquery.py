@@ -87,7 +87,7 @@ def test_a_reader_query_that_is_no_solr_query_reads_as_its_words(query, words):
 
 def test_a_valid_query_reads_as_before():
     assert solrquery.parse_user_query("xa chieng xom").free_text == ["xa", "chieng", "xom"]
-    assert solrquery.parse_user_query('+state:(draft OR deleted)').test(DOC) is False
+    assert solrquery.parse_user_query("+state:(draft OR deleted)").test(DOC) is False
     assert solrquery.parse_user_query('"chieng xom"').test(DOC) is True
 
 

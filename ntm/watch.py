@@ -1,0 +1,219 @@
+"""The drop zone's watcher: which departments have files that ingest has not looked at, from one
+listing of the drop zone, in milliseconds; the Airflow event trigger that raises an asset event as
+soon as such a file is stable; and the lock that lets one ingest land files at a time.
+
+A file is *looked at* once an ingest run has read it, whatever its fate (landed, rejected, the same
+bytes again): its name, size, modification and change times are remembered per department in
+`<data dir>/dropzone_seen/<department>.json`, written by the run after it read them. A file counts
+as looked at too when the ledger has a file of its department, dataset, name and size received after
+the file last changed (a data dir from before the watcher). Anything else is new: a new name, new
+bytes under an old name (its size or times changed), a file touched or copied again. New does not
+mean it lands: the ledger decides (by sha256), so a file read twice is never landed twice.
+
+This module is imported by the DAG file: only the standard library and Airflow's trigger base at
+the top; the ingest stage is imported where it is used."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from airflow.triggers.base import BaseEventTrigger, TriggerEvent
+
+SEEN_FOLDER = "dropzone_seen"
+LOCK_FILE = "ingest.lock"
+
+# (department, dataset, entry name) -> (size, mtime_ns, ctime_ns)
+Key = tuple[str, str, str]
+Stat = tuple[int, int, int]
+
+
+def _visible(name: str) -> bool:
+    return not name.startswith(("_", "."))
+
+
+def _entries(folder: str) -> Iterator[os.DirEntry]:
+    try:
+        with os.scandir(folder) as it:
+            yield from (e for e in it if _visible(e.name))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+
+
+def listing(dropzone: Path, department: str | None = None) -> dict[Key, Stat]:
+    """Every entry laid out as <department>/<dataset>/<entry>, with its size and times: the same
+    entries `ingest.run.discover` reads (a department folder that is a link is skipped, as ingest
+    skips it; a dataset folder that is a link is one entry of its own)."""
+    found: dict[Key, Stat] = {}
+    for dept in _entries(str(dropzone)):
+        if department and dept.name != department or not dept.is_dir(follow_symlinks=False):
+            continue
+        for ds in _entries(dept.path):
+            if ds.is_symlink():
+                st = ds.stat(follow_symlinks=False)
+                found[dept.name, ds.name, ""] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            elif ds.is_dir():
+                for entry in _entries(ds.path):
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except FileNotFoundError:  # removed while listed
+                        continue
+                    found[dept.name, ds.name, entry.name] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    return found
+
+
+def _seen_path(data_dir: Path, department: str) -> Path:
+    return data_dir / SEEN_FOLDER / f"{department}.json"
+
+
+def looked_at(data_dir: Path, departments: Iterable[str]) -> dict[Key, Stat]:
+    seen: dict[Key, Stat] = {}
+    for department in departments:
+        try:
+            rows = json.loads(_seen_path(data_dir, department).read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            continue
+        seen.update({(department, ds, name): tuple(stat) for ds, name, *stat in rows})
+    return seen
+
+
+def _in_ledger(data_dir: Path, unseen: dict[Key, Stat]) -> set[Key]:
+    """Of the unseen files, those the ledger received after they last changed (same name and size)."""
+    ledger = data_dir / "ledger.parquet"
+    if not unseen or not ledger.exists():
+        return set()
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(ledger, columns=["department", "dataset", "file_name", "size_bytes", "received_at"])
+    received: dict[tuple, int] = {}
+    for row in table.to_pylist():
+        key = (row["department"], row["dataset"], row["file_name"], row["size_bytes"])
+        at = int(row["received_at"].timestamp() * 1e9)
+        received[key] = max(received.get(key, 0), at)
+    return {key for key, (size, mtime, ctime) in unseen.items() if received.get((*key, size), 0) >= max(mtime, ctime)}
+
+
+def new_files(dropzone: Path, data_dir: Path, settle_seconds: float = 0.0) -> dict[Key, Stat]:
+    """The entries of the drop zone no ingest has looked at; with `settle_seconds`, only those not
+    modified for that long (a file still being copied is left for the next look)."""
+    now = time.time_ns()
+    files = listing(dropzone)
+    seen = looked_at(data_dir, {k[0] for k in files})
+    unseen = {k: v for k, v in files.items() if seen.get(k) != v}
+    for key in _in_ledger(data_dir, unseen):
+        del unseen[key]
+    return {k: v for k, v in unseen.items() if now - v[1] >= settle_seconds * 1e9}
+
+
+def departments_with_new_files(dropzone: Path, data_dir: Path) -> list[str]:
+    return sorted({department for department, _, _ in new_files(dropzone, data_dir)})
+
+
+def remember(data_dir: Path, department: str, before: dict[Key, Stat], outcomes: Iterable[Any]) -> None:
+    """After an ingest of `department` that began with the listing `before`: every entry it read is
+    looked at, except those it left for later (`not_ready`: still being written)."""
+    later = {(o.dataset, o.file_name) for o in outcomes if o.status == "not_ready"}
+    rows = sorted(
+        [ds, name, *stat] for (dept, ds, name), stat in before.items() if dept == department and (ds, name) not in later
+    )
+    path = _seen_path(data_dir, department)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_suffix(".json.part")
+    part.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+    part.replace(path)
+
+
+@contextlib.contextmanager
+def landing_lock(data_dir: Path) -> Iterator[None]:
+    """One ingest (or backfill) at a time on a data dir, whichever process or thread runs it: a second
+    one waits for the first to end, then finds its files in the ledger. (DuckDB's own lock on the
+    ledger makes a second process fail at once instead, and does not hold between threads.)"""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / LOCK_FILE, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _paths(dropzone: str | None, data_dir: str | None) -> tuple[Path, Path]:
+    """The drop zone and data dir: as given, else the Airflow Variables the tasks read, else the
+    pipeline's settings."""
+    from ntm_core.settings import data_dir as resolve_data_dir
+    from ntm_core.settings import dropzone_dir
+
+    try:
+        from airflow.sdk import Variable
+
+        dropzone = dropzone or Variable.get("ntm_dropzone", default=None)
+        data_dir = data_dir or Variable.get("ntm_data_dir", default=None)
+    except Exception:  # noqa: BLE001 - no Airflow context: the settings decide
+        pass
+    return dropzone_dir(dropzone), resolve_data_dir(data_dir)
+
+
+class DropZoneTrigger(BaseEventTrigger):
+    """Polls the whole drop zone (one listing, every `poll_seconds`) and fires an event naming the
+    departments that have a new file stable for `settle_seconds` (ingest's SETTLE_SECONDS when not
+    given). A file is announced once; still not looked at after `reannounce_seconds` (its event
+    came while `ntm_ingest` was paused, say), it is announced again."""
+
+    def __init__(
+        self,
+        poll_seconds: float = 1.0,
+        settle_seconds: float | None = None,
+        reannounce_seconds: float = 600.0,
+        dropzone: str | None = None,
+        data_dir: str | None = None,
+    ):
+        super().__init__()
+        self.poll_seconds = poll_seconds
+        self.settle_seconds = settle_seconds
+        self.reannounce_seconds = reannounce_seconds
+        self.dropzone = dropzone
+        self.data_dir = data_dir
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "poll_seconds": self.poll_seconds,
+                "settle_seconds": self.settle_seconds,
+                "reannounce_seconds": self.reannounce_seconds,
+                "dropzone": self.dropzone,
+                "data_dir": self.data_dir,
+            },
+        )
+
+    async def run(self):
+        from ingest.run import SETTLE_SECONDS
+
+        settle = SETTLE_SECONDS if self.settle_seconds is None else self.settle_seconds
+        dropzone, data_dir = await asyncio.to_thread(_paths, self.dropzone, self.data_dir)
+        announced: dict[Key, tuple[Stat, float]] = {}
+        while True:
+            try:
+                waiting = await asyncio.to_thread(new_files, dropzone, data_dir, settle)
+            except Exception as err:  # noqa: BLE001 - a listing that failed is tried again
+                self.log.warning("drop zone %s not listed: %s", dropzone, err)
+                waiting = {}
+            now = time.monotonic()
+            fresh = sorted(
+                k
+                for k, stat in waiting.items()
+                if k not in announced or announced[k][0] != stat or now - announced[k][1] >= self.reannounce_seconds
+            )
+            announced = {k: (stat, now if k in fresh else announced[k][1]) for k, stat in waiting.items()}
+            if fresh:
+                yield TriggerEvent(
+                    {"departments": sorted({k[0] for k in fresh}), "files": ["/".join(k) for k in fresh[:100]]}
+                )
+            await asyncio.sleep(self.poll_seconds)
