@@ -25,14 +25,9 @@ import pyarrow as pa
 
 from ingest.bulk_rows import BLOCK_BYTES, UNIT_COLUMNS, Layout, NumberedRows, UnitAnswers, as_sql_text
 from ingest.contract import Column, Contract
+from ingest.formats import MAX_COLUMNS, RawTable
 from ingest.problems import Issue, Unreadable
-from ingest.readers import (
-    MAX_COLUMNS,
-    RawTable,
-    _sniff_delimiter,
-    check_csv_stream,
-    decode_text,
-)
+from ingest.readers import _sniff_delimiter, check_csv_stream, decode_text
 from ingest.report import MAX_LISTED_PROBLEMS
 from ingest.safety import check_control_text
 from ingest.store import bronze_schema, scratch_dir

@@ -12,27 +12,18 @@ import io
 import json
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ingest.formats import MAX_COLUMNS, SUPPORTED, WORKBOOKS, RawTable
 from ingest.problems import Unreadable
+from ingest.safety import check_control_text
 from ingest.values import nfc
+from ingest.workbooks import read_workbook
 
-SUPPORTED = {".csv", ".txt", ".xlsx", ".xlsm", ".xls", ".ods", ".json", ".jsonl"}
 # Characters read to tell an encoding by its letters, and to tell the delimiter and the best legacy reading.
 ENCODING_SAMPLE = 200_000
 DELIMITER_SAMPLE = 20_000
-
-
-@dataclass
-class RawTable:
-    rows: list[tuple[int, list[Any]]]
-    # (row, first column, last column, value) of merged header cells, so a parent header can
-    # be spread over the columns it covers. Only workbooks have them.
-    merged: list[tuple[int, int, int, Any]]
-    sheet: str | None = None  # a workbook's sheet name
-    hidden: bool = False  # a hidden sheet, which the department does not see
 
 
 # Bytes Windows-1252 leaves undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D) read as their Latin-1 selves.
@@ -169,14 +160,11 @@ def _sniff_delimiter(sample: str) -> str:
     return best
 
 
-MAX_COLUMNS = 500
 MAX_CELL_CHARS = 1024 * 1024
 csv.field_size_limit(MAX_CELL_CHARS)
 
 
 def read_csv(path: Path) -> RawTable:
-    from ingest.safety import check_control_text
-
     text, _ = decode_text(path.read_bytes())
     check_control_text(text)
     delimiter = _sniff_delimiter(text[:DELIMITER_SAMPLE])
@@ -216,18 +204,7 @@ def check_csv_stream(path: Path, delimiter: str) -> None:
             pass
 
 
-def check_control_cells(rows: list[tuple[int, list[Any]]]) -> None:
-    from ingest.safety import check_control_text
-
-    for number, cells in rows:
-        for cell in cells:
-            if isinstance(cell, str):
-                check_control_text(cell, first_line=number)
-
-
 def read_json(path: Path) -> RawTable:
-    from ingest.safety import check_control_text
-
     text, _ = decode_text(path.read_bytes())
     check_control_text(text)
     try:
@@ -276,8 +253,6 @@ def read_csv_head(
 
 def read_file(path: Path) -> list[RawTable]:
     """The file's tables: one for CSV and JSON, one per sheet for a workbook."""
-    from ingest.workbooks import WORKBOOKS, read_workbook
-
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
         raise Unreadable(

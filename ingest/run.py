@@ -18,6 +18,7 @@ import duckdb
 
 from ingest.bulk import ingest_bulk, start_loading_units
 from ingest.contract import Contract, all_contracts
+from ingest.formats import STREAMED
 from ingest.problems import Issue, Unreadable, file_issue
 from ingest.readers import read_file
 from ingest.report import write_report
@@ -43,7 +44,7 @@ from ingest.store import (
 )
 from ingest.table import FileReading, hold_back_duplicate_keys, parse_file, sheet_note
 from ingest.units.rows import resolve_records
-from ingest.workbooks import STREAMED, one_visible_sheet
+from ingest.workbooks import one_visible_sheet
 from ntm_core.departments import departments
 from ntm_core.log import log, shown
 from ntm_core.settings import bulk_threshold_bytes, bulk_workbook_threshold_bytes

@@ -8,9 +8,11 @@ import stat
 import zipfile
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from ingest.formats import STREAMED, SUPPORTED
 from ingest.problems import Unreadable
 from ntm_core.log import shown
 
@@ -128,7 +130,6 @@ ZIP_SPREADSHEETS = {".xlsx": "Excel", ".xlsm": "Excel", ".ods": "OpenDocument"}
 def check_content(path: Path) -> None:
     """What the first bytes tell: binary junk, a fake, explosive or linked spreadsheet. A type no
     reader takes is left to the reader, which says so (`readers.read_file`)."""
-    from ingest.readers import SUPPORTED
 
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
@@ -202,7 +203,6 @@ def control_character_at(path: Path, offset: int) -> Unreadable:
 
 
 def _unpacked_limit(path: Path) -> int:
-    from ingest.workbooks import STREAMED
     from ntm_core.settings import bulk_workbook_threshold_bytes
 
     streamed = path.suffix.lower() in STREAMED and path.stat().st_size >= bulk_workbook_threshold_bytes()
@@ -267,3 +267,11 @@ def _links_to_programs(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -
                     return True
                 tail = chunk[-SCAN_OVERLAP:]
     return False
+
+
+def check_control_cells(rows: list[tuple[int, list[Any]]]) -> None:
+    """No text cell of a sheet holds a control character; the error names the row."""
+    for number, cells in rows:
+        for cell in cells:
+            if isinstance(cell, str):
+                check_control_text(cell, first_line=number)

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from ingest.contract import Column, Contract, all_contracts
+from ingest.formats import RawTable
 from ingest.problems import Issue, Unreadable
-from ingest.readers import RawTable, iter_nonempty
+from ingest.readers import iter_nonempty
 from ingest.values import (
     COMMA,
     DOT,

@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+from ingest.formats import MAX_COLUMNS, RawTable
 from ingest.problems import Unreadable
-from ingest.readers import MAX_COLUMNS, RawTable, check_control_cells
+from ingest.safety import check_control_cells, check_control_text
 from ingest.values import PercentCell
-
-WORKBOOKS = (".xlsx", ".xlsm", ".xls", ".ods")
 
 # (first row, first column, last row, last column, value): rows count from 1, columns from 0.
 Merge = tuple[int, int, int, int, Any]
@@ -233,7 +232,6 @@ def _ods_value(element) -> Any:
 # spreadsheet shows them, in a form with one reading only: percentages as `70.1%`, dates as
 # dd/mm/yyyy, decimals never with exactly three decimals (`1.797` would read as 1797 in a comma
 # file: it is written `1.7970`).
-STREAMED = (".xlsx", ".xlsm")
 
 
 def one_visible_sheet(path: Path) -> tuple[str, list[str]] | None:
@@ -255,8 +253,6 @@ def stream_sheet_as_csv(path: Path, sheet_name: str, target: Path) -> int:
     import csv
 
     import openpyxl
-
-    from ingest.safety import check_control_text
 
     workbook = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
     try:

@@ -40,12 +40,15 @@ def field_info(doc: dict, name: str, is_key: bool) -> dict:
     notes_vi, notes_en = notes.split(" / ") if notes.count(" / ") == 1 else (notes, notes)
     if is_key:
         notes_vi, notes_en = f"{notes_vi} {KEY_NOTE[0]}".strip(), f"{notes_en} {KEY_NOTE[1]}".strip()
-    return {
+    info = {
         "label": label_vi,
         "notes": notes_vi,
         "label_translated": {"vi": label_vi, "en": label_en},
         "notes_translated": {"vi": notes_vi, "en": notes_en},
     }
+    if doc.get("indicator"):  # declared once in the mart's dbt YAML (meta.indicator)
+        info["ntm_indicator"] = doc["indicator"]
+    return info
 
 
 def fields_for(parquet: Path, columns: dict[str, dict], primary_key: list[str] = ()) -> list[dict]:

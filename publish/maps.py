@@ -7,8 +7,8 @@ import hashlib
 
 from ntm_core.log import log
 from ntm_core.settings import REPO_ROOT, dataset_prefix
+from publish.ckan import create_or_patch, existing_dataset, metadata_matches, upload
 from publish.metadata import FREQUENCIES, LANGUAGE_NAMES, LANGUAGES, VIET_NAM, portal_yaml
-from publish.run import _create_or_patch, _existing, _metadata_matches, _upload
 
 
 def map_fields(meta: dict, digest: str) -> dict:
@@ -43,13 +43,13 @@ def publish_maps(ckan, owner_org: str) -> list[tuple[str, str]]:
         path = REPO_ROOT / meta["file"]
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         fields = map_fields(meta, digest)
-        existing = _existing(ckan, fields["name"])
-        if existing and not existing.get("private") and _metadata_matches(existing, fields):
+        existing = existing_dataset(ckan, fields["name"])
+        if existing and not existing.get("private") and metadata_matches(existing, fields):
             done.append((fields["name"], "unchanged"))
             continue
-        dataset, status = _create_or_patch(ckan, {**fields, "owner_org": owner_org}, existing)
+        dataset, status = create_or_patch(ckan, {**fields, "owner_org": owner_org}, existing)
         had = {r.get("ntm_kind"): r for r in dataset.get("resources", []) if r.get("ntm_kind")}
-        resource = _upload(ckan, dataset["id"], had, path, "geojson")
+        resource = upload(ckan, dataset["id"], had, path, "geojson")
         ckan.action.resource_create_default_resource_views(resource=ckan.action.resource_show(id=resource["id"]))
         ckan.action.package_patch(id=dataset["id"], private=False)
         log(f"publish: {fields['name']}: {status} (map)")

@@ -135,7 +135,9 @@ def source_datasets(mart: str, data_dir: Path) -> list[str]:
 
 
 def column_docs(mart: str, data_dir: Path) -> tuple[dict[str, dict], dict]:
-    """Column label/description and the mart's meta, from the dbt manifest (same text as dbt docs)."""
+    """Column label/description (and its indicator declaration, if the column is one: the portal's
+    map and places read it from the data dictionary) and the mart's meta, from the dbt manifest
+    (same text as dbt docs)."""
     manifest = _manifest(data_dir)
     node = manifest["nodes"][_model_id(manifest, mart)]
     columns = {
@@ -143,6 +145,7 @@ def column_docs(mart: str, data_dir: Path) -> tuple[dict[str, dict], dict]:
             "label": c.get("meta", {}).get("label_vi") or name,
             "label_en": c.get("meta", {}).get("label_en") or name,
             "notes": c.get("description", ""),
+            **({"indicator": c["meta"]["indicator"]} if c.get("meta", {}).get("indicator") else {}),
         }
         for name, c in node["columns"].items()
     }

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import ckanapi
 import pyarrow.parquet as pq
 
 from ntm_core.departments import organization, registry_files
@@ -19,9 +18,18 @@ from ntm_core.log import log
 from ntm_core.published import previous_publish, record_publish
 from ntm_core.settings import DBT_MARTS, REPO_ROOT, dataset_prefix, datastore_db_url
 from publish import datapackage, datastore, spreadsheet
+from publish.ckan import (
+    create_or_patch,
+    dataset_url,
+    ensure_organization,
+    existing_dataset,
+    metadata_matches,
+    upload,
+)
 from publish.client import connect
-from publish.files import CSV_DESCRIPTION, content_hash, write_csv
+from publish.files import content_hash, write_csv
 from publish.guard import PersonalDataRefused, refuse_personal_columns
+from publish.maps import publish_maps
 from publish.metadata import MartFacts, column_docs, dataset_fields, portal_yaml, source_datasets
 
 
@@ -44,25 +52,6 @@ class PublishResult:
     maps: list[tuple[str, str]] = field(default_factory=list)  # (dataset, status) of publish/maps.yaml
 
 
-def ensure_organization(ckan, name: str, meta: dict) -> str:
-    """The organization as `meta` describes it (the department registry's `organization`, or the
-    program's entry in organizations.yaml): Vietnamese title and description, the
-    English ones as extras (`title_en`, `description_en`); created, or corrected where it differs."""
-    wanted = {"title": meta.get("title", name), "description": meta.get("description", "")}
-    extras = {k: meta[k] for k in ("title_en", "description_en") if meta.get(k)}
-    try:
-        org = ckan.action.organization_show(id=name, include_users=True, include_datasets=False)
-    except ckanapi.NotFound:
-        return ckan.action.organization_create(
-            name=name, **wanted, extras=[{"key": k, "value": v} for k, v in extras.items()]
-        )["name"]
-    had = {e["key"]: e["value"] for e in org.get("extras", [])}
-    if any(org.get(k) != v for k, v in wanted.items()) or any(had.get(k) != v for k, v in extras.items()):
-        merged = {**had, **extras}
-        ckan.action.organization_patch(id=name, **wanted, extras=[{"key": k, "value": v} for k, v in merged.items()])
-    return name
-
-
 def _owner(ckan, departments: list[str]) -> str:
     """A department's organization as the department registry describes it; the program's
     (organizations.yaml) when several departments contribute."""
@@ -81,7 +70,7 @@ def publish_mart(ckan, mart: str, parquet: Path, validation_report: Path | None,
     meta["name"] = dataset_prefix() + meta["name"]
     csv_path = write_csv(parquet, data_dir / "publish" / mart / f"{meta['name']}.csv")
     digest, rows = content_hash(csv_path), pq.ParquetFile(parquet).metadata.num_rows
-    existing = _existing(ckan, meta["name"])
+    existing = existing_dataset(ckan, meta["name"])
     facts = MartFacts.read(parquet)
     fields = dataset_fields(meta, mart, digest, facts, source_datasets(mart, data_dir))
     columns, mart_meta = column_docs(mart, data_dir)
@@ -90,11 +79,11 @@ def publish_mart(ckan, mart: str, parquet: Path, validation_report: Path | None,
         existing
         and existing.get("ntm_content_hash") == digest
         and not existing.get("private")
-        and _metadata_matches(existing, fields)
+        and metadata_matches(existing, fields)
         and datastore.table_matches(ckan, existing, parquet, rows, columns, primary_key)
         and FILES <= {r.get("ntm_kind") for r in existing["resources"]}  # e.g. an XLSX added since
     ):
-        url = _dataset_url(ckan, meta["name"])
+        url = dataset_url(ckan, meta["name"])
         # The data package copies the schemas of the datasets its foreign keys point to: written again
         # when one of those changed.
         refreshed = _refresh_datapackage(ckan, existing, mart, meta, parquet, facts, url, data_dir)
@@ -103,8 +92,8 @@ def publish_mart(ckan, mart: str, parquet: Path, validation_report: Path | None,
         resources = {r.get("ntm_kind", r["name"]): r["id"] for r in existing["resources"]}
         return PublishedDataset(mart, meta["name"], url, status, rows, resources, digest=digest)
     package = {**fields, "owner_org": _owner(ckan, facts.departments)}
-    dataset, status = _create_or_patch(ckan, package, existing)
-    result = PublishedDataset(mart, meta["name"], _dataset_url(ckan, meta["name"]), status, rows, digest=digest)
+    dataset, status = create_or_patch(ckan, package, existing)
+    result = PublishedDataset(mart, meta["name"], dataset_url(ckan, meta["name"]), status, rows, digest=digest)
     result.resources, result.table_load = _resources(
         ckan, dataset, mart, meta, parquet, csv_path, validation_report, data_dir, facts, result.url
     )
@@ -113,45 +102,6 @@ def publish_mart(ckan, mart: str, parquet: Path, validation_report: Path | None,
     return result
 
 
-def _metadata_matches(existing: dict, fields: dict) -> bool:
-    """Whether the portal already shows what datasets.yaml and the mart say (a changed title or a
-    field the schema gained is written even when the rows are the same)."""
-    tags = {t["name"] for t in existing.get("tags", [])}
-    return tags == {t["name"] for t in fields["tags"]} and all(
-        existing.get(k) == v for k, v in fields.items() if k != "tags"
-    )
-
-
-def _existing(ckan, name: str) -> dict | None:
-    try:
-        return ckan.action.package_show(id=name)
-    except ckanapi.NotFound:
-        return None
-
-
-def _create_or_patch(ckan, package: dict, existing: dict | None) -> tuple[dict, str]:
-    if existing:
-        # Stays as it was (public or private) while resources are replaced.
-        package["private"] = existing.get("private", True)
-        # A dataset published before the portal declared its schema keeps these facts as free
-        # extras, which the schema's fields of the same name now replace.
-        package["extras"] = [e for e in existing.get("extras", []) if e["key"] not in package]
-        return ckan.action.package_patch(id=existing["id"], **package), "updated"
-    # Created private: the public sees it only once every resource is in place.
-    return ckan.action.package_create(private=True, **package), "created"
-
-
-# Each kind of resource a dataset has: (format, name shown on the portal, its English name).
-RESOURCES = {
-    "csv": ("CSV", "Dữ liệu (CSV, UTF-8)", "Data (CSV, UTF-8)"),
-    "xlsx": ("XLSX", "Dữ liệu (Excel, XLSX)", "Data (Excel, XLSX)"),
-    "parquet": ("Parquet", "Dữ liệu (Parquet)", "Data (Parquet)"),
-    "validation": ("JSON", "Báo cáo kiểm định dữ liệu", "Validation report"),
-    "datapackage": ("JSON", "Mô tả gói dữ liệu (datapackage.json)", "Data package descriptor (datapackage.json)"),
-    "geojson": ("GeoJSON", "Bản đồ (GeoJSON)", "Map (GeoJSON)"),
-}
-# What a resource's page says of it (both languages), where there is something to say.
-DESCRIPTIONS = {"csv": CSV_DESCRIPTION, "xlsx": spreadsheet.DESCRIPTION}
 # The files every published dataset has (the validation report, when there is one, besides).
 FILES = {"csv", "xlsx", "parquet", "datapackage"}
 
@@ -173,7 +123,7 @@ def _resources(
     columns, mart_meta = column_docs(mart, data_dir)
     primary_key = mart_meta.get("primary_key") or []
     had = {r.get("ntm_kind"): r for r in dataset.get("resources", []) if r.get("ntm_kind")}
-    csv_res = _upload(ckan, dataset["id"], had, csv_path, "csv")
+    csv_res = upload(ckan, dataset["id"], had, csv_path, "csv")
     table_load = datastore.load_table(
         ckan,
         csv_res["id"],
@@ -190,11 +140,11 @@ def _resources(
         resource=ckan.action.resource_show(id=csv_res["id"]), create_datastore_views=True
     )
     xlsx = spreadsheet.write_xlsx(parquet, csv_path.with_suffix(".xlsx"), columns, primary_key)
-    xlsx_res = _upload(ckan, dataset["id"], had, xlsx, "xlsx")
-    parquet_res = _upload(ckan, dataset["id"], had, parquet, "parquet")
+    xlsx_res = upload(ckan, dataset["id"], had, xlsx, "xlsx")
+    parquet_res = upload(ckan, dataset["id"], had, parquet, "parquet")
     ids = {"csv": csv_res["id"], "xlsx": xlsx_res["id"], "parquet": parquet_res["id"]}
     if validation_report and validation_report.exists():
-        ids["validation"] = _upload(ckan, dataset["id"], had, validation_report, "validation")["id"]
+        ids["validation"] = upload(ckan, dataset["id"], had, validation_report, "validation")["id"]
     urls = {"csv": csv_res["url"], "parquet": parquet_res["url"]}
     package = _datapackage(ckan, mart, meta, dataset["version"], parquet, facts, url, urls, data_dir)
     ids["datapackage"] = _upload_datapackage(ckan, dataset["id"], had, package, csv_path.parent)["id"]
@@ -230,7 +180,7 @@ def _datapackage(
 def _upload_datapackage(ckan, package_id: str, had: dict[str, dict], package: dict, folder: Path) -> dict:
     """Upload the data package with its digest (`ntm_digest`), which the next publish compares."""
     path = datapackage.write_datapackage(folder / "datapackage.json", package)
-    return _upload(ckan, package_id, had, path, "datapackage", ntm_digest=datapackage.digest(package))
+    return upload(ckan, package_id, had, path, "datapackage", ntm_digest=datapackage.digest(package))
 
 
 def _refresh_datapackage(
@@ -247,21 +197,6 @@ def _refresh_datapackage(
     return True
 
 
-def _dataset_url(ckan, name: str) -> str:
-    return f"{ckan.address.rstrip('/')}/dataset/{name}"
-
-
-def _upload(ckan, package_id: str, had: dict[str, dict], path: Path, kind: str, **extra: str) -> dict:
-    """Upload a file as the dataset's resource of this kind, replacing the one it had."""
-    fmt, name, name_en = RESOURCES[kind]
-    with open(path, "rb") as f:
-        fields = {"name": name, "name_en": name_en, "format": fmt, "ntm_kind": kind, "upload": (path.name, f)}
-        fields.update({"description": DESCRIPTIONS[kind]} if kind in DESCRIPTIONS else {}, **extra)
-        if kind in had:
-            return ckan.action.resource_patch(id=had[kind]["id"], **fields)
-        return ckan.action.resource_create(package_id=package_id, **fields)
-
-
 def publish_marts(
     marts: dict[str, Path], reports: dict[str, Path], data_dir: Path, url: str | None = None, token: str | None = None
 ) -> PublishResult:
@@ -276,7 +211,7 @@ def publish_marts(
         name = dataset_prefix() + portal_yaml("datasets.yaml")[mart]["name"]
         if _still_shown(ckan, versions, record, fingerprint, name):
             log(f"publish: {name}: unchanged (not read again)")
-            link = _dataset_url(ckan, name)
+            link = dataset_url(ckan, name)
             result.datasets.append(PublishedDataset(mart, name, link, "unchanged", record["rows"], record["resources"]))
             continue
         try:
@@ -345,8 +280,6 @@ class _PortalVersions:
 
 def publish_map_files(result: PublishResult, url: str | None = None, token: str | None = None) -> PublishResult:
     """The maps of maps.yaml, owned by the program's organization."""
-    from publish.maps import publish_maps
-
     ckan = connect(url, token)
     program = portal_yaml("organizations.yaml")["program"]
     result.maps = publish_maps(ckan, ensure_organization(ckan, program["name"], program))

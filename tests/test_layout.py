@@ -82,3 +82,40 @@ def test_no_function_in_the_pipeline_is_over_80_lines():
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 80
     ]
     assert long == []
+
+
+def _module_name(path) -> str:
+    parts = path.relative_to(REPO_ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imported_modules(tree, known: set[str]) -> set[str]:
+    """The project's modules a module imports, at its top or inside a function."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        else:
+            continue
+        found |= {n for n in names if n in known}
+    return found
+
+
+def test_no_import_loops():
+    """No module imports, even inside a function, a module that imports it back (directly or not)."""
+    sources = {_module_name(path): tree for _, path, tree in _sources(*PIPELINE_PACKAGES)}
+    graph = {name: _imported_modules(tree, set(sources)) - {name} for name, tree in sources.items()}
+    loops = []
+    for start in sorted(graph):
+        stack, seen = [(start, [start])], set()
+        while stack:
+            node, path = stack.pop()
+            for nxt in sorted(graph[node]):
+                if nxt == start:
+                    loops.append(" → ".join([*path, start]))
+                elif nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, [*path, nxt]))
+    assert loops == []

@@ -13,7 +13,7 @@ from helpers import sample
 
 from ntm import pipeline
 from ntm_core.departments import organization
-from publish.run import ensure_organization
+from publish.ckan import ensure_organization
 
 pytestmark = pytest.mark.portal
 A, B = "so-khcn-son-la", "so-khcn-dong-thap"

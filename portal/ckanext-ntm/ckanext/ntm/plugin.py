@@ -31,6 +31,14 @@ def text(vi: str, en: str) -> str:
     return en if _lang() == "en" else vi
 
 
+def number(value) -> str:
+    """A figure as the reader writes it: 46,3 in Vietnamese, 46.3 in English; "–" for none."""
+    if value is None:
+        return "–"
+    shown = f"{float(value):.1f}".removesuffix(".0")
+    return shown.replace(".", ",") if _lang() != "en" else shown
+
+
 def map_json():
     """The map's data as JSON to embed in <script type="application/json">: no "<" in it, so no
     name in the data can close the element."""
@@ -81,8 +89,15 @@ def place_view(unit_key: str):
 
 
 def places_view():
+    """The 34 provinces of today's map with a headline figure each, and the places matching a name."""
     q = tk.request.args.get("q", "")
-    return tk.render("ntm/places.html", extra_vars={"q": q, "places": portal_data.find_places(q, 50)})
+    extra = {"q": q, "places": portal_data.find_places(q, 50), "directory": portal_data.province_directory(q)}
+    return tk.render("ntm/places.html", extra_vars=extra)
+
+
+def grid_view():
+    """Provinces × the datasets the program expects: who has sent what, how fresh, who is missing."""
+    return tk.render("ntm/grid.html", extra_vars={"grid": portal_data.data_grid()})
 
 
 class NtmPlugin(p.SingletonPlugin):
@@ -115,6 +130,7 @@ class NtmPlugin(p.SingletonPlugin):
             "ntm_departments": departments,
             "ntm_freshness": portal_data.freshness,
             "ntm_freshness_dataset": portal_data.freshness_dataset,
+            "ntm_number": number,
             "ntm_relation": lambda relation: text(*portal_data.RELATIONS.get(relation, (relation, relation))),
         }
 
@@ -123,6 +139,7 @@ class NtmPlugin(p.SingletonPlugin):
         blueprint = Blueprint("ntm", self.__module__)
         blueprint.add_url_rule("/place/<unit_key>", view_func=place_view)
         blueprint.add_url_rule("/places", view_func=places_view)
+        blueprint.add_url_rule("/grid", view_func=grid_view)
         blueprint.add_url_rule("/map", view_func=lambda: tk.render("ntm/map_page.html"), endpoint="map_view")
         blueprint.add_url_rule("/submit", view_func=submit_view, methods=["GET", "POST"])
         return blueprint

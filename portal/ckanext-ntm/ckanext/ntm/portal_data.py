@@ -60,6 +60,8 @@ def published_tables() -> dict[str, dict]:
                 "title_en": pkg.get("title_en") or pkg.get("title"),
                 "resource": table["id"],
                 "modified": pkg.get("metadata_modified") or "",
+                "sources": _names(pkg.get("source_datasets")),
+                "departments": _names(pkg.get("source_departments")),  # the department datasets it is built from
             }
     return found
 
@@ -200,7 +202,8 @@ def place(unit_key: str) -> dict | None:
     unit = found[0]
     parents = sql(
         f'select unit_key, unit_name, level from "{units["resource"]}" '
-        f"where unit_key in ({literal(unit.get('parent_key') or '')}, {literal(unit.get('province_key') or '')})"
+        f"where unit_key in ({literal(unit.get('parent_key') or '')}, {literal(unit.get('province_key') or '')}) "
+        f"and unit_key <> {literal(unit_key)}"  # a province is its own province_key: not its own parent
     )
     links = []
     if t := tables.get("dim_admin_unit_crosswalk"):
@@ -223,40 +226,95 @@ def place(unit_key: str) -> dict | None:
             labels = column_labels(t["resource"])
             columns = [(c, labels.get(c, {"vi": c, "en": c})) for c in rows[0] if c not in HIDDEN]
             sections.append({**t, "mart": mart, "columns": columns, "rows": rows})
-    return {"unit": unit, "parents": parents, "links": links, "sections": sections}
+    profile = None
+    if unit.get("level") == "province" and unit.get("list_version") == "2025":
+        profile = province_profile(unit, tables)
+    figures = []
+    if unit.get("level") == "province":  # each declared indicator's latest value for the province
+        for indicator in indicators():
+            by_year = indicator_values(indicator)
+            year = max((y for y, v in by_year.items() if unit.get("unit_code") in v), default=None)
+            if year and unit.get("list_version") == "2025":
+                figures.append({"indicator": indicator, "year": year, "value": by_year[year][unit["unit_code"]]})
+    found = {"unit": unit, "parents": parents, "links": links, "sections": sections}
+    return {**found, "profile": profile, "figures": figures}
 
 
 # ---------------------------------------------------------------- the map
 
 POINTS_FILE = Path(__file__).resolve().parent / "data" / "communes-2025.json"
-# Choropleth indicators: the province (on today's map) and year of each value, from its mart.
-INDICATORS = {
-    "broadband": (
-        "fact_digital_infrastructure",
-        "Hộ có Internet cáp quang (%)",
-        "Households with fixed broadband (%)",
-        "select current_province_code as code, year, coalesce("
-        "max(fixed_broadband_household_pct) filter (where unit_level = 'province'), "
-        "round(avg(fixed_broadband_household_pct) filter (where unit_level = 'commune')::numeric, 1)) as value "
-        'from "{resource}" where fixed_broadband_household_pct is not null group by 1, 2',
-    ),
-    "online": (
-        "fact_online_public_services",
-        "Thủ tục trực tuyến toàn trình (%)",
-        "Procedures fully online (%)",
-        "select current_province_code as code, left(period, 4)::int as year, max(full_online_pct) as value "
-        "from \"{resource}\" where source = 'reported' and unit_level = 'province' and full_online_pct is not null "
-        "group by 1, 2",
-    ),
-    "recognised": (
-        "fact_commune_scorecard",
-        "Xã được công nhận đạt chuẩn NTM, trong số xã có đánh giá (%)",
-        "Communes recognised at the NTM standard, of those assessed (%)",
-        "select current_province_code as code, year, "
-        "round(100.0 * count(*) filter (where recognised_level <> 'none') / count(*), 1) as value "
-        'from "{resource}" where recognised_level is not null group by 1, 2',
-    ),
-}
+AGGREGATES = ("mean", "share", "sum", "value")
+
+
+def indicators() -> list[dict]:
+    """The indicators the published tables declare: a column whose data-dictionary entry carries
+    `ntm_indicator` (declared once as `meta.indicator` in the mart's dbt YAML, copied there by
+    publish): id, labels, unit, direction, how communes aggregate to a province; with its mart,
+    column and table."""
+
+    def compute():
+        found = []
+        for mart, t in sorted(published_tables().items()):
+            try:
+                fields = _action("datastore_info", id=t["resource"])["fields"]
+            except Exception:
+                continue
+            for f in fields:
+                declared = (f.get("info") or {}).get("ntm_indicator")
+                if isinstance(declared, dict) and declared.get("id") and declared.get("aggregate") in AGGREGATES:
+                    found.append({**declared, "mart": mart, "column": f["id"], "table": t})
+        return sorted(found, key=lambda i: (not i.get("headline"), i["id"]))
+
+    return _cached("indicators:" + _signature(published_tables()), compute)
+
+
+def _condition(column: str, meets: dict) -> str:
+    """SQL for "this row meets the indicator's threshold" (meets: not_in / equals / at_least / at_most)."""
+    c = f'"{column}"'
+    if "not_in" in meets:
+        return f"{c} not in ({', '.join(literal(v) for v in meets['not_in'])})"
+    if "equals" in meets:
+        return f"{c} = {literal(meets['equals'])}"
+    if "at_least" in meets:
+        return f"{c} >= {float(meets['at_least'])}"
+    if "at_most" in meets:
+        return f"{c} <= {float(meets['at_most'])}"
+    return f"{c} is not null"
+
+
+def indicator_query(indicator: dict) -> str:
+    """One row per province of today's map and year: (code, year, value), the value aggregated from
+    the rows as the declaration says."""
+    c, resource = f'"{indicator["column"]}"', indicator["table"]["resource"]
+    year = f'left("{indicator["year_from"]}", 4)::int' if indicator.get("year_from") else "year"
+    where = [f"{c} is not null", "current_province_code is not null"]
+    where += [f'"{k}" = {literal(v)}' for k, v in (indicator.get("where") or {}).items()]
+    aggregate = indicator["aggregate"]
+    if aggregate == "share":
+        value = f"round(100.0 * count(*) filter (where {_condition(indicator['column'], indicator.get('meets') or {})})"
+        value += " / count(*), 1)"
+    elif aggregate == "sum":
+        value = f"sum({c})"
+    elif aggregate == "value":
+        value = f"max({c})"
+    else:
+        value = f"round(avg({c})::numeric, 1)"
+        if indicator.get("own_figure_first"):
+            own = f"max({c}) filter (where unit_level = 'province')"
+            value = f"coalesce({own}, round(avg({c}) filter (where unit_level = 'commune')::numeric, 1))"
+    return (
+        f"select current_province_code as code, {year} as year, {value} as value "
+        f'from "{resource}" where {" and ".join(where)} group by 1, 2'
+    )
+
+
+def indicator_values(indicator: dict) -> dict[str, dict[str, float]]:
+    """year -> province code -> value."""
+    values: dict[str, dict[str, float]] = {}
+    for row in sql(indicator_query(indicator)):
+        if row["code"] and row["value"] is not None:
+            values.setdefault(str(row["year"]), {})[row["code"]] = float(row["value"])
+    return values
 
 
 def map_data() -> dict:
@@ -265,23 +323,20 @@ def map_data() -> dict:
 
     def compute():
         tables = published_tables()
-        indicators = []
-        for key, (mart, label_vi, label_en, query) in INDICATORS.items():
-            if t := tables.get(mart):
-                values: dict[str, dict[str, float]] = {}
-                for row in sql(query.format(resource=t["resource"])):
-                    if row["code"] and row["value"] is not None:
-                        values.setdefault(str(row["year"]), {})[row["code"]] = float(row["value"])
-                if values:
-                    indicators.append(
-                        {
-                            "id": key,
-                            "label_vi": label_vi,
-                            "label_en": label_en,
-                            "dataset": t["dataset"],
-                            "values": values,
-                        }
-                    )
+        offered = []
+        for ind in (i for i in indicators() if i.get("map")):
+            if values := indicator_values(ind):
+                offered.append(
+                    {
+                        "id": ind["id"],
+                        "label_vi": ind.get("label_vi") or ind["column"],
+                        "label_en": ind.get("label_en") or ind["column"],
+                        "unit": ind.get("unit", ""),
+                        "direction": ind.get("direction", "higher"),
+                        "dataset": ind["table"]["dataset"],
+                        "values": values,
+                    }
+                )
         points = []
         if t := tables.get("fact_commune_scorecard"):
             coordinates = json.loads(POINTS_FILE.read_text(encoding="utf-8")) if POINTS_FILE.exists() else {}
@@ -303,7 +358,7 @@ def map_data() -> dict:
                             "status": status,
                         }
                     )
-        return {"indicators": indicators, "points": points}
+        return {"indicators": offered, "points": points}
 
     return _cached("map:" + _signature(published_tables()), compute)
 
@@ -333,3 +388,176 @@ def freshness(departments=None, datasets=None) -> list[dict]:
 
 def freshness_dataset() -> dict | None:
     return published_tables().get("fact_dataset_freshness")
+
+
+# ---------------------------------------------------------------- places, provinces, the data grid
+
+
+def headline_indicator() -> dict | None:
+    """The indicator the places directory quotes for each province (`headline: true` in its
+    declaration; else the first declared)."""
+    found = indicators()
+    return next((i for i in found if i.get("headline")), found[0] if found else None)
+
+
+def provinces() -> list[dict]:
+    """Today's 34 provinces (unit_key, unit_code, unit_name, short_name, ascii_name, communes: how many
+    communes of today's map), by name."""
+    if not (t := published_tables().get("dim_admin_unit")):
+        return []
+    return sql(
+        f"select p.unit_key, p.unit_code, p.unit_name, p.short_name, p.ascii_name, "
+        f"(select count(*) from \"{t['resource']}\" c where c.province_key = p.unit_key and c.level = 'commune' "
+        f"and c.list_version = '2025') as communes "
+        f"from \"{t['resource']}\" p where p.level = 'province' and p.list_version = '2025' order by p.ascii_name"
+    )
+
+
+def province_directory(query: str = "") -> dict:
+    """/places: the 34 provinces, each with the headline indicator's latest value (and its year),
+    filtered by a name with or without diacritics."""
+
+    def compute():
+        indicator = headline_indicator()
+        latest: dict[str, tuple[str, float]] = {}
+        if indicator:
+            for year, by_code in sorted(indicator_values(indicator).items()):
+                latest.update({code: (year, value) for code, value in by_code.items()})
+        rows = []
+        for p in provinces():
+            year, value = latest.get(p["unit_code"], (None, None))
+            rows.append({**p, "year": year, "value": value})
+        return {"indicator": indicator, "provinces": rows}
+
+    found = _cached("directory:" + _signature(published_tables()), compute)
+    words = fold(query)
+    if words:
+        found = {**found, "provinces": [p for p in found["provinces"] if words in fold(p["unit_name"])]}
+    return found
+
+
+def province_profile(unit: dict, tables: dict[str, dict]) -> dict:
+    """A province of today's map: its communes (with the units they were formed from and their latest
+    scorecard), the scorecards of its communes before and after 2025, and its program targets."""
+    units, key = tables["dim_admin_unit"]["resource"], unit["unit_key"]
+    communes = sql(
+        f'select unit_key, unit_name, ascii_name from "{units}" '
+        f"where province_key = {literal(key)} and level = 'commune' and list_version = '2025' order by ascii_name"
+    )
+    if (t := tables.get("dim_admin_unit_crosswalk")) and communes:
+        formed: dict[str, list[dict]] = {}
+        for row in sql(
+            f'select c.new_unit_key, c.old_unit_key, o.unit_name from "{t["resource"]}" c '
+            f'join "{units}" o on o.unit_key = c.old_unit_key '
+            f'join "{units}" n on n.unit_key = c.new_unit_key and n.province_key = {literal(key)} '
+            f"where o.level = 'commune' and c.old_unit_key <> c.new_unit_key order by o.ascii_name"
+        ):
+            formed.setdefault(row["new_unit_key"], []).append(row)
+        communes = [{**c, "formed_from": formed.get(c["unit_key"], [])} for c in communes]
+    predecessors = []
+    if t := tables.get("dim_admin_unit_crosswalk"):
+        predecessors = sql(
+            f'select distinct o.unit_key, o.unit_name from "{t["resource"]}" c '
+            f'join "{units}" o on o.unit_key = c.old_unit_key '
+            f"where c.new_unit_key = {literal(key)} and o.level = 'province' order by o.unit_name"
+        )
+    scorecards = []
+    if t := tables.get("fact_commune_scorecard"):
+        scorecards = [
+            {**row, "source": t}
+            for row in sql(
+                f"select unit_key, unit_name, current_unit_key, current_unit_name, year, criteria_set, "
+                f"criteria_set_title_vi, commune_group, criteria_met, criteria_total, meets_standard, "
+                f"recognised_level, decision_no "
+                f'from "{t["resource"]}" where current_province_code = {literal(unit["unit_code"])} '
+                f"order by year desc, current_unit_name, criteria_set limit 500"
+            )
+        ]
+    latest = {}
+    for row in scorecards:  # the latest scorecard of each commune of today's map
+        latest.setdefault(row["current_unit_key"], row)
+    communes = [{**c, "scorecard": latest.get(c["unit_key"])} for c in communes]
+    targets, holders = [], [key, *(p["unit_key"] for p in predecessors)]  # targets set before 2025 too
+    if t := tables.get("kpi_program_targets"):
+        targets = [
+            {**row, "source": t}
+            for row in sql(
+                f"select province_name, year, target_code, scope, plan, target_year, description_vi, description_en, "
+                f"unit, comparator, target_text, target_value, actual_value, measured_over, method_vi, method_en, met "
+                f'from "{t["resource"]}" where province_unit_key in ({", ".join(literal(k) for k in holders)}) '
+                f"order by year desc, target_code limit 200"
+            )
+        ]
+    return {
+        "communes": communes,
+        "predecessors": predecessors,
+        "scorecards": scorecards,
+        "targets": targets,
+        "assessed": sum(1 for c in communes if c["scorecard"]),
+    }
+
+
+def _province_of_department(department: str, by_folder: dict[str, str]) -> str | None:
+    """The province code of a department's folder name (`<kind>-<province name without its type word,
+    no diacritics>`, the department registry's rule); None for a national one."""
+    for folder, code in sorted(by_folder.items(), key=lambda item: -len(item[0])):
+        if department.endswith("-" + folder):
+            return code
+    return None
+
+
+GRID_STATUSES = ("fresh", "due", "overdue", "delinquent")
+
+
+def data_grid() -> dict:
+    """/grid: provinces × datasets the program expects (fact_dataset_freshness), each cell with the
+    status and age of the latest file (`missing`: never received) and the rows the published tables
+    hold for the province in the table's latest year."""
+
+    def compute():
+        tables = published_tables()
+        if not (t := tables.get("fact_dataset_freshness")):
+            return {"datasets": [], "rows": [], "as_of": None}
+        places = provinces()
+        by_folder = {fold(p["short_name"] or "").replace(" ", "-"): p["unit_code"] for p in places}
+        cells: dict[tuple[str, str], dict] = {}
+        as_of = None
+        for row in sql(
+            f"select department, dataset, status, status_vi, status_en, age_days, never_received, last_received, "
+            f'as_of from "{t["resource"]}"'
+        ):
+            code = _province_of_department(row["department"], by_folder)
+            as_of = as_of or row["as_of"]
+            if code:
+                status = "missing" if row["never_received"] else row["status"]
+                cells[(code, row["dataset"])] = {**row, "status": status}
+        held = _rows_by_province(tables)
+        datasets = sorted({d for _, d in cells})
+        rows = []
+        for p in places:
+            row = []
+            for dataset in datasets:
+                cell = cells.get((p["unit_code"], dataset))
+                year, count = held.get((p["unit_code"], dataset), (None, 0))
+                row.append({"dataset": dataset, "cell": cell, "rows": count, "year": year})
+            rows.append({**p, "cells": row})
+        return {"datasets": datasets, "rows": rows, "as_of": as_of}
+
+    return _cached("grid:" + _signature(published_tables()), compute)
+
+
+def _rows_by_province(tables: dict[str, dict]) -> dict[tuple[str, str], tuple[int, int]]:
+    """(province code, source dataset) -> (the table's latest year, the province's rows in it), for
+    every published mart built from one source dataset and keyed by today's province and a year."""
+    found = {}
+    for t in tables.values():
+        if len(t["sources"]) != 1:
+            continue
+        source = t["sources"][0]
+        for row in sql(
+            f'select current_province_code as code, count(*) as n, max(year) as year from "{t["resource"]}" '
+            f'where year = (select max(year) from "{t["resource"]}") group by 1'
+        ):
+            if row["code"]:
+                found[(row["code"], source)] = (row["year"], row["n"])
+    return found
