@@ -12,7 +12,8 @@ from datetime import datetime
 from pathlib import Path
 
 from ingest.contract import all_contracts
-from ingest.run import REPORTS_FOLDER, IngestResult, ingest_file
+from ingest.landing import IngestRun
+from ingest.run import REPORTS_FOLDER, IngestResult
 from ingest.safety import shown_name
 from ingest.store import Ledger, ensure_empty_bronze
 from ntm_core.log import log
@@ -21,8 +22,7 @@ from ntm_core.log import log
 def reingest_received(
     dropzone: Path, data_dir: Path, run_id: str, start: datetime, end: datetime, departments: list[str] | None = None
 ) -> IngestResult:
-    contracts = all_contracts()
-    for contract in contracts.values():
+    for contract in all_contracts().values():
         ensure_empty_bronze(contract, data_dir)
     ledger = Ledger(data_dir)
     result = IngestResult(run_id=run_id)
@@ -30,20 +30,11 @@ def reingest_received(
         files = ledger.received_between(con, start, end)
         files = [f for f in files if not departments or f[0] in departments]
         log(f"backfill: {len(files)} file(s) received between {start.isoformat()} and {end.isoformat()}")
+        run = IngestRun(data_dir, run_id, ledger, con)
         try:
             for number, (department, dataset, raw_path, received_at) in enumerate(files, start=1):
-                outcome = ingest_file(
-                    Path(raw_path),
-                    department,
-                    dataset,
-                    contracts.get(dataset),
-                    data_dir,
-                    run_id,
-                    ledger,
-                    con,
-                    report_dir=dropzone / department / REPORTS_FOLDER / dataset,
-                    received_at=received_at,
-                )
+                report_dir = dropzone / department / REPORTS_FOLDER / dataset
+                outcome = run.landing(Path(raw_path), department, dataset, report_dir, received_at).land()
                 log(
                     f"backfill: [{number}/{len(files)}] {department}/{dataset}/{shown_name(outcome.file_name)}: "
                     f"{outcome.status}" + (f" — {outcome.reason}" if outcome.reason else "")

@@ -1,6 +1,6 @@
 """`ntm check`: the verdict ingest would give a file, with nothing kept.
 
-The file goes through the very same reading as in the drop zone (`run.ingest_file`), into a scratch
+The file goes through the very same reading as in the drop zone (`landing.Landing`), into a scratch
 lakehouse in a temporary folder that is removed afterwards: the real data dir, ledger and reports
 are never touched. The department staff's question, "would this file land?", gets ingest's own
 answer and its report."""
@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ingest.contract import all_contracts
-from ingest.run import FileOutcome, ingest_file
+from ingest.landing import FileOutcome, IngestRun
 from ingest.safety import shown_name, stored_name
 from ingest.store import Ledger
 
@@ -65,18 +64,8 @@ def check_file(path: Path, dataset: str, department: str) -> Verdict:
         ledger = Ledger(data_dir)
         with ledger.connect() as con:
             # received_at: read now, without waiting for the file to settle (it is a copy, complete).
-            outcome = ingest_file(
-                copy,
-                department,
-                dataset,
-                all_contracts().get(dataset),
-                data_dir,
-                "check",
-                ledger,
-                con,
-                report_dir,
-                received_at=datetime.now(UTC),
-            )
+            run = IngestRun(data_dir, "check", ledger, con)
+            outcome = run.landing(copy, department, dataset, report_dir, received_at=datetime.now(UTC)).land()
         report = report_dir / f"{stored_name(path.name)}.report.json"
         outcome.report = None  # the scratch folder is gone once this returns
         return Verdict(outcome, json.loads(report.read_text(encoding="utf-8")) if report.exists() else None)

@@ -194,7 +194,7 @@ class DropZoneTrigger(BaseEventTrigger):
         )
 
     async def run(self):
-        from ingest.run import SETTLE_SECONDS
+        from ingest.landing import SETTLE_SECONDS
 
         settle = SETTLE_SECONDS if self.settle_seconds is None else self.settle_seconds
         dropzone, data_dir = await asyncio.to_thread(_paths, self.dropzone, self.data_dir)
