@@ -51,6 +51,23 @@ ABOUT = (
 )
 
 
+def _dcat_catalogue() -> dict[str, str]:
+    """The catalogue's titles and publisher in both languages, for the DCAT profile: the publisher is
+    the program's organization, as `publish/organizations.yaml` declares it."""
+    import yaml
+
+    program = yaml.safe_load((REPO_ROOT / "publish" / "organizations.yaml").read_text(encoding="utf-8"))["program"]
+    return {
+        "ntm.dcat.catalog_title": "Cổng dữ liệu mở Nông thôn mới",
+        "ntm.dcat.catalog_title_en": "NTM open data portal (New Rural Development)",
+        "ntm.dcat.catalog_description": "Dữ liệu mở Chương trình MTQG xây dựng nông thôn mới",
+        "ntm.dcat.catalog_description_en": "Open data of the National Target Program on New Rural Development",
+        "ntm.dcat.publisher": program["name"],
+        "ntm.dcat.publisher_title": program["title"],
+        "ntm.dcat.publisher_title_en": program["title_en"],
+    }
+
+
 class PortalError(RuntimeError):
     pass
 
@@ -393,9 +410,11 @@ def _write_config(p: Portal, s: dict) -> None:
         "ckan.views.default_views": "datatables_view ntm_map",
         # The declared metadata schema of every dataset (ckanext-scheming).
         "scheming.dataset_schemas": f"ckanext.scheming:{DATASET_SCHEMA}",
-        # DCAT (ckanext-dcat): /catalog.ttl, /dataset/<name>.rdf|.ttl|.jsonld for harvesters.
-        "ckanext.dcat.rdf.profiles": "euro_dcat_ap_2",
+        # DCAT (ckanext-dcat): /catalog.ttl, /dataset/<name>.rdf|.ttl|.jsonld for harvesters, in
+        # DCAT-AP 3.0.1: ckanext-dcat's profile, then the portal's own (ckanext-ntm's dcat.py).
+        "ckanext.dcat.rdf.profiles": "euro_dcat_ap_3 ntm_dcat_ap_3",
         "ckanext.dcat.resource.inherit.license": "true",
+        **_dcat_catalogue(),
         "ckan.redis.url": f"redis://127.0.0.1:{REDIS_PORT}/0",
         # Not used: the pgsearch plugin keeps the index in PostgreSQL.
         "solr_url": "http://127.0.0.1:8983/solr/unused",

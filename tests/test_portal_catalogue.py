@@ -1,5 +1,5 @@
 """What harvesters read from the portal: metadata in a declared schema (ckanext-scheming) and DCAT
-(ckanext-dcat, DCAT-AP 2) for every dataset and the catalogue, with the licence, period, frequency,
+(ckanext-dcat, DCAT-AP 3) for every dataset and the catalogue, with the licence, period, frequency,
 languages and the downloadable distributions."""
 
 import urllib.request
@@ -23,10 +23,11 @@ def test_each_dataset_is_described_in_dcat_for_harvesters(ckan, marts_copy, pref
     package = ckan.action.package_show(id=published.name)
     turtle = _get(f"{ckan.address}/dataset/{published.name}.ttl")
     assert "a dcat:Dataset" in turtle
-    assert f'dct:title "{package["title"]}"' in turtle and "Chỉ số hạ tầng số cấp xã" in package["title"]
+    assert f'"{package["title"]}"@vi' in turtle and "Chỉ số hạ tầng số cấp xã" in package["title"]
+    assert f'"{package["title_en"]}"@en' in turtle
     assert "frequency/ANNUAL" in turtle and "language/VIE" in turtle
     assert 'dcat:startDate "2023-01-01"^^xsd:date' in turtle and 'dcat:endDate "2023-12-31"^^xsd:date' in turtle
-    assert "dct:license <http://www.opendefinition.org/licenses/cc-by>" in turtle
+    assert "dct:license <http://publications.europa.eu/resource/authority/licence/CC_BY_4_0>" in turtle
     for resource in package["resources"]:  # every file is a distribution with its download URL
         assert resource["url"] in turtle
     assert turtle.count("a dcat:Distribution") == len(package["resources"])

@@ -20,9 +20,11 @@ def _lang() -> str:
 
 
 def _is_page() -> bool:
-    """A web page, not an API call: the API returns the stored fields of both languages."""
+    """A web page, not an API call nor a DCAT serialisation (`/dataset/<name>.ttl`, `/catalog.ttl`):
+    those return the stored fields of both languages."""
     try:
-        return not tk.request.path.startswith("/api")
+        dcat = (tk.request.endpoint or "").startswith("dcat.") and (tk.request.view_args or {}).get("_format")
+        return not tk.request.path.startswith("/api") and not dcat
     except Exception:
         return False
 
