@@ -117,8 +117,31 @@ def main() -> None:
             f"  ({r['status']}, {r['landed']:,} landed, {r['held']:,} held back)"
             + (f" {r['reason']}" if r["reason"] else "")
         )
+    write_results(rows, csv_path, xlsx_path, results)
     if args.workdir is None:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def write_results(rows: int, csv_path: Path, xlsx_path: Path, results: dict, target: Path = HERE / "RESULTS_xlsx.md"):
+    lines = [
+        "# Large workbooks (`benchmarks/bench_ingest_large_xlsx.py`)",
+        "",
+        f"{rows:,} one-stop-office records: CSV {csv_path.stat().st_size / 1024**2:,.0f} MB, the same rows as an "
+        f"`.xlsx` of {xlsx_path.stat().st_size / 1024**2:,.0f} MB (openpyxl write-only: inline strings, date cells). "
+        "Each ingest in a child process of its own; peak = its `ru_maxrss`. Run "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        "",
+        "| ingest | time | rows/s | peak RSS | time vs CSV | peak vs CSV | outcome |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    base = results["csv"]
+    for name, r in results.items():
+        lines.append(
+            f"| {name} | {r['seconds']:.1f} s | {rows / r['seconds']:,.0f} | {r['peak_kb'] / 1024:,.0f} MB "
+            f"| ×{r['seconds'] / base['seconds']:.2f} | ×{r['peak_kb'] / base['peak_kb']:.2f} "
+            f"| {r['status']}, {r['landed']:,} landed{' — ' + r['reason'] if r['reason'] else ''} |"
+        )
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
