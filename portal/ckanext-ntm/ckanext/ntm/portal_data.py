@@ -402,15 +402,16 @@ def headline_indicator() -> dict | None:
 
 def provinces() -> list[dict]:
     """Today's 34 provinces (unit_key, unit_code, unit_name, short_name, ascii_name, communes: how many
-    communes of today's map), by name."""
+    communes of today's map), by name without its type word."""
     if not (t := published_tables().get("dim_admin_unit")):
         return []
-    return sql(
+    found = sql(
         f"select p.unit_key, p.unit_code, p.unit_name, p.short_name, p.ascii_name, "
         f"(select count(*) from \"{t['resource']}\" c where c.province_key = p.unit_key and c.level = 'commune' "
         f"and c.list_version = '2025') as communes "
-        f"from \"{t['resource']}\" p where p.level = 'province' and p.list_version = '2025' order by p.ascii_name"
+        f"from \"{t['resource']}\" p where p.level = 'province' and p.list_version = '2025'"
     )
+    return sorted(found, key=lambda p: fold(p["short_name"] or p["unit_name"]))  # Cần Thơ by C, not "Thành phố"
 
 
 def province_directory(query: str = "") -> dict:
@@ -456,10 +457,14 @@ def province_profile(unit: dict, tables: dict[str, dict]) -> dict:
         communes = [{**c, "formed_from": formed.get(c["unit_key"], [])} for c in communes]
     predecessors = []
     if t := tables.get("dim_admin_unit_crosswalk"):
+        # the provinces before 2025 whose communes (their main successors) are in this province now
         predecessors = sql(
-            f'select distinct o.unit_key, o.unit_name from "{t["resource"]}" c '
+            f'select distinct p.unit_key, p.unit_name from "{t["resource"]}" c '
             f'join "{units}" o on o.unit_key = c.old_unit_key '
-            f"where c.new_unit_key = {literal(key)} and o.level = 'province' order by o.unit_name"
+            f'join "{units}" n on n.unit_key = c.new_unit_key '
+            f'join "{units}" p on p.unit_key = o.province_key '
+            f"where n.province_key = {literal(key)} and c.is_main_successor and o.level = 'commune' "
+            "order by p.unit_name"
         )
     scorecards = []
     if t := tables.get("fact_commune_scorecard"):
