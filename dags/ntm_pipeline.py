@@ -1,7 +1,7 @@
 """NTM lakehouse DAGs: department files → bronze → dbt marts → validation → CKAN.
 
 - `ntm_ingest` (on the `dropzone` asset, and hourly as a safety net): a file dropped into the drop
-  zone raises the `dropzone` asset event as soon as it is stable (the watcher, `ntm.watch.
+  zone raises the `dropzone` asset event as soon as it is stable (the watcher, `ntm.dropzone_trigger.
   DropZoneTrigger`, run by the triggerer: one listing of the whole drop zone every second); events
   that come during a run are folded into the next one. `departments` fetches the portal's
   submissions and the departments' URLs, then one listing of the drop zone names the departments
@@ -34,7 +34,7 @@ from airflow.sdk import Asset, AssetOrTimeSchedule, AssetWatcher, Variable, dag,
 from airflow.timetables.interval import CronDataIntervalTimetable
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from ntm.watch import DropZoneTrigger
+from ntm.dropzone_trigger import DropZoneTrigger
 
 TZ = "Asia/Ho_Chi_Minh"
 # A file stable in the drop zone (ingest's SETTLE_SECONDS) raises this asset's event, naming its

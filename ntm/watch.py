@@ -1,6 +1,7 @@
 """The drop zone's watcher: which departments have files that ingest has not looked at, from one
 listing of the drop zone, in milliseconds; the Airflow event trigger that raises an asset event as
-soon as such a file is stable; and the lock that lets one ingest land files at a time.
+soon as such a file is stable (`ntm.dropzone_trigger`); and the lock that lets one ingest land files
+at a time.
 
 A file is *looked at* once an ingest run has read it, whatever its fate (landed, rejected, the same
 bytes again): its name, size, modification and change times are remembered per department in
@@ -10,12 +11,11 @@ the file last changed (a data dir from before the watcher). Anything else is new
 bytes under an old name (its size or times changed), a file touched or copied again. New does not
 mean it lands: the ledger decides (by sha256), so a file read twice is never landed twice.
 
-This module is imported by the DAG file: only the standard library and Airflow's trigger base at
-the top; the ingest stage is imported where it is used."""
+Only the standard library at the top (importing Airflow configures it, which only the DAGs and the
+triggerer should do); the ingest stage is imported where it is used."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import fcntl
 import json
@@ -24,8 +24,6 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
-
-from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
 SEEN_FOLDER = "dropzone_seen"
 LOCK_FILE = "ingest.lock"
@@ -144,7 +142,7 @@ def landing_lock(data_dir: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _paths(dropzone: str | None, data_dir: str | None) -> tuple[Path, Path]:
+def dropzone_paths(dropzone: str | None, data_dir: str | None) -> tuple[Path, Path]:
     """The drop zone and data dir: as given, else the Airflow Variables the tasks read, else the
     pipeline's settings."""
     from ntm_core.settings import data_dir as resolve_data_dir
@@ -158,62 +156,3 @@ def _paths(dropzone: str | None, data_dir: str | None) -> tuple[Path, Path]:
     except Exception:  # noqa: BLE001 - no Airflow context: the settings decide
         pass
     return dropzone_dir(dropzone), resolve_data_dir(data_dir)
-
-
-class DropZoneTrigger(BaseEventTrigger):
-    """Polls the whole drop zone (one listing, every `poll_seconds`) and fires an event naming the
-    departments that have a new file stable for `settle_seconds` (ingest's SETTLE_SECONDS when not
-    given). A file is announced once; still not looked at after `reannounce_seconds` (its event
-    came while `ntm_ingest` was paused, say), it is announced again."""
-
-    def __init__(
-        self,
-        poll_seconds: float = 1.0,
-        settle_seconds: float | None = None,
-        reannounce_seconds: float = 600.0,
-        dropzone: str | None = None,
-        data_dir: str | None = None,
-    ):
-        super().__init__()
-        self.poll_seconds = poll_seconds
-        self.settle_seconds = settle_seconds
-        self.reannounce_seconds = reannounce_seconds
-        self.dropzone = dropzone
-        self.data_dir = data_dir
-
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "poll_seconds": self.poll_seconds,
-                "settle_seconds": self.settle_seconds,
-                "reannounce_seconds": self.reannounce_seconds,
-                "dropzone": self.dropzone,
-                "data_dir": self.data_dir,
-            },
-        )
-
-    async def run(self):
-        from ingest.landing import SETTLE_SECONDS
-
-        settle = SETTLE_SECONDS if self.settle_seconds is None else self.settle_seconds
-        dropzone, data_dir = await asyncio.to_thread(_paths, self.dropzone, self.data_dir)
-        announced: dict[Key, tuple[Stat, float]] = {}
-        while True:
-            try:
-                waiting = await asyncio.to_thread(new_files, dropzone, data_dir, settle)
-            except Exception as err:  # noqa: BLE001 - a listing that failed is tried again
-                self.log.warning("drop zone %s not listed: %s", dropzone, err)
-                waiting = {}
-            now = time.monotonic()
-            fresh = sorted(
-                k
-                for k, stat in waiting.items()
-                if k not in announced or announced[k][0] != stat or now - announced[k][1] >= self.reannounce_seconds
-            )
-            announced = {k: (stat, now if k in fresh else announced[k][1]) for k, stat in waiting.items()}
-            if fresh:
-                yield TriggerEvent(
-                    {"departments": sorted({k[0] for k in fresh}), "files": ["/".join(k) for k in fresh[:100]]}
-                )
-            await asyncio.sleep(self.poll_seconds)

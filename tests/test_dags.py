@@ -169,7 +169,7 @@ def test_a_dropped_file_raises_the_event_and_only_its_department_is_ingested(
 ):
     import asyncio
 
-    from ntm.watch import DropZoneTrigger
+    from ntm.dropzone_trigger import DropZoneTrigger
 
     drop(dropzone, "so-khcn-dong-thap", "digital_infrastructure", sample("so-khcn-dong-thap", "digital_infrastructure"))
     bag = _dagbag()
@@ -180,7 +180,7 @@ def test_a_dropped_file_raises_the_event_and_only_its_department_is_ingested(
     (asset,) = ingest.timetable.asset_condition.objects
     (watcher,) = asset.watchers  # the DAG's own watcher, on this drop zone
     classpath, kwargs = watcher.trigger.serialize()
-    assert classpath == "ntm.watch.DropZoneTrigger" and kwargs["dropzone"] is None  # the Variables decide
+    assert classpath == "ntm.dropzone_trigger.DropZoneTrigger" and kwargs["dropzone"] is None  # the Variables decide
 
     async def first_event():
         events = DropZoneTrigger(**kwargs).run()

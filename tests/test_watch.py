@@ -1,5 +1,5 @@
-"""The drop zone's watcher (ntm/watch.py): what is new from one listing, the event trigger, and one
-ingest landing at a time."""
+"""The drop zone's watcher (ntm/watch.py, ntm/dropzone_trigger.py): what is new from one listing,
+the event trigger, and one ingest landing at a time."""
 
 from __future__ import annotations
 
@@ -72,9 +72,11 @@ def _first_event(trigger, timeout: float):
 def test_the_trigger_announces_a_stable_file_naming_its_department(dropzone, data_dir):
     drop(dropzone, DONG_THAP, DATASET, sample(DONG_THAP, DATASET))
     _ingest(DONG_THAP, dropzone, data_dir)  # looked at: never announced
-    trigger = watch.DropZoneTrigger(poll_seconds=0.1, dropzone=str(dropzone), data_dir=str(data_dir))
+    from ntm.dropzone_trigger import DropZoneTrigger  # imports (so configures) Airflow: only here
+
+    trigger = DropZoneTrigger(poll_seconds=0.1, dropzone=str(dropzone), data_dir=str(data_dir))
     classpath, kwargs = trigger.serialize()
-    assert classpath == "ntm.watch.DropZoneTrigger" and watch.DropZoneTrigger(**kwargs).serialize() == (
+    assert classpath == "ntm.dropzone_trigger.DropZoneTrigger" and DropZoneTrigger(**kwargs).serialize() == (
         classpath,
         kwargs,
     )
