@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -81,3 +82,28 @@ def chromium(*args: str) -> str:
         timeout=120,
     )
     return done.stdout
+
+
+def copy_marts(built: Path, data_dir: Path) -> Path:
+    """The sample build's marts and dbt manifest in a data dir of their own, to publish from."""
+    shutil.copytree(built / "marts", data_dir / "marts")
+    (data_dir / "dbt_target").mkdir()
+    shutil.copy(built / "dbt_target" / "manifest.json", data_dir / "dbt_target")
+    return data_dir
+
+
+@contextlib.contextmanager
+def dataset_prefix(ckan, label: str):
+    """Publish under a fresh prefix (`NTM_DATASET_PREFIX`); afterwards the prefix is unset and every
+    dataset under it purged."""
+    import uuid
+
+    prefix = f"t{uuid.uuid4().hex[:6]}-{label}-"
+    os.environ["NTM_DATASET_PREFIX"] = prefix
+    try:
+        yield prefix
+    finally:
+        os.environ.pop("NTM_DATASET_PREFIX", None)
+        for name in ckan.action.package_list():
+            if name.startswith(prefix):
+                ckan.action.dataset_purge(id=name)

@@ -6,14 +6,11 @@ marts are published once to the real local CKAN."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import urllib.request
-import uuid
 from pathlib import Path
 
 import pytest
-from helpers import REPO
+from helpers import REPO, copy_marts, dataset_prefix
 from rdflib import RDF, Graph, Literal, Namespace, URIRef
 
 from publish.run import publish_marts
@@ -31,22 +28,12 @@ EU = "http://publications.europa.eu/resource/authority"
 def published(sample_build, ckan, tmp_path_factory):
     """Every sample mart published once under a prefix of its own: the datasets' names."""
     _, built = sample_build
-    data_dir = tmp_path_factory.mktemp("dcat_ap") / "data"
-    shutil.copytree(built / "marts", data_dir / "marts")
-    (data_dir / "dbt_target").mkdir()
-    shutil.copy(built / "dbt_target" / "manifest.json", data_dir / "dbt_target")
-    prefix = f"t{uuid.uuid4().hex[:6]}-dcat-ap-"
-    os.environ["NTM_DATASET_PREFIX"] = prefix
-    try:
+    data_dir = copy_marts(built, tmp_path_factory.mktemp("dcat_ap") / "data")
+    with dataset_prefix(ckan, "dcat-ap"):
         marts = {p.stem: p for p in sorted((data_dir / "marts").glob("*.parquet"))}
         result = publish_marts(marts, {}, data_dir)
         assert result.refused == {}
         yield [d.name for d in result.datasets]
-    finally:
-        os.environ.pop("NTM_DATASET_PREFIX", None)
-        for name in ckan.action.package_list():
-            if name.startswith(prefix):
-                ckan.action.dataset_purge(id=name)
 
 
 @pytest.fixture(scope="module")

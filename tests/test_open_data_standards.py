@@ -9,17 +9,16 @@ import csv
 import datetime as dt
 import json
 import math
-import os
 import re
 import shutil
 import subprocess
 import urllib.request
-import uuid
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from helpers import copy_marts, dataset_prefix
 
 from publish.datastore import fields_for
 from publish.files import neutralise, published_order
@@ -45,21 +44,11 @@ def _resources(ckan, name: str) -> dict[str, dict]:
 def published(sample_build, ckan, tmp_path_factory):
     """Every sample mart published once under a prefix of its own: (data dir, prefix, {mart: dataset})."""
     _, built = sample_build
-    data_dir = tmp_path_factory.mktemp("open_data") / "data"
-    shutil.copytree(built / "marts", data_dir / "marts")
-    (data_dir / "dbt_target").mkdir()
-    shutil.copy(built / "dbt_target" / "manifest.json", data_dir / "dbt_target")
-    prefix = f"t{uuid.uuid4().hex[:6]}-open-data-"
-    os.environ["NTM_DATASET_PREFIX"] = prefix
-    try:
+    data_dir = copy_marts(built, tmp_path_factory.mktemp("open_data") / "data")
+    with dataset_prefix(ckan, "open-data") as prefix:
         result = publish_marts(_marts(data_dir), {}, data_dir)
         assert result.refused == {}
         yield data_dir, prefix, {d.mart: d for d in result.datasets}
-    finally:
-        os.environ.pop("NTM_DATASET_PREFIX", None)
-        for name in ckan.action.package_list():
-            if name.startswith(prefix):
-                ckan.action.dataset_purge(id=name)
 
 
 def _marts(data_dir: Path) -> dict[str, Path]:
