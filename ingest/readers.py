@@ -58,11 +58,14 @@ def _legacy_score(text: str) -> tuple[int, int]:
     return viet, alien
 
 
-def _legacy_readings(surface: str) -> dict[str, str]:
+LEGACY_ENCODINGS = ("tcvn3", "vni")
+
+
+def _legacy_reading(surface: str, name: str) -> str:
     from viparse.normalize.encodings import CHARMAPS
     from viparse.normalize.tables import convert
 
-    return {name: convert(surface, CHARMAPS[name]) for name in ("tcvn3", "vni")}
+    return convert(surface, CHARMAPS[name])
 
 
 UNICODE_ENCODINGS = ("utf-8", "utf-8-sig", "utf-16")
@@ -116,17 +119,21 @@ def decode_text(data: bytes) -> tuple[str, str]:
     )
     from viparse.normalize.frequency import vietnamese_score
 
+    # Every reading is judged on the file's first ENCODING_SAMPLE characters; only the one chosen is
+    # converted whole (a legacy table over a whole file costs more than the rest of its reading).
+    samples = {name: text[:ENCODING_SAMPLE] for name, text in readings.items()}
+    samples |= {name: _legacy_reading(surface[:ENCODING_SAMPLE], name) for name in LEGACY_ENCODINGS}
     clean, scores = {}, {}
-    for name, text in {**readings, **_legacy_readings(surface)}.items():
-        text = nfc(text)
-        scores[name] = viet, alien = _legacy_score(text)
+    for name, sample in samples.items():
+        sample = nfc(sample)
+        scores[name] = viet, alien = _legacy_score(sample)
         if alien <= max(2, viet // 50):
-            clean[name] = text
+            clean[name] = sample
     unicode_name = next((n for n in UNICODE_ENCODINGS if n in readings), None)
     if unicode_name and unicode_name not in clean and not _letters_look_legacy(clean, scores, unicode_name):
         # Valid Unicode with a few characters no Vietnamese text has (full-width digits, Chinese, an
         # emoji) is Unicode: a legacy table is trusted over it only when it gives more Vietnamese letters.
-        clean = {unicode_name: nfc(readings[unicode_name])}
+        clean = {unicode_name: nfc(samples[unicode_name])}
     if not clean:
         raise Unreadable(
             "Không nhận ra bảng mã tiếng Việt của tệp (không phải Unicode, TCVN3 hay VNI)",
@@ -141,8 +148,8 @@ def decode_text(data: bytes) -> tuple[str, str]:
     best = (
         unicode_clean[0] if unicode_clean else max(clean, key=lambda n: vietnamese_score(clean[n][:DELIMITER_SAMPLE]))
     )
-    text = clean[best]
-    return text, best
+    whole = readings[best] if best in readings else _legacy_reading(surface, best)
+    return nfc(whole), best
 
 
 def _sniff_delimiter(sample: str) -> str:

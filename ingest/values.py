@@ -7,6 +7,7 @@ Each parser takes the raw cell (text, number or None) and returns the typed valu
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import unicodedata
 from collections.abc import Callable
@@ -31,10 +32,20 @@ def nfc(text: str) -> str:
 
 def fold(text: str) -> str:
     """Matching key: case-folded, without diacritics (đ → d), punctuation and extra spaces."""
-    decomposed = unicodedata.normalize("NFD", str(text))
+    return _fold(str(text))
+
+
+# Headers and unit names repeat from file to file and row to row: a run folds the same few thousand
+# strings again and again (locating a header folds every alias against every cell of the top rows).
+@functools.lru_cache(maxsize=1 << 16)
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFD", text)
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     stripped = stripped.replace("đ", "d").replace("Đ", "D").casefold()
-    return " ".join(re.findall(r"[a-z0-9]+", stripped))
+    return " ".join(_WORD_RE.findall(stripped))
+
+
+_WORD_RE = re.compile(r"[a-z0-9]+")
 
 
 class PercentCell(float):

@@ -85,8 +85,16 @@ def resolve_records(
     that could not be resolved (with candidates)."""
     province = province_of(department)
     kept, issues = [], []
+    answers: dict[tuple, tuple[Resolution, str]] = {}  # a file names the same few units on many rows
     for record in records:
-        got, level = resolve_row(record, unit_levels, province)
+        asked = (
+            *(record.get(c) for c in ("unit_name", "district_name", "_group", "unit_code")),
+            reference_date(record),
+            _levels(record, unit_levels),
+        )
+        if asked not in answers:
+            answers[asked] = resolve_row(record, unit_levels, province)
+        got, level = answers[asked]
         if got.status == "matched":
             record.update(unit_code=got.unit.code, unit_level=level, unit_list_version=got.unit.list_version)
             if got.hamlet and not record.get("hamlet_name"):  # 'Thôn A' written as the unit, under its commune
