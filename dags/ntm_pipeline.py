@@ -3,8 +3,10 @@
 - `ntm_ingest` (on the `dropzone` asset, and hourly as a safety net): a file dropped into the drop
   zone raises the `dropzone` asset event as soon as it is stable (the watcher, `ntm.dropzone_trigger.
   DropZoneTrigger`, run by the triggerer: one listing of the whole drop zone every second); events
-  that come during a run are folded into the next one. `departments` fetches the portal's
-  submissions and the departments' URLs, then one listing of the drop zone names the departments
+  that come during a run are folded into the next one. The portal raises the same event through
+  Airflow's REST API when it accepts a department's submission, naming the department.
+  `departments` fetches the portal's submissions and the departments' URLs (of the departments the
+  triggering events name; of all on the poll), then one listing of the drop zone names the departments
   with a file no ingest has looked at: only they get an `ingest`, which reads its new files and
   emits the `bronze` asset event when rows landed; a rejected file fails that department's
   `rejections` check (or its `ingest`, when nothing landed), never another department's.
@@ -35,12 +37,14 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from ntm.dropzone_trigger import DropZoneTrigger
+from ntm.watch import DROPZONE_URI
 
 TZ = "Asia/Ho_Chi_Minh"
 # A file stable in the drop zone (ingest's SETTLE_SECONDS) raises this asset's event, naming its
-# department; the triggerer runs the watcher (`airflow triggerer`, or `airflow standalone`).
+# department; the triggerer runs the watcher (`airflow triggerer`, or `airflow standalone`). The
+# portal raises the same event through the REST API when it accepts a submission (ckanext-ntm).
 DROPZONE = Asset(
-    "ntm://dropzone/files",
+    DROPZONE_URI,
     watchers=[AssetWatcher(name="ntm_dropzone_watcher", trigger=DropZoneTrigger(poll_seconds=1.0))],
 )
 SAFETY_POLL = "0 * * * *"  # hourly: whatever the watcher missed (a triggerer down, say)
@@ -115,10 +119,11 @@ FIRST = dict(priority_weight=100, weight_rule="absolute")
 )
 def ntm_ingest():
     @task(**FIRST)
-    def departments() -> list[str]:
+    def departments(triggering_asset_events=None) -> list[str]:
         from ntm import tasks
 
-        return tasks.departments_with_new_files(_var("ntm_dropzone"), _var("ntm_data_dir"))
+        extras = tasks.triggering_extras(triggering_asset_events)
+        return tasks.departments_with_new_files(_var("ntm_dropzone"), _var("ntm_data_dir"), extras)
 
     @task(outlets=[BRONZE], map_index_template="{{ map_label }}", **FIRST)
     def ingest(department: str, run_id: str | None = None) -> dict:

@@ -16,14 +16,17 @@ from ntm.watch import Key, Stat, dropzone_paths, new_files
 class DropZoneTrigger(BaseEventTrigger):
     """Polls the whole drop zone (one listing, every `poll_seconds`) and fires an event naming the
     departments that have a new file stable for `settle_seconds` (ingest's SETTLE_SECONDS when not
-    given). A file is announced once; still not looked at after `reannounce_seconds` (its event
-    came while `ntm_ingest` was paused, say), it is announced again."""
+    given). A file is announced once; still not looked at after `reannounce_seconds`, it is
+    announced again: Airflow drops an asset event for a paused DAG (it queues none), so a file
+    written while `ntm_ingest` was paused lands within that time of unpausing, not on the next
+    hourly poll. The cost of a shorter time: a file whose ingest takes longer than it is announced
+    once more, folded into the next run, which finds nothing new in milliseconds."""
 
     def __init__(
         self,
         poll_seconds: float = 1.0,
         settle_seconds: float | None = None,
-        reannounce_seconds: float = 600.0,
+        reannounce_seconds: float = 30.0,
         dropzone: str | None = None,
         data_dir: str | None = None,
     ):

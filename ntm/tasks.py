@@ -45,18 +45,33 @@ def list_departments(dropzone: str | None = None) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
 
 
-def departments_with_new_files(dropzone: str | None = None, data_dir: str | None = None) -> list[str]:
+def triggering_extras(triggering_asset_events) -> list[dict]:
+    """The `extra` of every asset event that triggered the run (Airflow's `triggering_asset_events`:
+    asset -> events); none for a run of the hourly poll or one triggered by hand."""
+    if not triggering_asset_events:
+        return []
+    return [dict(getattr(e, "extra", None) or {}) for events in triggering_asset_events.values() for e in events]
+
+
+def departments_with_new_files(
+    dropzone: str | None = None, data_dir: str | None = None, event_extras: list[dict] | None = None
+) -> list[str]:
     """The departments an ingest run reads: those with a file no ingest has looked at. The files sent
-    on the portal and those at a department's URL are fetched first, once for all departments, into
-    the drop zone; then one listing of it decides (ntm/watch.py): a department with nothing new gets
-    no task at all, so it costs nothing and holds no pool slot."""
+    on the portal and those at a department's URL are fetched first into the drop zone: those of the
+    departments the triggering events name (a submission's event names its department), else of
+    every department (the hourly poll); then one listing of the drop zone decides (ntm/watch.py): a
+    department with nothing new gets no task at all, so it costs nothing and holds no pool slot."""
     from ingest.sources import fetch_sources
     from ingest.submissions import fetch_submissions
     from ntm.watch import departments_with_new_files as new
+    from ntm.watch import named_departments
 
     root, data = dropzone_dir(dropzone), resolve_data_dir(data_dir)
-    fetch_sources(root)
-    fetch_submissions(root, data)
+    named = named_departments(event_extras or [])
+    if named:
+        log(f"named by the triggering events: {', '.join(named)}")
+    fetch_sources(root, only=named)
+    fetch_submissions(root, data, only=named)
     found = new(root, data)
     log(f"departments with new files: {', '.join(found) or 'none'}")
     return found

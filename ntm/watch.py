@@ -20,6 +20,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -27,6 +28,10 @@ from typing import Any
 
 SEEN_FOLDER = "dropzone_seen"
 LOCK_FILE = "ingest.lock"
+# The drop zone's asset: the watcher's events and the portal's (a submission accepted, through
+# Airflow's REST API) both name departments in it; `ntm portal up` passes it to the portal.
+DROPZONE_URI = "ntm://dropzone/files"
+DEPARTMENT_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
 
 # (department, dataset, entry name) -> (size, mtime_ns, ctime_ns)
 Key = tuple[str, str, str]
@@ -112,6 +117,24 @@ def new_files(dropzone: Path, data_dir: Path, settle_seconds: float = 0.0) -> di
 
 def departments_with_new_files(dropzone: Path, data_dir: Path) -> list[str]:
     return sorted({department for department, _, _ in new_files(dropzone, data_dir)})
+
+
+def named_departments(extras: Iterable[dict | None]) -> list[str] | None:
+    """The departments the asset events that triggered a run name: the watcher's (`{"payload":
+    {"departments": [...]}}`) and the portal's through the REST API (`{"departments": [...]}`).
+    None when there is no event, or one names no department (a manual event, say): then every
+    department's submissions and URLs are fetched, as on the hourly poll. A name that is no
+    department folder's (`../x`, not text) is ignored; the listing decides who runs anyway."""
+    named: set[str] = set()
+    extras = list(extras)
+    for extra in extras:
+        extra = extra or {}
+        payload = extra.get("payload") if isinstance(extra.get("payload"), dict) else {}
+        departments = extra.get("departments", payload.get("departments"))
+        if not isinstance(departments, list) or not departments:
+            return None
+        named.update(d for d in departments if isinstance(d, str) and DEPARTMENT_NAME.fullmatch(d))
+    return sorted(named) if named else None
 
 
 def remember(data_dir: Path, department: str, before: dict[Key, Stat], outcomes: Iterable[Any]) -> None:

@@ -58,6 +58,15 @@ SETTINGS = {
         Setting("NTM_SOURCE_TIMEOUT", "60", "seconds to wait for a department's URL or bucket"),
         Setting("NTM_SUBMISSION_MAX_MB", "100", "the largest file a department may submit on the portal (MB)"),
         Setting(
+            "NTM_AIRFLOW_URL",
+            "",
+            "Airflow's API server, which the local portal tells when it accepts a submission (read by "
+            "`ntm portal up`); empty: the next poll fetches the submission",
+        ),
+        Setting("NTM_AIRFLOW_USERNAME", None, "the portal's Airflow account (environment only, never logged)"),
+        Setting("NTM_AIRFLOW_PASSWORD", None, "its password (environment only, never logged)"),
+        Setting("NTM_AIRFLOW_TOKEN", None, "or a ready Airflow API token instead (environment only, never logged)"),
+        Setting(
             "NTM_BULK_THRESHOLD_MB", "64", "CSV files at least this large are ingested by DuckDB in bounded memory"
         ),
         Setting(
@@ -112,6 +121,10 @@ SETTINGS = {
         ),
     )
 }
+
+
+def airflow_url() -> str:
+    return SETTINGS["NTM_AIRFLOW_URL"].raw() or ""
 
 
 def _path(name: str) -> Path:
@@ -252,6 +265,12 @@ def spark_process_env() -> dict[str, str]:
     """The environment of a Spark build's process: the driver's memory is read when its JVM starts,
     which a setting given to the session later cannot change."""
     return {**os.environ, "PYSPARK_SUBMIT_ARGS": f"--driver-memory {SETTINGS['NTM_SPARK_MEMORY'].raw()} pyspark-shell"}
+
+
+def environment_without(prefix: str) -> dict[str, str]:
+    """This process's environment for a child process that gets its own settings under `prefix`
+    (a local Airflow's `AIRFLOW_*`): none of this one's leak into it."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(prefix)}
 
 
 def quiet_great_expectations() -> None:

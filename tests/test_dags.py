@@ -9,6 +9,8 @@ import pendulum
 import pytest
 from helpers import REPO, drop, sample
 
+from ntm.watch import DROPZONE_URI
+
 
 @pytest.fixture(scope="module")
 def airflow_home(tmp_path_factory):
@@ -72,9 +74,11 @@ def test_dags_import_without_errors(airflow_home):
     assert ingest.get_task("department.rejections").upstream_task_ids == {"department.ingest"}
     # every department's ingest before the publish the first one's asset event starts (one-slot pool)
     assert ingest.get_task("department.ingest").priority_weight > publish.get_task("transform").priority_weight
-    # a dropped file starts the ingest (the drop zone's watcher), the hourly poll catches the rest
+    # a dropped file starts the ingest (the drop zone's watcher), the hourly poll catches the rest;
+    # the portal's submissions raise events on the same asset (ntm portal up passes it the URI)
     assert type(ingest.timetable).__name__ == "AssetOrTimeSchedule"
-    assert "ntm://dropzone/files" in str(ingest.timetable.asset_condition)
+    (dropzone,) = ingest.timetable.asset_condition.objects
+    assert dropzone.uri == DROPZONE_URI == "ntm://dropzone/files"
     assert ingest.timetable.timetable.summary == "0 * * * *"
     assert type(publish.timetable).__name__ == "AssetTriggeredTimetable"
     assert "ntm://lakehouse/bronze" in str(publish.timetable.asset_condition)

@@ -122,3 +122,88 @@ def test_the_landing_lock_makes_a_second_ingest_wait(data_dir):
         order.append("first")
     other.join(5)
     assert order == ["first", "second"]
+
+
+def test_the_triggering_events_name_the_departments_whose_sources_are_fetched():
+    watcher = {"from_trigger": True, "payload": {"departments": [SON_LA], "files": [f"{SON_LA}/{DATASET}/a.csv"]}}
+    portal = {"departments": [DONG_THAP], "dataset": DATASET, "submission": "r1", "from_rest_api": True}
+    assert watch.named_departments([watcher, portal]) == [DONG_THAP, SON_LA]
+    # No event (the hourly poll), or one naming nobody (an event created by hand): everyone's.
+    assert watch.named_departments([]) is None
+    assert watch.named_departments([portal, {"from_rest_api": True}]) is None
+    # A name that is no department folder's is never used.
+    assert watch.named_departments([{"departments": ["../etc", 3, SON_LA]}]) == [SON_LA]
+    assert watch.named_departments([{"departments": ["../etc"]}]) is None
+
+
+def test_the_extras_are_read_from_airflows_triggering_asset_events():
+    class Event:  # the shape of Airflow's AssetEventDagRunReference: only `extra` is read
+        def __init__(self, extra):
+            self.extra = extra
+
+    events = {"ntm://dropzone/files": [Event({"departments": [SON_LA]}), Event(None)]}
+    assert tasks.triggering_extras(events) == [{"departments": [SON_LA]}, {}]
+    assert tasks.triggering_extras(None) == [] and tasks.triggering_extras({}) == []
+
+
+def test_an_event_naming_a_department_fetches_only_its_sources(dropzone, data_dir, tmp_path, monkeypatch):
+    # Two departments publish at a URL (here files on this machine, read through fsspec as any URL).
+    published = {}
+    for department in (SON_LA, DONG_THAP):
+        published[department] = tmp_path / "published" / department / sample(department, DATASET).name
+        published[department].parent.mkdir(parents=True)
+        published[department].write_bytes(sample(department, DATASET).read_bytes())
+    registry = tmp_path / "departments.yaml"
+    registry.write_text(
+        "".join(f"{d}: {{sources: [{{url: 'file://{f}', dataset: {DATASET}}}]}}\n" for d, f in published.items()),
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("NTM_DEPARTMENTS", str(registry))
+    # No portal answers there: the submissions fetch is logged and skipped.
+    from ntm.airflow_local import free_port
+
+    monkeypatch.setenv("NTM_CKAN_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("NTM_CKAN_TOKEN", "unused")
+    portal_event = {"departments": [SON_LA], "from_rest_api": True}
+    assert tasks.departments_with_new_files(str(dropzone), str(data_dir), [portal_event]) == [SON_LA]
+    assert not (dropzone / DONG_THAP).exists()  # not named: its URL is left for its own event or the poll
+    # The hourly poll (no event) fetches every department's.
+    assert tasks.departments_with_new_files(str(dropzone), str(data_dir), []) == [DONG_THAP, SON_LA]
+
+
+def test_the_portals_event_client_fails_saying_which_step_never_a_secret():
+    import importlib.util
+
+    from helpers import REPO
+
+    from ntm.airflow_local import free_port
+
+    path = REPO / "portal" / "ckanext-ntm" / "ckanext" / "ntm" / "airflow_events.py"
+    spec = importlib.util.spec_from_file_location("ntm_portal_airflow_events", path)
+    client = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(client)  # the standard library only: it runs in the portal's environment
+    assert client.credentials({}) is None  # nothing set: the portal tells nobody, the poll fetches
+    assert client.credentials({client.ENV_TOKEN: "t"}) == {"token": "t"}
+    creds = client.credentials({client.ENV_USERNAME: "ntm_portal", client.ENV_PASSWORD: "s3cret-pw"})
+    nobody = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    try:
+        client.notify(nobody, watch.DROPZONE_URI, client.submission_extra(SON_LA, DATASET, "r1"), creds)
+    except client.NotifyError as err:
+        assert str(err) == "token: ConnectionRefusedError" and err.__suppress_context__  # no request in it
+    else:
+        raise AssertionError("no Airflow answers there")
+
+
+def test_the_portals_airflow_settings_are_the_declared_ones():
+    """The portal's Airflow client runs in CKAN's own environment and reads the environment itself:
+    every name it reads is a setting of ntm_core.settings (documented in the README's table)."""
+    import re
+
+    from helpers import REPO
+
+    from ntm_core.settings import SETTINGS
+
+    client = (REPO / "portal/ckanext-ntm/ckanext/ntm/airflow_events.py").read_text(encoding="utf-8")
+    read = set(re.findall(r'"(NTM_AIRFLOW_[A-Z_]+)"', client))
+    assert read == {"NTM_AIRFLOW_USERNAME", "NTM_AIRFLOW_PASSWORD", "NTM_AIRFLOW_TOKEN"}
+    assert read | {"NTM_AIRFLOW_URL"} <= set(SETTINGS)

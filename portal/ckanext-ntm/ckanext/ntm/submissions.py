@@ -10,15 +10,24 @@ and the verdict.
   --department DEP --json`, the command named by `ntm.check_command`), landing nothing; it is
   kept on the resource. The pipeline then fetches the submission like any other source and
   writes the file's final fate back (`ntm_fate`).
+- Airflow is told at once (`ntm.airflow_url`, credentials in the portal's environment): an asset
+  event on the drop zone's asset (`ntm.airflow_asset`) naming the department, so its ingest runs
+  now (ckanext.ntm.airflow_events). Without them, or when Airflow does not answer, the submission
+  is accepted all the same and the pipeline's hourly poll fetches it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 
 import ckan.plugins.toolkit as tk
 from ckan import authz
+
+from ckanext.ntm import airflow_events
+
+log = logging.getLogger(__name__)
 
 SUBMISSIONS = "ntm-nop-{organization}"
 MAX_MB_DEFAULT = 100
@@ -89,7 +98,25 @@ def submit(context, data_dict):
     resource = tk.get_action("resource_patch")(
         site, {"id": resource["id"], "ntm_verdict": verdict["verdict"], "ntm_report": json.dumps(verdict["report"])}
     )
-    return {"resource_id": resource["id"], "dataset": dataset, "department": org, **verdict}
+    told = _tell_airflow(org, dataset, resource["id"])
+    return {"resource_id": resource["id"], "dataset": dataset, "department": org, "airflow_notified": told, **verdict}
+
+
+def _tell_airflow(org: str, dataset: str, resource_id: str) -> bool:
+    """An asset event naming the department, so its ingest starts now. Never fails the submission:
+    whatever goes wrong is logged (the step and the HTTP status, no credential) and the poll
+    fetches the file."""
+    url, uri = tk.config.get("ntm.airflow_url"), tk.config.get("ntm.airflow_asset")
+    creds = airflow_events.credentials()
+    if not url or not uri or not creds:
+        return False
+    try:
+        airflow_events.notify(url, uri, airflow_events.submission_extra(org, dataset, resource_id), creds)
+    except Exception as err:  # noqa: BLE001 - any failure: the submission stands, the poll catches it
+        message = str(err) if isinstance(err, airflow_events.NotifyError) else type(err).__name__
+        log.warning("ntm_submit: Airflow not told of %s's submission (%s); the poll will fetch it", org, message)
+        return False
+    return True
 
 
 def _check_size(upload) -> None:
