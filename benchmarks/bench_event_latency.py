@@ -10,7 +10,7 @@ its own (NTM_PORTAL_* say which portal; `ntm portal up` first). Then, one at a t
 Tháp's digital infrastructure with one commune's figure changed to a value no other row has: timed
 until a `datastore_search` of the published table returns that value.
 
-    flock /tmp/ntm-heavy.lock uv run python benchmarks/bench_event_latency.py [--drops 10] [--submissions 10]
+    uv run python benchmarks/bench_event_latency.py [--drops 10] [--submissions 10]
 
 The hourly poll alone is not run (it would take hours): its latency is computed from the measured
 stage times plus the poll's wait (half the interval on average, the whole interval at worst), beside
@@ -277,7 +277,7 @@ def write_results(out: Path, results: dict[str, list[dict]]) -> None:
     lines = [
         "# From a file to the portal through Airflow's event-driven runs (#31)",
         "",
-        "`flock /tmp/ntm-heavy.lock uv run python benchmarks/bench_event_latency.py` on this machine (2 cores,",
+        "`uv run python benchmarks/bench_event_latency.py` on this machine (2 cores,",
         "shared with other work): Airflow's scheduler, triggerer (the drop zone's watcher), DAG processor and",
         "API server, LocalExecutor (parallelism 2, the one-slot `ntm_duckdb` pool), the metadata in SQLite;",
         "the local portal. Each drop is a new file of one department whose rows change one published table;",

@@ -1,8 +1,9 @@
 """The rules a mart's dbt YAML already states, as suite entries: its columns, not-null columns,
-accepted values (listed, or a seed's column), percentage and non-negative ranges, keys and references
-to other marts. A rule is written once, in dbt; the suite file in `suites/` holds only what is
-particular to its mart (plausible years, code patterns, freshness, warnings). Where a suite file
-states the same check itself, its entry wins (a warning stays a warning)."""
+accepted values (listed, or a seed's column), percentage and non-negative ranges, its primary key
+(its `primary_key` constraint) and references to other marts. A rule is written once, in dbt; the
+suite file in `suites/` holds only what is particular to its mart (plausible years, code patterns,
+freshness, warnings). Where a suite file states the same check itself, its entry wins (a warning
+stays a warning)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import re
 
 import yaml
 
+from ntm_core.marts import primary_key
 from ntm_core.settings import DBT_MARTS, DBT_SEEDS
 
 
@@ -44,10 +46,14 @@ def dbt_entries(mart: str) -> list[dict]:
     for column in columns:
         for test in column.get("data_tests", []) or []:
             entries += _column_entries(column["name"], test)
-    for test in model.get("data_tests", []) or []:
-        if isinstance(test, dict) and "unique_combination" in test:
-            keys = test["unique_combination"]["arguments"]["columns"]
-            entries.append(_entry("expect_compound_columns_to_be_unique", column_list=list(keys)))
+    if keys := primary_key(model):
+        unique = (
+            _entry("expect_compound_columns_to_be_unique", column_list=keys)
+            if len(keys) > 1
+            else _entry("expect_column_values_to_be_unique", column=keys[0])
+        )
+        if same_check(unique) not in {same_check(e) for e in entries}:  # a key column also tested `unique`
+            entries.append(unique)
     return entries
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -58,6 +59,15 @@ def _date(text: str):
     return dt.date.fromisoformat(text)
 
 
+def _datasets_parser(sub) -> None:
+    p = sub.add_parser("datasets", help="a new department dataset: every piece it needs, as a starting point")
+    datasets = p.add_subparsers(dest="datasets_command", required=True)
+    d = datasets.add_parser("new", help="write its contract, source, models, mart YAML (portal description) and suite")
+    d.add_argument("name", help="its id, lower case with _, e.g. irrigation_works")
+    d.add_argument("--title", required=True, help="its Vietnamese title, e.g. 'Công trình thủy lợi'")
+    d.add_argument("--title-en", required=True, help="its English title, e.g. 'Irrigation works'")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ntm", description="NTM open-data lakehouse pipeline")
     parser.add_argument("--data-dir", type=Path, help="lakehouse files (default: $NTM_DATA_DIR or ./data)")
@@ -91,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mart", action="append", help="only this mart (repeatable)")
     p = sub.add_parser("run", help="ingest, transform, validate and publish")
     p.add_argument("--dropzone", type=Path)
+    p.add_argument("--timings", action="store_true", help="print the seconds each stage took (and start-up)")
     p = sub.add_parser("scorecard", help="one commune's NTM scorecard (criteria met, unmet, recognition)")
     p.add_argument("name", help="the commune's name, as a department would write it")
     p.add_argument("--province", help="the province it lies in (narrows the name down)")
@@ -131,6 +142,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--registry", type=Path, help="the registry file to add to (default: $NTM_DEPARTMENTS)")
     p = sub.add_parser("contracts", help="list the datasets, or write their accepted headers as a page")
     p.add_argument("--write", type=Path, help="write the page here (e.g. docs/datasets.md)")
+    _datasets_parser(sub)
 
     return parser
 
@@ -196,7 +208,20 @@ def _departments_add(args) -> int:
     return 0
 
 
+def _datasets(args) -> int:
+    from ntm.scaffold import NewDataset, new_dataset
+
+    for path in new_dataset(NewDataset(args.name, args.title, args.title_en)):
+        print(path)
+    print("then: the department kinds that send it (and how often) in ingest/departments.yaml")
+    return 0
+
+
 def _units(args) -> int:
+    if args.units_command == "export-seeds":
+        from ntm.seeds import main as export_seeds
+
+        return export_seeds()
     from ingest.units.cli import main as units_main
 
     return units_main(args)
@@ -297,22 +322,45 @@ def _publish(args) -> int:
 
 
 def _run(args) -> int:
+    startup = _process_age()
     result = pipeline.run_all(args.dropzone, args.data_dir)
     print("Ingest:")
     _print_ingest(result.ingest)
-    if not result.transform.success:
+    if result.transform.success:
+        print("Validation:")
+        _print_validation(result.validation)
+        print("Published:")
+        _print_publish(result.publish)
+    else:
         print("Transform FAILED:\n  " + "\n  ".join(result.transform.failures))
+    if args.timings:
+        _print_timings({"start-up": startup, **result.seconds})
+    if not result.transform.success:
         return 1
-    print("Validation:")
-    _print_validation(result.validation)
-    print("Published:")
-    _print_publish(result.publish)
     return 1 if result.validation.blocked or result.publish.refused else 0
+
+
+def _process_age() -> float:
+    """Seconds since this process started (the interpreter and the imports before a run); 0 where
+    /proc does not say."""
+    try:
+        started_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return max(0.0, uptime - started_ticks / os.sysconf("SC_CLK_TCK"))
+
+
+def _print_timings(seconds: dict[str, float]) -> None:
+    print("Timings:")
+    for stage, value in [*seconds.items(), ("total", sum(seconds.values()))]:
+        print(f"  {stage:<10} {value:7.2f} s")
 
 
 COMMANDS = {
     "contracts": _contracts,
     "units": _units,
+    "datasets": _datasets,
     "departments": _departments,
     "portal": _portal,
     "ingest": _ingest,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ntm_core.log import log
@@ -157,17 +158,32 @@ class RunResult:
     transform: object
     validation: object
     publish: object | None
+    seconds: dict[str, float] = field(default_factory=dict)  # stage -> wall-clock seconds, in order
+
+
+class _Stopwatch:
+    """Wall-clock seconds of each stage of a run, in the order they ran."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, stage: str, work):
+        started = time.perf_counter()
+        try:
+            return work()
+        finally:
+            self.seconds[stage] = time.perf_counter() - started
 
 
 def run_all(dropzone: Path | None = None, data_dir: Path | None = None) -> RunResult:
-    run_id = new_run_id()
+    run_id, timed = new_run_id(), _Stopwatch()
     data_dir = resolve_data_dir(data_dir)
-    ingested = ingest(dropzone, data_dir, run_id)
+    ingested = timed("ingest", lambda: ingest(dropzone, data_dir, run_id))
     # Each stage does only its file's work: dbt builds what the changed sources feed, validation and
     # publishing skip the marts whose content did not change (without reading them again).
-    transformed = transform(data_dir, changed_only=True)
+    transformed = timed("transform", lambda: transform(data_dir, changed_only=True))
     if not transformed.success:
-        return RunResult(run_id, ingested, transformed, None, None)
-    validated = validate(data_dir, run_id, changed_only=True)
-    published = publish(data_dir, maps=True)
-    return RunResult(run_id, ingested, transformed, validated, published)
+        return RunResult(run_id, ingested, transformed, None, None, timed.seconds)
+    validated = timed("validate", lambda: validate(data_dir, run_id, changed_only=True))
+    published = timed("publish", lambda: publish(data_dir, maps=True))
+    return RunResult(run_id, ingested, transformed, validated, published, timed.seconds)

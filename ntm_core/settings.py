@@ -46,6 +46,12 @@ SETTINGS = {
         Setting("NTM_PORTAL_PORT", "5000", "the local portal's port (loopback only)"),
         Setting("NTM_PORTAL_PG_PORT", "54329", "the local portal's PostgreSQL port (loopback only)"),
         Setting("NTM_PORTAL_REDIS_PORT", "63799", "the local portal's Redis port (loopback only)"),
+        Setting(
+            "NTM_PORTAL_SERVER",
+            "gunicorn",
+            "how the local portal serves CKAN: `gunicorn` (compression, caching, security headers), or `dev` "
+            "for CKAN's development server without them (debugging; the Lighthouse baseline)",
+        ),
         Setting("NTM_PG_BIN", "/usr/lib/postgresql/15/bin", "where PostgreSQL's programs are (the local portal)"),
         Setting(
             "NTM_DEPARTMENTS",
@@ -121,6 +127,10 @@ SETTINGS = {
         ),
     )
 }
+
+
+def portal_server() -> str:
+    return SETTINGS["NTM_PORTAL_SERVER"].raw() or "gunicorn"
 
 
 def airflow_url() -> str:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from ntm.watch import DROPZONE_URI
 from ntm_core import settings
 from ntm_core.log import log
 from ntm_core.settings import REPO_ROOT
@@ -38,7 +39,17 @@ SYSADMIN = "ntm_admin"
 # ntm first: its templates (home, places, the reader's language) come before the others'.
 PLUGINS = "ntm pgsearch datastore datatables_view dcat scheming_datasets"
 EXTENSIONS = [REPO_ROOT / "portal" / "ckanext-pgsearch", REPO_ROOT / "portal" / "ckanext-ntm"]
-CKAN_PLUGIN_PACKAGES = ["ckanext-dcat==2.4.4", "ckanext-scheming==3.1.0"]
+# gunicorn serves CKAN; brotli compresses its pages and assets (ckanext-ntm's serving.py).
+CKAN_PLUGIN_PACKAGES = ["ckanext-dcat==2.4.4", "ckanext-scheming==3.1.0", "gunicorn==23.0.0", "brotli==1.1.0"]
+# CKAN is served by gunicorn (a production WSGI server); NTM_PORTAL_SERVER=dev keeps the way before,
+# CKAN's own development server (`ckan run`, Werkzeug) without ckanext-ntm's serving middleware,
+# for debugging and for the benchmarks' baseline.
+SERVER_DEV = "dev"
+# gunicorn on a 2-core machine: as many worker processes as cores plus one, two threads each (a
+# page's static files load in parallel; a slow submission check holds one thread, not the site).
+GUNICORN_WORKERS = (os.cpu_count() or 2) + 1
+GUNICORN_THREADS = 2
+GUNICORN_TIMEOUT_S = 300  # a submitted file is checked while its request waits
 DATASET_SCHEMA = REPO_ROOT / "portal" / "schemas" / "ntm_dataset.yaml"
 
 
@@ -403,6 +414,10 @@ def _write_config(p: Portal, s: dict) -> None:
         # A submission's verdict comes from the pipeline's own check (ckanext-ntm's ntm_submit).
         "ntm.check_command": str(Path(sys.executable).parent / "ntm"),
         "ntm.max_submission_mb": str(max_submission_mb),
+        # A submission tells Airflow at once (an asset event on the drop zone's asset); empty: the
+        # poll fetches it. The credentials stay in the environment (NTM_AIRFLOW_USERNAME/_PASSWORD).
+        "ntm.airflow_url": settings.airflow_url(),
+        "ntm.airflow_asset": DROPZONE_URI,
         "ntm.submission_datasets": " ".join(
             sorted(c.stem for c in (REPO_ROOT / "ingest" / "contracts").glob("*.yaml"))
         ),
@@ -428,6 +443,11 @@ def _write_config(p: Portal, s: dict) -> None:
         "api_token.jwt.encode.secret": f"string:{s['session']}",
         "api_token.jwt.decode.secret": f"string:{s['session']}",
         "ckan.max_resource_size": "500",
+        # No request leaves the portal for a third party: a user without a picture gets CKAN's own
+        # placeholder, not a gravatar.com image (which the Content-Security-Policy would block).
+        "ckan.gravatar_default": "disabled",
+        # The development server is the way before: no compression, caching or security headers.
+        "ntm.serving.enabled": "false" if _server_kind() == SERVER_DEV else "true",
     }
     (p.home / "storage").mkdir(exist_ok=True)
     _run([str(p.ckan_bin), "config-tool", str(p.ini), *[f"{k}={v}" for k, v in options.items()]], env=_ckan_env(p))
@@ -451,6 +471,37 @@ def _initialise_ckan(p: Portal, s: dict) -> None:
     marker.write_text("ok\n")
 
 
+def _server_kind() -> str:
+    return settings.portal_server()
+
+
+def _server_command(p: Portal) -> list[str]:
+    """gunicorn with CKAN's WSGI application (ckanext-ntm's `serving.wsgi_app`, CKAN's deployment
+    wsgi.py), or with NTM_PORTAL_SERVER=dev CKAN's development server."""
+    if _server_kind() == SERVER_DEV:
+        return [str(p.ckan_bin), "-c", str(p.ini), "run", "-H", "127.0.0.1", "-p", str(CKAN_PORT), "-r", "-D", "-t"]
+    return [
+        str(p.venv / "bin" / "gunicorn"),
+        "--bind",
+        f"127.0.0.1:{CKAN_PORT}",
+        "--workers",
+        str(GUNICORN_WORKERS),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(GUNICORN_THREADS),
+        "--timeout",
+        str(GUNICORN_TIMEOUT_S),
+        "--graceful-timeout",
+        "10",
+        "--max-requests",
+        "2000",
+        "--max-requests-jitter",
+        "200",
+        "ckanext.ntm.serving:wsgi_app()",
+    ]
+
+
 def _start_ckan(p: Portal) -> None:
     if _alive(p.pidfile("ckan")) and _http_ok(p.url + "/api/3/action/status_show"):
         return
@@ -458,11 +509,12 @@ def _start_ckan(p: Portal) -> None:
         raise PortalError(f"Something else already answers on {p.url}; stop it or set NTM_PORTAL_PORT.")
     logfile = p.logs / "ckan.log"
     with open(logfile, "ab") as out:
+        # A session of its own: `down` stops the server and every worker by its process group.
         proc = subprocess.Popen(
-            [str(p.ckan_bin), "-c", str(p.ini), "run", "-H", "127.0.0.1", "-p", str(CKAN_PORT), "-r", "-D", "-t"],
+            _server_command(p),
             stdout=out,
             stderr=subprocess.STDOUT,
-            env=_ckan_env(p),
+            env={**_ckan_env(p), "CKAN_INI": str(p.ini)},
             start_new_session=True,
         )
     p.pidfile("ckan").write_text(str(proc.pid))

@@ -31,7 +31,7 @@ def ensure_organization(ckan, name: str, meta: dict) -> str:
 
 
 def metadata_matches(existing: dict, fields: dict) -> bool:
-    """Whether the portal already shows what datasets.yaml and the mart say (a changed title or a
+    """Whether the portal already shows what the mart's dbt YAML and its rows say (a changed title or a
     field the schema gained is written even when the rows are the same)."""
     tags = {t["name"] for t in existing.get("tags", [])}
     return tags == {t["name"] for t in fields["tags"]} and all(

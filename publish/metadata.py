@@ -1,18 +1,22 @@
-"""A dataset's metadata on the portal: what `datasets.yaml` says of it, what its mart says (period,
-levels of units, source departments, data dictionary), in the portal's declared schema
-(`portal/schemas/ntm_dataset.yaml`) and under the names DCAT-AP harvesters read."""
+"""A dataset's metadata on the portal: what its mart's dbt YAML says of it (`meta.portal`: URL name,
+titles, descriptions, tags, update frequency; the primary key; the data dictionary), read from the
+dbt manifest, and what the mart's rows say (period, levels of units, source departments), in the
+portal's declared schema (`portal/schemas/ntm_dataset.yaml`) and under the names DCAT-AP harvesters
+read."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import yaml
 
+from ntm_core.marts import primary_key
+
 HERE = Path(__file__).resolve().parent
-# update_frequency in datasets.yaml -> its words in Vietnamese, and the EU frequency vocabulary
+# update_frequency in a mart's meta.portal -> its words in Vietnamese, and the EU frequency vocabulary
 # DCAT-AP expects (the portal shows the words, the DCAT output keeps the URI).
 FREQUENCIES = {
     word: (vi, f"http://publications.europa.eu/resource/authority/frequency/{code}")
@@ -39,27 +43,35 @@ LEVEL_WORDS = {
 
 
 def portal_yaml(name: str) -> dict:
-    """`datasets.yaml` or `organizations.yaml`: the portal's metadata, as data."""
+    """`organizations.yaml` or `maps.yaml`: what the portal shows that no mart describes, as data."""
     return yaml.safe_load((HERE / name).read_text(encoding="utf-8"))
 
 
 @dataclass
 class MartFacts:
-    """What the published table itself says: its source departments, years and levels of units."""
+    """What the published table itself says: its source departments, years, levels of units and the
+    provinces (of today's map, since 1 July 2025) its rows are in."""
 
     departments: list[str]
     years: list[int]
     levels: set[str]
+    provinces: list[str] = field(default_factory=list)
 
     @classmethod
     def read(cls, parquet: Path) -> MartFacts:
+        wanted = ("department", "year", "unit_level", "current_province_code")
         names = pq.read_schema(parquet).names
-        table = pq.read_table(parquet, columns=[c for c in ("department", "year", "unit_level") if c in names])
+        table = pq.read_table(parquet, columns=[c for c in wanted if c in names])
         values = {
             c: {v for v in table.column(c).to_pylist() if v is not None} if c in table.column_names else set()
-            for c in ("department", "year", "unit_level")
+            for c in wanted
         }
-        return cls(sorted(values["department"]), sorted(values["year"]), values["unit_level"])
+        return cls(
+            sorted(values["department"]),
+            sorted(values["year"]),
+            values["unit_level"],
+            sorted(values["current_province_code"]),
+        )
 
 
 def spatial_coverage(levels: set[str]) -> tuple[str, str]:
@@ -102,6 +114,9 @@ def dataset_fields(meta: dict, mart: str, digest: str, facts: MartFacts, sources
         # The same facts under the names DCAT-AP harvesters read (ckanext-dcat on the portal).
         "language": LANGUAGES,
         "spatial_uri": VIET_NAM,
+        # The place pages of these provinces are the dataset's spatial coverage in DCAT (ckanext-ntm's
+        # profile makes their IRIs on the portal's own address).
+        "spatial_provinces": ", ".join(facts.provinces),
     }
     if years:
         fields.update(temporal_start=f"{years[0]}-01-01", temporal_end=f"{years[-1]}-12-31")
@@ -116,6 +131,27 @@ def _manifest(data_dir: Path) -> dict:
 
 def _model_id(manifest: dict, mart: str) -> str:
     return next(i for i, n in manifest["nodes"].items() if n["resource_type"] == "model" and n["name"] == mart)
+
+
+class NoPortalDescription(LookupError):
+    """A mart to publish whose dbt YAML has no `meta.portal`."""
+
+
+def portal_descriptions(data_dir: Path) -> dict[str, dict]:
+    """Each mart's portal description, as its dbt YAML states it under `meta.portal` (read from the
+    dbt manifest): {mart: {name, title, title_en, notes, notes_en, tags, tags_en, update_frequency}}."""
+    return {
+        node["name"]: node["meta"]["portal"]
+        for node in _manifest(data_dir)["nodes"].values()
+        if node["resource_type"] == "model" and (node.get("meta") or {}).get("portal")
+    }
+
+
+def portal_description(mart: str, data_dir: Path) -> dict:
+    try:
+        return portal_descriptions(data_dir)[mart]
+    except KeyError:
+        raise NoPortalDescription(f"{mart}: no meta.portal in dbt_project/models/marts/{mart}.yml") from None
 
 
 def source_datasets(mart: str, data_dir: Path) -> list[str]:
@@ -136,8 +172,8 @@ def source_datasets(mart: str, data_dir: Path) -> list[str]:
 
 def column_docs(mart: str, data_dir: Path) -> tuple[dict[str, dict], dict]:
     """Column label/description (and its indicator declaration, if the column is one: the portal's
-    map and places read it from the data dictionary) and the mart's meta, from the dbt manifest
-    (same text as dbt docs)."""
+    map and places read it from the data dictionary) and the mart's meta with its `primary_key`
+    (derived from its constraint), from the dbt manifest (same text as dbt docs)."""
     manifest = _manifest(data_dir)
     node = manifest["nodes"][_model_id(manifest, mart)]
     columns = {
@@ -149,4 +185,4 @@ def column_docs(mart: str, data_dir: Path) -> tuple[dict[str, dict], dict]:
         }
         for name, c in node["columns"].items()
     }
-    return columns, node.get("meta", {})
+    return columns, {**node.get("meta", {}), "primary_key": primary_key(node)}

@@ -30,7 +30,15 @@ from publish.client import connect
 from publish.files import content_hash, write_csv
 from publish.guard import PersonalDataRefused, refuse_personal_columns
 from publish.maps import publish_maps
-from publish.metadata import MartFacts, column_docs, dataset_fields, portal_yaml, source_datasets
+from publish.metadata import (
+    MartFacts,
+    column_docs,
+    dataset_fields,
+    portal_description,
+    portal_descriptions,
+    portal_yaml,
+    source_datasets,
+)
 
 
 @dataclass
@@ -65,7 +73,7 @@ def _owner(ckan, departments: list[str]) -> str:
 
 def publish_mart(ckan, mart: str, parquet: Path, validation_report: Path | None, data_dir: Path) -> PublishedDataset:
     refuse_personal_columns(mart, parquet)  # before anything reaches the portal
-    meta = dict(portal_yaml("datasets.yaml")[mart])
+    meta = dict(portal_description(mart, data_dir))  # the mart's dbt YAML, meta.portal
     # A prefix keeps test or staging datasets apart from the real ones on a shared portal.
     meta["name"] = dataset_prefix() + meta["name"]
     csv_path = write_csv(parquet, data_dir / "publish" / mart / f"{meta['name']}.csv")
@@ -74,7 +82,7 @@ def publish_mart(ckan, mart: str, parquet: Path, validation_report: Path | None,
     facts = MartFacts.read(parquet)
     fields = dataset_fields(meta, mart, digest, facts, source_datasets(mart, data_dir))
     columns, mart_meta = column_docs(mart, data_dir)
-    primary_key = mart_meta.get("primary_key") or []
+    primary_key = mart_meta["primary_key"]
     if (
         existing
         and existing.get("ntm_content_hash") == digest
@@ -121,7 +129,7 @@ def _resources(
     """The CSV and its DataStore table, the XLSX workbook, the Parquet file, the validation report,
     the data package; and how the table was loaded."""
     columns, mart_meta = column_docs(mart, data_dir)
-    primary_key = mart_meta.get("primary_key") or []
+    primary_key = mart_meta["primary_key"]
     had = {r.get("ntm_kind"): r for r in dataset.get("resources", []) if r.get("ntm_kind")}
     csv_res = upload(ckan, dataset["id"], had, csv_path, "csv")
     table_load = datastore.load_table(
@@ -158,7 +166,7 @@ def _datapackage(
     of the public datasets its foreign keys point to."""
     columns, mart_meta = column_docs(mart, data_dir)
     relations = datapackage.mart_relationships(mart, data_dir)
-    names = {m: dataset_prefix() + d["name"] for m, d in portal_yaml("datasets.yaml").items()}
+    names = {m: dataset_prefix() + d["name"] for m, d in portal_descriptions(data_dir).items()}
     return datapackage.descriptor(
         mart=mart,
         name=meta["name"],
@@ -167,7 +175,7 @@ def _datapackage(
         version=version,
         parquet=parquet,
         columns=columns,
-        primary_key=mart_meta.get("primary_key") or [],
+        primary_key=mart_meta["primary_key"],
         csv_url=urls["csv"],
         parquet_url=urls["parquet"],
         departments=facts.departments,
@@ -208,7 +216,7 @@ def publish_marts(
     for mart, parquet in sorted(marts.items()):
         record = previous_publish(data_dir, mart) or {}
         fingerprint = mart_fingerprint(parquet, publish_rules(mart), record.get("fingerprint"))
-        name = dataset_prefix() + portal_yaml("datasets.yaml")[mart]["name"]
+        name = dataset_prefix() + portal_description(mart, data_dir)["name"]
         if _still_shown(ckan, versions, record, fingerprint, name):
             log(f"publish: {name}: unchanged (not read again)")
             link = dataset_url(ckan, name)
@@ -235,8 +243,9 @@ def publish_marts(
 
 
 def publish_rules(mart: str) -> list[Path]:
-    """What a published dataset is made from besides its rows: the portal metadata (its organization's
-    from the department registry), the mart's dbt YAML (data dictionary) and the publishing code itself."""
+    """What a published dataset is made from besides its rows: the mart's dbt YAML (portal description,
+    key, data dictionary), the portal's own metadata (organizations.yaml; its organization's from the
+    department registry) and the publishing code itself."""
     here = Path(__file__).resolve().parent
     schema = REPO_ROOT / "portal" / "schemas" / "ntm_dataset.yaml"
     metadata = [*sorted(here.glob("*.yaml")), *registry_files()]

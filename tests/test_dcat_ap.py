@@ -119,3 +119,22 @@ def test_the_vendored_shapes_say_where_they_come_from():
     assert "SEMICeu/DCAT-AP" in readme and "3.0.1" in readme
     assert "CC-BY 4.0" in (SHAPES / "LICENCE.txt").read_text(encoding="utf-8")
     assert Path(SHAPES / "shapes.ttl").stat().st_size > 0 and Path(SHAPES / "range.ttl").stat().st_size > 0
+
+
+def test_spatial_coverage_is_the_place_pages_of_the_provinces_in_the_rows(ckan, published, sample_build):
+    """dct:spatial: Viet Nam, and the place page of each province (today's map) the mart has rows in."""
+    import pyarrow.parquet as pq
+
+    _, built = sample_build
+    name = next(n for n in published if n.endswith("ntm-hop-tac-xa"))
+    mart = ckan.action.package_show(id=name)["ntm_mart"]
+    codes = set(pq.read_table(built / "marts" / f"{mart}.parquet").column("current_province_code").to_pylist())
+    assert codes - {None}, "the sample cooperatives have rows in provinces"
+    graph = _turtle(f"{ckan.address}/en/dataset/{name}.ttl")
+    [dataset] = graph.subjects(RDF.type, DCAT.Dataset)
+    places = {str(s) for s in graph.objects(dataset, DCT.spatial) if "/place/" in str(s)}
+    assert places == {f"{ckan.address}/place/2025:province:{code}" for code in codes - {None}}
+    for place in places:
+        assert (URIRef(place), RDF.type, DCT.Location) in graph
+        with urllib.request.urlopen(place, timeout=60) as page:  # the IRI is a page that answers
+            assert "2025:province:" in place and page.status == 200

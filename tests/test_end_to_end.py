@@ -123,11 +123,17 @@ def test_file_breaking_a_critical_expectation_does_not_reach_the_portal(ckan, dr
     drop(dropzone, *DONG_THAP, name="HaTangSo_2031.csv", content=bad.encode())
     from ntm.cli import main
 
-    code = main(["--data-dir", str(data_dir), "run", "--dropzone", str(dropzone)])
+    code = main(["--data-dir", str(data_dir), "run", "--dropzone", str(dropzone), "--timings"])
     out = capsys.readouterr().out
     assert code == 1
     assert "BLOCKED  fact_digital_infrastructure" in out
     assert "expect_column_values_to_be_between column=year" in out
+    # --timings: start-up and each stage that ran, in order, then their total.
+    timings = [line.split() for line in out.split("Timings:\n", 1)[1].splitlines() if line.startswith("  ")]
+    assert [t[0] for t in timings] == ["start-up", "ingest", "transform", "validate", "publish", "total"]
+    seconds = [float(t[1]) for t in timings]
+    assert all(s >= 0 for s in seconds) and seconds[2] > 0
+    assert abs(sum(seconds[:-1]) - seconds[-1]) < 0.05
     import ckanapi
 
     with pytest.raises(ckanapi.NotFound):

@@ -20,9 +20,11 @@ import pyarrow.parquet as pq
 import pytest
 from helpers import copy_marts, dataset_prefix
 
+from expectations.from_dbt import dbt_model
+from ntm_core.marts import primary_key
 from publish.datastore import fields_for
 from publish.files import neutralise, published_order
-from publish.metadata import column_docs, portal_yaml
+from publish.metadata import column_docs, portal_descriptions
 from publish.run import publish_mart, publish_marts
 from publish.spreadsheet import DATA_SHEET, DICTIONARY_SHEET, header, write_xlsx
 
@@ -77,7 +79,7 @@ def test_every_data_package_validates_with_frictionless(ckan, published, tmp_pat
     from frictionless import validate
 
     data_dir, prefix, datasets = published
-    assert set(datasets) == set(portal_yaml("datasets.yaml"))  # the 16 sample marts, all published
+    assert set(datasets) == set(portal_descriptions(data_dir))  # the 16 sample marts, all published
     errors, packages, cache = {}, {}, {}
     for mart, dataset in sorted(datasets.items()):
         packages[mart] = json.loads(_get(_resources(ckan, dataset.name)["datapackage"]["url"]))
@@ -93,8 +95,9 @@ def test_every_data_package_validates_with_frictionless(ckan, published, tmp_pat
         names = pq.read_schema(data_dir / "marts" / f"{mart}.parquet").names
         assert [f["name"] for f in csv_res["schema"]["fields"]] == published_order(names)
         assert [f["name"] for f in parquet_res["schema"]["fields"]] == names  # the Parquet file's own order
-        key = column_docs(mart, data_dir)[1]["primary_key"]
+        key = column_docs(mart, data_dir)[1]["primary_key"]  # the dbt manifest's primary_key constraint
         assert csv_res["schema"]["primaryKey"] == parquet_res["schema"]["primaryKey"] == key, mart
+        assert key and key == primary_key(dbt_model(mart)), mart  # the key the validation suite checks
     # The marts' relationships (dbt tests) as foreign keys: to another dataset, in the package as the
     # CSV its own data package describes, and within a table.
     digital = packages["fact_digital_infrastructure"]

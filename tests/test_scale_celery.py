@@ -29,7 +29,7 @@ from helpers import REPO, SAMPLES
 
 from ntm import pipeline
 from ntm_core import settings
-from publish.metadata import portal_yaml
+from publish.metadata import portal_descriptions, portal_yaml
 
 pytestmark = [pytest.mark.scale, pytest.mark.portal]
 
@@ -352,8 +352,10 @@ def one_process_state(tmp_path, ckan, prefix):
         assert result.transform.success, result.transform.failures
         assert result.validation.blocked == [] and not result.publish.refused
         state = _portal_state(ckan, other)
-        # Every dataset of datasets.yaml and maps.yaml, with rows: a comparison worth making.
-        expected = {meta["name"] for f in ("datasets.yaml", "maps.yaml") for meta in portal_yaml(f).values()}
+        # Every mart's dataset (meta.portal of its dbt YAML) and every map of maps.yaml, with rows: a
+        # comparison worth making.
+        marts = portal_descriptions(data_dir).values()
+        expected = {meta["name"] for meta in [*marts, *portal_yaml("maps.yaml").values()]}
         assert set(state) == expected, set(state) ^ expected
         assert all(d["rows"] for d in state.values() if d["rows"] is not None), state
         yield state

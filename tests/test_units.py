@@ -213,7 +213,7 @@ def test_units_resolve_command_writes_status_and_candidates(tmp_path):
 
 
 def test_committed_seeds_match_the_package(tmp_path):
-    from ingest.units.cli import SEEDS_DIR, export_seeds
+    from ntm.seeds import SEEDS_DIR, export_seeds
 
     for fresh in export_seeds(tmp_path):
         committed = SEEDS_DIR / fresh.name

@@ -1,4 +1,5 @@
-"""`ntm units ...`: resolve a CSV of unit names, and export the unit lists and crosswalk as dbt seeds."""
+"""`ntm units resolve`: resolve a CSV of unit names (the seeds are written by `ntm/seeds.py`, not here:
+writing dbt seeds is not ingest's work)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,8 @@ import csv
 import sys
 from pathlib import Path
 
-from ntm_core.settings import DBT_SEEDS
-from ntm_core.units import reference as ref
 from ntm_core.units.resolver import resolve
 
-SEEDS_DIR = DBT_SEEDS / "admin_units"
 OUTPUT_COLUMNS = ["unit_code", "list_version", "unit_level", "unit_name", "hamlet", "status", "candidates", "reason"]
 
 
@@ -56,72 +54,10 @@ def resolve_csv(source: Path, target: Path) -> dict[str, int]:
     return counts
 
 
-def unit_rows() -> list[dict]:
-    rows = []
-    for u in ref.load_units():
-        valid_from, valid_to = ref.VALIDITY[u.list_version]
-        rows.append(
-            {
-                "unit_key": u.key,
-                "unit_code": u.code,
-                "list_version": u.list_version,
-                "level": u.level,
-                "unit_type": u.unit_type,
-                "unit_name": u.name,
-                "short_name": u.short_name,
-                "ascii_name": u.ascii_name,
-                "parent_key": u.parent_key or "",
-                "province_key": u.province_key,
-                "valid_from": valid_from or "",
-                "valid_to": valid_to or "",
-            }
-        )
-    return sorted(rows, key=lambda r: r["unit_key"])
-
-
-def crosswalk_rows() -> list[dict]:
-    return sorted(
-        (
-            {
-                "old_unit_key": r.old_key,
-                "new_unit_key": r.new_key,
-                "relation": r.relation,
-                "is_main_successor": str(r.is_main_successor).lower(),
-                "needs_review": str(r.needs_review).lower(),
-                "review_reason": r.review_reason or "",
-            }
-            for r in ref.build_crosswalk()
-        ),
-        key=lambda r: (r["old_unit_key"], r["new_unit_key"]),
-    )
-
-
-def export_seeds(directory: Path = SEEDS_DIR) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, rows in (("admin_units", unit_rows()), ("admin_unit_crosswalk", crosswalk_rows())):
-        path = directory / f"{name}.csv"
-        with open(path, "w", encoding="utf-8", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
-        written.append(path)
-    return written
-
-
 def main(args) -> int:
     if args.units_command == "resolve":
         counts = resolve_csv(args.input, args.output)
         print(f"{args.output}: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
         return 0 if counts["matched"] == sum(counts.values()) else 1
-    if args.units_command == "export-seeds":
-        from ingest.store import write_status_seed
-        from ntm_core.departments import write_expected_updates_seed
-
-        # the ledger's statuses and the freshness expectations of the department registry ride along
-        for path in [*export_seeds(), write_status_seed(), write_expected_updates_seed()]:
-            print(path)
-        print(", ".join(f"{k}: {v}" for k, v in ref.crosswalk_checks().items()))
-        return 0
-    print("usage: ntm units resolve|export-seeds", file=sys.stderr)
+    print("usage: ntm units resolve (export-seeds: ntm/seeds.py)", file=sys.stderr)
     return 2

@@ -67,6 +67,8 @@ class NtmDCATAP3Profile(RDFProfile):
         self._typed(dataset_ref, DCAT.landingPage, f"{_site()}/dataset/{dataset_dict['name']}", FOAF.Document)
         self._typed_each(dataset_ref, DCT.language, _list(dataset_dict.get("language")), DCT.LinguisticSystem)
         self._typed_each(dataset_ref, DCT.spatial, _list(dataset_dict.get("spatial_uri")), DCT.Location)
+        provinces = [f"{_site()}/place/2025:province:{code}" for code in _list(dataset_dict.get("spatial_provinces"))]
+        self._typed_each(dataset_ref, DCT.spatial, provinces, DCT.Location)
         for theme, (vi, en) in THEMES.items():
             self._typed(dataset_ref, DCAT.theme, theme, SKOS.Concept)
             self.g.add((URIRef(theme), SKOS.prefLabel, Literal(vi, lang="vi")))

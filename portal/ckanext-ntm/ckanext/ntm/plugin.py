@@ -9,7 +9,7 @@ import ckan.plugins as p
 import ckan.plugins.toolkit as tk
 from flask import Blueprint
 
-from ckanext.ntm import portal_data, submissions, translate
+from ckanext.ntm import indicator_pages, portal_data, serving, submissions, translate
 
 
 def _lang() -> str:
@@ -112,6 +112,8 @@ class NtmPlugin(p.SingletonPlugin):
     p.implements(p.IResourceView, inherit=True)
     p.implements(p.IActions)
     p.implements(p.IAuthFunctions)
+    p.implements(p.IMiddleware, inherit=True)
+    p.implements(p.ITranslation)
 
     # IConfigurer
     def update_config(self, config):
@@ -133,8 +135,28 @@ class NtmPlugin(p.SingletonPlugin):
             "ntm_freshness": portal_data.freshness,
             "ntm_freshness_dataset": portal_data.freshness_dataset,
             "ntm_number": number,
+            "ntm_error_detail": serving.error_detail,
             "ntm_relation": lambda relation: text(*portal_data.RELATIONS.get(relation, (relation, relation))),
+            "ntm_json": indicator_pages.json_markup,
+            "ntm_with_unit": indicator_pages.with_unit,
+            "ntm_commune_sentence": indicator_pages.commune_sentence,
+            "ntm_commune_chart": indicator_pages.commune_chart,
         }
+
+    # ITranslation: CKAN's texts its Vietnamese catalogue lacks (translate.CKAN_MESSAGES_VI),
+    # compiled once per content into a folder outside the source tree
+    def i18n_directory(self):
+        return _catalogue_folder()
+
+    def i18n_locales(self):
+        return ["vi"]
+
+    def i18n_domain(self):
+        return "ckanext-ntm"
+
+    # IMiddleware: compression, static caching and security headers (ckanext.ntm.serving)
+    def make_middleware(self, app, config):
+        return serving.add_serving(app) if tk.asbool(config.get("ntm.serving.enabled", True)) else app
 
     # IBlueprint
     def get_blueprint(self):
@@ -142,6 +164,10 @@ class NtmPlugin(p.SingletonPlugin):
         blueprint.add_url_rule("/place/<unit_key>", view_func=place_view)
         blueprint.add_url_rule("/places", view_func=places_view)
         blueprint.add_url_rule("/grid", view_func=grid_view)
+        blueprint.add_url_rule("/indicators", view_func=indicator_pages.indicators_view)
+        blueprint.add_url_rule("/indicator/<indicator_id>", view_func=indicator_pages.indicator_view)
+        blueprint.add_url_rule("/indicator/<indicator_id>.csv", view_func=indicator_pages.indicator_csv)
+        blueprint.add_url_rule("/indicator/<indicator_id>.xlsx", view_func=indicator_pages.indicator_xlsx)
         blueprint.add_url_rule("/map", view_func=lambda: tk.render("ntm/map_page.html"), endpoint="map_view")
         blueprint.add_url_rule("/submit", view_func=submit_view, methods=["GET", "POST"])
         return blueprint
@@ -207,6 +233,18 @@ class NtmPlugin(p.SingletonPlugin):
     # IOrganizationController: an organization's page in the reader's language
     def before_view(self, data_dict):
         return translate.organization_for_language(data_dict, _lang()) if _is_page() else data_dict
+
+
+def _catalogue_folder() -> str:
+    import hashlib
+    import tempfile
+    from pathlib import Path
+
+    digest = hashlib.sha256(json.dumps(translate.CKAN_MESSAGES_VI, sort_keys=True).encode()).hexdigest()[:12]
+    folder = Path(tempfile.gettempdir()) / f"ckanext-ntm-i18n-{digest}"
+    if not (folder / "vi" / "LC_MESSAGES" / "ckanext-ntm.mo").exists():
+        translate.write_catalogue(translate.CKAN_MESSAGES_VI, folder, "vi", "ckanext-ntm")
+    return str(folder)
 
 
 def _organization(name: str) -> dict | None:

@@ -226,9 +226,11 @@ def place(unit_key: str) -> dict | None:
             labels = column_labels(t["resource"])
             columns = [(c, labels.get(c, {"vi": c, "en": c})) for c in rows[0] if c not in HIDDEN]
             sections.append({**t, "mart": mart, "columns": columns, "rows": rows})
-    profile = None
+    profile, commune = None, None
     if unit.get("level") == "province" and unit.get("list_version") == "2025":
         profile = province_profile(unit, tables)
+    if unit.get("level") == "commune":
+        commune = commune_profile(unit, tables)
     figures = []
     if unit.get("level") == "province":  # each declared indicator's latest value for the province
         for indicator in indicators():
@@ -237,7 +239,7 @@ def place(unit_key: str) -> dict | None:
             if year and unit.get("list_version") == "2025":
                 figures.append({"indicator": indicator, "year": year, "value": by_year[year][unit["unit_code"]]})
     found = {"unit": unit, "parents": parents, "links": links, "sections": sections}
-    return {**found, "profile": profile, "figures": figures}
+    return {**found, "profile": profile, "commune": commune, "figures": figures}
 
 
 # ---------------------------------------------------------------- the map
@@ -282,17 +284,32 @@ def _condition(column: str, meets: dict) -> str:
     return f"{c} is not null"
 
 
+def _year(indicator: dict) -> str:
+    """SQL of a row's year: its `year`, or the first four characters of the column `year_from` names."""
+    return f'left("{indicator["year_from"]}", 4)::int' if indicator.get("year_from") else "year"
+
+
+def _filters(indicator: dict) -> list[str]:
+    """SQL conditions of the rows an indicator reads: a value, and its declared `where`."""
+    where = [f'"{indicator["column"]}" is not null']
+    return where + [f'"{k}" = {literal(v)}' for k, v in (indicator.get("where") or {}).items()]
+
+
+def _share(indicator: dict) -> str:
+    """SQL: the share (%) of the rows that meet the indicator's threshold."""
+    meets = _condition(indicator["column"], indicator.get("meets") or {})
+    return f"round(100.0 * count(*) filter (where {meets}) / count(*), 1)"
+
+
 def indicator_query(indicator: dict) -> str:
     """One row per province of today's map and year: (code, year, value), the value aggregated from
     the rows as the declaration says."""
     c, resource = f'"{indicator["column"]}"', indicator["table"]["resource"]
-    year = f'left("{indicator["year_from"]}", 4)::int' if indicator.get("year_from") else "year"
-    where = [f"{c} is not null", "current_province_code is not null"]
-    where += [f'"{k}" = {literal(v)}' for k, v in (indicator.get("where") or {}).items()]
+    year = _year(indicator)
+    where = [*_filters(indicator), "current_province_code is not null"]
     aggregate = indicator["aggregate"]
     if aggregate == "share":
-        value = f"round(100.0 * count(*) filter (where {_condition(indicator['column'], indicator.get('meets') or {})})"
-        value += " / count(*), 1)"
+        value = _share(indicator)
     elif aggregate == "sum":
         value = f"sum({c})"
     elif aggregate == "value":
@@ -566,3 +583,140 @@ def _rows_by_province(tables: dict[str, dict]) -> dict[tuple[str, str], tuple[in
             if row["code"]:
                 found[(row["code"], source)] = (row["year"], row["n"])
     return found
+
+
+# ---------------------------------------------------------------- indicator pages, commune profiles
+
+
+def find_indicator(indicator_id: str) -> dict | None:
+    return next((i for i in indicators() if i["id"] == indicator_id), None)
+
+
+def indicator_table(indicator: dict) -> dict:
+    """What an indicator page shows, tab by tab (chart, map, table, download): the provinces of
+    today's map with a value in some year, one value per year (None: no data), by province name."""
+    by_year = indicator_values(indicator)
+    years = sorted(by_year)
+    rows = [
+        {
+            "code": p["unit_code"],
+            "key": p["unit_key"],
+            "name": p["unit_name"],
+            "cells": [by_year[y].get(p["unit_code"]) for y in years],
+        }
+        for p in provinces()
+        if any(p["unit_code"] in by_year[y] for y in years)
+    ]
+    return {"years": years, "rows": rows, "by_year": by_year}
+
+
+def _over_communes(indicator: dict) -> str | None:
+    """SQL of the indicator over a set of commune rows (the country's, a commune group's), aggregated
+    as it aggregates from communes to a province; None when it does not aggregate communes (a
+    province's own reported figure)."""
+    c = f'"{indicator["column"]}"'
+    if indicator["aggregate"] == "share":
+        return _share(indicator)
+    if indicator["aggregate"] == "sum":
+        return f"sum({c})"
+    if indicator["aggregate"] == "mean":
+        return f"round(avg({c})::numeric, 1)"
+    return None
+
+
+def commune_values(indicator: dict, within: str = "true") -> dict[str, float]:
+    """year -> the indicator over every commune row (of the country, or `within` a SQL condition)."""
+    value = _over_communes(indicator)
+    if value is None:
+        return {}
+    where = " and ".join([*_filters(indicator), "unit_level = 'commune'", within])
+    rows = sql(
+        f"select {_year(indicator)} as year, {value} as value "
+        f'from "{indicator["table"]["resource"]}" where {where} group by 1'
+    )
+    return {str(r["year"]): float(r["value"]) for r in rows if r["value"] is not None}
+
+
+def group_values(indicator: dict, group, tables: dict[str, dict]) -> dict[str, float]:
+    """year -> the indicator over the communes of one commune group (the group each commune's
+    scorecard gives)."""
+    if group in (None, "") or not (t := tables.get("fact_commune_scorecard")):
+        return {}
+    members = f'unit_key in (select unit_key from "{t["resource"]}" where commune_group = {literal(group)})'
+    return commune_values(indicator, members)
+
+
+def _matching(unit_key: str, table: str = "") -> str:
+    """SQL: a row about this unit, or (a unit of 2025) about a unit it was formed from."""
+    return f"({table}unit_key = {literal(unit_key)} or {table}current_unit_key = {literal(unit_key)})"
+
+
+def commune_scorecards(unit_key: str, tables: dict[str, dict]) -> list[dict]:
+    """The commune's scorecards (and those of the units it was formed from), latest first, each with
+    its criteria and indicators: met or not, and the value and threshold behind each."""
+    if not (t := tables.get("fact_commune_scorecard")):
+        return []
+    cards = sql(
+        f"select unit_key, unit_name, year, criteria_set, criteria_set_title_vi, criteria_set_decision, "
+        f"commune_group, criteria_met, criteria_not_met, criteria_no_data, criteria_total, meets_standard, "
+        f'recognised_level, decision_no, decision_date, sources from "{t["resource"]}" '
+        f"where {_matching(unit_key)} order by year desc, unit_name, criteria_set limit 50"
+    )
+    items: dict[tuple, list[dict]] = {}
+    if (a := tables.get("fact_commune_assessment")) and cards:
+        names = tables.get("dim_criterion")
+        name = "d.criterion_name_vi, d.indicator_name_vi, d.name_en" if names else "null as criterion_name_vi"
+        join = f'left join "{names["resource"]}" d on d.criterion_key = a.criterion_key' if names else ""
+        for row in sql(
+            f"select a.unit_key, a.year, a.criteria_set, a.criterion_no, a.indicator_code, a.comparison, "
+            f"a.threshold, a.measured_value, a.status, a.status_from, a.department, {name} "
+            f'from "{a["resource"]}" a {join} where {_matching(unit_key, "a.")} '
+            "order by length(a.criterion_no), a.criterion_no, a.indicator_code limit 2000"
+        ):
+            items.setdefault((row["unit_key"], row["year"], row["criteria_set"]), []).append(row)
+    return [{**c, "items": items.get((c["unit_key"], c["year"], c["criteria_set"]), []), "source": t} for c in cards]
+
+
+def commune_figures(unit_key: str, group, tables: dict[str, dict]) -> list[dict]:
+    """Each declared indicator the commune (or the units it was formed from) has values of: its rows
+    (unit, year, value, department) beside its province's figure, its commune group's and the
+    country's in the same year."""
+    found = []
+    for indicator in indicators():
+        if indicator["aggregate"] == "share":  # a commune's own value is a status: its scorecard shows it
+            continue
+        where = " and ".join([*_filters(indicator), "unit_level = 'commune'", _matching(unit_key)])
+        rows = sql(
+            f'select *, {_year(indicator)} as year_of_value from "{indicator["table"]["resource"]}" '
+            f"where {where} limit 200"
+        )
+        if not rows:
+            continue
+        province, country = indicator_values(indicator), commune_values(indicator)
+        in_group = group_values(indicator, group, tables)
+        shown = []
+        for row in sorted(rows, key=lambda r: (r["year_of_value"], r["unit_name"])):
+            year = str(row["year_of_value"])
+            shown.append(
+                {
+                    "unit_key": row["unit_key"],
+                    "unit_name": row["unit_name"],
+                    "year": year,
+                    "value": float(row[indicator["column"]]),
+                    "department": row.get("department"),
+                    "province_name": row.get("current_province_name"),
+                    "province": (province.get(year) or {}).get(row.get("current_province_code")),
+                    "group": in_group.get(year),
+                    "country": country.get(year),
+                }
+            )
+        found.append({"indicator": indicator, "rows": shown, "group": group})
+    return found
+
+
+def commune_profile(unit: dict, tables: dict[str, dict]) -> dict:
+    """A commune (of today's map or before 2025): its scorecards and its figures beside its province,
+    its commune group and the country."""
+    cards = commune_scorecards(unit["unit_key"], tables)
+    group = next((c["commune_group"] for c in cards if c["commune_group"] not in (None, "")), None)
+    return {"scorecards": cards, "figures": commune_figures(unit["unit_key"], group, tables), "group": group}

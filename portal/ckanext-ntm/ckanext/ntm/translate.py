@@ -51,3 +51,55 @@ def organization_for_language(org: dict, lang: str) -> dict:
             if field == "title":
                 shown["display_name"] = english
     return shown
+
+
+# CKAN's own interface texts that its Vietnamese catalogue leaves untranslated, in Vietnamese: the
+# plugin hands them to CKAN's i18n (ITranslation) as a catalogue of its own, so every core template's
+# `_()` shows them on Vietnamese pages. English pages keep CKAN's English msgid.
+CKAN_MESSAGES_VI = {
+    "Skip to main content": "Chuyển đến nội dung chính",
+    "Breadcrumb": "Đường dẫn",
+    "Account": "Tài khoản",
+    "Navigate to Home - {site_title}": "Về trang chủ - {site_title}",
+    "Toggle navigation": "Mở hoặc đóng trình đơn",
+    "Search Datasets...": "Tìm bộ dữ liệu...",
+    "Search datasets...": "Tìm bộ dữ liệu...",
+    "Submit": "Gửi",
+    "View dashboard": "Xem bảng điều khiển",
+    "Profile settings": "Cài đặt hồ sơ",
+    "You might need to login to access this page.": "Có thể bạn cần đăng nhập để xem trang này.",
+    "Click here to login": "Đăng nhập tại đây",
+    "Current resource: {name}": "Tài nguyên đang xem: {name}",
+    "Resource URL: {url}": "Địa chỉ tài nguyên: {url}",
+    "Dataset description:": "Mô tả bộ dữ liệu:",
+    "Data last updated": "Dữ liệu cập nhật lần cuối",
+    "Metadata last updated": "Siêu dữ liệu cập nhật lần cuối",
+    "Last Updated": "Cập nhật lần cuối",
+    "This dataset has no data": "Bộ dữ liệu này chưa có dữ liệu",
+    "Navigate to resource: {name_or_id}": "Đến tài nguyên: {name_or_id}",
+    "Navigate to dataset: {title}": "Đến bộ dữ liệu: {title}",
+    "Remove applied filter: {value}": "Bỏ bộ lọc: {value}",
+    "Filter by: {title}": "Lọc theo: {title}",
+    "Search datasets by {name}: {label}": "Tìm bộ dữ liệu theo {name}: {label}",
+    "There is no description for this dataset.": "Bộ dữ liệu này chưa có mô tả.",
+}
+
+
+def write_catalogue(messages: dict[str, str], folder, locale: str, domain: str) -> None:
+    """`messages` as a compiled gettext catalogue `<folder>/<locale>/LC_MESSAGES/<domain>.mo`, the
+    form CKAN's i18n loads (Babel ships with CKAN)."""
+    import os
+    from pathlib import Path
+
+    from babel.messages.catalog import Catalog
+    from babel.messages.mofile import write_mo
+
+    catalogue = Catalog(locale=locale, domain=domain)
+    for msgid, msgstr in messages.items():
+        catalogue.add(msgid, msgstr)
+    target = Path(folder) / locale / "LC_MESSAGES" / f"{domain}.mo"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged = target.with_suffix(f".{os.getpid()}.tmp")  # workers start together
+    with open(staged, "wb") as out:
+        write_mo(out, catalogue)
+    staged.replace(target)
