@@ -74,6 +74,10 @@ def _column_entries(column: str, test) -> list[dict]:
         return [_entry("expect_column_values_to_be_between", column=column, min_value=0, max_value=100)]
     if name == "non_negative":
         return [_entry("expect_column_values_to_be_between", column=column, min_value=0)]
+    if name == "value_range":
+        bounds = {"min_value": arguments["min_value"], "max_value": arguments.get("max_value")}
+        bounds = {k: v for k, v in bounds.items() if v is not None}
+        return [_entry("expect_column_values_to_be_between", column=column, **bounds)]
     if name == "relationships":
         other, field = re.fullmatch(r"ref\('(\w+)'\)", arguments["to"]).group(1), arguments["field"]
         if (values := seed_values(other, field)) is not None:

@@ -107,3 +107,17 @@ def dataset_prefix(ckan, label: str):
         for name in ckan.action.package_list():
             if name.startswith(prefix):
                 ckan.action.dataset_purge(id=name)
+
+
+def declared_indicators() -> dict[str, dict]:
+    """Every `meta.indicator` of the marts' dbt YAML: id -> declaration (with its mart and column)."""
+    import yaml
+
+    found = {}
+    for path in sorted((REPO / "dbt_project" / "models" / "marts").glob("*.yml")):
+        for model in yaml.safe_load(path.read_text(encoding="utf-8")).get("models", []):
+            for column in model.get("columns", []):
+                if declared := (column.get("meta") or {}).get("indicator"):
+                    assert declared["id"] not in found, f"{declared['id']} declared twice"
+                    found[declared["id"]] = {**declared, "mart": model["name"], "column": column["name"]}
+    return found

@@ -111,6 +111,41 @@ def _marts() -> list[str]:
     return sorted(p.stem for p in (MODELS / "marts").glob("*.sql"))
 
 
+# A mart's range tests, as the range they check (the contract's `range: [low, high]`).
+RANGE_TESTS = {"percentage_range": (0, 100), "non_negative": (0, None)}
+
+
+def _mart_range(column: dict) -> tuple | None:
+    for test in column.get("data_tests") or []:
+        name, arguments = (test, {}) if isinstance(test, str) else next(iter(test.items()))
+        if name in RANGE_TESTS:
+            return RANGE_TESTS[name]
+        if name == "value_range":
+            arguments = arguments.get("arguments", arguments)
+            return (arguments["min_value"], arguments.get("max_value"))
+    return None
+
+
+def test_a_mart_column_from_a_contract_checks_the_contracts_range():
+    """Where a mart built from a department's dataset has a column of its contract's name, the mart's
+    dbt YAML checks the contract's range (and so does its validation suite): stated in the
+    contract, repeated by the mart, they must not drift apart."""
+    upstream, differ, checked = _upstream(), [], 0
+    for dataset, contract in all_contracts().items():
+        for column in (c for c in contract.columns if c.range):
+            wanted = tuple(None if b is None else float(b) for b in column.range)
+            for mart in _marts_built_from(f"stg_bronze__{dataset}", upstream):
+                declared = {c["name"]: c for c in dbt_model(mart).get("columns", [])}
+                if column.name not in declared:
+                    continue
+                checked += 1
+                got = _mart_range(declared[column.name])
+                got = got and tuple(None if b is None else float(b) for b in got)
+                if got != wanted:
+                    differ.append(f"{mart}.{column.name}: checks {got}, contract {dataset} says {wanted}")
+    assert differ == [] and checked >= 15
+
+
 def test_the_check_finds_a_missing_piece(tmp_path, monkeypatch):
     """The walk can fail: a contract without its staging model is named."""
     import tests.test_dataset_pieces as pieces

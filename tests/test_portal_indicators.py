@@ -16,7 +16,7 @@ import urllib.request
 from html import unescape
 
 import pytest
-from helpers import REPO, chromium, dataset_prefix
+from helpers import REPO, chromium, dataset_prefix, declared_indicators
 
 from publish.run import publish_marts
 
@@ -35,20 +35,6 @@ BOTH_LANGUAGES = ("definition", "method", "source")
 VENDOR = REPO / "portal/ckanext-ntm/ckanext/ntm/public/ntm/vendor"
 CHIENG_XOM = "2024:commune:03664"  # Sơn La, fixed broadband 46.32 % in 2023 (the samples)
 MY_THO = "2025:commune:30076"  # Đồng Tháp, formed from four communes with scorecards
-
-
-def declared_indicators() -> dict[str, dict]:
-    """Every `meta.indicator` of the marts' dbt YAML: id -> declaration (with its mart and column)."""
-    import yaml
-
-    found = {}
-    for path in sorted((REPO / "dbt_project" / "models" / "marts").glob("*.yml")):
-        for model in yaml.safe_load(path.read_text(encoding="utf-8")).get("models", []):
-            for column in model.get("columns", []):
-                if declared := (column.get("meta") or {}).get("indicator"):
-                    assert declared["id"] not in found, f"{declared['id']} declared twice"
-                    found[declared["id"]] = {**declared, "mart": model["name"], "column": column["name"]}
-    return found
 
 
 def test_every_indicator_is_declared_completely_in_the_mart_yaml():

@@ -15,8 +15,7 @@ from html import unescape
 from pathlib import Path
 
 import pytest
-import yaml
-from helpers import REPO, chromium
+from helpers import REPO, chromium, declared_indicators
 
 from publish.run import publish_marts
 
@@ -66,17 +65,6 @@ def mart(data_dir: Path, query: str) -> list[tuple]:
     import duckdb
 
     return duckdb.sql(query.replace("{marts}", str(data_dir / "marts"))).fetchall()
-
-
-def declared_indicators() -> dict[str, dict]:
-    """Every `meta.indicator` of the marts' dbt YAML: id -> declaration (with its mart and column)."""
-    found = {}
-    for path in sorted((REPO / "dbt_project" / "models" / "marts").glob("*.yml")):
-        for model in yaml.safe_load(path.read_text(encoding="utf-8")).get("models", []):
-            for column in model.get("columns", []):
-                if declared := (column.get("meta") or {}).get("indicator"):
-                    found[declared["id"]] = {**declared, "mart": model["name"], "column": column["name"]}
-    return found
 
 
 def map_indicators(ckan, path: str = "/map") -> dict[str, dict]:

@@ -28,6 +28,7 @@ import pytest
 from helpers import REPO, SAMPLES
 
 from ntm import pipeline
+from ntm.airflow_local import free_port, tail
 from ntm_core import settings
 from publish.metadata import portal_descriptions, portal_yaml
 
@@ -52,19 +53,6 @@ def hostname() -> str:
     request = current_task.request if current_task else None
     return getattr(request, "hostname", None) or socket.getfqdn()
 '''
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return f"({path} missing)"
 
 
 def _stop(proc: subprocess.Popen, timeout: float = 30) -> None:
@@ -93,7 +81,7 @@ def broker(tmp_path):
     """A Redis of its own on a free loopback port: Celery's broker, nothing persisted."""
     if not shutil.which("redis-server"):
         pytest.skip("redis-server is not installed (Debian's `redis-server` package): no Celery broker")
-    port, folder = _free_port(), tmp_path / "redis"
+    port, folder = free_port(), tmp_path / "redis"
     folder.mkdir()
     log = folder / "redis.log"
     proc = subprocess.Popen(
@@ -113,7 +101,7 @@ def broker(tmp_path):
                         break
             except OSError:
                 pass
-            assert proc.poll() is None and time.monotonic() < deadline, f"Redis did not start:\n{_tail(log)}"
+            assert proc.poll() is None and time.monotonic() < deadline, f"Redis did not start:\n{tail(log)}"
             time.sleep(0.2)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
@@ -165,10 +153,10 @@ class Cluster:
 
     def check_alive(self) -> None:
         for name, proc in self.procs.items():
-            assert proc.poll() is None, f"airflow {name} exited ({proc.returncode}):\n{_tail(self.log(name))}"
+            assert proc.poll() is None, f"airflow {name} exited ({proc.returncode}):\n{tail(self.log(name))}"
 
     def logs(self) -> str:
-        return "\n".join(f"--- {name}\n{_tail(self.log(name), 15)}" for name in self.procs)
+        return "\n".join(f"--- {name}\n{tail(self.log(name), 15)}" for name in self.procs)
 
     def sql(self, query: str, *params) -> list[tuple]:
         import psycopg
@@ -200,7 +188,7 @@ def cluster(tmp_path, broker, metadata_db, prefix, ckan):
     data_dir.mkdir()
     shim.mkdir()
     (shim / "ntm_celery_hostname.py").write_text(HOSTNAME_SHIM)
-    api_port = _free_port()
+    api_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     env.update(
         AIRFLOW_HOME=str(home),
@@ -247,7 +235,7 @@ def cluster(tmp_path, broker, metadata_db, prefix, ckan):
                 "1",
                 env={
                     # Each worker serves its task logs on a port of its own (they share a machine).
-                    "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
+                    "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
                     "AIRFLOW__CORE__HOSTNAME_CALLABLE": "ntm_celery_hostname.hostname",
                 },
             )
