@@ -95,8 +95,9 @@ def test_places_lists_todays_34_provinces_each_with_its_figure_and_page(ckan, pl
     # province of today's map in its latest year, recomputed from the mart
     expected = mart(
         data_dir,
-        "select current_province_code, year, round(100.0 * count(*) filter (where recognised_level <> 'none') "
-        "/ count(*), 1) from '{marts}/fact_commune_scorecard.parquet' s where year = (select max(year) from "
+        "select current_province_code, year, round(100.0 * count(distinct unit_key) filter (where recognised_level "
+        "<> 'none') / count(distinct unit_key), 1) from '{marts}/fact_commune_scorecard.parquet' s "
+        "where year = (select max(year) from "
         "'{marts}/fact_commune_scorecard.parquet' l where l.current_province_code = s.current_province_code) "
         "group by 1, 2",
     )

@@ -296,9 +296,11 @@ def _filters(indicator: dict) -> list[str]:
 
 
 def _share(indicator: dict) -> str:
-    """SQL: the share (%) of the rows that meet the indicator's threshold."""
+    """SQL: the share (%) of the units (communes) of which a row meets the indicator's threshold. Units,
+    not rows: a commune assessed against two criteria sets (the standard and the advanced) in a year
+    has two scorecards and counts once."""
     meets = _condition(indicator["column"], indicator.get("meets") or {})
-    return f"round(100.0 * count(*) filter (where {meets}) / count(*), 1)"
+    return f"round(100.0 * count(distinct unit_key) filter (where {meets}) / count(distinct unit_key), 1)"
 
 
 def indicator_query(indicator: dict) -> str:
