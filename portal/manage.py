@@ -39,8 +39,15 @@ SYSADMIN = "ntm_admin"
 # ntm first: its templates (home, places, the reader's language) come before the others'.
 PLUGINS = "ntm pgsearch datastore datatables_view dcat scheming_datasets"
 EXTENSIONS = [REPO_ROOT / "portal" / "ckanext-pgsearch", REPO_ROOT / "portal" / "ckanext-ntm"]
-# gunicorn serves CKAN; brotli compresses its pages and assets (ckanext-ntm's serving.py).
-CKAN_PLUGIN_PACKAGES = ["ckanext-dcat==2.4.4", "ckanext-scheming==3.1.0", "gunicorn==23.0.0", "brotli==1.1.0"]
+# gunicorn serves CKAN; brotli compresses its pages and assets (ckanext-ntm's serving.py); xlsxwriter
+# writes the indicator pages' downloads.
+CKAN_PLUGIN_PACKAGES = [
+    "ckanext-dcat==2.4.4",
+    "ckanext-scheming==3.1.0",
+    "gunicorn==23.0.0",
+    "brotli==1.1.0",
+    "xlsxwriter==3.3.1",
+]
 # CKAN is served by gunicorn (a production WSGI server); NTM_PORTAL_SERVER=dev keeps the way before,
 # CKAN's own development server (`ckan run`, Werkzeug) without ckanext-ntm's serving middleware,
 # for debugging and for the benchmarks' baseline.
