@@ -505,6 +505,11 @@ def _server_command(p: Portal) -> list[str]:
         "2000",
         "--max-requests-jitter",
         "200",
+        # A search typed as very long text (a pasted paragraph) is a long URL: gunicorn's default
+        # 4094-byte request line answered 400 where CKAN answers results or none (0: no limit, as the
+        # development server had; the body and header limits stay).
+        "--limit-request-line",
+        "0",
         "ckanext.ntm.serving:wsgi_app()",
     ]
 

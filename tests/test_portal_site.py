@@ -126,9 +126,10 @@ def test_dataset_and_department_pages_say_how_fresh_the_files_behind_them_are(ck
     ).fetchall()
     in_registry = [r for r in registry if r["department"] == "so-khcn-dong-thap"]
     assert len(re.findall(r'<tr class="ntm-freshness-', department)) == len(expected_datasets) == len(in_registry) == 3
-    # The menu leads to the map, the places and the submission page.
-    for link in ("/en/map", "/en/places", "/en/submit"):
+    # The menu leads to the map and the places; the submission page only for a signed-in editor.
+    for link in ("/en/map", "/en/places"):
         assert f'href="{link}"' in department
+    assert 'href="/en/submit"' not in department
 
 
 def test_searching_a_commune_without_diacritics_leads_to_its_place_page(ckan, site):
