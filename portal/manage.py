@@ -183,7 +183,8 @@ def _alive(pidfile: Path) -> int | None:
     try:
         pid = int(pidfile.read_text().split()[0])
         os.kill(pid, 0)
-    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+    # IndexError: a server writes its pidfile in two steps, so it can be read empty
+    except (FileNotFoundError, IndexError, ValueError, ProcessLookupError, PermissionError):
         return None
     try:  # a server this process started and that has exited is a zombie until reaped
         if os.waitpid(pid, os.WNOHANG)[0] == pid:
