@@ -45,7 +45,9 @@ TZ = "Asia/Ho_Chi_Minh"
 # portal raises the same event through the REST API when it accepts a submission (ckanext-ntm).
 DROPZONE = Asset(
     DROPZONE_URI,
-    watchers=[AssetWatcher(name="ntm_dropzone_watcher", trigger=DropZoneTrigger(poll_seconds=1.0))],
+    watchers=[
+        AssetWatcher(name="ntm_dropzone_watcher", trigger=DropZoneTrigger(poll_seconds=1.0, dag_id="ntm_ingest"))
+    ],
 )
 SAFETY_POLL = "0 * * * *"  # hourly: whatever the watcher missed (a triggerer down, say)
 BRONZE = Asset("ntm://lakehouse/bronze")

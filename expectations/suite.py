@@ -21,9 +21,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-import yaml
-
-from expectations.from_dbt import dbt_entries, same_check
+from expectations.from_dbt import dbt_entries, read_yaml, same_check
 from expectations.gx_duckdb import parquet_sql
 from ntm_core.personal import rules as personal_rules
 from ntm_core.settings import DBT_MARTS
@@ -33,7 +31,7 @@ SUITES_DIR = HERE / "suites"
 
 
 def _load(path: Path) -> dict:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return read_yaml(path)
 
 
 @cache
@@ -112,18 +110,34 @@ def _meta(spec: dict, column: str | None = None, description: str | None = None,
     return meta
 
 
-def _unexpected_rows(sql: str, meta: dict):
+@dataclass(frozen=True)
+class Planned:
+    """One expectation as data: GE's expectation type (snake case), its arguments and meta. Both
+    engines read it: `to_gx` makes the Great Expectations object, expectations/sql_checks.py runs
+    the same check as DuckDB SQL."""
+
+    type: str
+    kwargs: dict
+    meta: dict
+
+
+def _unexpected_rows(sql: str, meta: dict) -> Planned:
+    return Planned("unexpected_rows_expectation", {"unexpected_rows_query": sql}, meta)
+
+
+def to_gx(planned: Planned):
+    """The Great Expectations expectation of a planned check."""
     import great_expectations as gx
 
-    return gx.expectations.UnexpectedRowsExpectation(
-        unexpected_rows_query=sql, description=meta.get("description"), meta=meta
-    )
+    cls = getattr(gx.expectations, "".join(part.capitalize() for part in planned.type.split("_")))
+    if planned.type == "unexpected_rows_expectation":
+        return cls(**planned.kwargs, description=planned.meta.get("description"), meta=planned.meta)
+    return cls(**planned.kwargs, meta=planned.meta)
 
 
-def compile_entry(spec: dict, inputs: SuiteInputs) -> list:
-    """One YAML entry → zero or more GE expectations."""
-    import great_expectations as gx
-
+def compile_entry(spec: dict, inputs: SuiteInputs) -> list[Planned]:
+    """One YAML entry → zero or more planned expectations (no Great Expectations import: the SQL
+    engine runs them without it)."""
     kind = spec["type"]
     if kind == "unexpected_rows":
         return [_unexpected_rows(_render_sql(spec["sql"], inputs), _meta(spec))]
@@ -167,9 +181,10 @@ def compile_entry(spec: dict, inputs: SuiteInputs) -> list:
         if "max_growth_pct" in spec:
             bounds["max_value"] = math.ceil(previous * (1 + spec["max_growth_pct"] / 100))
         return [
-            gx.expectations.ExpectTableRowCountToBeBetween(
-                **bounds,
-                meta=_meta(
+            Planned(
+                "expect_table_row_count_to_be_between",
+                bounds,
+                _meta(
                     spec,
                     description=(
                         f"so với lần công bố trước ({previous} dòng) / against the previous publish ({previous} rows)"
@@ -194,9 +209,7 @@ def compile_entry(spec: dict, inputs: SuiteInputs) -> list:
         present = " and ".join(f"{_quote(c)} is not null" for c in columns)
         sql = f"select {key}, count(*) as copies from {{batch}} where {present} group by {key} having count(*) > 1"
         return [_unexpected_rows(sql, _meta(spec, ",".join(columns), "khóa không trùng lặp / key is unique", kind))]
-    class_name = "".join(part.capitalize() for part in kind.split("_"))
-    cls = getattr(gx.expectations, class_name)
-    return [cls(**_render_kwargs(spec.get("kwargs", {}), inputs), meta=_meta(spec))]
+    return [Planned(kind, _render_kwargs(spec.get("kwargs", {}), inputs), _meta(spec))]
 
 
 def personal_data_entries(text_columns: list[str]) -> list[dict]:

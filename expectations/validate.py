@@ -5,6 +5,10 @@ Suites are YAML files in `expectations/suites/`, one per mart, plus `common.yaml
 that mart only; a failed `warning` is reported and published with the data. A mart without a
 suite is blocked: nothing reaches the portal unchecked. GE runs on DuckDB over the Parquet files
 (see gx_duckdb.py), so memory stays bounded however large a mart grows.
+
+Each entry is compiled once into a planned expectation (suite.Planned), which either engine runs:
+Great Expectations, with its Data Docs (`ntm validate`), or the same checks as DuckDB SQL
+(sql_checks.py; `ntm run`), which spares a run the seconds GE takes to start.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from expectations.gx_duckdb import parquet_sql
-from expectations.suite import SUITES_DIR, SuiteInputs, compile_entry, suite_entries
+from expectations.suite import SUITES_DIR, Planned, SuiteInputs, compile_entry, suite_entries, to_gx
 from ntm_core.fingerprints import mart_fingerprint, read_fingerprint, unchanged, write_fingerprint
 from ntm_core.log import log
 from ntm_core.personal import named_like_personal_data
@@ -71,12 +75,13 @@ class ValidationResult:
 
 
 def _columns(parquet: Path) -> tuple[list[str], list[str]]:
-    """(all column names, the text ones) from the Parquet footer."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    """(all column names, the text ones) from the Parquet footer, as DuckDB reads it (no pyarrow
+    import on the validation's path)."""
+    import duckdb
 
-    schema = pq.read_schema(parquet)
-    return schema.names, [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    with duckdb.connect() as con:
+        described = con.execute(f"describe select * from {parquet_sql(parquet)}").fetchall()
+    return [name for name, *_ in described], [name for name, kind, *_ in described if kind == "VARCHAR"]
 
 
 def _unexpected_rows_sample(query: str, parquet: Path) -> list:
@@ -84,35 +89,40 @@ def _unexpected_rows_sample(query: str, parquet: Path) -> list:
     COMPLETE result format, which would also return every unexpected value of every other check."""
     import duckdb
 
+    from expectations.sql_checks import batch_query
+
     with duckdb.connect() as con:
-        rows = con.execute(f"select * from ({query.replace('{batch}', parquet_sql(parquet))}) limit 10").fetchall()
+        rows = con.execute(f"select * from ({batch_query(query, parquet)}) limit 10").fetchall()
     return [row[0] if len(row) == 1 else " | ".join(map(str, row)) for row in rows]
 
 
+def _check(kind: str, kwargs: dict, meta: dict, success: bool, observed: Any, sample: list, parquet: Path) -> Check:
+    """A check's report line, whichever engine ran it."""
+    check = Check(
+        expectation=meta.get("suite_type", kind) + (f": {meta['description']}" if meta.get("description") else ""),
+        column=(meta.get("column") or kwargs.get("column") or ",".join(kwargs.get("column_list", []) or []) or None),
+        severity=meta.get("severity", "critical"),
+        success=success,
+        observed=observed,
+        unexpected_sample=[_plain(v) for v in sample[:10]],
+    )
+    failed_normally = not success and not (isinstance(observed, str) and observed.startswith("error: "))
+    if failed_normally and kwargs.get("unexpected_rows_query"):
+        check.unexpected_sample = [_plain(v) for v in _unexpected_rows_sample(kwargs["unexpected_rows_query"], parquet)]
+    return check
+
+
 def _checks(outcome, parquet: Path) -> list[Check]:
+    """The checks of a GE checkpoint's result."""
     checks = []
     for r in outcome.results:
-        cfg = r.expectation_config
-        kwargs, meta, res = cfg.kwargs, cfg.meta or {}, r.result or {}
-        check = Check(
-            expectation=meta.get("suite_type", cfg.type)
-            + (f": {meta['description']}" if meta.get("description") else ""),
-            column=(
-                meta.get("column") or kwargs.get("column") or ",".join(kwargs.get("column_list", []) or []) or None
-            ),
-            severity=meta.get("severity", "critical"),
-            success=bool(r.success),
-            observed=res.get("observed_value", res.get("unexpected_count")),
-            unexpected_sample=[_plain(v) for v in (res.get("partial_unexpected_list") or [])[:10]],
-        )
+        cfg, res = r.expectation_config, r.result or {}
         error = _exception_message(r.exception_info)
+        success, observed = bool(r.success), res.get("observed_value", res.get("unexpected_count"))
         if error:
-            check.success, check.observed = False, f"error: {error}"
-        elif not check.success and kwargs.get("unexpected_rows_query"):
-            check.unexpected_sample = [
-                _plain(v) for v in _unexpected_rows_sample(kwargs["unexpected_rows_query"], parquet)
-            ]
-        checks.append(check)
+            success, observed = False, f"error: {error}"
+        sample = res.get("partial_unexpected_list") or []
+        checks.append(_check(cfg.type, cfg.kwargs, cfg.meta or {}, success, observed, sample, parquet))
     return checks
 
 
@@ -125,6 +135,39 @@ def _exception_message(info: dict | None) -> str | None:
     return next(
         (v.get("exception_message") for v in info.values() if isinstance(v, dict) and v.get("raised_exception")), None
     )
+
+
+@dataclass
+class MartPlan:
+    """What a mart is checked against: the checks decided before reading it (no suite, personal
+    column names, an entry that does not compile) and the planned expectations."""
+
+    checks: list[Check]
+    planned: list[Planned]
+    has_suite: bool = True
+
+
+def plan_mart(mart: str, parquet: Path, references: dict[str, Path], data_dir: Path) -> MartPlan:
+    columns, text_columns = _columns(parquet)
+    entries = suite_entries(mart, text_columns)
+    if entries is None:
+        missing = Check("suite_exists", None, "critical", False, f"no suite at expectations/suites/{mart}.yaml")
+        return MartPlan([missing], [], has_suite=False)
+    checks = [
+        Check("no_personal_data_columns", column, "critical", False, "the column name says it holds personal data")
+        for column in named_like_personal_data(columns)
+    ]
+    previous = previous_publish(data_dir, mart)
+    inputs = SuiteInputs(mart, references, previous["rows"] if previous else None)
+    planned = []
+    for entry in entries:
+        try:
+            planned += compile_entry(entry, inputs)
+        except ValueError as error:
+            checks.append(
+                Check(entry["type"], entry.get("column"), entry.get("severity", "critical"), False, str(error))
+            )
+    return MartPlan(checks, planned)
 
 
 class MartValidator:
@@ -149,32 +192,21 @@ class MartValidator:
         self.docs_index = docs_dir / "index.html"
 
     def validate(self, mart: str, parquet: Path) -> MartValidation:
+        plan = plan_mart(mart, parquet, self.references, self.data_dir)
+        if not plan.has_suite:
+            return MartValidation(mart, plan.checks)
+        return MartValidation(mart, plan.checks + self.run(mart, parquet, plan.planned))
+
+    def run(self, mart: str, parquet: Path, planned: list[Planned]) -> list[Check]:
         from great_expectations.checkpoint import UpdateDataDocsAction
 
-        gx = self.gx
-        columns, text_columns = _columns(parquet)
-        entries = suite_entries(mart, text_columns)
-        if entries is None:
-            return MartValidation(
-                mart, [Check("suite_exists", None, "critical", False, f"no suite at expectations/suites/{mart}.yaml")]
-            )
-        checks = [
-            Check("no_personal_data_columns", column, "critical", False, "the column name says it holds personal data")
-            for column in named_like_personal_data(columns)
-        ]
-        previous = previous_publish(self.data_dir, mart)
-        inputs = SuiteInputs(mart, self.references, previous["rows"] if previous else None)
+        gx, checks = self.gx, []
         suite = self.context.suites.add(gx.ExpectationSuite(name=mart))
-        for entry in entries:
+        for p in planned:
             try:
-                expectations = compile_entry(entry, inputs)
-            except ValueError as error:
-                checks.append(
-                    Check(entry["type"], entry.get("column"), entry.get("severity", "critical"), False, str(error))
-                )
-                continue
-            for expectation in expectations:
-                suite.add_expectation(expectation)
+                suite.add_expectation(to_gx(p))
+            except ValueError as error:  # GE refuses its arguments (e.g. an unpaired brace in a query)
+                checks.append(_check(p.type, p.kwargs, p.meta, False, str(error), [], parquet))
         asset = self.datasource.add_query_asset(mart, query=f"select * from {parquet_sql(parquet)}")
         definition = self.context.validation_definitions.add(
             gx.ValidationDefinition(name=mart, data=asset.add_batch_definition_whole_table("all"), suite=suite)
@@ -188,7 +220,36 @@ class MartValidator:
             )
         )
         outcome = next(iter(checkpoint.run().run_results.values()))
-        return MartValidation(mart, checks + _checks(outcome, parquet))
+        return checks + _checks(outcome, parquet)
+
+
+class SqlMartValidator:
+    """The same plans run as DuckDB SQL (sql_checks.py): no GE import, no Data Docs. A mart whose
+    suite uses an expectation type the SQL engine does not know is handed to GE."""
+
+    docs_index = None
+
+    def __init__(self, references: dict[str, Path], data_dir: Path, docs_dir: Path):
+        from expectations import sql_checks
+
+        self.sql, self.references, self.data_dir, self.docs_dir = sql_checks, references, data_dir, docs_dir
+        self.con, self.gx = sql_checks.connect(), None
+
+    def validate(self, mart: str, parquet: Path) -> MartValidation:
+        plan = plan_mart(mart, parquet, self.references, self.data_dir)
+        if not plan.has_suite:
+            return MartValidation(mart, plan.checks)
+        if not self.sql.supported(plan.planned):
+            log(f"validate: {mart}: its suite has an expectation the SQL engine does not run; by Great Expectations")
+            self.gx = self.gx or MartValidator(self.references, self.data_dir, self.docs_dir)
+            self.docs_index = self.gx.docs_index
+            return MartValidation(mart, plan.checks + self.gx.run(mart, parquet, plan.planned))
+        outcomes = self.sql.run(plan.planned, parquet, self.con)
+        checks = [
+            _check(p.type, p.kwargs, p.meta, o.success, o.observed, o.sample, parquet)
+            for p, o in zip(plan.planned, outcomes, strict=True)
+        ]
+        return MartValidation(mart, plan.checks + checks)
 
 
 def _plain(value: Any) -> Any:
@@ -213,10 +274,14 @@ def _fingerprint_path(data_dir: Path, mart: str) -> Path:
     return data_dir / "validation" / "fingerprints" / f"{mart}.json"
 
 
-def validate_marts(marts: dict[str, Path], data_dir: Path, run_id: str, changed_only: bool = False) -> ValidationResult:
-    """Validate each mart's Parquet file; store results as JSON per run and as the latest per mart,
-    and build the Data Docs site of the run (`validation/<run>/docs/index.html`). With
-    `changed_only`, a mart that passed before with the same content and suite is not read again."""
+def validate_marts(
+    marts: dict[str, Path], data_dir: Path, run_id: str, changed_only: bool = False, docs: bool = True
+) -> ValidationResult:
+    """Validate each mart's Parquet file; store results as JSON per run and as the latest per mart.
+    With `docs`, Great Expectations runs the suites and builds the Data Docs site of the run
+    (`validation/<run>/docs/index.html`); without, the same planned checks run as DuckDB SQL
+    (sql_checks.py: the same results, no GE start-up). With `changed_only`, a mart that passed
+    before with the same content and suite is not read again."""
     result = ValidationResult(run_id=run_id)
     fingerprints = {}
     for mart, parquet in sorted(marts.items()):
@@ -235,7 +300,7 @@ def validate_marts(marts: dict[str, Path], data_dir: Path, run_id: str, changed_
     latest_dir.mkdir(parents=True, exist_ok=True)
     # Referential checks may point at marts not validated in this call (the dims, usually).
     references = {p.stem: p for p in sorted((data_dir / "marts").glob("*.parquet"))} | marts
-    validator = MartValidator(references, data_dir, run_dir / "docs")
+    validator = (MartValidator if docs else SqlMartValidator)(references, data_dir, run_dir / "docs")
     for number, (mart, parquet) in enumerate(sorted(marts.items()), start=1):
         log(f"validate: [{number}/{len(marts)}] {mart}")
         validation = validator.validate(mart, parquet)
@@ -259,7 +324,7 @@ def validate_marts(marts: dict[str, Path], data_dir: Path, run_id: str, changed_
         write_fingerprint(_fingerprint_path(data_dir, mart), fingerprints[mart])
         result.marts[mart] = validation
         _log(validation)
-    result.docs = validator.docs_index if validator.docs_index.exists() else None
+    result.docs = validator.docs_index if validator.docs_index and validator.docs_index.exists() else None
     if result.docs:
         log(f"validate: Data Docs at {result.docs}")
     return result

@@ -4,6 +4,10 @@ process of its own in its own session (stopped with everything it started), on a
 LocalExecutor with small parallelism (the one-slot `ntm_duckdb` pool runs one task at a time anyway),
 the metadata in SQLite; and the few REST calls they need (`/auth/token`, `/api/v2/...`).
 
+Or the Celery setup of docs/celery.md (`celery=CeleryBackend(...)`): CeleryExecutor, the metadata and
+Celery's results in PostgreSQL, a Redis broker (`start_redis`, its own, on loopback), two workers with
+`--concurrency 1`, each with a task-log port of its own.
+
 Airflow is never imported here: it is started as `python -m airflow`, so importing this module
 configures nothing (tests/test_dags.py needs that)."""
 
@@ -48,11 +52,67 @@ class AirflowError(RuntimeError):
     pass
 
 
+def start_redis(folder: Path, timeout: float = 20) -> tuple[subprocess.Popen, str]:
+    """A Redis of its own on a free loopback port, nothing persisted (Celery's broker): the process
+    (in its own session) and its URL."""
+    port = free_port()
+    folder.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--dir", str(folder)]
+        + ["--save", "", "--appendonly", "no", "--logfile", str(folder / "redis.log")],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), 1) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    return proc, f"redis://127.0.0.1:{port}/0"
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AirflowError(f"Redis did not start:\n{tail(folder / 'redis.log')}")
+        time.sleep(0.2)
+
+
+class CeleryBackend:
+    """What the CeleryExecutor needs besides Airflow (docs/celery.md): a PostgreSQL database for the
+    metadata and Celery's results (SQLAlchemy URL, `postgresql+psycopg://...`), a Redis broker URL,
+    and how many workers."""
+
+    def __init__(self, db_url: str, broker_url: str, workers: int = 2):
+        self.db_url, self.broker_url, self.workers = db_url, broker_url, workers
+
+    def env(self) -> dict[str, str]:
+        return {
+            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.db_url,
+            # Airflow's async engine would want asyncpg; psycopg 3 (installed) does async as well.
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": self.db_url.replace("+psycopg:", "+psycopg_async:"),
+            "AIRFLOW__CELERY__BROKER_URL": self.broker_url,
+            "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + self.db_url,
+        }
+
+    def worker_names(self) -> list[str]:
+        return [f"worker-{chr(ord('a') + i)}" for i in range(self.workers)]
+
+
 class LocalAirflow:
     def __init__(
-        self, home: Path, dropzone: Path, data_dir: Path, parallelism: int = 2, extra_env=None, port: int | None = None
+        self,
+        home: Path,
+        dropzone: Path,
+        data_dir: Path,
+        parallelism: int = 2,
+        extra_env=None,
+        port: int | None = None,
+        celery: CeleryBackend | None = None,
     ):
-        self.home, self.dropzone, self.data_dir = home, dropzone, data_dir
+        self.home, self.dropzone, self.data_dir, self.celery = home, dropzone, data_dir, celery
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.passwords = {ADMIN: secrets.token_hex(12), PORTAL_USER: secrets.token_hex(12)}
@@ -85,6 +145,7 @@ class LocalAirflow:
             NTM_DATA_DIR=str(data_dir),
             PYTHONUNBUFFERED="1",
         )
+        env.update(celery.env() if celery else {})
         env.update(extra_env or {})
         self.env = env
         (home / "logs").mkdir(parents=True, exist_ok=True)
@@ -104,19 +165,30 @@ class LocalAirflow:
 
     def start(self, *names: str) -> None:
         for name in names:
-            with self.log(name).open("a") as out:
-                self.procs[name] = subprocess.Popen(
-                    [sys.executable, "-m", "airflow", name],
-                    env=self.env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                    cwd=self.home,
-                )
+            self._start(name, [name])
+
+    def start_workers(self) -> None:
+        """The Celery workers, one task at a time each, each with its node name and a task-log port
+        of its own (two workers on one machine cannot share 8793)."""
+        for name in self.celery.worker_names():
+            args = ["celery", "worker", "--celery-hostname", f"{name}@%h", "--concurrency", "1"]
+            self._start(name, args, {"AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())})
+
+    def _start(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
+        with self.log(name).open("a") as out:
+            self.procs[name] = subprocess.Popen(
+                [sys.executable, "-m", "airflow", *args],
+                env={**self.env, **(env or {})},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=self.home,
+            )
 
     def stop(self, *names: str, timeout: float = 20) -> None:
         """Stop the named processes (all when none is named), each with everything it started."""
-        for name in names or list(self.procs):
+        # Workers first: nothing is left to run when the scheduler goes.
+        for name in names or sorted(self.procs, key=lambda n: not n.startswith("worker")):
             proc = self.procs.pop(name, None)
             if proc is None:
                 continue
@@ -134,7 +206,7 @@ class LocalAirflow:
                     continue
 
     def logs(self) -> str:
-        return "\n".join(f"--- {name}\n{tail(self.log(name), 15)}" for name in PROCESSES if self.log(name).exists())
+        return "\n".join(f"--- {name}\n{tail(self.log(name), 15)}" for name in self.procs if self.log(name).exists())
 
     def check_alive(self) -> None:
         for name, proc in self.procs.items():
@@ -159,6 +231,10 @@ class LocalAirflow:
         self.cli("pools", "set", POOL, str(POOL_SLOTS), "one DuckDB writer at a time")
         (self.home / "simple_auth_manager_passwords.json.generated").write_text(json.dumps(self.passwords))
         self.start(*PROCESSES)
+        if self.celery:
+            self.start_workers()
+            ready = lambda: all(" ready." in tail(self.log(w), 200) for w in self.celery.worker_names())  # noqa: E731
+            self.wait("the Celery workers", ready, timeout)
         self.wait("the API server", self._healthy, timeout)
         self.wait("the DAGs to be parsed", lambda: self._dag_known("ntm_ingest"), timeout)
         return self

@@ -56,23 +56,37 @@ def triggering_extras(triggering_asset_events) -> list[dict]:
 def departments_with_new_files(
     dropzone: str | None = None, data_dir: str | None = None, event_extras: list[dict] | None = None
 ) -> list[str]:
-    """The departments an ingest run reads: those with a file no ingest has looked at. The files sent
-    on the portal and those at a department's URL are fetched first into the drop zone: those of the
-    departments the triggering events name (a submission's event names its department), else of
-    every department (the hourly poll); then one listing of the drop zone decides (ntm/watch.py): a
-    department with nothing new gets no task at all, so it costs nothing and holds no pool slot."""
+    """The departments an ingest run reads: those with a file an ingest would find something in. The
+    files sent on the portal and those at a department's URL are fetched first into the drop zone:
+    those of the departments the triggering events name (a submission's event names its department),
+    else of every department (the hourly poll); then one listing of the drop zone decides
+    (ntm/watch.py): a department with nothing new gets no task at all, so it costs nothing and holds
+    no pool slot. The files handed to the ingests are claimed, under the fetch lock, so the watcher
+    does not announce them again (which would start a run that finds nothing); bytes the ledger holds
+    are remembered as looked at, unread."""
     from ingest.sources import fetch_sources
     from ingest.submissions import fetch_submissions
-    from ntm.watch import departments_with_new_files as new
-    from ntm.watch import named_departments
+    from ntm import watch
 
     root, data = dropzone_dir(dropzone), resolve_data_dir(data_dir)
-    named = named_departments(event_extras or [])
+    named = watch.named_departments(event_extras or [])
     if named:
         log(f"named by the triggering events: {', '.join(named)}")
-    fetch_sources(root, only=named)
-    fetch_submissions(root, data, only=named)
-    found = new(root, data)
+    with watch.fetching(data):
+        fetch_sources(root, only=named)
+        submitted = fetch_submissions(root, data, only=named)
+        fetched = [(s.department, s.dataset, s.file_name) for s in submitted if s.status == "fetched"]
+        # Not only the settled files: one written a moment ago is usually settled when the ingest
+        # reads it (else it is left `not_ready`, its claim ended, and the watcher announces it).
+        unseen = watch.unseen_files(root, data)
+        new = watch.without_held(root, data, unseen, keep=fetched)
+        watch.claim(data, new)
+    held = {k: v for k, v in unseen.items() if k not in new}
+    if held:
+        with watch.landing_lock(data):
+            watch.mark_looked_at(data, held)
+        log(f"files whose bytes the ledger holds (not read again): {len(held)}")
+    found = sorted({department for department, _, _ in new})
     log(f"departments with new files: {', '.join(found) or 'none'}")
     return found
 
@@ -161,7 +175,9 @@ def transform(data_dir: str | None = None, full_refresh: bool = False) -> dict:
 
 
 def validate(data_dir: str | None = None, run_id: str | None = None) -> dict:
-    result = pipeline.validate(resolve_data_dir(data_dir), run_id, changed_only=True)
+    # As `ntm run`: the suites' checks as DuckDB SQL, no GE start-up per run (`ntm validate` runs GE
+    # itself and builds its Data Docs).
+    result = pipeline.validate(resolve_data_dir(data_dir), run_id, changed_only=True, docs=False)
     return {
         "publishable": result.publishable,
         "unchanged": result.unchanged,

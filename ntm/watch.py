@@ -11,6 +11,17 @@ the file last changed (a data dir from before the watcher). Anything else is new
 bytes under an old name (its size or times changed), a file touched or copied again. New does not
 mean it lands: the ledger decides (by sha256), so a file read twice is never landed twice.
 
+No file is announced twice, nor one an ingest would find nothing in (#31). While a run's `departments`
+task fetches the portal's submissions and the departments' URLs into the drop zone, lists it and
+*claims* the files it hands to the ingests (`<department>.claimed.json`, cleared by the ingest that
+reads them), it holds the fetch lock, and the watcher skips its listings meanwhile: a fetched file (its
+time back-dated, so stable at once) is claimed before the watcher can see it, and a file a run has
+taken on is not announced again while its ingest waits for the pool. Bytes the ledger already holds
+for the department and dataset under the same name (a file written again with the same content) are
+not new either: the ingest would land and note nothing (a copy under another name is read: it is
+noted once as a duplicate). They are remembered as looked at by the next
+run's `departments` task (the watcher itself writes nothing).
+
 Only the standard library at the top (importing Airflow configures it, which only the DAGs and the
 triggerer should do); the ingest stage is imported where it is used."""
 
@@ -18,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -28,6 +40,10 @@ from typing import Any
 
 SEEN_FOLDER = "dropzone_seen"
 LOCK_FILE = "ingest.lock"
+FETCH_LOCK_FILE = "fetch.lock"
+# A claim no ingest cleared (its run failed for good) lapses after the hourly poll's interval: the
+# watcher may announce the file again; the poll's own run ignores claims anyway.
+CLAIM_SECONDS = 3600
 # The drop zone's asset: the watcher's events and the portal's (a submission accepted, through
 # Airflow's REST API) both name departments in it; `ntm portal up` passes it to the portal.
 DROPZONE_URI = "ntm://dropzone/files"
@@ -103,7 +119,7 @@ def _in_ledger(data_dir: Path, unseen: dict[Key, Stat]) -> set[Key]:
     return {key for key, (size, mtime, ctime) in unseen.items() if received.get((*key, size), 0) >= max(mtime, ctime)}
 
 
-def new_files(dropzone: Path, data_dir: Path, settle_seconds: float = 0.0) -> dict[Key, Stat]:
+def unseen_files(dropzone: Path, data_dir: Path, settle_seconds: float = 0.0) -> dict[Key, Stat]:
     """The entries of the drop zone no ingest has looked at; with `settle_seconds`, only those not
     modified for that long (a file still being copied is left for the next look)."""
     now = time.time_ns()
@@ -115,8 +131,143 @@ def new_files(dropzone: Path, data_dir: Path, settle_seconds: float = 0.0) -> di
     return {k: v for k, v in unseen.items() if now - v[1] >= settle_seconds * 1e9}
 
 
+# (department, dataset, entry name, size, mtime_ns, ctime_ns) -> sha256: the watcher hashes a file
+# the ledger may hold once, not on every listing.
+_HASHES: dict[tuple, str | None] = {}
+
+
+def _sha256(dropzone: Path, key: Key, stat: Stat) -> str | None:
+    cached = (*key, *stat)
+    if cached not in _HASHES:
+        if len(_HASHES) > 10_000:
+            _HASHES.clear()
+        path = dropzone.joinpath(*key)
+        digest = hashlib.sha256()
+        try:
+            if path.is_symlink() or not path.is_file():
+                raise OSError("not a regular file")  # ingest rejects it by name, not by its bytes
+            with open(path, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    digest.update(chunk)
+            _HASHES[cached] = digest.hexdigest()
+        except OSError:
+            _HASHES[cached] = None
+    return _HASHES[cached]
+
+
+def ledger_holds(dropzone: Path, data_dir: Path, files: dict[Key, Stat]) -> set[Key]:
+    """Of `files`, those whose bytes the ledger already holds for their department and dataset under
+    the same name: ingest would find them unchanged, landing and noting nothing. (A copy under another
+    name is not held: ingest notes it once as a duplicate, so the department sees it.) Only a file
+    whose size the ledger knows there is read."""
+    ledger = data_dir / "ledger.parquet"
+    if not files or not ledger.exists():
+        return set()
+    import pyarrow.parquet as pq
+
+    try:
+        columns = ["department", "dataset", "file_name", "sha256", "size_bytes"]
+        rows = pq.read_table(ledger, columns=columns).to_pylist()
+    except (OSError, ValueError):  # being replaced right now: nothing is held, ask again later
+        return set()
+    held_bytes = {(r["department"], r["dataset"], r["file_name"], r["sha256"]) for r in rows}
+    sizes = {(r["department"], r["dataset"], r["file_name"], r["size_bytes"]) for r in rows}
+    return {
+        key
+        for key, stat in files.items()
+        if (*key, stat[0]) in sizes and (*key, _sha256(dropzone, key, stat)) in held_bytes
+    }
+
+
+def new_files(dropzone: Path, data_dir: Path, settle_seconds: float = 0.0, keep: Iterable[Key] = ()) -> dict[Key, Stat]:
+    """The files an ingest would find something in: not looked at, stable for `settle_seconds`, and
+    bytes the ledger does not hold for their department and dataset (except the `keep` ones: a
+    submission fetched again must get its fate, even if it is the same bytes)."""
+    return without_held(dropzone, data_dir, unseen_files(dropzone, data_dir, settle_seconds), keep)
+
+
+def without_held(dropzone: Path, data_dir: Path, unseen: dict[Key, Stat], keep: Iterable[Key] = ()) -> dict[Key, Stat]:
+    keep = set(keep)
+    held = ledger_holds(dropzone, data_dir, {k: v for k, v in unseen.items() if k not in keep})
+    return {k: v for k, v in unseen.items() if k not in held}
+
+
 def departments_with_new_files(dropzone: Path, data_dir: Path) -> list[str]:
     return sorted({department for department, _, _ in new_files(dropzone, data_dir)})
+
+
+# ---------------------------------------------------------------- claims: a run took these files on
+
+
+def _claims_path(data_dir: Path, department: str) -> Path:
+    return data_dir / SEEN_FOLDER / f"{department}.claimed.json"
+
+
+def _write_json(path: Path, rows: list) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_suffix(".json.part")
+    part.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+    part.replace(path)
+
+
+def _read_claims(data_dir: Path, department: str) -> list[list]:
+    try:
+        return json.loads(_claims_path(data_dir, department).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return []
+
+
+def claim(data_dir: Path, files: dict[Key, Stat]) -> None:
+    """The files a run's ingests will read (its `departments` task, under the fetch lock): the watcher
+    does not announce them while they wait. By size and modification time (a rename changes the
+    change time, not the file)."""
+    now = time.time_ns()
+    for department in {k[0] for k in files}:
+        taken = {(ds, name) for (dept, ds, name) in files if dept == department}
+        rows = [r for r in _read_claims(data_dir, department) if (r[0], r[1]) not in taken]
+        rows += [[ds, name, stat[0], stat[1], now] for (dept, ds, name), stat in files.items() if dept == department]
+        _write_json(_claims_path(data_dir, department), sorted(rows))
+
+
+def claimed(data_dir: Path, departments: Iterable[str]) -> dict[Key, tuple[int, int]]:
+    """The files runs have taken on and no ingest has read yet: key -> (size, mtime_ns)."""
+    fresh_since = time.time_ns() - CLAIM_SECONDS * 1_000_000_000
+    return {
+        (department, ds, name): (size, mtime)
+        for department in departments
+        for ds, name, size, mtime, at in _read_claims(data_dir, department)
+        if at >= fresh_since
+    }
+
+
+@contextlib.contextmanager
+def fetching(data_dir: Path) -> Iterator[None]:
+    """Held by a run's `departments` task from its first fetch to its claims: the watcher lists
+    nothing meanwhile (a file fetched but not yet claimed would be announced a second time)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / FETCH_LOCK_FILE, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def to_announce(dropzone: Path, data_dir: Path, settle_seconds: float) -> dict[Key, Stat] | None:
+    """What the watcher announces: the new files no run has claimed. None while a run fetches and
+    claims (the fetch lock is held): the watcher looks again a moment later."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / FETCH_LOCK_FILE, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return None
+        try:
+            found = new_files(dropzone, data_dir, settle_seconds)
+            taken = claimed(data_dir, {k[0] for k in found})
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+    return {k: stat for k, stat in found.items() if taken.get(k) != stat[:2]}
 
 
 def named_departments(extras: Iterable[dict | None]) -> list[str] | None:
@@ -144,11 +295,20 @@ def remember(data_dir: Path, department: str, before: dict[Key, Stat], outcomes:
     rows = sorted(
         [ds, name, *stat] for (dept, ds, name), stat in before.items() if dept == department and (ds, name) not in later
     )
-    path = _seen_path(data_dir, department)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_suffix(".json.part")
-    part.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
-    part.replace(path)
+    _write_json(_seen_path(data_dir, department), rows)
+    # Its claims end here: what it read is looked at, what it left for later is the watcher's again.
+    read = {(ds, name) for (dept, ds, name) in before if dept == department}
+    left = [r for r in _read_claims(data_dir, department) if (r[0], r[1]) not in read]
+    _write_json(_claims_path(data_dir, department), left)
+
+
+def mark_looked_at(data_dir: Path, files: dict[Key, Stat]) -> None:
+    """Files no ingest needs to read (the ledger holds their bytes), added to their departments'
+    looked-at lists (under the landing lock, as `remember` writes them)."""
+    for department in {k[0] for k in files}:
+        rows = {(ds, name): stat for (_, ds, name), stat in looked_at(data_dir, [department]).items()}
+        rows.update({(ds, name): stat for (dept, ds, name), stat in files.items() if dept == department})
+        _write_json(_seen_path(data_dir, department), sorted([ds, name, *stat] for (ds, name), stat in rows.items()))
 
 
 @contextlib.contextmanager

@@ -39,13 +39,14 @@ SYSADMIN = "ntm_admin"
 # ntm first: its templates (home, places, the reader's language) come before the others'.
 PLUGINS = "ntm pgsearch datastore datatables_view dcat scheming_datasets"
 EXTENSIONS = [REPO_ROOT / "portal" / "ckanext-pgsearch", REPO_ROOT / "portal" / "ckanext-ntm"]
-# gunicorn serves CKAN; brotli compresses its pages and assets (ckanext-ntm's serving.py); xlsxwriter
-# writes the indicator pages' downloads.
+# gunicorn serves CKAN; flask-compress compresses its pages and assets with brotli or gzip
+# (ckanext-ntm's serving.py); xlsxwriter writes the indicator pages' downloads.
 CKAN_PLUGIN_PACKAGES = [
     "ckanext-dcat==2.4.4",
     "ckanext-scheming==3.1.0",
     "gunicorn==23.0.0",
     "brotli==1.1.0",
+    "flask-compress==1.25",
     "xlsxwriter==3.3.1",
 ]
 # CKAN is served by gunicorn (a production WSGI server); NTM_PORTAL_SERVER=dev keeps the way before,
@@ -251,11 +252,12 @@ def _ensure_ckan_venv(p: Portal) -> None:
             _run([sys.executable, "-m", "venv", str(p.venv)])
         _pip_install(p, f"ckan[requirements]=={CKAN_VERSION}")
     # Published extensions the portal uses (DCAT, scheming): installed once, pinned.
-    site = p.venv / "lib"
+    # Distributions by their dist-info folder, in lower case: some keep their capital (Brotli-1.1.0).
+    installed = {d.name.lower() for d in (p.venv / "lib").glob("python*/site-packages/*.dist-info")}
     missing = [
         pkg
         for pkg in CKAN_PLUGIN_PACKAGES
-        if not list(site.glob(f"python*/site-packages/{pkg.replace('-', '_').replace('==', '-')}.dist-info"))
+        if f"{pkg.replace('-', '_').replace('==', '-')}.dist-info".lower() not in installed
     ]
     if missing:
         log(f"portal: installing {' '.join(missing)}")

@@ -206,12 +206,17 @@ def _refresh_datapackage(
 
 
 def publish_marts(
-    marts: dict[str, Path], reports: dict[str, Path], data_dir: Path, url: str | None = None, token: str | None = None
+    marts: dict[str, Path],
+    reports: dict[str, Path],
+    data_dir: Path,
+    url: str | None = None,
+    token: str | None = None,
+    ckan=None,
 ) -> PublishResult:
     """Publish each mart, except one the portal already shows as last published from this data dir
     (same content, same metadata and publishing code, same portal and dataset): that one is
-    "unchanged" without being read again nor its dataset fetched."""
-    ckan = connect(url, token)
+    "unchanged" without being read again nor its dataset fetched. `ckan`: a session already open."""
+    ckan = ckan or connect(url, token)
     result, versions = PublishResult(), _PortalVersions(ckan)
     for mart, parquet in sorted(marts.items()):
         record = previous_publish(data_dir, mart) or {}
@@ -287,9 +292,11 @@ class _PortalVersions:
         return self.found.get(name)
 
 
-def publish_map_files(result: PublishResult, url: str | None = None, token: str | None = None) -> PublishResult:
-    """The maps of maps.yaml, owned by the program's organization."""
-    ckan = connect(url, token)
+def publish_map_files(
+    result: PublishResult, url: str | None = None, token: str | None = None, ckan=None
+) -> PublishResult:
+    """The maps of maps.yaml, owned by the program's organization. `ckan`: a session already open."""
+    ckan = ckan or connect(url, token)
     program = portal_yaml("organizations.yaml")["program"]
     result.maps = publish_maps(ckan, ensure_organization(ckan, program["name"], program))
     return result

@@ -84,6 +84,18 @@ def chromium(*args: str) -> str:
     return done.stdout
 
 
+SCREENSHOTS = REPO / "build" / "screenshots"
+
+
+def screenshots(address: str, shots: dict[str, str]) -> None:
+    """A screenshot of each page (name -> path on the portal at `address`) in build/screenshots/,
+    each more than a blank page (10 kB)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for name, path in shots.items():
+        chromium(f"--screenshot={SCREENSHOTS / f'{name}.png'}", address + path)
+        assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000, name
+
+
 def copy_marts(built: Path, data_dir: Path) -> Path:
     """The sample build's marts and dbt manifest in a data dir of their own, to publish from."""
     shutil.copytree(built / "marts", data_dir / "marts")
@@ -121,3 +133,29 @@ def declared_indicators() -> dict[str, dict]:
                     assert declared["id"] not in found, f"{declared['id']} declared twice"
                     found[declared["id"]] = {**declared, "mart": model["name"], "column": column["name"]}
     return found
+
+
+# The marts the portal's own pages (home, places, indicators, the grid, a dataset) read.
+SITE_MARTS = [
+    "dim_admin_unit",
+    "dim_admin_unit_crosswalk",
+    "dim_criterion",
+    "fact_digital_infrastructure",
+    "fact_dataset_freshness",
+]
+
+
+@contextlib.contextmanager
+def published_site(ckan, data_dir: Path, label: str):
+    """SITE_MARTS from `data_dir` and the map published under a fresh prefix (`dataset_prefix`),
+    which is unset once they are published; yields {mart: dataset name} with "map" (the map's
+    dataset) and "prefix"; afterwards every dataset under the prefix is purged."""
+    from publish.run import PublishResult, publish_map_files, publish_marts
+
+    with dataset_prefix(ckan, label) as prefix:
+        try:
+            published = publish_marts({m: data_dir / "marts" / f"{m}.parquet" for m in SITE_MARTS}, {}, data_dir)
+            [(map_dataset, _)] = publish_map_files(PublishResult()).maps
+        finally:
+            os.environ.pop("NTM_DATASET_PREFIX", None)
+        yield {p.mart: p.name for p in published.datasets} | {"map": map_dataset, "prefix": prefix}

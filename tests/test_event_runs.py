@@ -9,18 +9,25 @@ dir. What is checked is what lands (the ledger and the bronze rows of each run),
     submission (ckanext-ntm's own client, `airflow_events.py`) starts the run of the department it
     names.
 
-Publishing is left out: `ntm_publish` stays paused and the portal the `departments` task asks for
-submissions is an unreachable URL (it logs that and goes on): only ingest is checked here; the latency
-benchmark (benchmarks/bench_event_latency.py) goes on to the portal's DataStore."""
+(e) a department submits a file on the real local portal, which tells Airflow: exactly one `ntm_ingest`
+    run follows, whose ingest of that department lands the file, and no run after it that finds
+    nothing (the fetched file, dated back, is claimed before the watcher can see it, #31).
+
+Publishing is left out: `ntm_publish` stays paused and, but in (e), the portal the `departments` task
+asks for submissions is an unreachable URL (it logs that and goes on): only ingest is checked here;
+the latency benchmark (benchmarks/bench_event_latency.py) goes on to the portal's DataStore."""
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import time
+import uuid
 
 import duckdb
 import pytest
+import requests
 from helpers import REPO, sample
 
 from ntm.airflow_local import PORTAL_USER, LocalAirflow, free_port
@@ -197,3 +204,89 @@ def test_a_submission_event_through_the_rest_api_starts_its_department_run(airfl
     with pytest.raises(client.NotifyError) as failed:
         client.notify(af.url, DROPZONE_URI, client.submission_extra(department, "x", "r2"), wrong)
     assert str(failed.value) == "token: HTTP 401" and "not-the-password" not in str(failed.value)
+
+
+# ---------------------------------------------------------------- (e) a submission on the real portal
+
+QUIET_SECONDS = 45  # longer than the watcher's re-announcement (30 s): a second run would show by then
+
+
+@pytest.fixture(scope="module")
+def airflow_told_by_the_portal(tmp_path_factory, ckan):
+    """A LocalAirflow whose tasks fetch from the local portal, and the portal restarted with this
+    Airflow's URL and account, as a deployment sets them: each accepted submission raises the event."""
+    from ntm.local_portal import local_portal
+    from ntm_core.settings import ckan_credentials
+
+    root = tmp_path_factory.mktemp("submission-events")
+    dropzone, data_dir = root / "dropzone", root / "data"
+    dropzone.mkdir()
+    data_dir.mkdir()
+    url, token = ckan_credentials()
+    af = LocalAirflow(root / "airflow", dropzone, data_dir, extra_env={"NTM_CKAN_URL": url, "NTM_CKAN_TOKEN": token})
+    told = {"NTM_AIRFLOW_URL": af.url, "NTM_AIRFLOW_USERNAME": PORTAL_USER, "NTM_AIRFLOW_PASSWORD": ""}
+    before = {k: os.environ.get(k) for k in told}
+    portal = local_portal()
+    try:
+        af.up()
+        told["NTM_AIRFLOW_PASSWORD"] = af.passwords[PORTAL_USER]
+        os.environ.update(told)
+        portal.down()
+        portal.up()
+        af.pause(DAG, False)
+        af.wait("the first poll", lambda: af.runs(DAG) and all(r["state"] == "success" for r in af.runs(DAG)), 120)
+        af.wait("the triggerer to run the watcher", af.watching, 120)
+        yield af
+    finally:
+        af.stop()
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        portal.down()
+        portal.up()
+
+
+@pytest.mark.portal
+def test_one_submission_gives_one_ingest_run_and_no_empty_run_after_it(airflow_told_by_the_portal, ckan):
+    from ntm_core.departments import organization
+    from publish.ckan import ensure_organization
+
+    af, department, dataset = airflow_told_by_the_portal, "so-khcn-dong-thap", "digital_infrastructure"
+    ensure_organization(ckan, department, organization(department))
+    name = f"t{uuid.uuid4().hex[:8]}"
+    user = ckan.action.user_create(name=name, email=f"{name}@localhost", password=uuid.uuid4().hex)
+    try:
+        ckan.action.member_create(id=department, object=user["id"], object_type="user", capacity="editor")
+        token = ckan.action.api_token_create(user=name, name="submit")["token"]
+        source = sample(department, dataset)
+        started = time.time()
+        answer = requests.post(
+            f"{ckan.address}/api/3/action/ntm_submit",
+            headers={"Authorization": token},
+            data={"department": department, "dataset": dataset},
+            files={"upload": (source.name, source.read_bytes())},
+            timeout=300,
+        )
+        result = answer.json()["result"]
+        assert result["verdict"] == "lands" and result["airflow_notified"], result
+
+        entries = af.wait("the submitted file to land", lambda: _landed(af, source.name), LAND_SECONDS)
+        (entry,) = entries[source.name]
+        time.sleep(QUIET_SECONDS)
+        _settled(af)
+        runs = _runs_since(af, started)
+        # Exactly one run: the portal's event's, and nothing the watcher started after it.
+        assert [r["dag_run_id"] for r in runs] == [entry["run_id"]], runs
+        (event,) = af.upstream_events(DAG, entry["run_id"])
+        assert event["extra"]["from_rest_api"] and event["extra"]["departments"] == [department]
+        ingests = [ti for ti in af.task_instances(DAG, entry["run_id"]) if ti["task_id"] == "department.ingest"]
+        assert [(ti["rendered_map_index"], ti["state"]) for ti in ingests] == [(department, "success")]
+        assert entry["rows_landed"] > 0 and _bronze_rows(af, entry["run_id"]) == entry["rows_landed"]
+    finally:
+        ckan.action.user_delete(id=name)
+        try:
+            ckan.action.dataset_purge(id=f"ntm-nop-{department}")
+        except Exception:  # noqa: BLE001 - nothing submitted
+            pass

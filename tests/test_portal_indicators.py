@@ -16,11 +16,10 @@ import urllib.request
 from html import unescape
 
 import pytest
-from helpers import REPO, chromium, dataset_prefix, declared_indicators
+from helpers import REPO, chromium, dataset_prefix, declared_indicators, screenshots
 
 from publish.run import publish_marts
 
-SCREENSHOTS = REPO / "build" / "screenshots"
 MARTS = [
     "dim_admin_unit",
     "dim_admin_unit_crosswalk",
@@ -165,8 +164,9 @@ def test_the_indicator_page_in_both_languages_with_its_tabs_map_and_chart(ckan, 
     assert "ntm-charts.js" in page(ckan, "/indicator/broadband")
 
 
-def expected_sentence(value: float, province: float, country: float, lang: str) -> str:
-    """The comparison a reader should see, recomputed: figures with one decimal, comma in Vietnamese."""
+def expected_sentence(value: float, year: int, province: float, country: float, lang: str) -> str:
+    """The comparison a reader should see, recomputed: figures with one decimal, comma in Vietnamese,
+    the year of the commune's figure, the others of the same year, "the country" as what it is."""
 
     def shown(v):
         text = f"{v:.1f}".removesuffix(".0")
@@ -181,12 +181,13 @@ def expected_sentence(value: float, province: float, country: float, lang: str) 
 
     if lang == "en":
         return (
-            f"{shown(value)} — {word(value, province)} the province average ({shown(province)}); "
-            f"{word(value, country)} the national average of communes ({shown(country)})"
+            f"{shown(value)} (in {year}) — {word(value, province)} the province average the same year "
+            f"({shown(province)}); {word(value, country)} the mean of communes with data nationwide the same year "
+            f"({shown(country)})"
         )
     return (
-        f"{shown(value)} — {word(value, province)} mức trung bình tỉnh ({shown(province)}); "
-        f"{word(value, country)} mức trung bình các xã cả nước ({shown(country)})"
+        f"{shown(value)} (năm {year}) — {word(value, province)} mức trung bình tỉnh cùng năm ({shown(province)}); "
+        f"{word(value, country)} trung bình các xã có số liệu trên cả nước cùng năm ({shown(country)})"
     )
 
 
@@ -212,7 +213,7 @@ def test_a_commune_page_shows_a_chart_and_compares_with_its_province_and_the_cou
         dom = chromium("--dump-dom", f"{ckan.address}{prefix}/place/{CHIENG_XOM}")
         sentence = rf'<p class="ntm-comparison" data-unit="{CHIENG_XOM}" data-year="{year}">.*?<strong>(.*?)</strong>'
         said = re.search(sentence, dom, re.S)
-        assert said and unescape(said.group(1)) == expected_sentence(value, province_mean, country_mean, lang), lang
+        assert said and unescape(said.group(1)) == expected_sentence(value, year, province_mean, country_mean, lang)
         # the chart, drawn by Plot from the page's JSON, beside the table of the same figures
         assert re.search(r'id="chart-broadband"[^>]*data-rendered="plot"', dom), lang
         assert re.search(r'<svg[^>]*class="plot-[^"]*"[^>]*role="img"', dom) or "plot-d6a7b5" in dom
@@ -261,12 +262,17 @@ def test_a_commune_is_compared_with_its_commune_group(ckan, published, marts_cop
         "select * replace (case when current_province_code = '82' then '2' else commune_group end as commune_group) "
         "from m",
     )
-    [(value, group_mean)] = mart(
+    [(year, value)] = mart(
         marts_copy,
-        "select max(fixed_broadband_household_pct) filter (where unit_key = '2024:commune:30100'), "
-        "round(avg(fixed_broadband_household_pct) filter (where unit_key in (select unit_key from "
-        "'{marts}/fact_commune_scorecard.parquet' where commune_group = '2')), 1) "
-        "from '{marts}/fact_digital_infrastructure.parquet' where unit_level = 'commune'",
+        "select year, fixed_broadband_household_pct from '{marts}/fact_digital_infrastructure.parquet' "
+        "where unit_key = '2024:commune:30100'",
+    )
+    [(group_mean,)] = mart(  # the group's communes in the same year as the commune's figure
+        marts_copy,
+        "select round(avg(fixed_broadband_household_pct), 1) from '{marts}/fact_digital_infrastructure.parquet' "
+        "where unit_level = 'commune' and year = "
+        f"{year} and unit_key in (select unit_key from '{{marts}}/fact_commune_scorecard.parquet' "
+        "where commune_group = '2')",
     )
     with dataset_prefix(ckan, "groups"):
         marts = ("fact_commune_scorecard", "fact_digital_infrastructure")
@@ -275,14 +281,14 @@ def test_a_commune_is_compared_with_its_commune_group(ckan, published, marts_cop
         english = unescape(page(ckan, "/en/place/2024:commune:30100"))
     shown = f"{group_mean:.1f}".removesuffix(".0")
     word = "cao hơn" if value > group_mean else "thấp hơn" if value < group_mean else "bằng"
-    assert f"{word} mức trung bình nhóm xã 2 ({shown.replace('.', ',')} %)" in html
-    assert f"the average of commune group 2 ({shown}%)" in english
+    assert f"{word} mức trung bình nhóm xã 2 cùng năm ({shown.replace('.', ',')} %)" in html
+    assert f"the average of commune group 2 the same year ({shown}%)" in english
+    assert f"(năm {year})" in html and f"(in {year})" in english
     assert re.search(r"Nhóm xã \(bộ tiêu chí 2026–2030\):\s*<strong>2</strong>", html)
 
 
 @pytest.mark.portal
 def test_screenshots_of_the_indicator_and_commune_pages(ckan, published):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shots = {
         "indicators_vi": "/indicators",
         "indicator_broadband_vi": "/indicator/broadband",
@@ -291,6 +297,4 @@ def test_screenshots_of_the_indicator_and_commune_pages(ckan, published):
         "commune_chieng_xom_vi": f"/place/{CHIENG_XOM}",
         "commune_my_tho_en": f"/en/place/{MY_THO}",
     }
-    for name, path in shots.items():
-        chromium(f"--screenshot={SCREENSHOTS / f'{name}.png'}", ckan.address + path)
-        assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000, name
+    screenshots(ckan.address, shots)

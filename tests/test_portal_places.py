@@ -15,12 +15,11 @@ from html import unescape
 from pathlib import Path
 
 import pytest
-from helpers import REPO, chromium, declared_indicators
+from helpers import REPO, chromium, dataset_prefix, declared_indicators, screenshots, tamper
 
 from publish.run import publish_marts
 
 pytestmark = pytest.mark.portal
-SCREENSHOTS = REPO / "build" / "screenshots"
 MARTS = [
     "dim_admin_unit",
     "dim_admin_unit_crosswalk",
@@ -68,9 +67,7 @@ def mart(data_dir: Path, query: str) -> list[tuple]:
 
 
 def map_indicators(ckan, path: str = "/map") -> dict[str, dict]:
-    html = page(ckan, path)
-    data = re.search(r'<script type="application/json" id="ntm-map-data">(.*?)</script>', html, re.S).group(1)
-    return {i["id"]: i for i in json.loads(data)["indicators"]}
+    return {i["id"]: i for i in map_json(ckan, path)["indicators"]}
 
 
 def test_places_lists_todays_34_provinces_each_with_its_figure_and_page(ckan, places, sample_build):
@@ -168,7 +165,8 @@ def test_a_province_page_shows_its_communes_scorecards(ckan, places, sample_buil
 def test_the_grid_marks_a_province_without_a_file_as_missing(ckan, places, sample_build):
     _, data_dir = sample_build
     html = page(ckan, "/en/grid")
-    cells = re.findall(r'<tr data-code="(\d+)">(.*?)</tr>', html, re.S)
+    datasets = re.search(r'<table class="table table-sm table-bordered ntm-grid">(.*?)</table>', html, re.S).group(1)
+    cells = re.findall(r'<tr data-code="(\d+)">(.*?)</tr>', datasets, re.S)
     assert len(cells) == 34
     status = {
         (code, dataset): s
@@ -187,6 +185,77 @@ def test_the_grid_marks_a_province_without_a_file_as_missing(ckan, places, sampl
     assert "long overdue" in html or "missing" in html
 
 
+def _criteria_in_force(data_dir: Path) -> tuple[str, list[str]]:
+    """The commune set of the standard tier in force today (the latest in force) and its criteria."""
+    [(criteria_set,)] = mart(
+        data_dir,
+        "select criteria_set from '{marts}/dim_criterion.parquet' where set_level = 'commune' "
+        "and set_tier = 'standard' and in_force_from <= current_date "
+        "group by 1 order by max(in_force_from) desc limit 1",
+    )
+    criteria = mart(
+        data_dir,
+        f"select distinct criterion_no from '{{marts}}/dim_criterion.parquet' where criteria_set = '{criteria_set}' "
+        "order by length(criterion_no), criterion_no",
+    )
+    return criteria_set, [c for (c,) in criteria]
+
+
+def test_the_grid_shows_each_provinces_data_for_the_criteria_of_the_set_in_force(ckan, places, marts_copy):
+    """The samples assess no commune against the 2026-2030 set: here Đồng Tháp's 2023 assessments of
+    criteria 1-10 are restated as 2026 ones against the set in force (some criteria with values, some
+    only "no data"); every other province stays missing."""
+    criteria_set, criteria = _criteria_in_force(marts_copy)
+    assert criteria_set == "NTM_XA_2026_2030" and len(criteria) == 10  # Decision 51/2025/QĐ-TTg's ten
+    tamper(
+        marts_copy,
+        "fact_commune_assessment",
+        f"select * replace ('{criteria_set}' as criteria_set, 2026 as year, "
+        f"'{criteria_set}:' || criterion_no || ':' || indicator_code as criterion_key) from m "
+        "where current_province_code = '82' and try_cast(criterion_no as integer) between 1 and 10 "
+        "union all by name select * from m",
+    )
+    expected = {
+        (code, no): (year, with_data, assessed)
+        for code, no, year, with_data, assessed in mart(
+            marts_copy,
+            "with a as (select * from '{marts}/fact_commune_assessment.parquet' "
+            f"where criteria_set = '{criteria_set}') "
+            "select current_province_code, criterion_no, year, "
+            "count(distinct unit_key) filter (where status in ('met', 'not_met')), count(distinct unit_key) "
+            "from a where year = (select max(year) from a l where l.current_province_code = a.current_province_code) "
+            "group by all",
+        )
+    }
+    assert {s for (s, _, _) in expected.values()} == {2026}
+    assert any(w for _, w, _ in expected.values()) and any(not w for _, w, _ in expected.values())
+    with dataset_prefix(ckan, "criteria-grid"):
+        assessments = marts_copy / "marts" / "fact_commune_assessment.parquet"
+        publish_marts({"fact_commune_assessment": assessments}, {}, marts_copy)
+        pages = {lang: page(ckan, f"{lang}/grid") for lang in ("", "/en")}
+    for lang, html in pages.items():
+        table = re.search(r'<table class="[^"]*ntm-criteria-grid">(.*?)</table>', html, re.S).group(1)
+        assert re.findall(r'<th scope="col" data-criterion="([^"]+)">', table) == criteria, lang
+        rows = re.findall(r'<tr data-code="(\d+)">(.*?)</tr>', table, re.S)
+        assert len(rows) == 34, lang
+        for code, row in rows:
+            cells = re.findall(
+                r'<td class="ntm-grid-(\w+)" data-criterion="([^"]+)" data-status="(\w+)"'
+                r'(?: data-year="(\d+)" data-with-data="(\d+)" data-assessed="(\d+)")?>\s*<strong>([^<]+)</strong>',
+                row,
+            )
+            assert [no for _, no, _, _, _, _, _ in cells] == criteria, (lang, code)
+            for css, no, status, year, with_data, assessed, word in cells:
+                year_, with_, assessed_ = expected.get((code, no), (None, 0, None))
+                assert status == css == ("present" if with_ else "missing"), (lang, code, no)
+                said = (str(year_), str(with_), str(assessed_)) if year_ else ("", "", "")
+                assert (year, with_data, assessed) == said, (lang, code, no)
+                # said in words, not by colour alone
+                assert word == {("", "missing"): "thiếu", ("/en", "missing"): "missing"}.get((lang, status), word)
+    cam_au = re.search(r'ntm-criteria-grid">.*?<tr data-code="96">(.*?)</tr>', pages["/en"], re.S).group(1)
+    assert cam_au.count("<strong>missing</strong>") == len(criteria) + 1  # and its coordination office sent no file
+
+
 def test_the_map_offers_exactly_the_indicators_the_yaml_declares(ckan, places):
     declared = {i: d for i, d in declared_indicators().items() if d.get("map")}
     offered = map_indicators(ckan)
@@ -198,6 +267,83 @@ def test_the_map_offers_exactly_the_indicators_the_yaml_declares(ckan, places):
             d["unit"],
         )
     assert "INDICATORS =" not in (REPO / "portal/ckanext-ntm/ckanext/ntm/portal_data.py").read_text()
+
+
+def map_json(ckan, path: str = "/map") -> dict:
+    html = page(ckan, path)
+    data = re.search(r'<script type="application/json" id="ntm-map-data">(.*?)</script>', html, re.S).group(1)
+    return json.loads(data)
+
+
+def commune_values(data_dir: Path, declared: dict) -> dict[str, dict[str, float]]:
+    """year -> commune of today's map -> the indicator over its commune rows (and those of the communes
+    it was formed from), recomputed from the mart as the declaration says it aggregates."""
+    column, year = declared["column"], (f"left({declared['year_from']}, 4)" if declared.get("year_from") else "year")
+    where = [f"{column} is not null", "unit_level = 'commune'", "current_unit_key is not null"]
+    where += [f"{k} = '{v}'" for k, v in (declared.get("where") or {}).items()]
+    if declared["aggregate"] == "share":
+        meets = f"{column} not in ({', '.join(repr(v) for v in declared['meets']['not_in'])})"
+        value = f"round(100.0 * count(distinct unit_key) filter (where {meets}) / count(distinct unit_key), 1)"
+    else:
+        value = {"mean": f"round(avg({column}), 1)", "sum": f"sum({column})", "value": f"max({column})"}[
+            declared["aggregate"]
+        ]
+    found: dict[str, dict[str, float]] = {}
+    for key, y, v in mart(
+        data_dir,
+        f"select current_unit_key, {year}, {value} from '{{marts}}/{declared['mart']}.parquet' "
+        f"where {' and '.join(where)} group by 1, 2",
+    ):
+        found.setdefault(str(y), {})[key] = v
+    return found
+
+
+def test_every_commune_with_a_figure_is_a_point_on_the_map(ckan, places, sample_build):
+    """Not only the communes with a scorecard: each commune of today's map with a value of the chosen
+    indicator that year, valued as the indicator aggregates; the legend counts the others."""
+    _, data_dir = sample_build
+    data = map_json(ckan)
+    coordinates = json.loads((REPO / "portal/ckanext-ntm/ckanext/ntm/public/ntm/map/communes-2025.json").read_text())
+    names = dict(
+        mart(
+            data_dir,
+            "select unit_key, unit_name from '{marts}/dim_admin_unit.parquet' where list_version = '2025' "
+            "and level = 'commune'",
+        )
+    )
+    assert data["commune_total"] == len(coordinates) == len(names) == 3321
+    declared = declared_indicators()
+    for ind in data["indicators"]:
+        expected = commune_values(data_dir, declared[ind["id"]])
+        assert ind["communes"] == {y: pytest.approx(v) for y, v in expected.items()}, ind["id"]
+        for by_key in ind["communes"].values():
+            for key in by_key:
+                assert data["communes"][key] == [names[key], *coordinates[key]]
+    by_id = {i["id"]: i for i in data["indicators"]}
+    broadband = by_id["broadband"]
+    assert len(broadband["communes"]["2023"]) > len(broadband["values"]["2023"])  # more points than provinces
+    assert by_id["online"]["communes"] == {}  # a province's own figure: no commune points
+    # drawn: the first indicator in its latest year, as many points as it has communes; the legend says so
+    first = data["indicators"][0]
+    year = max(first["classes"])
+    dom = chromium("--dump-dom", ckan.address + "/en/map")
+    assert f'data-points="{len(first["communes"].get(year, {}))}"' in dom and f'data-year="{year}"' in dom
+    without = data["commune_total"] - len(first["communes"].get(year, {}))
+    assert f"communes without data: no point ({without})" in unescape(dom)
+
+
+def test_the_maps_have_one_colour_ramp(ckan, places):
+    """The indicator page's SVG map and the portal's map draw with the same classes (portal_data.RAMP);
+    ntm-map.js has no colours of its own for values."""
+    data = {i["id"]: i for i in map_json(ckan)["indicators"]}
+    html = page(ckan, "/en/indicator/broadband?year=2023")
+    legend = re.search(r'<div class="ntm-legend"(.*?)</ul>', html, re.S).group(1)
+    page_colours = re.findall(r'<rect width="16" height="12" fill="(#[0-9a-f]{6})"', legend)
+    map_colours = [c for _, _, c in data["broadband"]["classes"]["2023"]]
+    assert page_colours == map_colours and len(set(map_colours)) == 5
+    script = (REPO / "portal/ckanext-ntm/ckanext/ntm/public/ntm/map/ntm-map.js").read_text(encoding="utf-8")
+    assert not set(re.findall(r"#[0-9a-fA-F]{6}", script)) & set(map_colours)
+    assert len(re.findall(r"#[0-9a-fA-F]{6}", script)) <= 1  # the "no data" grey only
 
 
 def test_adding_a_mapped_indicator_is_a_yaml_change(ckan, places, marts_copy):
@@ -238,17 +384,15 @@ def test_adding_a_mapped_indicator_is_a_yaml_change(ckan, places, marts_copy):
 
 
 def test_screenshots_of_the_new_pages(ckan, places):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shots = {
         "places_vi": "/places",
         "places_en": "/en/places",
         "province_son_la": "/place/2025:province:14",
         "province_dong_thap_en": "/en/place/2025:province:82",
         "grid_en": "/en/grid",
+        "grid_criteria_vi": "/grid#ntm-criteria-grid",
         "map_legend": "/map",
     }
-    for name, path in shots.items():
-        chromium(f"--screenshot={SCREENSHOTS / f'{name}.png'}", ckan.address + path)
-        assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000, name
+    screenshots(ckan.address, shots)
     dom = chromium("--dump-dom", ckan.address + "/map")
     assert 'class="ntm-map-legend' in dom and "chưa có số liệu" in dom

@@ -10,24 +10,15 @@ import json
 import os
 import re
 import urllib.request
-import uuid
 from html import unescape
 
 import pytest
-from helpers import REPO, chromium
+from helpers import REPO, SCREENSHOTS, chromium, published_site, screenshots
 
 from ntm_core.departments import expected_updates
-from publish.run import PublishResult, publish_map_files, publish_marts
+from publish.run import PublishResult, publish_map_files
 
 pytestmark = pytest.mark.portal
-SCREENSHOTS = REPO / "build" / "screenshots"
-MARTS = [
-    "dim_admin_unit",
-    "dim_admin_unit_crosswalk",
-    "dim_criterion",
-    "fact_digital_infrastructure",
-    "fact_dataset_freshness",
-]
 PLACEHOLDERS = (
     "Welcome to CKAN",
     "Chào mừng gia nhập CKAN",
@@ -42,18 +33,8 @@ PLACEHOLDERS = (
 @pytest.fixture(scope="module")
 def site(ckan, sample_build):
     """The marts a place page reads, published once for the module under a prefix of its own."""
-    _, data_dir = sample_build
-    prefix = "t" + uuid.uuid4().hex[:6] + "-site-"
-    os.environ["NTM_DATASET_PREFIX"] = prefix
-    try:
-        published = publish_marts({m: data_dir / "marts" / f"{m}.parquet" for m in MARTS}, {}, data_dir).datasets
-        [(map_dataset, _)] = publish_map_files(PublishResult()).maps
-    finally:
-        os.environ.pop("NTM_DATASET_PREFIX", None)
-    yield {p.mart: p.name for p in published} | {"map": map_dataset, "prefix": prefix}
-    for name in ckan.action.package_list():
-        if name.startswith(prefix):
-            ckan.action.dataset_purge(id=name)
+    with published_site(ckan, sample_build[1], "site") as published:
+        yield published
 
 
 def page(ckan, path: str) -> str:
@@ -91,6 +72,30 @@ def test_no_page_shows_ckan_placeholders(ckan, site):
     assert "New Rural Development open data" in page(ckan, "/en/")
 
 
+def test_home_figures_are_the_declared_indicators_recomputed_from_the_mart(ckan, site, sample_build):
+    """The broadband figure: the mean of the country's commune figures in the indicator's latest year,
+    written as each language writes numbers, with how many of today's 34 provinces have data."""
+    import duckdb
+
+    mart = sample_build[1] / "marts" / "fact_digital_infrastructure.parquet"
+    rows = f"from '{mart}' where fixed_broadband_household_pct is not null and current_province_code is not null"
+    (year,) = duckdb.sql(f"select max(year) {rows}").fetchone()
+    (provinces,) = duckdb.sql(f"select count(distinct current_province_code) {rows} and year = {year}").fetchone()
+    (mean,) = duckdb.sql(  # every commune with a figure that year
+        f"select round(avg(fixed_broadband_household_pct), 1) from '{mart}' "
+        f"where unit_level = 'commune' and year = {year} and fixed_broadband_household_pct is not null"
+    ).fetchone()
+    figures = {
+        lang: re.search(r'data-indicator="broadband">(.*?)</li>', page(ckan, path), re.S).group(1)
+        for lang, path in (("vi", "/"), ("en", "/en/"))
+    }
+    shown = f"{mean:.1f}".removesuffix(".0")
+    assert f">{shown.replace('.', ',')} %</strong>" in figures["vi"]
+    assert f">{shown}%</strong>" in figures["en"]
+    assert f"{year} ·" in figures["vi"] and f"{provinces}/34 tỉnh có số liệu" in figures["vi"]
+    assert f"{provinces} of 34 provinces with data" in figures["en"] and "/indicator/broadband" in figures["en"]
+
+
 def freshness_rows(html: str) -> dict[str, tuple[str, str]]:
     """department -> (status class, status words) of the freshness table on a page."""
     row = r'<tr class="ntm-freshness-(\w+)">.*?/organization/([\w-]+)".*?<strong>([^<]+)</strong>'
@@ -126,10 +131,40 @@ def test_dataset_and_department_pages_say_how_fresh_the_files_behind_them_are(ck
     ).fetchall()
     in_registry = [r for r in registry if r["department"] == "so-khcn-dong-thap"]
     assert len(re.findall(r'<tr class="ntm-freshness-', department)) == len(expected_datasets) == len(in_registry) == 3
-    # The menu leads to the map and the places; the submission page only for a signed-in editor.
-    for link in ("/en/map", "/en/places"):
-        assert f'href="{link}"' in department
+    # The menu leads to the map, the places and the indicators; the submission page only for a
+    # signed-in editor.
+    assert {"/en/map", "/en/places", "/en/indicators"} <= {href for href, _, _ in menu_links(department)}
     assert 'href="/en/submit"' not in department
+
+
+def menu_links(html: str) -> list[tuple[str, str, str]]:
+    """The main menu's links: (href, aria-current or "", text)."""
+    menu = html[html.index('id="main-navigation-toggle"') :]
+    menu = menu[: menu.index("</ul>")]
+    links = []
+    for attributes, text in re.findall(r"<a ([^>]*)>([^<]*)</a>", menu):
+        href = re.search(r'href="([^"]*)"', attributes).group(1)
+        current = re.search(r'aria-current="([^"]*)"', attributes)
+        links.append((href, current.group(1) if current else "", unescape(text).strip()))
+    return links
+
+
+def test_the_menu_leads_to_the_indicators_and_marks_the_page_shown(ckan, site):
+    # page → the one menu item marked current: "page" on the item's own page, "true" under it.
+    marked = {
+        "/indicators": ("/indicators", "page"),
+        "/en/indicators": ("/en/indicators", "page"),
+        "/en/indicator/broadband": ("/en/indicators", "true"),
+        "/en/map": ("/en/map", "page"),
+        "/en/places": ("/en/places", "page"),
+        "/en/place/2025:province:14": ("/en/places", "true"),
+        "/en/dataset/": ("/en/dataset/", "page"),
+    }
+    for path, current in marked.items():
+        links = menu_links(page(ckan, path))
+        assert [(href, mark) for href, mark, _ in links if mark] == [current], (path, links)
+    assert ("/indicators", "Chỉ số") in {(href, text) for href, _, text in menu_links(page(ckan, "/"))}
+    assert ("/en/indicators", "Indicators") in {(href, text) for href, _, text in menu_links(page(ckan, "/en/"))}
 
 
 def test_searching_a_commune_without_diacritics_leads_to_its_place_page(ckan, site):
@@ -180,7 +215,6 @@ def test_the_map_is_published_as_geojson_with_a_map_preview(ckan, site):
 
 
 def test_home_map_and_place_pages_in_a_browser(ckan, site):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shots = {
         "home_vi": "/",
         "home_en": "/en/",
@@ -188,9 +222,7 @@ def test_home_map_and_place_pages_in_a_browser(ckan, site):
         "place_province": "/place/2024:province:14",
         "dataset_en": f"/en/dataset/{site['fact_digital_infrastructure']}",
     }
-    for name, path in shots.items():
-        chromium(f"--screenshot={SCREENSHOTS / f'{name}.png'}", ckan.address + path)
-        assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000, name
+    screenshots(ckan.address, shots)
     dom = chromium("--dump-dom", ckan.address + "/place/2024:province:14")
     assert "Tỉnh Sơn La" in dom
     for path in ("/", "/en/map"):  # the map draws every province of today's map, offline

@@ -9,6 +9,7 @@ import threading
 import time
 
 import duckdb
+import pyarrow.parquet as pq
 from helpers import drop, sample
 
 from ntm import tasks, watch
@@ -34,11 +35,21 @@ def test_one_listing_names_the_departments_with_new_files(dropzone, data_dir):
 
     assert _ingest(SON_LA, dropzone, data_dir)["files"][0]["status"] == "landed"
     assert watch.departments_with_new_files(dropzone, data_dir) == [DONG_THAP]
-    # The same bytes touched again: looked at once more (the ledger finds them unchanged), then not.
+    # The same bytes touched again, or written again under the same name: the ledger holds them, so no
+    # ingest would land or note anything (#31: no run that finds nothing).
+    os.utime(son_la, (time.time() - 30, time.time() - 30))
+    assert watch.departments_with_new_files(dropzone, data_dir) == [DONG_THAP]
+    # A copy under another name is read: ingest notes it once as a duplicate, for the department to see.
+    drop(dropzone, SON_LA, DATASET, sample(SON_LA, DATASET), name="ban-sao.csv")
+    assert watch.departments_with_new_files(dropzone, data_dir) == [DONG_THAP, SON_LA]
+    assert _ingest(SON_LA, dropzone, data_dir) is None  # nothing landed: the task is skipped
+    ledger = pq.read_table(data_dir / "ledger.parquet", columns=["file_name", "status"]).to_pylist()
+    assert {"file_name": "ban-sao.csv", "status": "duplicate"} in ledger
+    assert watch.departments_with_new_files(dropzone, data_dir) == [DONG_THAP]
+    # Other bytes under the old name are new again.
+    son_la.write_bytes(son_la.read_bytes() + b"\n")
     os.utime(son_la, (time.time() - 30, time.time() - 30))
     assert watch.departments_with_new_files(dropzone, data_dir) == [DONG_THAP, SON_LA]
-    assert _ingest(SON_LA, dropzone, data_dir) is None  # skipped: nothing landed
-    assert watch.departments_with_new_files(dropzone, data_dir) == [DONG_THAP]
 
 
 def test_a_file_still_being_written_stays_new_until_ingest_reads_it(dropzone, data_dir):
@@ -48,6 +59,35 @@ def test_a_file_still_being_written_stays_new_until_ingest_reads_it(dropzone, da
     assert watch.new_files(dropzone, data_dir, settle_seconds=2.0) == {}  # not settled yet
     assert _ingest(SON_LA, dropzone, data_dir) is None  # ingest leaves it too (not_ready)
     assert watch.departments_with_new_files(dropzone, data_dir) == [SON_LA]
+
+
+def test_a_run_claims_what_it_reads_and_held_bytes_are_remembered_unread(dropzone, data_dir, monkeypatch):
+    from ntm.airflow_local import free_port
+
+    monkeypatch.setenv("NTM_CKAN_URL", f"http://127.0.0.1:{free_port()}")  # no portal: none fetched
+    monkeypatch.setenv("NTM_CKAN_TOKEN", "unused")
+    held = drop(dropzone, SON_LA, DATASET, sample(SON_LA, DATASET))
+    _ingest(SON_LA, dropzone, data_dir)
+    os.utime(held, (time.time() - 30, time.time() - 30))  # touched: the same name and bytes, held
+    new = drop(dropzone, DONG_THAP, DATASET, sample(DONG_THAP, DATASET))
+    assert set(watch.to_announce(dropzone, data_dir, 0.0)) == {(DONG_THAP, DATASET, new.name)}
+
+    # The run's `departments` task: Đồng Tháp's file claimed, Sơn La's touched file looked at unread.
+    assert tasks.departments_with_new_files(str(dropzone), str(data_dir), []) == [DONG_THAP]
+    assert watch.to_announce(dropzone, data_dir, 0.0) == {}  # claimed: not announced while it waits
+    assert (SON_LA, DATASET, held.name) in watch.looked_at(data_dir, [SON_LA])
+    assert set(watch.claimed(data_dir, [DONG_THAP])) == {(DONG_THAP, DATASET, new.name)}
+
+    # While a run fetches and claims, the watcher does not list (it would see a fetched file unclaimed).
+    with watch.fetching(data_dir):
+        assert watch.to_announce(dropzone, data_dir, 0.0) is None
+    # The ingest that reads the file ends the claim; the file is looked at.
+    assert _ingest(DONG_THAP, dropzone, data_dir)["files"][0]["status"] == "landed"
+    assert watch.claimed(data_dir, [DONG_THAP]) == {} and watch.to_announce(dropzone, data_dir, 0.0) == {}
+    # A claimed file written again (other size and time) is announced: the claim was for the old one.
+    drop(dropzone, DONG_THAP, DATASET, content=new.read_bytes() + b"\n", name="khac.csv")
+    watch.claim(data_dir, {(DONG_THAP, DATASET, "khac.csv"): (1, 1, 1)})
+    assert set(watch.to_announce(dropzone, data_dir, 0.0)) == {(DONG_THAP, DATASET, "khac.csv")}
 
 
 def test_a_data_dir_from_before_the_watcher_is_read_from_the_ledger(dropzone, data_dir):

@@ -20,7 +20,8 @@ from ntm_core.units.names import plain_key
 from ntm_core.units.resolver import resolve
 
 HERE = Path(__file__).resolve().parent
-POINTS = HERE.parent / "ckanext-ntm" / "ckanext" / "ntm" / "data" / "communes-2025.json"
+# Beside the boundaries (public/ntm/map/), not under a `data/` folder: .gitignore leaves every `data/` out.
+POINTS = HERE.parent / "ckanext-ntm" / "ckanext" / "ntm" / "public" / "ntm" / "map" / "communes-2025.json"
 # ISO 3166-2 still names VN-26 "Thừa Thiên-Huế"; the unit lists of vietnamadminunits know it only as
 # "Thành phố Huế" (code 46, in both lists), a name the resolver cannot reach from the old one.
 ISO_NAMES_THE_LISTS_DO_NOT_USE = {"VN-26": "Thành phố Huế"}

@@ -19,41 +19,12 @@ from flask import Response
 from markupsafe import Markup
 
 from ckanext.ntm import portal_data
+from ckanext.ntm.language import lang as _lang
+from ckanext.ntm.language import number, with_unit
+from ckanext.ntm.language import text as _text
 
 GEOJSON = Path(__file__).resolve().parent / "public" / "ntm" / "map" / "provinces-2025.geojson"
-# The map's classes, light to dark (the portal's map, ntm-map.js, uses the same ramp).
-RAMP = ("#f1eef6", "#bdc9e1", "#74a9cf", "#2b8cbe", "#045a8d")
 MAP_WIDTH = 420
-
-
-def _lang() -> str:
-    try:
-        return tk.h.lang() or "vi"
-    except Exception:  # outside a request
-        return "vi"
-
-
-def _text(vi: str, en: str) -> str:
-    return en if _lang() == "en" else vi
-
-
-def number(value, lang: str | None = None) -> str:
-    """46,3 in Vietnamese, 46.3 in English (one decimal, none when whole); "–" for none."""
-    if value is None:
-        return "–"
-    shown = f"{float(value):.1f}".removesuffix(".0")
-    return shown if (lang or _lang()) == "en" else shown.replace(".", ",")
-
-
-def with_unit(value, unit: str, lang: str | None = None) -> str:
-    """A figure with its unit as each language writes it: "46,3 %" and "46.3%"."""
-    lang = lang or _lang()
-    if value is None:
-        return "–"
-    if not unit:
-        return number(value, lang)
-    joiner = "" if (lang == "en" and unit == "%") else " "
-    return f"{number(value, lang)}{joiner}{unit}"
 
 
 def json_markup(data) -> Markup:
@@ -63,17 +34,22 @@ def json_markup(data) -> Markup:
 
 # ---------------------------------------------------------------- comparisons in words
 
+# Whom a commune's figure is compared with, always in the same year as the figure. "The country" is
+# the mean of the communes with a figure that year, not a national statistic: the words say so.
 WHOM = {
-    "province": ("mức trung bình tỉnh", "the province average"),
-    "province_own": ("mức của tỉnh", "the province's figure"),
-    "group": ("mức trung bình nhóm xã {group}", "the average of commune group {group}"),
-    "country": ("mức trung bình các xã cả nước", "the national average of communes"),
+    "province": ("mức trung bình tỉnh cùng năm", "the province average the same year"),
+    "province_own": ("mức tỉnh báo cáo cùng năm", "the province's own figure the same year"),
+    "group": ("mức trung bình nhóm xã {group} cùng năm", "the average of commune group {group} the same year"),
+    "country": (
+        "trung bình các xã có số liệu trên cả nước cùng năm",
+        "the mean of communes with data nationwide the same year",
+    ),
 }
 
 
 def comparison(value: float, reference, whom: str, unit: str, group=None) -> str | None:
-    """ "cao hơn mức trung bình tỉnh (49,3 %)" / "above the province average (49.3%)"; None without a
-    reference figure. Equal when both round to the same shown figure."""
+    """ "thấp hơn mức trung bình tỉnh cùng năm (49,3 %)" / "below the province average the same year
+    (49.3%)"; None without a reference figure. Equal when both round to the same shown figure."""
     if reference is None:
         return None
     lang = _lang()
@@ -89,16 +65,16 @@ def comparison(value: float, reference, whom: str, unit: str, group=None) -> str
 
 
 def commune_sentence(row: dict, indicator: dict, group=None) -> str:
-    """The commune's figure and how it compares: "46,3 % — thấp hơn mức trung bình tỉnh (49,3 %); …"."""
+    """The commune's figure, its year, and how it compares with the figures of that year: "46,3 % (năm
+    2023) — thấp hơn mức trung bình tỉnh cùng năm (49,3 %); …"."""
     unit = indicator.get("unit", "")
-    whom_province = "province" if indicator["aggregate"] == "mean" else "province_own"
     parts = [
-        comparison(row["value"], row["province"], whom_province, unit),
+        comparison(row["value"], row["province"], "province_own" if row.get("province_own") else "province", unit),
         comparison(row["value"], row["group"], "group", unit, group),
         comparison(row["value"], row["country"], "country", unit),
     ]
     said = "; ".join(p for p in parts if p)
-    shown = with_unit(row["value"], unit)
+    shown = f"{with_unit(row['value'], unit)} ({_text('năm', 'in')} {row['year']})"
     return f"{shown} — {said}" if said else shown
 
 
@@ -144,7 +120,7 @@ def commune_chart(figure: dict) -> dict:
     for key, vi, en in (
         ("province", province_name, province_name),
         ("group", f"Nhóm xã {figure['group']}", f"Commune group {figure['group']}"),
-        ("country", "Cả nước (các xã)", "Country (communes)"),
+        ("country", "Cả nước (trung bình các xã có số liệu)", "Country (mean of communes with data)"),
     ):
         by_year = {r["year"]: r[key] for r in rows}
         if any(v is not None for v in by_year.values()):
@@ -188,17 +164,6 @@ def _province_shapes() -> tuple[dict, ...]:
     )
 
 
-def classes(values: list[float]) -> list[tuple[float, float, str]]:
-    """Equal-interval classes over the values (low, high, colour); one class when they are all equal."""
-    if not values:
-        return []
-    low, high = min(values), max(values)
-    if low == high:
-        return [(low, high, RAMP[0])]
-    step = (high - low) / len(RAMP)
-    return [(low + step * i, high if i == len(RAMP) - 1 else low + step * (i + 1), c) for i, c in enumerate(RAMP)]
-
-
 def _colour(value: float, bounds: list[tuple[float, float, str]]) -> str:
     return next((c for low, high, c in bounds if value <= high), bounds[-1][2])
 
@@ -206,7 +171,7 @@ def _colour(value: float, bounds: list[tuple[float, float, str]]) -> str:
 def choropleth(indicator: dict, values: dict[str, float]) -> dict:
     """The map of one year: each province with its value and colour ("no data": hatched), the legend's
     classes, the SVG's height."""
-    bounds = classes(list(values.values()))
+    bounds = portal_data.classes(list(values.values()))  # the ramp of portal_data, the map's too
     shapes = _province_shapes()
     provinces = [
         {

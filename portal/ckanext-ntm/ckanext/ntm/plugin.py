@@ -10,13 +10,8 @@ import ckan.plugins.toolkit as tk
 from flask import Blueprint
 
 from ckanext.ntm import indicator_pages, portal_data, serving, submissions, translate
-
-
-def _lang() -> str:
-    try:
-        return tk.h.lang() or "vi"
-    except Exception:  # outside a request (CLI, background job)
-        return "vi"
+from ckanext.ntm.language import lang as _lang
+from ckanext.ntm.language import number, text, with_unit
 
 
 def _is_page() -> bool:
@@ -27,26 +22,6 @@ def _is_page() -> bool:
         return not tk.request.path.startswith("/api") and not dcat
     except Exception:
         return False
-
-
-def text(vi: str, en: str) -> str:
-    return en if _lang() == "en" else vi
-
-
-def number(value) -> str:
-    """A figure as the reader writes it: 46,3 in Vietnamese, 46.3 in English; "–" for none."""
-    if value is None:
-        return "–"
-    shown = f"{float(value):.1f}".removesuffix(".0")
-    return shown.replace(".", ",") if _lang() != "en" else shown
-
-
-def map_json():
-    """The map's data as JSON to embed in <script type="application/json">: no "<" in it, so no
-    name in the data can close the element."""
-    from markupsafe import Markup
-
-    return Markup(json.dumps(portal_data.map_data(), ensure_ascii=False).replace("<", "\\u003c"))
 
 
 def submit_view():
@@ -125,7 +100,7 @@ class NtmPlugin(p.SingletonPlugin):
         return {
             "ntm_text": text,
             "ntm_figures": portal_data.headline_figures,
-            "ntm_map_json": map_json,
+            "ntm_map_json": lambda: indicator_pages.json_markup(portal_data.map_data()),
             "ntm_places": portal_data.find_places,
             "ntm_fold": portal_data.fold,
             "ntm_organization": lambda org: translate.organization_for_language(org, _lang()),
@@ -138,7 +113,7 @@ class NtmPlugin(p.SingletonPlugin):
             "ntm_error_detail": serving.error_detail,
             "ntm_relation": lambda relation: text(*portal_data.RELATIONS.get(relation, (relation, relation))),
             "ntm_json": indicator_pages.json_markup,
-            "ntm_with_unit": indicator_pages.with_unit,
+            "ntm_with_unit": with_unit,
             "ntm_commune_sentence": indicator_pages.commune_sentence,
             "ntm_commune_chart": indicator_pages.commune_chart,
         }

@@ -78,68 +78,30 @@ def literal(text: str) -> str:
 
 
 def headline_figures() -> list[dict]:
-    """The home page's figures, each from its mart with its period and a link to its dataset."""
+    """The home page's figures: each declared indicator (the headline first) in its latest year, over
+    the country's communes with data as it aggregates them (or, for a figure only provinces report,
+    the provinces' values), with how many of today's provinces it covers and its dataset."""
 
     def compute():
-        tables, figures = published_tables(), []
-        criteria = tables.get("dim_criterion")
-        if (t := tables.get("fact_commune_scorecard")) and criteria:
-            # the standard set in force (ntm), in each province's latest year
-            for row in sql(
-                f"select province_name, year, count(*) as assessed, "
-                f"count(*) filter (where recognised_level <> 'none') as recognised "
-                f'from "{t["resource"]}" s where criteria_set in '
-                f"(select criteria_set from \"{criteria['resource']}\" where tier_code = 'ntm') "
-                f'and year = (select max(year) from "{t["resource"]}" l where l.province_name = s.province_name) '
-                "group by province_name, year order by province_name"
-            ):
-                figures.append(
-                    {
-                        **t,
-                        "value": f"{row['recognised']}/{row['assessed']}",
-                        "label_vi": f"Xã đạt chuẩn NTM (được công nhận) trên số xã có đánh giá, {row['province_name']}",
-                        "label_en": f"Communes recognised at the NTM standard of those assessed, "
-                        f"{row['province_name']}",
-                        "period": str(row["year"]),
-                    }
-                )
-        if t := tables.get("fact_online_public_services"):
-            for row in sql(
-                f'select province_name, period, full_online_pct from "{t["resource"]}" '
-                "where source = 'reported' and unit_level = 'province' and full_online_pct is not null "
-                "order by period desc limit 3"
-            ):
-                figures.append(
-                    {
-                        **t,
-                        "value": f"{float(row['full_online_pct']):g} %",
-                        "label_vi": f"Thủ tục hành chính trực tuyến toàn trình, {row['province_name']}",
-                        "label_en": f"Administrative procedures fully online, {row['province_name']}",
-                        "period": row["period"],
-                    }
-                )
-        if t := tables.get("fact_digital_infrastructure"):
-            # the province's own figure where it reported one, else the mean of its communes
-            for row in sql(
-                f"select province_name, max(year) as year, "
-                f"max(fixed_broadband_household_pct) filter (where unit_level = 'province') as province_pct, "
-                f"round(avg(fixed_broadband_household_pct) filter (where unit_level = 'commune')::numeric, 1) "
-                f"as commune_mean, count(*) filter (where unit_level = 'commune') as communes "
-                f'from "{t["resource"]}" where fixed_broadband_household_pct is not null '
-                "group by province_name order by province_name"
-            ):
-                own = row["province_pct"] is not None
-                figures.append(
-                    {
-                        **t,
-                        "value": f"{float(row['province_pct'] if own else row['commune_mean']):g} %",
-                        "label_vi": f"Hộ có Internet cáp quang, {row['province_name']}"
-                        + ("" if own else f" (trung bình {row['communes']} xã)"),
-                        "label_en": f"Households with fixed broadband, {row['province_name']}"
-                        + ("" if own else f" (mean of {row['communes']} communes)"),
-                        "period": str(row["year"]),
-                    }
-                )
+        figures, of_provinces = [], len(provinces())
+        for indicator in indicators():
+            by_year = indicator_values(indicator)
+            if not by_year:
+                continue
+            year = max(by_year)
+            provinces_with_data = by_year[year]
+            figures.append(
+                {
+                    "indicator": indicator,
+                    "year": year,
+                    "country": commune_values(indicator).get(year),
+                    "provinces": provinces_with_data,
+                    "of_provinces": of_provinces,
+                    "dataset": indicator["table"]["dataset"],
+                    "title": indicator["table"]["title"],
+                    "title_en": indicator["table"]["title_en"],
+                }
+            )
         return figures
 
     return _cached("figures:" + _signature(published_tables()), compute)
@@ -244,8 +206,23 @@ def place(unit_key: str) -> dict | None:
 
 # ---------------------------------------------------------------- the map
 
-POINTS_FILE = Path(__file__).resolve().parent / "data" / "communes-2025.json"
+# Where today's 3,321 communes are (vietnamadminunits' coordinates, written by portal/map/).
+POINTS_FILE = Path(__file__).resolve().parent / "public" / "ntm" / "map" / "communes-2025.json"
 AGGREGATES = ("mean", "share", "sum", "value")
+# The maps' colours, light to dark: the only copy. The indicator pages' SVG map draws with `classes`;
+# the portal's Leaflet map (ntm-map.js) receives the classes in its JSON and has no colours of its own.
+RAMP = ("#f1eef6", "#bdc9e1", "#74a9cf", "#2b8cbe", "#045a8d")
+
+
+def classes(values: list[float]) -> list[tuple[float, float, str]]:
+    """Equal-interval classes over the values (low, high, colour); one class when they are all equal."""
+    if not values:
+        return []
+    low, high = min(values), max(values)
+    if low == high:
+        return [(low, high, RAMP[0])]
+    step = (high - low) / len(RAMP)
+    return [(low + step * i, high if i == len(RAMP) - 1 else low + step * (i + 1), c) for i, c in enumerate(RAMP)]
 
 
 def indicators() -> list[dict]:
@@ -303,83 +280,104 @@ def _share(indicator: dict) -> str:
     return f"round(100.0 * count(distinct unit_key) filter (where {meets}) / count(distinct unit_key), 1)"
 
 
-def indicator_query(indicator: dict) -> str:
-    """One row per province of today's map and year: (code, year, value), the value aggregated from
-    the rows as the declaration says."""
-    c, resource = f'"{indicator["column"]}"', indicator["table"]["resource"]
-    year = _year(indicator)
-    where = [*_filters(indicator), "current_province_code is not null"]
+def _aggregated(indicator: dict, own_figure_first: bool) -> str:
+    """SQL of the indicator over a group of rows, as its declaration says it aggregates."""
+    c = f'"{indicator["column"]}"'
     aggregate = indicator["aggregate"]
     if aggregate == "share":
-        value = _share(indicator)
-    elif aggregate == "sum":
-        value = f"sum({c})"
-    elif aggregate == "value":
-        value = f"max({c})"
+        return _share(indicator)
+    if aggregate == "sum":
+        return f"sum({c})"
+    if aggregate == "value":
+        return f"max({c})"
+    if own_figure_first:
+        own = f"max({c}) filter (where unit_level = 'province')"
+        return f"coalesce({own}, round(avg({c}) filter (where unit_level = 'commune')::numeric, 1))"
+    return f"round(avg({c})::numeric, 1)"
+
+
+def indicator_query(indicator: dict, by: str = "province") -> str:
+    """One row per unit of today's map and year: (code, year, value), the value aggregated from the
+    rows as the declaration says. `by`: "province" (its code), or "commune" (its unit key: the rows of
+    the commune and of the communes it was formed from, at commune level only)."""
+    year, resource = _year(indicator), indicator["table"]["resource"]
+    if by == "commune":
+        code, value = "current_unit_key", _aggregated(indicator, own_figure_first=False)
+        where = [*_filters(indicator), "unit_level = 'commune'", "current_unit_key is not null"]
     else:
-        value = f"round(avg({c})::numeric, 1)"
-        if indicator.get("own_figure_first"):
-            own = f"max({c}) filter (where unit_level = 'province')"
-            value = f"coalesce({own}, round(avg({c}) filter (where unit_level = 'commune')::numeric, 1))"
+        code, value = "current_province_code", _aggregated(indicator, bool(indicator.get("own_figure_first")))
+        where = [*_filters(indicator), "current_province_code is not null"]
     return (
-        f"select current_province_code as code, {year} as year, {value} as value "
+        f"select {code} as code, {year} as year, {value} as value "
         f'from "{resource}" where {" and ".join(where)} group by 1, 2'
     )
 
 
-def indicator_values(indicator: dict) -> dict[str, dict[str, float]]:
-    """year -> province code -> value."""
+def indicator_values(indicator: dict, by: str = "province") -> dict[str, dict[str, float]]:
+    """year -> province code (or, by commune, commune unit key) -> value."""
     values: dict[str, dict[str, float]] = {}
-    for row in sql(indicator_query(indicator)):
+    for row in sql(indicator_query(indicator, by)):
         if row["code"] and row["value"] is not None:
             values.setdefault(str(row["year"]), {})[row["code"]] = float(row["value"])
     return values
 
 
 def map_data() -> dict:
-    """What the map draws: per indicator, value by year and province of 2025; and the communes with a
-    scorecard, at their place on today's map, by NTM status (recognised / not met / unknown)."""
+    """What the map draws, per mapped indicator and year: each province's value, each commune's with a
+    value (of today's map, aggregated from its rows as the declaration says) and the colour classes
+    over both; the communes with a value in some year (name, latitude, longitude); how many communes
+    today's map has (the legend says how many have no data)."""
 
     def compute():
-        tables = published_tables()
-        offered = []
-        for ind in (i for i in indicators() if i.get("map")):
-            if values := indicator_values(ind):
-                offered.append(
-                    {
-                        "id": ind["id"],
-                        "label_vi": ind.get("label_vi") or ind["column"],
-                        "label_en": ind.get("label_en") or ind["column"],
-                        "unit": ind.get("unit", ""),
-                        "direction": ind.get("direction", "higher"),
-                        "dataset": ind["table"]["dataset"],
-                        "values": values,
-                    }
-                )
-        points = []
-        if t := tables.get("fact_commune_scorecard"):
-            coordinates = json.loads(POINTS_FILE.read_text(encoding="utf-8")) if POINTS_FILE.exists() else {}
-            for row in sql(
-                "select current_unit_key as key, max(unit_name) as name, max(year) as year, "
-                "bool_or(recognised_level <> 'none') as recognised, bool_and(meets_standard = false) as not_met "
-                f'from "{t["resource"]}" where current_unit_key is not null group by 1'
-            ):
-                if row["key"] in coordinates:
-                    lat, lon = coordinates[row["key"]]
-                    status = "recognised" if row["recognised"] else "not_met" if row["not_met"] else "unknown"
-                    points.append(
-                        {
-                            "key": row["key"],
-                            "name": row["name"],
-                            "year": row["year"],
-                            "lat": lat,
-                            "lon": lon,
-                            "status": status,
-                        }
-                    )
-        return {"indicators": offered, "points": points}
+        coordinates = json.loads(POINTS_FILE.read_text(encoding="utf-8")) if POINTS_FILE.exists() else {}
+        offered = [_map_indicator(ind, coordinates) for ind in indicators() if ind.get("map")]
+        offered = [ind for ind in offered if ind["values"]]
+        keys = sorted({key for ind in offered for by_key in ind["communes"].values() for key in by_key})
+        return {
+            "indicators": offered,
+            "communes": _commune_points(keys, coordinates),
+            "commune_total": len(coordinates),
+        }
 
     return _cached("map:" + _signature(published_tables()), compute)
+
+
+def _map_indicator(ind: dict, coordinates: dict) -> dict:
+    """One indicator as the map needs it (values by year: provinces, communes with a place; classes)."""
+    values = indicator_values(ind)
+    communes = {
+        year: {key: v for key, v in by_key.items() if key in coordinates}
+        for year, by_key in indicator_values(ind, by="commune").items()
+    }
+    return {
+        "id": ind["id"],
+        "label_vi": ind.get("label_vi") or ind["column"],
+        "label_en": ind.get("label_en") or ind["column"],
+        "unit": ind.get("unit", ""),
+        "direction": ind.get("direction", "higher"),
+        "dataset": ind["table"]["dataset"],
+        "values": values,
+        "communes": {year: by_key for year, by_key in communes.items() if by_key},
+        "classes": {
+            year: classes([*values.get(year, {}).values(), *communes.get(year, {}).values()])
+            for year in sorted(set(values) | set(communes))
+        },
+    }
+
+
+def _commune_points(keys: list[str], coordinates: dict) -> dict[str, list]:
+    """unit key -> [name, latitude, longitude] of these communes of today's map (names from the
+    published unit list)."""
+    if not keys or not (t := published_tables().get("dim_admin_unit")):
+        return {}
+    names = {
+        r["unit_key"]: r["unit_name"]
+        for r in sql(
+            f'select unit_key, unit_name from "{t["resource"]}" '
+            f"where unit_key in ({', '.join(literal(k) for k in keys)})"
+        )
+    }
+    return {key: [names.get(key, key), *coordinates[key]] for key in keys}
 
 
 # ---------------------------------------------------------------- freshness
@@ -536,7 +534,7 @@ GRID_STATUSES = ("fresh", "due", "overdue", "delinquent")
 def data_grid() -> dict:
     """/grid: provinces × datasets the program expects (fact_dataset_freshness), each cell with the
     status and age of the latest file (`missing`: never received) and the rows the published tables
-    hold for the province in the table's latest year."""
+    hold for the province in the table's latest year; and provinces × criteria (`criteria`)."""
 
     def compute():
         tables = published_tables()
@@ -567,7 +565,7 @@ def data_grid() -> dict:
             rows.append({**p, "cells": row})
         return {"datasets": datasets, "rows": rows, "as_of": as_of}
 
-    return _cached("grid:" + _signature(published_tables()), compute)
+    return {**_cached("grid:" + _signature(published_tables()), compute), "criteria": criteria_grid()}
 
 
 def _rows_by_province(tables: dict[str, dict]) -> dict[tuple[str, str], tuple[int, int]]:
@@ -584,6 +582,92 @@ def _rows_by_province(tables: dict[str, dict]) -> dict[tuple[str, str], tuple[in
         ):
             if row["code"]:
                 found[(row["code"], source)] = (row["year"], row["n"])
+    return found
+
+
+def criteria_set_in_force(tables: dict[str, dict]) -> dict | None:
+    """The commune set of the standard tier in force today (dim_criterion: the latest in force, as
+    int_criteria_sets__by_year takes the later of two overlapping sets) and its criteria, in order."""
+    if not (t := tables.get("dim_criterion")):
+        return None
+    found = sql(
+        f"select criteria_set, max(set_title_vi) as title_vi, max(set_title_en) as title_en, "
+        f'max(decision_no) as decision_no, max(in_force_from) as in_force_from from "{t["resource"]}" '
+        "where set_level = 'commune' and set_tier = 'standard' and in_force_from <= current_date "
+        "group by 1 order by max(in_force_from) desc, 1 limit 1"
+    )
+    if not found:
+        return None
+    criteria = sql(
+        f"select criterion_no, max(criterion_name_vi) as name_vi, "
+        f"max(name_en) filter (where indicator_code is null) as name_en "
+        f'from "{t["resource"]}" where criteria_set = {literal(found[0]["criteria_set"])} '
+        "group by 1 order by length(criterion_no), criterion_no"
+    )
+    return {**found[0], "criteria": criteria, "source": t}
+
+
+def criteria_grid() -> dict:
+    """/grid, second table: provinces × the criteria of the set in force. A cell: the province's latest
+    year assessed against the set, at which levels, how many of its units have data (met or not met)
+    for the criterion of those assessed, "missing" when none has; each province with the freshest of
+    its departments' files the assessments are built from."""
+
+    def compute():
+        tables = published_tables()
+        in_force = criteria_set_in_force(tables)
+        if not in_force:
+            return {"set": None, "rows": []}
+        cells = _criteria_cells(tables, in_force["criteria_set"])
+        fresh = _freshest_by_province(tables, tables.get("fact_commune_assessment"))
+        rows = []
+        for p in provinces():
+            row = []
+            for c in in_force["criteria"]:
+                cell = cells.get((p["unit_code"], c["criterion_no"]))
+                status = "present" if cell and cell["with_data"] else "missing"
+                row.append({"criterion_no": c["criterion_no"], "status": status, "cell": cell})
+            rows.append({**p, "cells": row, "freshness": fresh.get(p["unit_code"])})
+        return {"set": in_force, "rows": rows}
+
+    return _cached("criteria-grid:" + _signature(published_tables()), compute)
+
+
+def _criteria_cells(tables: dict[str, dict], criteria_set: str) -> dict[tuple[str, str], dict]:
+    """(province code, criterion no) -> {year, levels, with_data, assessed} in the province's latest
+    year assessed against the set (fact_commune_assessment)."""
+    if not (t := tables.get("fact_commune_assessment")):
+        return {}
+    in_set = f"criteria_set = {literal(criteria_set)} and current_province_code is not null"
+    rows = sql(  # no CTE: datastore_search_sql takes each name after FROM for a table
+        "select a.current_province_code as code, a.criterion_no, a.year, "
+        "string_agg(distinct a.unit_level, ',' order by a.unit_level) as levels, "
+        "count(distinct a.unit_key) filter (where a.status in ('met', 'not_met')) as with_data, "
+        "count(distinct a.unit_key) as assessed "
+        f'from "{t["resource"]}" a join (select current_province_code, max(year) as year from "{t["resource"]}" '
+        f"where {in_set} group by 1) l on l.current_province_code = a.current_province_code and l.year = a.year "
+        f"where a.{in_set.replace(' and ', ' and a.')} group by 1, 2, 3"
+    )
+    return {(r["code"], r["criterion_no"]): {**r, "levels": r["levels"].split(",")} for r in rows}
+
+
+def _freshest_by_province(tables: dict[str, dict], mart: dict | None) -> dict[str, dict]:
+    """province code -> the freshest row of fact_dataset_freshness among its departments' files of the
+    datasets the mart is built from (none received: `missing`)."""
+    if not mart or not (t := tables.get("fact_dataset_freshness")) or not mart["sources"]:
+        return {}
+    by_folder = {fold(p["short_name"] or "").replace(" ", "-"): p["unit_code"] for p in provinces()}
+    rank = {status: i for i, status in enumerate(GRID_STATUSES)}
+    found: dict[str, dict] = {}
+    for row in sql(
+        f"select department, dataset, status, age_days, never_received, last_received "
+        f'from "{t["resource"]}" where dataset in ({", ".join(literal(s) for s in mart["sources"])})'
+    ):
+        code = _province_of_department(row["department"], by_folder)
+        row = {**row, "status": "missing" if row["never_received"] else row["status"]}
+        best = found.get(code)
+        if code and (best is None or rank.get(row["status"], 99) < rank.get(best["status"], 99)):
+            found[code] = row
     return found
 
 
@@ -616,14 +700,7 @@ def _over_communes(indicator: dict) -> str | None:
     """SQL of the indicator over a set of commune rows (the country's, a commune group's), aggregated
     as it aggregates from communes to a province; None when it does not aggregate communes (a
     province's own reported figure)."""
-    c = f'"{indicator["column"]}"'
-    if indicator["aggregate"] == "share":
-        return _share(indicator)
-    if indicator["aggregate"] == "sum":
-        return f"sum({c})"
-    if indicator["aggregate"] == "mean":
-        return f"round(avg({c})::numeric, 1)"
-    return None
+    return None if indicator["aggregate"] == "value" else _aggregated(indicator, own_figure_first=False)
 
 
 def commune_values(indicator: dict, within: str = "true") -> dict[str, float]:
@@ -679,10 +756,26 @@ def commune_scorecards(unit_key: str, tables: dict[str, dict]) -> list[dict]:
     return [{**c, "items": items.get((c["unit_key"], c["year"], c["criteria_set"]), []), "source": t} for c in cards]
 
 
+def _own_province_figures(indicator: dict) -> set[tuple[str, str]]:
+    """(province code, year) where the province's figure is its own reported one, not its communes'
+    aggregate: always for `value`, where it reported one for `own_figure_first`."""
+    if indicator["aggregate"] == "value":
+        return {(code, year) for year, by_code in indicator_values(indicator).items() for code in by_code}
+    if not indicator.get("own_figure_first"):
+        return set()
+    where = " and ".join([*_filters(indicator), "unit_level = 'province'", "current_province_code is not null"])
+    rows = sql(
+        f"select distinct current_province_code as code, {_year(indicator)} as year "
+        f'from "{indicator["table"]["resource"]}" where {where}'
+    )
+    return {(r["code"], str(r["year"])) for r in rows}
+
+
 def commune_figures(unit_key: str, group, tables: dict[str, dict]) -> list[dict]:
     """Each declared indicator the commune (or the units it was formed from) has values of: its rows
-    (unit, year, value, department) beside its province's figure, its commune group's and the
-    country's in the same year."""
+    (unit, year, value, department) beside, in the same year, its province's figure (and whether it
+    is the province's own), its commune group's mean and the mean of the country's communes with
+    data."""
     found = []
     for indicator in indicators():
         if indicator["aggregate"] == "share":  # a commune's own value is a status: its scorecard shows it
@@ -694,8 +787,12 @@ def commune_figures(unit_key: str, group, tables: dict[str, dict]) -> list[dict]
         )
         if not rows:
             continue
-        province, country = indicator_values(indicator), commune_values(indicator)
-        in_group = group_values(indicator, group, tables)
+        province, own = indicator_values(indicator), _own_province_figures(indicator)
+        country, in_group = {}, {}
+        if indicator["aggregate"] == "mean":  # a sum of communes is no yardstick for one commune
+            country, in_group = commune_values(indicator), group_values(indicator, group, tables)
+        else:
+            province = province if indicator["aggregate"] == "value" else {}
         shown = []
         for row in sorted(rows, key=lambda r: (r["year_of_value"], r["unit_name"])):
             year = str(row["year_of_value"])
@@ -708,6 +805,7 @@ def commune_figures(unit_key: str, group, tables: dict[str, dict]) -> list[dict]
                     "department": row.get("department"),
                     "province_name": row.get("current_province_name"),
                     "province": (province.get(year) or {}).get(row.get("current_province_code")),
+                    "province_own": (row.get("current_province_code"), year) in own,
                     "group": in_group.get(year),
                     "country": country.get(year),
                 }

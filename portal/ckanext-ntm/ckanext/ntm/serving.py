@@ -5,11 +5,10 @@ version. Registered by the plugin as an IMiddleware (`add_serving`), so `ckan ru
 
 from __future__ import annotations
 
-import gzip
 import os
-from collections import OrderedDict
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
+from flask_compress import Compress, DictCache
 
 # Scripts only from this portal: no inline script, no eval (data for a script sits in
 # <script type="application/json">). Styles may be inline (CKAN's and the templates' style
@@ -64,95 +63,74 @@ COMPRESSIBLE = {
 MIN_COMPRESS_BYTES = 500
 # Larger files (published CSVs served from storage) go out as they are, streamed, not read into memory.
 MAX_COMPRESS_BYTES = 8 * 1024 * 1024
-GZIP_LEVEL = 6
 SERVER_NAME = "ckan"
 
-
-# Brotli (about a fifth smaller than gzip on CKAN's scripts and styles) when the client accepts it:
-# a static file at the best quality, once; a page at a quality fast enough for every request.
-BROTLI_STATIC_QUALITY = 11
+# flask-compress does the compressing: brotli (about a fifth smaller than gzip on CKAN's scripts and
+# styles) when the client accepts it, else gzip; `Vary: Accept-Encoding`; the ETag of the compressed
+# body is the file's own with the coding appended, and a request that sends it back gets a 304.
+# Registered on no app: `add_serving` hands it each response last (see there).
+COMPRESS_SETTINGS = {
+    "COMPRESS_ALGORITHM": ["br", "gzip"],
+    "COMPRESS_MIMETYPES": sorted(COMPRESSIBLE),
+    "COMPRESS_MIN_SIZE": MIN_COMPRESS_BYTES,
+    "COMPRESS_LEVEL": 6,  # gzip
+    "COMPRESS_STREAMS": False,  # a generator (a DataStore dump) streams as it is
+    "COMPRESS_REGISTER": False,
+}
+# A page at a brotli quality fast enough for every request; a static file at the best quality, once
+# per worker and version of the file (its ETag).
 BROTLI_PAGE_QUALITY = 5
+BROTLI_STATIC_QUALITY = 11
 
 
-def _brotli():
-    try:
-        import brotli
-    except ImportError:  # installed by `ntm portal up`; without it, gzip only
-        return None
-    return brotli
+def _compressor(**settings) -> Compress:
+    """A flask-compress with its own settings: a bare Flask app carries them (flask-compress reads
+    its settings from its app's config); the responses it compresses are CKAN's."""
+    holder = Flask(__name__)
+    holder.config.update(COMPRESS_SETTINGS, **settings)
+    return Compress(holder)
 
 
-def _pack(data: bytes, coding: str, static: bool) -> bytes:
-    if coding == "br":
-        quality = BROTLI_STATIC_QUALITY if static else BROTLI_PAGE_QUALITY
-        return _brotli().compress(data, quality=quality)
-    return gzip.compress(data, GZIP_LEVEL)
+def _static_key(request) -> str:
+    return f"{request.path};{g.ntm_static_etag}"
 
 
-class _CompressedStatic:
-    """Each static file compressed, kept by (path, ETag, coding): compressed once per worker."""
-
-    def __init__(self, size: int = 256):
-        self.size = size
-        self.entries: OrderedDict[tuple[str, str, str], bytes] = OrderedDict()
-
-    def get(self, key: tuple[str, str, str], data: bytes) -> bytes:
-        if key in self.entries:
-            self.entries.move_to_end(key)
-            return self.entries[key]
-        packed = _pack(data, key[2], static=True)
-        self.entries[key] = packed
-        if len(self.entries) > self.size:
-            self.entries.popitem(last=False)
-        return packed
-
-
-_STATIC = _CompressedStatic()
+_PAGES = _compressor(COMPRESS_BR_LEVEL=BROTLI_PAGE_QUALITY)
+_STATIC = _compressor(
+    COMPRESS_BR_LEVEL=BROTLI_STATIC_QUALITY, COMPRESS_CACHE_BACKEND=DictCache, COMPRESS_CACHE_KEY=_static_key
+)
 
 
 def _is_static() -> bool:
     return request.endpoint in ("static", "webassets.index")
 
 
-def _coding() -> str | None:
-    """The best content coding the client accepts: br, else gzip, else none."""
-    accepted = {c.split(";")[0].strip() for c in request.headers.get("Accept-Encoding", "").lower().split(",")}
-    if "br" in accepted and _brotli():
-        return "br"
-    return "gzip" if "gzip" in accepted else None
-
-
 def _compressible(response: Response) -> bool:
-    if response.status_code < 200 or response.status_code in (204, 206, 304) or "Content-Encoding" in response.headers:
-        return False
-    if response.mimetype not in COMPRESSIBLE:
+    """What flask-compress does not check itself: a partial or not-modified answer, a generator,
+    a file too large to read into memory (and the type, before a file is read for nothing)."""
+    if response.status_code in (204, 206, 304) or response.mimetype not in COMPRESSIBLE:
         return False
     if response.is_streamed and not response.direct_passthrough:
         return False  # a generator (a DataStore dump): let it stream
     length = response.content_length
-    return length is None or MIN_COMPRESS_BYTES <= length <= MAX_COMPRESS_BYTES
+    return length is None or length <= MAX_COMPRESS_BYTES
 
 
 def compress(response: Response) -> Response:
-    """Brotli or gzip the body as the client accepts; `Vary` says the body depends on that."""
+    """Brotli or gzip the body as the client accepts (flask-compress), a static file once."""
     if not _compressible(response):
         return response
-    response.vary.add("Accept-Encoding")
-    coding = _coding()
-    if not coding:
-        return response
-    response.direct_passthrough = False  # a file from send_file: read it to compress it
-    data = response.get_data()
-    if len(data) < MIN_COMPRESS_BYTES:
-        return response
+    if response.direct_passthrough:  # a file from send_file: read, so that it can be compressed
+        response.direct_passthrough = False
+        response.set_data(response.get_data())
     etag, _ = response.get_etag()
-    static = _is_static() and etag
-    packed = _STATIC.get((request.path, etag, coding), data) if static else _pack(data, coding, static=False)
-    response.set_data(packed)
-    response.headers["Content-Encoding"] = coding
-    response.headers.pop("Accept-Ranges", None)  # byte ranges of the file, not of its gzip
-    if etag:  # the gzip is another representation: a weak tag still revalidates (If-None-Match)
-        response.set_etag(etag, weak=True)
+    if _is_static() and etag:
+        g.ntm_static_etag = etag
+        response = _STATIC.after_request(response)
+    else:
+        response = _PAGES.after_request(response)
+    if "Content-Encoding" in response.headers:
+        response.headers.pop("Accept-Ranges", None)  # byte ranges of the file, not of its compressed body
     return response
 
 
