@@ -35,3 +35,10 @@ def with_unit(value, unit: str, language: str | None = None) -> str:
         return number(value, language)
     joiner = "" if (language == "en" and unit == "%") else " "
     return f"{number(value, language)}{joiner}{unit}"
+
+
+def pager(page, **params):
+    """CKAN's pager with "previous" and "next" in words: CKAN draws them as bare icons, links without a
+    name for a screen reader (axe link-name)."""
+    words = {"symbol_previous": text("‹ Trang trước", "‹ Previous"), "symbol_next": text("Trang sau ›", "Next ›")}
+    return page.pager(**words, **params)

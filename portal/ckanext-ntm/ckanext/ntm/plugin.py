@@ -11,7 +11,7 @@ from flask import Blueprint
 
 from ckanext.ntm import indicator_pages, portal_data, serving, submissions, translate
 from ckanext.ntm.language import lang as _lang
-from ckanext.ntm.language import number, text, with_unit
+from ckanext.ntm.language import number, pager, text, with_unit
 
 
 def _is_page() -> bool:
@@ -114,6 +114,7 @@ class NtmPlugin(p.SingletonPlugin):
             "ntm_relation": lambda relation: text(*portal_data.RELATIONS.get(relation, (relation, relation))),
             "ntm_json": indicator_pages.json_markup,
             "ntm_with_unit": with_unit,
+            "ntm_pager": pager,
             "ntm_commune_sentence": indicator_pages.commune_sentence,
             "ntm_commune_chart": indicator_pages.commune_chart,
         }
