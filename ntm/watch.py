@@ -244,13 +244,8 @@ def claimed(data_dir: Path, departments: Iterable[str]) -> dict[Key, tuple[int, 
 def fetching(data_dir: Path) -> Iterator[None]:
     """Held by a run's `departments` task from its first fetch to its claims: the watcher lists
     nothing meanwhile (a file fetched but not yet claimed would be announced a second time)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with open(data_dir / FETCH_LOCK_FILE, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    with _exclusive(data_dir / FETCH_LOCK_FILE):
+        yield
 
 
 def to_announce(dropzone: Path, data_dir: Path, settle_seconds: float) -> dict[Key, Stat] | None:
@@ -316,8 +311,15 @@ def landing_lock(data_dir: Path) -> Iterator[None]:
     """One ingest (or backfill) at a time on a data dir, whichever process or thread runs it: a second
     one waits for the first to end, then finds its files in the ledger. (DuckDB's own lock on the
     ledger makes a second process fail at once instead, and does not hold between threads.)"""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with open(data_dir / LOCK_FILE, "a") as f:
+    with _exclusive(data_dir / LOCK_FILE):
+        yield
+
+
+@contextlib.contextmanager
+def _exclusive(lock_file: Path) -> Iterator[None]:
+    """An exclusive lock on a file of the data dir, between processes and threads (flock)."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_file, "a") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield
