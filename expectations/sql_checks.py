@@ -47,9 +47,7 @@ def supported(planned: list[Planned]) -> bool:
     """Whether every check of the suite compiles to SQL with GE's meaning: a known type, and none of
     the arguments that would change it (`mostly` lets a share of rows fail: compiled without it, the
     SQL check would block what GE passes)."""
-    return all(
-        p.type in COLUMN_TYPES + TABLE_TYPES and not set(UNCOMPILED_ARGUMENTS) & set(p.kwargs) for p in planned
-    )
+    return all(p.type in COLUMN_TYPES + TABLE_TYPES and not set(UNCOMPILED_ARGUMENTS) & set(p.kwargs) for p in planned)
 
 
 def connect():
