@@ -68,11 +68,14 @@ def transform(
     kind = "select" if select else "full"
     if plan and changed_only:
         log(f"transform: {plan.why}")
+    unit_tests = True
     if plan and changed_only and not full_refresh and not plan.full:
         if plan.nothing:
             return TransformResult(success=True, plan="nothing")
-        select, docs, kind = " ".join(plan.select), False, "changed"
-    result = _build(data_dir, select, full_refresh, dbt_vars)
+        # The dbt project is the one the last build ran its unit tests on (they test the models'
+        # code on fixed inputs, not the data), so only the data tests run again.
+        select, docs, kind, unit_tests = " ".join(plan.select), False, "changed", False
+    result = _build(data_dir, select, full_refresh, dbt_vars, unit_tests)
     result.plan = kind
     if result.success:
         move_built_partitions(data_dir)
@@ -86,10 +89,17 @@ def transform(
     return result
 
 
-def _build(data_dir: Path, select: str | None, full_refresh: bool, dbt_vars: dict | None) -> TransformResult:
+def _build(
+    data_dir: Path, select: str | None, full_refresh: bool, dbt_vars: dict | None, unit_tests: bool = True
+) -> TransformResult:
     import json
 
-    log("transform: dbt build" + (" --full-refresh" if full_refresh else "") + (f" --select {select}" * bool(select)))
+    options = [
+        *(["--select", *select.split()] if select else []),
+        *(["--full-refresh"] if full_refresh else []),
+        *([] if unit_tests else ["--exclude-resource-type", "unit_test"]),
+    ]
+    log(f"transform: dbt build {' '.join(options)}".rstrip())
     shutil.rmtree(data_dir / LAKE_BUILDING, ignore_errors=True)  # left by a build that was stopped
     for folder in ("marts", "lake", LAKE_BUILDING):  # where the post-hooks write Parquet
         (data_dir / folder).mkdir(parents=True, exist_ok=True)
@@ -97,8 +107,7 @@ def _build(data_dir: Path, select: str | None, full_refresh: bool, dbt_vars: dic
         [
             "build",
             "--quiet",
-            *(["--select", *select.split()] if select else []),
-            *(["--full-refresh"] if full_refresh else []),
+            *options,
             *(["--vars", json.dumps(dbt_vars)] if dbt_vars else []),
         ],
         data_dir,

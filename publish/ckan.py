@@ -11,23 +11,54 @@ from publish import spreadsheet
 from publish.files import CSV_DESCRIPTION
 
 
-def ensure_organization(ckan, name: str, meta: dict) -> str:
+def ensure_organization(ckan, name: str, meta: dict, known: dict[str, dict] | None = None) -> str:
     """The organization as `meta` describes it (the department registry's `organization`, or the
     program's entry in organizations.yaml): Vietnamese title and description, the
-    English ones as extras (`title_en`, `description_en`); created, or corrected where it differs."""
+    English ones as extras (`title_en`, `description_en`); created, or corrected where it differs.
+    `known`: the portal's organizations as `organizations()` read them, for a caller that makes many
+    (a theme with 170 source departments): asked for once, kept current here. Without it, this one
+    organization is asked for by name."""
     wanted = {"title": meta.get("title", name), "description": meta.get("description", "")}
     extras = {k: meta[k] for k in ("title_en", "description_en") if meta.get(k)}
-    try:
-        org = ckan.action.organization_show(id=name, include_users=True, include_datasets=False)
-    except ckanapi.NotFound:
-        return ckan.action.organization_create(
+    org = known.get(name) if known is not None else _organization(ckan, name)
+    if org is None:
+        org = ckan.action.organization_create(
             name=name, **wanted, extras=[{"key": k, "value": v} for k, v in extras.items()]
-        )["name"]
-    had = {e["key"]: e["value"] for e in org.get("extras", [])}
-    if any(org.get(k) != v for k, v in wanted.items()) or any(had.get(k) != v for k, v in extras.items()):
-        merged = {**had, **extras}
-        ckan.action.organization_patch(id=name, **wanted, extras=[{"key": k, "value": v} for k, v in merged.items()])
+        )
+    else:
+        had = {e["key"]: e["value"] for e in org.get("extras", [])}
+        if any(org.get(k) != v for k, v in wanted.items()) or any(had.get(k) != v for k, v in extras.items()):
+            merged = {**had, **extras}
+            org = ckan.action.organization_patch(
+                id=name, **wanted, extras=[{"key": k, "value": v} for k, v in merged.items()]
+            )
+    if known is not None:
+        known[name] = org
     return name
+
+
+def _organization(ckan, name: str) -> dict | None:
+    try:
+        return ckan.action.organization_show(id=name, include_users=False, include_datasets=False)
+    except ckanapi.NotFound:
+        return None
+
+
+# CKAN returns full organization records (extras included) at most this many per request
+# (ckan.group_and_organization_list_all_fields_max).
+ORGANIZATION_PAGE = 25
+
+
+def organizations(ckan) -> dict[str, dict]:
+    """Every organization on the portal, with its extras, by name."""
+    found: dict[str, dict] = {}
+    while True:
+        page = ckan.action.organization_list(
+            all_fields=True, include_extras=True, limit=ORGANIZATION_PAGE, offset=len(found)
+        )
+        found.update((org["name"], org) for org in page)
+        if len(page) < ORGANIZATION_PAGE:
+            return found
 
 
 def metadata_matches(existing: dict, fields: dict) -> bool:

@@ -24,6 +24,7 @@ from publish.ckan import (
     ensure_organization,
     existing_dataset,
     metadata_matches,
+    organizations,
     upload,
 )
 from publish.client import connect
@@ -60,18 +61,23 @@ class PublishResult:
     maps: list[tuple[str, str]] = field(default_factory=list)  # (dataset, status) of publish/maps.yaml
 
 
-def _owner(ckan, departments: list[str]) -> str:
+def _owner(ckan, departments: list[str], known: dict[str, dict] | None = None) -> str:
     """A department's organization as the department registry describes it; the program's
-    (organizations.yaml) when several departments contribute."""
+    (organizations.yaml) when several departments contribute. `known`: the portal's organizations
+    (publish.ckan.organizations), read once per publish."""
     if len(departments) == 1:
-        return ensure_organization(ckan, departments[0], organization(departments[0]))
+        return ensure_organization(ckan, departments[0], organization(departments[0]), known)
     program = portal_yaml("organizations.yaml")["program"]
     for dept in departments:  # every source department has its page, even when the theme is shared
-        ensure_organization(ckan, dept, organization(dept))
-    return ensure_organization(ckan, program["name"], program)
+        ensure_organization(ckan, dept, organization(dept), known)
+    return ensure_organization(ckan, program["name"], program, known)
 
 
-def publish_mart(ckan, mart: str, parquet: Path, validation_report: Path | None, data_dir: Path) -> PublishedDataset:
+def publish_mart(
+    ckan, mart: str, parquet: Path, validation_report: Path | None, data_dir: Path, known_organizations=None
+) -> PublishedDataset:
+    """`known_organizations`: the portal's organizations as publish.ckan.organizations read them (once
+    per publish: a theme with 170 source departments would otherwise ask for each)."""
     refuse_personal_columns(mart, parquet)  # before anything reaches the portal
     meta = dict(portal_description(mart, data_dir))  # the mart's dbt YAML, meta.portal
     # A prefix keeps test or staging datasets apart from the real ones on a shared portal.
@@ -99,7 +105,7 @@ def publish_mart(ckan, mart: str, parquet: Path, validation_report: Path | None,
         log(f"publish: {meta['name']}: {status}")
         resources = {r.get("ntm_kind", r["name"]): r["id"] for r in existing["resources"]}
         return PublishedDataset(mart, meta["name"], url, status, rows, resources, digest=digest)
-    package = {**fields, "owner_org": _owner(ckan, facts.departments)}
+    package = {**fields, "owner_org": _owner(ckan, facts.departments, known_organizations)}
     dataset, status = create_or_patch(ckan, package, existing)
     result = PublishedDataset(mart, meta["name"], dataset_url(ckan, meta["name"]), status, rows, digest=digest)
     result.resources, result.table_load = _resources(
@@ -217,7 +223,7 @@ def publish_marts(
     (same content, same metadata and publishing code, same portal and dataset): that one is
     "unchanged" without being read again nor its dataset fetched. `ckan`: a session already open."""
     ckan = ckan or connect(url, token)
-    result, versions = PublishResult(), _PortalVersions(ckan)
+    result, versions, known_organizations = PublishResult(), _PortalVersions(ckan), None
     for mart, parquet in sorted(marts.items()):
         record = previous_publish(data_dir, mart) or {}
         fingerprint = mart_fingerprint(parquet, publish_rules(mart), record.get("fingerprint"))
@@ -227,8 +233,10 @@ def publish_marts(
             link = dataset_url(ckan, name)
             result.datasets.append(PublishedDataset(mart, name, link, "unchanged", record["rows"], record["resources"]))
             continue
+        if known_organizations is None:  # read when a first mart is to be published, not before
+            known_organizations = organizations(ckan)
         try:
-            published = publish_mart(ckan, mart, parquet, reports.get(mart), data_dir)
+            published = publish_mart(ckan, mart, parquet, reports.get(mart), data_dir, known_organizations)
         except PersonalDataRefused as refused:
             log(f"publish: REFUSED {refused}")
             result.refused[mart] = str(refused)

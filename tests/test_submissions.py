@@ -13,7 +13,8 @@ from helpers import sample
 
 from ntm import pipeline
 from ntm_core.departments import organization
-from publish.ckan import ensure_organization
+from publish import ckan as publish_ckan
+from publish.ckan import ensure_organization, organizations
 
 pytestmark = pytest.mark.portal
 A, B = "so-khcn-son-la", "so-khcn-dong-thap"
@@ -94,3 +95,18 @@ def test_correcting_an_organization_keeps_its_members(ckan, members):
     ensure_organization(ckan, A, organization(A))
     users = ckan.action.organization_show(id=A, include_users=True)["users"]
     assert members[A]["name"] in {u["name"] for u in users if u["capacity"] == "editor"}
+
+
+def test_organizations_read_once_are_corrected_and_kept_current(ckan, members, monkeypatch):
+    """A publish reads the portal's organizations once (page by page) and corrects them from that
+    copy: a theme with 170 source departments costs a few requests, not one per department."""
+    ensure_organization(ckan, A, {"title": "Tên tạm / a temporary title"})
+    monkeypatch.setattr(publish_ckan, "ORGANIZATION_PAGE", 2)  # several pages on any portal
+    known = organizations(ckan)
+    assert set(known) == set(ckan.action.organization_list())
+    assert known[A]["title"] == "Tên tạm / a temporary title"
+    ensure_organization(ckan, A, organization(A), known)
+    on_portal = ckan.action.organization_show(id=A, include_users=True)
+    assert known[A]["title"] == on_portal["title"] == organization(A)["title"]
+    assert {e["key"]: e["value"] for e in on_portal["extras"]}["title_en"] == organization(A)["title_en"]
+    assert members[A]["name"] in {u["name"] for u in on_portal["users"] if u["capacity"] == "editor"}
