@@ -9,16 +9,9 @@ from __future__ import annotations
 
 import re
 
-import yaml
-
 from ntm_core.marts import primary_key
 from ntm_core.settings import DBT_MARTS, DBT_SEEDS
-
-
-def read_yaml(path) -> dict:
-    """A YAML file by libyaml's safe loader when PyYAML has it (several times faster than the pure
-    Python one: a run reads a mart's dbt YAML and suites before each validation)."""
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+from ntm_core.yaml_files import read_yaml
 
 
 def seed_values(seed: str, field: str) -> list[str] | None:

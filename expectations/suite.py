@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from expectations.from_dbt import dbt_entries, read_yaml, same_check
+from expectations.from_dbt import dbt_entries, same_check
 from expectations.gx_duckdb import parquet_sql
 from ntm_core.personal import rules as personal_rules
 from ntm_core.settings import DBT_MARTS
+from ntm_core.yaml_files import read_yaml
 
 HERE = Path(__file__).resolve().parent
 SUITES_DIR = HERE / "suites"

@@ -7,9 +7,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ingest.values import COMMA, NUMERIC, fold
+from ntm_core.yaml_files import read_yaml
 
 CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
 
@@ -104,7 +103,7 @@ def _unit_levels(raw: dict[str, Any]) -> tuple[str, ...]:
 
 
 def load_contract(path: Path) -> Contract:
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw = read_yaml(path)
     return Contract(
         id=raw["id"],
         title=raw["title"],

@@ -25,6 +25,7 @@ from pathlib import Path
 import yaml
 
 from ntm_core.settings import DBT_SEEDS, REPO_ROOT, departments_file
+from ntm_core.yaml_files import read_yaml
 
 BUILT_IN = REPO_ROOT / "ingest" / "departments.yaml"
 EXPECTED_UPDATES_SEED = DBT_SEEDS / "program" / "expected_updates.csv"
@@ -241,7 +242,7 @@ def _registry(stamps: tuple[tuple[str, int, int], ...]) -> tuple[dict[str, dict]
 def _read(path: Path) -> dict:
     if not path.exists():
         return {}
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    raw = read_yaml(path) or {}
     if not isinstance(raw, dict):
         raise RegistryError(f"{path}: a registry file is a mapping of `kinds` and departments by folder name")
     return dict(raw)

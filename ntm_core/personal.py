@@ -8,10 +8,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
 from ntm_core.settings import REPO_ROOT
 from ntm_core.units.names import plain_key
+from ntm_core.yaml_files import read_yaml
 
 RULES = Path(__file__).resolve().parent / "personal_data.yaml"
 CONTRACTS_DIR = REPO_ROOT / "ingest" / "contracts"
@@ -20,7 +19,7 @@ CONTRACTS_DIR = REPO_ROOT / "ingest" / "contracts"
 @lru_cache(maxsize=1)
 def rules() -> dict:
     """`column_names`, `patterns` and the `severity` of a personal value found in a mart."""
-    return yaml.safe_load(RULES.read_text(encoding="utf-8"))
+    return read_yaml(RULES)
 
 
 @lru_cache(maxsize=1)
@@ -28,7 +27,7 @@ def contract_flagged() -> frozenset[str]:
     """The columns the dataset contracts flag `personal: true` (read as data, from their YAML)."""
     names = set()
     for path in sorted(CONTRACTS_DIR.glob("*.yaml")):
-        contract = yaml.safe_load(path.read_text(encoding="utf-8"))
+        contract = read_yaml(path)
         names |= {c["name"] for c in contract.get("columns", []) if c.get("personal")}
     return frozenset(names)
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow.parquet as pq
-import yaml
 
 from ntm_core.marts import primary_key
+from ntm_core.yaml_files import read_yaml
 
 HERE = Path(__file__).resolve().parent
 # update_frequency in a mart's meta.portal -> its words in Vietnamese, and the EU frequency vocabulary
@@ -44,7 +44,7 @@ LEVEL_WORDS = {
 
 def portal_yaml(name: str) -> dict:
     """`organizations.yaml` or `maps.yaml`: what the portal shows that no mart describes, as data."""
-    return yaml.safe_load((HERE / name).read_text(encoding="utf-8"))
+    return read_yaml(HERE / name)
 
 
 @dataclass
