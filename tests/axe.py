@@ -89,8 +89,9 @@ class Page:
 
 
 @contextlib.contextmanager
-def _browser():
-    """Headless chromium with a DevTools port of its own; yields its HTTP address."""
+def browser():
+    """Headless chromium with a DevTools port of its own; yields its HTTP address (`open_page` opens
+    each page in a new tab of it)."""
     browser = shutil.which("chromium")
     assert browser, "chromium is not installed (scripts/bootstrap.sh installs Debian's package)"
     with tempfile.TemporaryDirectory(prefix="ntm-chromium-", ignore_cleanup_errors=True) as profile:
@@ -133,14 +134,20 @@ def _devtools_address(proc: subprocess.Popen) -> str:
 
 
 @contextlib.contextmanager
-def open_page(url: str, settle: float = SETTLE_S):
-    """The page at `url` loaded (and `settle` seconds more), with its console messages so far."""
+def open_page(url: str, settle: float = SETTLE_S, devtools: str | None = None):
+    """The page at `url` loaded (and `settle` seconds more), with its console messages so far, in a
+    new tab of the browser at `devtools` (`browser()`), or of a browser of its own."""
+    if devtools is None:
+        with browser() as devtools:
+            with open_page(url, settle, devtools) as page:
+                yield page
+        return
     from websockets.sync.client import connect
 
-    with _browser() as devtools:
-        request = urllib.request.Request(f"{devtools}/json/new?about:blank", method="PUT")
-        with urllib.request.urlopen(request, timeout=30) as response:
-            target = json.load(response)
+    request = urllib.request.Request(f"{devtools}/json/new?about:blank", method="PUT")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        target = json.load(response)
+    try:
         with connect(target["webSocketDebuggerUrl"], max_size=None, open_timeout=30) as socket:
             page = Page(url, socket)
             for domain in ("Page", "Runtime", "Log"):
@@ -149,6 +156,9 @@ def open_page(url: str, settle: float = SETTLE_S):
             page.wait_for("Page.loadEventFired")
             page.drain(settle)
             yield page
+    finally:  # the tab is closed: the next page starts with nothing of this one running
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(f"{devtools}/json/close/{target['id']}", timeout=10).close()
 
 
 def run_axe(page: Page, tags: list[str] = WCAG_21_AA) -> list[dict]:
