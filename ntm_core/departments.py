@@ -70,8 +70,9 @@ def provinces() -> tuple[Province, ...]:
     """Today's 34 provinces, by code, from the official unit list."""
     from ntm_core.units import reference as ref
 
-    found = [u for u in ref.load_units() if u.list_version == ref.NEW and u.level == "province"]
-    return tuple(Province(u.code, u.unit_type, u.short_name) for u in sorted(found, key=lambda u: u.code))
+    return tuple(
+        Province(u.code, u.unit_type, u.short_name) for u in sorted(ref.provinces_of_2025(), key=lambda u: u.code)
+    )
 
 
 def find_province(written) -> Province | None:

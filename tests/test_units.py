@@ -88,6 +88,8 @@ def test_both_lists_are_complete():
     assert by_key["2024:province:80"].name == "Tỉnh Long An"
     assert by_key["2025:province:80"].name == "Tỉnh Tây Ninh"
     assert all(u.name == unicodedata.normalize("NFC", u.name) for u in units)
+    # The registry's shortcut to today's provinces gives the same units as the whole list.
+    assert set(ref.provinces_of_2025()) == {u for u in units if u.key.startswith("2025:province:")}
 
 
 def test_crosswalk_maps_every_old_commune_and_reports_its_checks():

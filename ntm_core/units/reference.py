@@ -123,6 +123,15 @@ def load_units() -> tuple[Unit, ...]:
 
 
 @lru_cache(maxsize=1)
+def provinces_of_2025() -> tuple[Unit, ...]:
+    """Today's 34 provinces, as `load_units` gives them, without building the 36,000 units of both
+    lists (a third of a second): the department registry needs only these."""
+    con = sqlite3.connect(_package_dir() / "dataset.db")
+    rows = con.execute("SELECT DISTINCT province, provinceCode FROM admin_units ORDER BY provinceCode")
+    return tuple(_unit(NEW, "province", code, name, None, None, None) for name, code in rows)
+
+
+@lru_cache(maxsize=1)
 def units_by_key() -> dict[str, Unit]:
     return {u.key: u for u in load_units()}
 
