@@ -1,19 +1,12 @@
 -- Applications per receiving unit, month and level: counts only, no personal data. Incremental
 -- like the records it counts: only the months rebuilt there are counted again, and a month
--- emptied there is removed here. The instant it last counted through is read first and written
--- into the query as a constant, so DuckDB skips the records' row groups built before it.
+-- emptied there is removed here.
 {{ config(
     materialized=lake_materialization(),
     incremental_strategy='delete+insert',
     unique_key='period',
     post_hook="{{ drop_emptied_months('int_public_service_records__current') }}",
 ) }}
-
-{%- if is_incremental() and execute %}
-{%- set since = run_query(
-    "select coalesce(cast(max(loaded_through) as varchar), '1970-01-01 00:00:00+00') as since from " ~ this
-).columns[0].values()[0] %}
-{%- endif %}
 
 with
 
@@ -22,7 +15,7 @@ applications as (
     {% if is_incremental() %}
     where period in (
         select distinct period from {{ ref('int_public_service_records__current') }}
-        where loaded_through > cast('{{ since }}' as {{ type_instant() }})
+        where loaded_through > coalesce((select max(loaded_through) from {{ this }}), cast('1970-01-01' as {{ type_instant() }}))
     )
     {% endif %}
 ),
