@@ -53,9 +53,7 @@ from ntm_core.log import log
 from ntm_core.settings import duckdb_memory
 
 HEAD_BYTES = 256 * 1024
-# Of 4 MB blocks: a DuckDB connection per 128 MB of CSV. A connection keeps the Arrow batches it has
-# scanned until it closes, so this bounds the memory a large file takes, whatever its size.
-SEGMENT_BATCHES = 32
+SEGMENT_BATCHES = 128  # of 4 MB blocks: a DuckDB connection per 512 MB of CSV
 BRONZE_ROW_GROUP = 50_000  # rows per Parquet row group as a segment is written
 REWRITE_ROW_GROUP = 200_000  # ... and when bronze is written again without the repeated keys
 KEYS_MEMORY = "256MB"  # DuckDB's limit while it looks for repeated keys

@@ -3,7 +3,7 @@
 Layout under the data directory:
   raw/<sha[:2]>/<sha256>/<original file name>   the bytes as received, never rewritten
   bronze/<dataset>/<department>__<sha[:16]>.parquet   typed rows + lineage columns (a large CSV
-      adds <department>__<sha[:16]>-<n>.parquet, a file per 128 MB segment: see ingest.bulk)
+      adds <department>__<sha[:16]>-<n>.parquet, a file per 512 MB segment: see ingest.bulk)
   bronze/<dataset>/empty.parquet   the contract's schema with no rows, so readers never see "no files"
       (not `_empty`: Spark, Hive and Trino skip files whose names start with `_` or `.`)
   ledger.duckdb (table `files`) and ledger.parquet (its export, read by dbt)
