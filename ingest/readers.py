@@ -10,6 +10,7 @@ import codecs
 import csv
 import io
 import json
+import re
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,20 +43,24 @@ def _vietnamese_letters() -> frozenset[str]:
 VIETNAMESE_LETTERS = _vietnamese_letters()
 
 
+# Characters Vietnamese text may hold beyond its letters and ASCII.
+_TYPOGRAPHY = "\ufeff\u00a0–—“”‘’…•"
+_VIETNAMESE_LETTER = re.compile(f"[{''.join(sorted(VIETNAMESE_LETTERS))}]")
+_OTHER_NON_ASCII = re.compile(f"[^\\x00-\\x7f{''.join(sorted(VIETNAMESE_LETTERS))}{_TYPOGRAPHY}]")
+
+
 def _legacy_score(text: str) -> tuple[int, int]:
     """(Vietnamese letters, characters no Vietnamese text has): legacy bytes read as Unicode
     show up as symbols and foreign letters (`x· S¶ng Méc`)."""
     sample = text[:ENCODING_SAMPLE]
-    viet = sum(c in VIETNAMESE_LETTERS for c in sample)
-    alien = sum(
-        1
-        for c in sample
-        if not c.isascii()
-        and c not in VIETNAMESE_LETTERS
-        and not unicodedata.combining(c)
-        and c not in "\ufeff\u00a0–—“”‘’…•"
-    )
+    viet = len(_VIETNAMESE_LETTER.findall(sample))
+    alien = sum(not unicodedata.combining(c) for c in _OTHER_NON_ASCII.findall(sample))
     return viet, alien
+
+
+def _is_clean(score: tuple[int, int]) -> bool:
+    viet, alien = score
+    return alien <= max(2, viet // 50)
 
 
 LEGACY_ENCODINGS = ("tcvn3", "vni")
@@ -117,23 +122,35 @@ def decode_text(data: bytes) -> tuple[str, str]:
         or readings.get("utf-16")
         or data.decode("cp1252", errors="latin1_fallback")
     )
-    from viparse.normalize.frequency import vietnamese_score
-
     # Every reading is judged on the file's first ENCODING_SAMPLE characters; only the one chosen is
     # converted whole (a legacy table over a whole file costs more than the rest of its reading).
-    samples = {name: text[:ENCODING_SAMPLE] for name, text in readings.items()}
-    samples |= {name: _legacy_reading(surface[:ENCODING_SAMPLE], name) for name in LEGACY_ENCODINGS}
-    clean, scores = {}, {}
-    for name, sample in samples.items():
-        sample = nfc(sample)
-        scores[name] = viet, alien = _legacy_score(sample)
-        if alien <= max(2, viet // 50):
-            clean[name] = sample
+    samples = {name: nfc(text[:ENCODING_SAMPLE]) for name, text in readings.items()}
+    scores = {name: _legacy_score(sample) for name, sample in samples.items()}
+    # A clean Unicode (or Windows-1258) reading is never second-guessed: legacy tables would corrupt
+    # good text, so they are not even tried.
+    best = next((name for name in readings if _is_clean(scores[name])), None)
+    if best is None:
+        best = _best_legacy(readings, samples, scores, surface)
+    whole = readings[best] if best in readings else _legacy_reading(surface, best)
+    return nfc(whole), best
+
+
+def _best_legacy(
+    readings: dict[str, str], samples: dict[str, str], scores: dict[str, tuple[int, int]], surface: str
+) -> str:
+    """The legacy encoding a file with no clean Unicode reading is in, or its Unicode reading when
+    that has a few characters no Vietnamese text has but no legacy table gives more letters."""
+    from viparse.normalize.frequency import vietnamese_score
+
+    for name in LEGACY_ENCODINGS:
+        samples[name] = nfc(_legacy_reading(surface[:ENCODING_SAMPLE], name))
+        scores[name] = _legacy_score(samples[name])
+    clean = {name: samples[name] for name in LEGACY_ENCODINGS if _is_clean(scores[name])}
     unicode_name = next((n for n in UNICODE_ENCODINGS if n in readings), None)
-    if unicode_name and unicode_name not in clean and not _letters_look_legacy(clean, scores, unicode_name):
+    if unicode_name and not _letters_look_legacy(clean, scores, unicode_name):
         # Valid Unicode with a few characters no Vietnamese text has (full-width digits, Chinese, an
         # emoji) is Unicode: a legacy table is trusted over it only when it gives more Vietnamese letters.
-        clean = {unicode_name: nfc(samples[unicode_name])}
+        return unicode_name
     if not clean:
         raise Unreadable(
             "Không nhận ra bảng mã tiếng Việt của tệp (không phải Unicode, TCVN3 hay VNI)",
@@ -141,15 +158,9 @@ def decode_text(data: bytes) -> tuple[str, str]:
             "Mở tệp bằng Excel và lưu lại dạng CSV UTF-8 (Lưu thành > CSV UTF-8)",
             "Open the file in Excel and save it again as CSV UTF-8 (Save As > CSV UTF-8)",
         )
-    # A clean Unicode reading is never second-guessed (legacy tables would corrupt good text).
-    # Among legacy readings several can be clean (a TCVN3 reading of VNI bytes is made of real
-    # letters too): the one that reads most like Vietnamese wins.
-    unicode_clean = [n for n in readings if n in clean]
-    best = (
-        unicode_clean[0] if unicode_clean else max(clean, key=lambda n: vietnamese_score(clean[n][:DELIMITER_SAMPLE]))
-    )
-    whole = readings[best] if best in readings else _legacy_reading(surface, best)
-    return nfc(whole), best
+    # Several legacy readings can be clean (a TCVN3 reading of VNI bytes is made of real letters
+    # too): the one that reads most like Vietnamese wins.
+    return max(clean, key=lambda n: vietnamese_score(clean[n][:DELIMITER_SAMPLE]))
 
 
 def _sniff_delimiter(sample: str) -> str:

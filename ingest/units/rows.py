@@ -8,7 +8,7 @@ from typing import Any
 
 from ingest.problems import Issue
 from ntm_core.departments import province_of
-from ntm_core.units.resolver import Resolution, resolve
+from ntm_core.units.resolver import Resolution, list_versions, resolve
 
 
 def reference_date(record: dict[str, Any]) -> str | None:
@@ -85,11 +85,12 @@ def resolve_records(
     that could not be resolved (with candidates)."""
     province = province_of(department)
     kept, issues = [], []
-    answers: dict[tuple, tuple[Resolution, str]] = {}  # a file names the same few units on many rows
+    # A file names the same few units on many rows, each with its own day: the day only picks the list.
+    answers: dict[tuple, tuple[Resolution, str]] = {}
     for record in records:
         asked = (
             *(record.get(c) for c in ("unit_name", "district_name", "_group", "unit_code")),
-            reference_date(record),
+            tuple(list_versions(reference_date(record))),
             _levels(record, unit_levels),
         )
         if asked not in answers:

@@ -194,7 +194,9 @@ def index() -> _Index:
     return _Index()
 
 
-def _versions(date: dt.date | str | None, list_version: str | None) -> list[str]:
+def list_versions(date: dt.date | str | None, list_version: str | None = None) -> list[str]:
+    """The official lists a name is looked up in: the one `list_version` names, else the one in
+    force on `date`, else both. Rows of different days that fall in the same list resolve alike."""
     if list_version:
         return [list_version]
     if isinstance(date, str) and date:
@@ -383,7 +385,7 @@ def resolve(
     province or lie within it, whether it is named or given by its code, and candidates in it come
     first. A hamlet written before its commune ('Thôn Lập Thạch, Xã Mường Hoa') resolves to the
     commune, with the hamlet in `hamlet`."""
-    versions = _versions(date, list_version)
+    versions = list_versions(date, list_version)
     accepted = LEVELS if level is None else (level,) if isinstance(level, str) else tuple(level)
     name = tidy(name) if name else ""
     hamlet, above = _hamlet_of(name, parent, grandparent)
