@@ -112,6 +112,19 @@ CREATE TABLE IF NOT EXISTS files (
 """
 # Columns added since the first ledgers: a ledger written before gains them when opened.
 LEDGER_ADDED = ("ALTER TABLE files ADD COLUMN IF NOT EXISTS rows_current BIGINT",)
+# The hashes of the keys of each current file of at most KEY_INDEX_MAX_ROWS rows: a landing file of
+# that size reads the bronze of only the files that share a key with it, and of every larger file,
+# not of every current file (that grew with every file received). Larger files are few, and their
+# keys cost more to index than to read.
+KEY_INDEX_MAX_ROWS = 100_000
+FILE_KEYS_DDL = """
+CREATE TABLE file_keys (
+    dataset     VARCHAR NOT NULL,
+    department  VARCHAR NOT NULL,
+    sha256      VARCHAR NOT NULL,
+    key_hash    UBIGINT NOT NULL
+)
+"""
 
 
 HASH_WINDOW = 64 << 20
@@ -287,10 +300,9 @@ def _own_keys() -> str:
             WHERE key_hash NOT IN (SELECT key_hash FROM others)"""
 
 
-def _bronze_owner(path: Path) -> str:
-    """`<department>__<sha[:16]>` of a bronze file, whichever segment it is (`-<n>`: ingest.bulk)."""
-    department, _, rest = path.name.removesuffix(".parquet").rpartition("__")
-    return f"{department}__{rest[:16]}"
+def _indexed(rows: int | None) -> bool:
+    """Whether a landed file of `rows` rows has its keys in `file_keys`."""
+    return rows is not None and rows <= KEY_INDEX_MAX_ROWS
 
 
 @dataclass(frozen=True)
@@ -346,6 +358,7 @@ class Ledger:
         for statement in LEDGER_ADDED:
             con.execute(statement)
         self._count_uncounted(con)
+        self._index_keys_once(con)
         return con
 
     def seen(self, con, department: str, dataset: str, sha: str) -> dict | None:
@@ -378,6 +391,7 @@ class Ledger:
         con.begin()
         try:
             self.record(con, **entry)
+            self._index_keys(con, entry["dataset"], entry["department"], entry["sha256"], entry["rows_landed"])
             change = self.supersede(con, entry["department"], entry["dataset"], entry["sha256"])
         except BaseException:
             con.rollback()
@@ -401,7 +415,7 @@ class Ledger:
             rows_current += keys
             if next_sha is not None and (next_department, next_sha) != me:
                 replaced[next_department, next_sha] += keys
-        files = self._current_files(con, dataset)  # before any of them is superseded
+        files = self._current_files(con, dataset, {*replaced, *replaced_by})  # before any of them is superseded
         earlier = []
         for (other_department, other_sha), rows in replaced.items():
             (left,) = con.execute(
@@ -411,6 +425,8 @@ class Ledger:
                 [rows, sha, rows, dataset, other_department, other_sha, list(CURRENT_STATUSES)],
             ).fetchone()
             owner = (other_department, other_sha)
+            if left == "superseded":
+                self._forget_keys(con, dataset, *owner)
             earlier.append(Replacement(*owner, *files[owner], rows, whole=left == "superseded"))
         later = [Replacement(*owner, *files[owner], rows) for owner, rows in replaced_by.items()]
         earlier.sort(key=lambda r: r.received_at, reverse=True)
@@ -429,6 +445,8 @@ class Ledger:
                 list(CURRENT_STATUSES),
             ],
         ).fetchone()
+        if status == "superseded":
+            self._forget_keys(con, dataset, department, sha)
         return Supersession(status, rows_current, earlier, later)
 
     def retire_reading(self, con, department: str, dataset: str, sha: str) -> None:
@@ -449,6 +467,7 @@ class Ledger:
                 "WHERE department = ? AND dataset = ? AND sha256 = ? AND list_contains(?, status)",
                 [department, dataset, sha, list(READ_AGAIN_STATUSES)],
             )
+            self._forget_keys(con, dataset, department, sha)
         except BaseException:
             con.rollback()
             raise
@@ -485,20 +504,105 @@ class Ledger:
                 )
             con.execute("UPDATE files SET rows_current = 0 WHERE dataset = ? AND rows_current IS NULL", [dataset])
 
-    def _current_files(self, con, dataset: str) -> dict[tuple[str, str], tuple[str, datetime]]:
-        """(department, sha256) -> (file name, received at) of the dataset's current files."""
+    def _index_keys_once(self, con) -> None:
+        """A ledger written before `file_keys` existed: the keys of its current files are indexed once."""
+        if con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = 'file_keys'").fetchone():
+            return
+        con.begin()
+        try:
+            con.execute(FILE_KEYS_DDL)
+            current = con.execute(
+                "SELECT dataset, department, sha256, rows_landed FROM files WHERE list_contains(?, status)",
+                [list(CURRENT_STATUSES)],
+            ).fetchall()
+            for dataset, department, sha, rows in current:
+                self._index_keys(con, dataset, department, sha, rows)
+        except BaseException:
+            con.rollback()
+            raise
+        con.commit()
+
+    def _index_keys(self, con, dataset: str, department: str, sha: str, rows: int | None) -> None:
+        """The key hashes of one landed file's bronze, into `file_keys`, when it is small enough."""
+        contract = all_contracts().get(dataset)
+        if contract is None or not _indexed(rows):
+            return
+        paths = self._bronze_files(dataset, {f"{department}__{sha[:16]}"})
+        if not paths:
+            return
+        _, key_hash, _ = _key_expression(contract)
+        con.execute(
+            f"INSERT INTO file_keys SELECT ?, ?, ?, {key_hash} FROM read_parquet(?, union_by_name = true)",
+            [dataset, department, sha, paths],
+        )
+
+    def _forget_keys(self, con, dataset: str, department: str, sha: str) -> None:
+        """A file that no longer counts shares no key with a file landing later."""
+        con.execute(
+            "DELETE FROM file_keys WHERE dataset = ? AND department = ? AND sha256 = ?", [dataset, department, sha]
+        )
+
+    def _others(
+        self, con, dataset: str, of: tuple[str, str], landed: dict[tuple[str, str], int | None]
+    ) -> tuple[set[tuple[str, str]], bool]:
+        """(department, sha256) of the other current files (`landed`: `_landed_rows`) that may hold a
+        key of the current file `of`, and whether its keys are indexed (then the set is exact for the
+        indexed files)."""
+        if not _indexed(landed.get(of)):
+            return set(landed) - {of}, False
+        large = {owner for owner, rows in landed.items() if not _indexed(rows)}
+        return ((self._sharing(con, dataset, of) & set(landed)) | large) - {of}, True
+
+    def _sharing(self, con, dataset: str, of: tuple[str, str]) -> set[tuple[str, str]]:
+        """(department, sha256) of the other indexed files holding a key (by its hash) that `of` holds."""
+        rows = con.execute(
+            "SELECT DISTINCT department, sha256 FROM file_keys "
+            "WHERE dataset = $dataset AND NOT (department = $department AND sha256 = $sha) AND key_hash IN ("
+            "  SELECT key_hash FROM file_keys WHERE dataset = $dataset AND department = $department AND sha256 = $sha)",
+            {"dataset": dataset, "department": of[0], "sha": of[1]},
+        ).fetchall()
+        return set(rows)
+
+    def _alone(self, con, dataset: str, of: tuple[str, str]) -> list[tuple]:
+        """`_winners` of a file that shares no key with another current file, from its indexed keys."""
+        return con.execute(
+            "SELECT department, sha256, NULL, NULL, count(DISTINCT key_hash) FROM file_keys "
+            "WHERE dataset = ? AND department = ? AND sha256 = ? GROUP BY ALL",
+            [dataset, *of],
+        ).fetchall()
+
+    def _current_files(
+        self, con, dataset: str, owners: set[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[str, datetime]]:
+        """(department, sha256) -> (file name, received at) of these current files of the dataset."""
+        if not owners:
+            return {}
         rows = con.execute(
             "SELECT department, sha256, file_name, received_at FROM files "
-            "WHERE dataset = ? AND list_contains(?, status)",
+            "WHERE dataset = ? AND list_contains(?, status) AND list_contains(?, sha256)",
+            [dataset, list(CURRENT_STATUSES), sorted({sha for _, sha in owners})],
+        ).fetchall()
+        return {(d, s): (name, received) for d, s, name, received in rows if (d, s) in owners}
+
+    def _landed_rows(self, con, dataset: str) -> dict[tuple[str, str], int | None]:
+        """(department, sha256) -> rows landed, of the dataset's current files."""
+        rows = con.execute(
+            "SELECT department, sha256, rows_landed FROM files WHERE dataset = ? AND list_contains(?, status)",
             [dataset, list(CURRENT_STATUSES)],
         ).fetchall()
-        return {(d, s): (name, received) for d, s, name, received in rows}
+        return {(department, sha): landed for department, sha, landed in rows}
 
     def _bronze_files(self, dataset: str, owners: set[str]) -> list[str]:
         """The bronze files (every segment) of these files (`<department>__<sha[:16]>`), found under
         this data directory (a copied data directory's ledger still names the old paths)."""
-        folder = self.data_dir / "bronze" / dataset
-        return sorted(str(p) for p in folder.glob("*__*.parquet") if _bronze_owner(p) in owners)
+        folder, found = self.data_dir / "bronze" / dataset, []
+        for owner in owners:  # segments are numbered from the first, unnumbered (ingest.bulk)
+            segment, n = folder / f"{owner}.parquet", 0
+            while segment.exists():
+                found.append(str(segment))
+                n += 1
+                segment = folder / f"{owner}-{n}.parquet"
+        return sorted(found)
 
     def _winners(self, con, dataset: str, of: tuple[str, str] | None = None) -> list[tuple]:
         """For each key of the dataset's current rows (only the keys of the current file `of`,
@@ -506,7 +610,7 @@ class Ledger:
         counted by pair: (department, sha256, next department, next sha256, keys). DuckDB reads the
         key columns of the current files' bronze Parquet; no row comes into Python."""
         contract = all_contracts().get(dataset)
-        current = self._current_files(con, dataset)
+        current = self._landed_rows(con, dataset)
         owners = {f"{d}__{s[:16]}" for d, s in current}
         if contract is None or (of is not None and of not in current):
             return []
@@ -522,8 +626,11 @@ class Ledger:
         else:
             mine = f"{of[0]}__{of[1][:16]}"
             params |= {"department": of[0], "sha": of[1], "mine": self._bronze_files(dataset, {mine})}
+            others, indexed = self._others(con, dataset, of, current)
+            if indexed and not others:  # no other current file holds a key of it: each of its keys counts
+                return self._alone(con, dataset, of) if params["mine"] else []
             # read_parquet needs a file: with no other current file, its own, whose rows are left out
-            params["others"] = self._bronze_files(dataset, owners - {mine}) or params["mine"]
+            params["others"] = self._bronze_files(dataset, {f"{d}__{s[:16]}" for d, s in others}) or params["mine"]
             candidates, own_keys = _shared_keys(rows, single), _own_keys()
             if single and params["mine"]:  # other files' row groups outside its keys' range are skipped
                 params["low"], params["high"] = con.execute(

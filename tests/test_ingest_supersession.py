@@ -11,6 +11,7 @@ import duckdb
 import pytest
 from helpers import REPO, drop
 
+from ingest import store
 from ingest.backfill import reingest_received
 from ingest.contract import all_contracts
 from ingest.run import ingest_dropzone
@@ -277,6 +278,37 @@ def test_a_ledger_written_before_rows_current_is_counted_when_opened(dropzone, d
     with ledger_.connect() as con:
         counted = con.execute("SELECT file_name, rows_current FROM files ORDER BY file_name").fetchall()
     assert counted == [("a.csv", 3), ("b.csv", 3)]
+
+
+@pytest.mark.parametrize("index_max_rows", [100_000, 3, 0])
+def test_a_ledger_written_before_its_key_index_still_supersedes(dropzone, data_dir, monkeypatch, index_max_rows):
+    """A landing file reads only the files its keys index says share a key with it, and every file
+    too large to index: a ledger written before the index has its current files indexed when
+    opened, so a correction still replaces them; a file that stops counting leaves the index.
+    (3 rows: the five-row files are not indexed, the two-row one is; 0: none is.)"""
+    monkeypatch.setattr(store, "KEY_INDEX_MAX_ROWS", index_max_rows)
+    drop(dropzone, *DI, name="a.csv", content=figures({c: "70" for c in list(COMMUNES)[:5]}))
+    drop(dropzone, *DI, name="b.csv", content=figures({c: "71" for c in list(COMMUNES)[5:]}))
+    ingest_dropzone(dropzone, data_dir, "r1")
+    with duckdb.connect(str(data_dir / "ledger.duckdb")) as con:
+        con.execute("DROP TABLE file_keys")
+    drop(dropzone, *DI, name="c.csv", content=figures({c: "72" for c in list(COMMUNES)[3:5]}))
+    drop(dropzone, *DI, name="d.csv", content=figures({c: "73" for c in list(COMMUNES)[5:]}))
+    ingest_dropzone(dropzone, data_dir, "r2")
+    assert ledger(data_dir) == {
+        "a.csv": ("landed", 5, 3, "c.csv"),
+        "b.csv": ("superseded", 5, 0, "d.csv"),
+        "c.csv": ("landed", 2, 2, None),
+        "d.csv": ("landed", 5, 5, None),
+    }
+    with duckdb.connect(str(data_dir / "ledger.duckdb")) as con:
+        indexed = con.execute(
+            "SELECT f.file_name, count(*) FROM file_keys k JOIN files f USING (department, dataset, sha256) "
+            "GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+    assert indexed == [
+        (name, rows) for name, rows in [("a.csv", 5), ("c.csv", 2), ("d.csv", 5)] if rows <= index_max_rows
+    ]
 
 
 def _staging_renames(dataset: str) -> dict[str, str]:
