@@ -65,12 +65,14 @@ class FileOutcome:
 
 @dataclass
 class IngestRun:
-    """What every file of one run shares: where the lakehouse is, the run's id, the open ledger."""
+    """What every file of one run shares: where the lakehouse is, the run's id, the open ledger, and
+    the units already resolved (monthly files name the same communes again)."""
 
     data_dir: Path
     run_id: str
     ledger: Ledger
     con: duckdb.DuckDBPyConnection
+    unit_answers: dict = field(default_factory=dict)
 
     def landing(
         self, path: Path, department: str, dataset: str, report_dir: Path, received_at: datetime | None = None
@@ -221,7 +223,9 @@ class Landing:
         except Unreadable as bad:
             return self.reject(entry, [file_issue(bad)])
         if contract.unit_levels and "unit_name" in contract.column_names:
-            parsed.records, unresolved = resolve_records(parsed.records, self.department, contract.unit_levels)
+            parsed.records, unresolved = resolve_records(
+                parsed.records, self.department, contract.unit_levels, self.run.unit_answers
+            )
             parsed.issues.extend(unresolved)
         hold_back_duplicate_keys(parsed, contract.keys)
         parsed.issues.sort(key=lambda i: (i.sheet or "", i.row or 0))  # row order, as the bulk path lists them

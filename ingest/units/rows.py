@@ -78,17 +78,22 @@ def unit_issue(record: dict[str, Any], got: Resolution) -> Issue:
 
 
 def resolve_records(
-    records: list[dict[str, Any]], department: str, unit_levels: tuple[str, ...] = ("commune",)
+    records: list[dict[str, Any]],
+    department: str,
+    unit_levels: tuple[str, ...] = ("commune",),
+    answers: dict[tuple, tuple[Resolution, str]] | None = None,
 ) -> tuple[list[dict[str, Any]], list[Issue]]:
     """Rows with `unit_code`, `unit_level` and `unit_list_version` set from the official lists (and
     `hamlet_name`, when the unit was written as a hamlet of its commune), and the issues of the rows
-    that could not be resolved (with candidates)."""
+    that could not be resolved (with candidates). `answers` keeps what was resolved for the next
+    file of the run."""
     province = province_of(department)
     kept, issues = [], []
     # A file names the same few units on many rows, each with its own day: the day only picks the list.
-    answers: dict[tuple, tuple[Resolution, str]] = {}
+    answers = {} if answers is None else answers
     for record in records:
         asked = (
+            province,
             *(record.get(c) for c in ("unit_name", "district_name", "_group", "unit_code")),
             tuple(list_versions(reference_date(record))),
             _levels(record, unit_levels),
