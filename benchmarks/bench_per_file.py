@@ -7,6 +7,9 @@ read_csv → Parquet of the same files in the same process (written to benchmark
 
 A file's cost beyond its rows is estimated as (monthly time − yearly time) / (72 − 6): the same rows,
 66 more files. Ingest runs with the ledger, the unit lists and DuckDB warmed by one file first.
+
+The small-file rows time files of two rows each, from the file's turn to its ledger entry: 72 into a
+new lake, then 360 more into the same lake (a file's cost must not grow with the files received).
 """
 
 from __future__ import annotations
@@ -68,7 +71,30 @@ def measure(workdir: Path, records: int, path_name: str, threshold_mb: str) -> d
     return {"path": path_name, **found, "per_file_ms": per_file * 1000, "duckdb_per_file_ms": base_per_file * 1000}
 
 
-def table(results: list[dict], label: str, records: int) -> str:
+def small_files(workdir: Path) -> list[dict]:
+    """ms per two-row file (row path): 72 files into a new lake, then 360 more into it, each beside
+    DuckDB's read_csv → Parquet of the same files."""
+    os.environ["NTM_BULK_THRESHOLD_MB"] = "64"
+    bench.warm_up(workdir)
+    data_dir, found = workdir / "data-small", []
+    # Other years for the second batch: the same bytes again would only be noted as unchanged.
+    for batch, rounds, first_year in (("72 files into a new lake", 1, 2014), ("360 more files into it", 5, 2015)):
+        zone = workdir / f"small-{rounds}"
+        files = [
+            path
+            for k in range(rounds)
+            for m in range(1, 13)
+            for path in bench.write_records(zone, 2 * len(bench.PROVINCES), [(first_year + k, m)], f"{k}-{m:02d}")
+        ]
+        seconds, n_files, _ = ingest_seconds(zone, data_dir)
+        base = duckdb_seconds(files, workdir / f"duckdb-small-{rounds}")
+        found.append(
+            {"batch": batch, "files": n_files, "ms": seconds / n_files * 1000, "duckdb_ms": base / n_files * 1000}
+        )
+    return found
+
+
+def table(results: list[dict], label: str, records: int, small: list[dict]) -> str:
     lines = [
         f"## {label} — {records:,} records ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",
         "",
@@ -83,6 +109,12 @@ def table(results: list[dict], label: str, records: int) -> str:
             f"({m['rows'] / m['s']:,.0f} rows/s) | {y['s'] / m['s']:.2f} | {r['per_file_ms']:.0f} ms | "
             f"{r['duckdb_per_file_ms']:.1f} ms |"
         )
+    lines += [
+        "",
+        "| two-row files, from a file's turn to its ledger entry | per file | DuckDB read_csv → Parquet, per file |",
+        "|---|---|---|",
+        *(f"| {r['batch']} ({r['files']}) | {r['ms']:.1f} ms | {r['duckdb_ms']:.1f} ms |" for r in small),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -99,9 +131,10 @@ def main() -> None:
             measure(workdir, args.records, "row path", "64"),
             measure(workdir, args.records, "DuckDB path", "0"),
         ]
+        small = small_files(workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    text = table(results, args.label, args.records)
+    text = table(results, args.label, args.records, small)
     if not args.output.exists():
         args.output.write_text("# A file's fixed cost (benchmarks/bench_per_file.py)\n\n" + __doc__ + "\n")
     with args.output.open("a", encoding="utf-8") as out:
