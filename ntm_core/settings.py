@@ -82,6 +82,12 @@ SETTINGS = {
             "a CSV and ingested by DuckDB in bounded memory",
         ),
         Setting(
+            "NTM_CACHE_DIR",
+            "~/.cache/ntm-lakehouse",
+            "what a process derives once and the next reads back: the unit resolver's index, keyed by "
+            "the unit lists and the resolver's code (rebuilt when they change; safe to delete)",
+        ),
+        Setting(
             "NTM_DUCKDB_MEMORY",
             "512MB",
             "DuckDB's memory limit for large files and for validation (it spills to disk beyond it)",
@@ -147,6 +153,10 @@ def _path(name: str) -> Path:
 def data_dir(given: Path | str | None = None) -> Path:
     """The data dir a stage works in: the one it was given, else NTM_DATA_DIR."""
     return Path(given).resolve() if given else _path("NTM_DATA_DIR")
+
+
+def cache_dir() -> Path:
+    return Path(SETTINGS["NTM_CACHE_DIR"].raw()).expanduser()
 
 
 def dropzone_dir(given: Path | str | None = None) -> Path:

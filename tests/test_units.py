@@ -220,3 +220,35 @@ def test_committed_seeds_match_the_package(tmp_path):
     for fresh in export_seeds(tmp_path):
         committed = SEEDS_DIR / fresh.name
         assert committed.read_bytes() == fresh.read_bytes(), f"run `ntm units export-seeds` ({fresh.name})"
+
+
+def test_the_unit_index_is_read_back_from_its_cache_and_rebuilt_when_unreadable(tmp_path, monkeypatch):
+    """A process reads the index its predecessor built (NTM_CACHE_DIR) instead of building it again;
+    an unreadable cache is built over, and resolving gives the same units either way."""
+    from ntm_core.units import resolver
+
+    monkeypatch.setenv("NTM_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
+    stale = tmp_path / "cache" / "unit-index-0000.pickle"  # built from other unit lists or code
+    stale.write_bytes(b"old")
+    resolver.index.cache_clear()
+    try:
+        built = resolver.index()
+        [cached] = (tmp_path / "cache").glob("unit-index-*.pickle")
+        assert cached != stale
+        resolver.index.cache_clear()
+        read = resolver.index()
+        assert read is not built
+        assert (read.units, read.by, read.children, read.successors) == (
+            built.units,
+            built.by,
+            built.children,
+            built.successors,
+        )
+        assert resolve("Xã Ba Sao", code="30085", date="2024-12-31").unit.code == "30085"
+        cached.write_bytes(b"not a pickle")
+        resolver.index.cache_clear()
+        assert resolver.index().by == built.by
+        assert resolve("Xã Ba Sao", code="30085", date="2024-12-31").unit.code == "30085"
+    finally:
+        resolver.index.cache_clear()

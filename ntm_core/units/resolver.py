@@ -22,12 +22,19 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import hashlib
 import json
+import os
+import pickle
 import re
 import sqlite3
+import sys
+import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
+from ntm_core.settings import cache_dir
 from ntm_core.units import reference as ref
 from ntm_core.units.names import (
     compatible,
@@ -191,7 +198,37 @@ def _alias_key(text: str) -> str:
 
 @lru_cache(maxsize=1)
 def index() -> _Index:
-    return _Index()
+    """The index, read from the cache when the unit lists and this code are those it was built from
+    (building it takes about a second, at the start of every process that resolves a unit)."""
+    path = cache_dir() / f"unit-index-{_index_fingerprint()}.pickle"
+    try:
+        with path.open("rb") as cached:
+            return pickle.load(cached)
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
+        pass  # not built yet, or unreadable: built again
+    built = _Index()
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for stale in path.parent.glob("unit-index-*.pickle"):
+            stale.unlink(missing_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".part", delete=False) as part:
+            pickle.dump(built, part, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(part.name, path)  # whole or not at all, whichever process writes it first
+    except OSError:
+        pass  # a read-only home: the index is built in each process, as before
+    return built
+
+
+def _index_fingerprint() -> str:
+    """What the index is built from: the package's unit lists, the name variants, this package's code
+    and the Python that pickles it."""
+    digest = hashlib.sha256(sys.version.encode())
+    db = ref._package_dir() / "dataset.db"
+    digest.update(f"{db}:{db.stat().st_size}:{db.stat().st_mtime_ns}".encode())
+    here = Path(__file__).parent
+    for source in sorted([*here.glob("*.py"), *here.glob("*.csv")]):
+        digest.update(source.name.encode() + source.read_bytes())
+    return digest.hexdigest()[:24]
 
 
 def list_versions(date: dt.date | str | None, list_version: str | None = None) -> list[str]:
