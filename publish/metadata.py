@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -126,7 +127,16 @@ def dataset_fields(meta: dict, mart: str, digest: str, facts: MartFacts, sources
 
 
 def _manifest(data_dir: Path) -> dict:
-    return json.loads((data_dir / "dbt_target" / "manifest.json").read_text(encoding="utf-8"))
+    """dbt's manifest, parsed once per build it describes (a publish asks for it about thirty times;
+    it is megabytes of JSON). Read-only: every caller shares it."""
+    path = data_dir / "dbt_target" / "manifest.json"
+    stat = path.stat()
+    return _parsed_manifest(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=2)
+def _parsed_manifest(path: Path, mtime_ns: int, size: int) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def _model_id(manifest: dict, mart: str) -> str:
