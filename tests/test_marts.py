@@ -229,3 +229,13 @@ def test_dbt_docs_are_generated_with_the_bilingual_column_descriptions(built):
     assert description == "Số người trả lời (ẩn nếu dưới 5) / Respondents (hidden below 5)"
     assert json.dumps(description)[1:-1] in page or description in page
     assert re.search(r"dim_period", page)
+
+
+def test_builds_send_no_usage_events_to_dbt_labs(sample_build):
+    """dbt reports every invocation to dbt Labs unless told not to (dbt_project.yml `flags`); a
+    government platform's builds stay here."""
+    _, data_dir = sample_build
+    log = (data_dir / "logs" / "dbt.log").read_text(encoding="utf-8")
+    assert "Running with dbt" in log
+    assert "'send_anonymous_usage_stats': 'False'" in log
+    assert "Sending event" not in log
