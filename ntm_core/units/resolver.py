@@ -210,7 +210,8 @@ def index() -> _Index:
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         for stale in path.parent.glob("unit-index-*.pickle"):
-            stale.unlink(missing_ok=True)
+            if stale != path:  # built from other lists or code
+                stale.unlink(missing_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".part", delete=False) as part:
             pickle.dump(built, part, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(part.name, path)  # whole or not at all, whichever process writes it first
