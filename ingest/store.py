@@ -118,7 +118,7 @@ LEDGER_ADDED = ("ALTER TABLE files ADD COLUMN IF NOT EXISTS rows_current BIGINT"
 # keys cost more to index than to read.
 KEY_INDEX_MAX_ROWS = 100_000
 FILE_KEYS_DDL = """
-CREATE TABLE file_keys (
+CREATE OR REPLACE TABLE file_keys (
     dataset     VARCHAR NOT NULL,
     department  VARCHAR NOT NULL,
     sha256      VARCHAR NOT NULL,
@@ -505,12 +505,22 @@ class Ledger:
             con.execute("UPDATE files SET rows_current = 0 WHERE dataset = ? AND rows_current IS NULL", [dataset])
 
     def _index_keys_once(self, con) -> None:
-        """A ledger written before `file_keys` existed: the keys of its current files are indexed once."""
-        if con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = 'file_keys'").fetchone():
+        """A ledger written before `file_keys` existed, or whose keys another DuckDB hashed: the keys of
+        its current files are indexed (again)."""
+        hashed_by = (
+            con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = 'file_keys_hashed_by'").fetchone()
+            and con.execute("SELECT duckdb_version FROM file_keys_hashed_by").fetchone()
+        )
+        if hashed_by == (duckdb.__version__,):
             return
         con.begin()
         try:
             con.execute(FILE_KEYS_DDL)
+            # The DuckDB whose hash() wrote them: another version may hash differently.
+            con.execute(
+                "CREATE OR REPLACE TABLE file_keys_hashed_by AS SELECT CAST(? AS VARCHAR) AS duckdb_version",
+                [duckdb.__version__],
+            )
             current = con.execute(
                 "SELECT dataset, department, sha256, rows_landed FROM files WHERE list_contains(?, status)",
                 [list(CURRENT_STATUSES)],
