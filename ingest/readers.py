@@ -77,9 +77,9 @@ UNICODE_ENCODINGS = ("utf-8", "utf-8-sig", "utf-16")
 
 
 def _letters_look_legacy(clean: dict[str, str], scores: dict[str, tuple[int, int]], unicode_name: str) -> bool:
-    """Whether a clean legacy reading of the bytes yields more Vietnamese letters than their Unicode
-    reading: the letters themselves were typed in TCVN3 or VNI (`x· S¶ng Méc`)."""
-    return any(scores[name][0] > scores[unicode_name][0] for name in clean if name not in UNICODE_ENCODINGS)
+    """Whether a clean legacy reading (`clean`) of the bytes yields more Vietnamese letters than their
+    Unicode reading: the letters themselves were typed in TCVN3 or VNI (`x· S¶ng Méc`)."""
+    return any(scores[name][0] > scores[unicode_name][0] for name in clean)
 
 
 def decode_text(data: bytes) -> tuple[str, str]:

@@ -15,7 +15,7 @@ import hashlib
 import mmap
 import shutil
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -242,7 +242,7 @@ def write_bronze(
         columns["_ingested_at"].append(now)
         columns["_run_id"].append(run_id)
         columns["_sheet"].append(record.get("_sheet"))
-    path = data_dir / "bronze" / contract.id / f"{department}__{sha[:16]}.parquet"
+    path = data_dir / "bronze" / contract.id / f"{bronze_stem(department, sha)}.parquet"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".parquet.part")
     pq.write_table(pa.table(columns, schema=schema), tmp)
@@ -298,6 +298,11 @@ def _own_keys() -> str:
             UNION ALL
             SELECT $department, $sha, NULL, NULL, count(DISTINCT key_hash) FROM mine
             WHERE key_hash NOT IN (SELECT key_hash FROM others)"""
+
+
+def bronze_stem(department: str, sha: str) -> str:
+    """A file's bronze name without its segment number and suffix: `<department>__<sha[:16]>`."""
+    return f"{department}__{sha[:16]}"
 
 
 def _indexed(rows: int | None) -> bool:
@@ -537,7 +542,7 @@ class Ledger:
         contract = all_contracts().get(dataset)
         if contract is None or not _indexed(rows):
             return
-        paths = self._bronze_files(dataset, {f"{department}__{sha[:16]}"})
+        paths = self._bronze_files(dataset, {(department, sha)})
         if not paths:
             return
         _, key_hash, _ = _key_expression(contract)
@@ -602,11 +607,12 @@ class Ledger:
         ).fetchall()
         return {(department, sha): landed for department, sha, landed in rows}
 
-    def _bronze_files(self, dataset: str, owners: set[str]) -> list[str]:
-        """The bronze files (every segment) of these files (`<department>__<sha[:16]>`), found under
-        this data directory (a copied data directory's ledger still names the old paths)."""
+    def _bronze_files(self, dataset: str, files: Iterable[tuple[str, str]]) -> list[str]:
+        """The bronze files (every segment) of these files (department, sha256), found under this data
+        directory (a copied data directory's ledger still names the old paths)."""
         folder, found = self.data_dir / "bronze" / dataset, []
-        for owner in owners:  # segments are numbered from the first, unnumbered (ingest.bulk)
+        for department, sha in files:  # segments are numbered from the first, unnumbered (ingest.bulk)
+            owner = bronze_stem(department, sha)
             segment, n = folder / f"{owner}.parquet", 0
             while segment.exists():
                 found.append(str(segment))
@@ -621,7 +627,6 @@ class Ledger:
         key columns of the current files' bronze Parquet; no row comes into Python."""
         contract = all_contracts().get(dataset)
         current = self._landed_rows(con, dataset)
-        owners = {f"{d}__{s[:16]}" for d, s in current}
         if contract is None or (of is not None and of not in current):
             return []
         key, key_hash, single = _key_expression(contract)
@@ -631,16 +636,15 @@ class Ledger:
         )
         params: dict[str, Any] = {"dataset": dataset, "current": list(CURRENT_STATUSES)}
         if of is None:
-            params["paths"] = self._bronze_files(dataset, owners)
+            params["paths"] = self._bronze_files(dataset, current)
             candidates, own_keys = f"candidates AS ({rows.format('$paths')})", ""
         else:
-            mine = f"{of[0]}__{of[1][:16]}"
-            params |= {"department": of[0], "sha": of[1], "mine": self._bronze_files(dataset, {mine})}
+            params |= {"department": of[0], "sha": of[1], "mine": self._bronze_files(dataset, {of})}
             others, indexed = self._others(con, dataset, of, current)
             if indexed and not others:  # no other current file holds a key of it: each of its keys counts
                 return self._alone(con, dataset, of) if params["mine"] else []
             # read_parquet needs a file: with no other current file, its own, whose rows are left out
-            params["others"] = self._bronze_files(dataset, {f"{d}__{s[:16]}" for d, s in others}) or params["mine"]
+            params["others"] = self._bronze_files(dataset, others) or params["mine"]
             candidates, own_keys = _shared_keys(rows, single), _own_keys()
             if single and params["mine"]:  # other files' row groups outside its keys' range are skipped
                 params["low"], params["high"] = con.execute(
