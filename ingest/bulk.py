@@ -10,13 +10,14 @@ again, for the report. Types with no SQL form use the Python parser as a DuckDB 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import shutil
 import threading
 import time
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from ingest.table import (
     account_columns,
     another_table_issue,
     check_required_columns,
+    column_votes,
     contradicting_columns,
     duplicate_issue,
     empty_figures_note,
@@ -47,12 +49,16 @@ from ingest.table import (
     row_kind,
 )
 from ingest.units.rows import resolve_records
-from ingest.values import COMMA, NO_DATA, PARSERS, BadValue, parse_cell
+from ingest.values import COMMA, NO_DATA, PARSERS, BadValue, parse_cell, votes_of_shapes
 from ingest.workbooks import stream_sheet_as_csv
 from ntm_core.log import log
 from ntm_core.settings import duckdb_memory
 
 HEAD_BYTES = 256 * 1024
+# Files up to this size have each number column's decimal mark decided on all their cells, as the
+# row path does, from shapes counted during the pass (about 0.5 µs a number cell, measured); a larger
+# file's is decided on its first HEAD_BYTES (counting 10 M cells would add about 5 s per column).
+WHOLE_FILE_VOTES_MAX_BYTES = 64 * 1024 * 1024
 SEGMENT_BATCHES = 128  # of 4 MB blocks: a DuckDB connection per 512 MB of CSV
 BRONZE_ROW_GROUP = 50_000  # rows per Parquet row group as a segment is written
 REWRITE_ROW_GROUP = 200_000  # ... and when bronze is written again without the repeated keys
@@ -340,43 +346,58 @@ def _ingest_bulk(
     column_notes = account_columns(contract, mapping, ignored, last)
     check_required_columns(contract, mapping)
     fallback_year = file_year(RawTable(rows=head, merged=[]), contract, mapping, first, path)
-    # Each number column's decimal mark, from the cells of the file's first 256 KB.
-    head_rows = read_csv_head(head_text, delimiter, lines_read=None, whole_file=len(head_bytes) < HEAD_BYTES)
-    columns = file_columns(head_rows, last, mapping, contract)
-    column_notes += contradicting_columns(head_rows, last, columns)
+    # Each number column's decimal mark, from the cells of the file's first 256 KB; the pass counts
+    # the whole file's, up to WHOLE_FILE_VOTES_MAX_BYTES (below).
+    whole_file = len(head_bytes) < HEAD_BYTES
+    head_rows = read_csv_head(head_text, delimiter, lines_read=None, whole_file=whole_file)
+    votes = column_votes(head_rows, last, mapping, contract)
+    columns = file_columns(votes, mapping, contract)
     layout = Layout(
         source,
         delimiter,
         records_before=last,
         width=max(len(cells) for n, cells in head if n == first),
         fallback_year=fallback_year,
-        columns={i: col for i, col in columns.items() if not col.personal},
+        columns=_read_columns(columns),
     )
     units = None
     if _resolves_units(contract):
         if units_loading is not None:
             units_loading.join()  # the resolver's cache is not shared safely while it loads
         units = UnitAnswers(contract, layout, department)
-    rows = NumberedRows(layout, units)
+    write = functools.partial(
+        _write,
+        contract,
+        workdir=workdir,
+        department=department,
+        source_file=path.name,
+        sha=sha,
+        run_id=run_id,
+        data_dir=data_dir,
+        sheet=sheet,
+    )
+    counted = not whole_file and source.stat().st_size <= WHOLE_FILE_VOTES_MAX_BYTES
+    rows = NumberedRows(layout, units, count_shapes=counted)
     try:
-        reading = _write(
-            contract,
-            rows,
-            workdir,
-            department=department,
-            source_file=path.name,
-            sha=sha,
-            run_id=run_id,
-            data_dir=data_dir,
-            sheet=sheet,
-        )
+        reading = write(rows)
+        if rows.shapes:  # the row path decides on every cell: so does this one, if the head misled it
+            votes = {index: votes_of_shapes(shapes) for index, shapes in rows.shapes.items()}
+            if (whole := file_columns(votes, mapping, contract)) != columns:
+                columns = whole
+                log(f"ingest: {path.name}: the decimal mark of the whole file is not its first 256 KB's: read again")
+                reading = write(NumberedRows(replace(layout, columns=_read_columns(columns)), units))
     except (duckdb.Error, pa.ArrowException) as err:
         if "straddling" in str(err):  # a row longer than a block: the row path's reason, with its line
             check_csv_stream(source, delimiter)
         raise _unreadable(err) from err
+    column_notes += contradicting_columns(votes, last, columns)
     reading.notes = column_notes + _rows_without_figures(contract, data_dir, department, sha)
     reading.columns_read, reading.columns_not_recognised = list(mapping.values()), [text for _, text in ignored]
     return reading
+
+
+def _read_columns(columns: dict[int, Column]) -> dict[int, Column]:
+    return {i: col for i, col in columns.items() if not col.personal}  # personal columns are never read
 
 
 def _rows_without_figures(contract: Contract, data_dir: Path, department: str, sha: str) -> list[Issue]:
@@ -580,7 +601,7 @@ def _write(
         if not rows.needs_serial:
             raise
         log(f"ingest: {source_file}: rows with too few or too many cells: read again, row by row in order")
-        rows = NumberedRows(rows.layout, rows.units, threaded=False)
+        rows.serial()
         landed, parts = _land_segments(contract, rows, workdir, select, folder, name)
     log(
         f"ingest: {source_file}: {rows.rows:,} rows read, typed and checked, {landed:,} written "

@@ -20,7 +20,7 @@ import csv
 import datetime as dt
 import io
 import threading
-from collections import deque
+from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +32,7 @@ import pyarrow.csv as pcsv
 
 from ingest.contract import Column, Contract
 from ingest.units.rows import reference_date, resolve_row
-from ingest.values import BadValue, parse_cell
+from ingest.values import NUMERIC, SHAPE_DIGIT, SHAPE_DIGITS, SHAPE_MARKS, BadValue, parse_cell
 from ntm_core.departments import province_of
 from ntm_core.units import reference as ref
 
@@ -236,9 +236,22 @@ class NumberedRows:
     keeps the batches in order, so counting numbers the rows; only a malformed row, which the
     parallel parser cannot place, needs a serial pass."""
 
-    def __init__(self, layout: Layout, units: UnitAnswers | None, threaded: bool = True, python_cells: bool = True):
+    def __init__(
+        self,
+        layout: Layout,
+        units: UnitAnswers | None,
+        threaded: bool = True,
+        python_cells: bool = True,
+        count_shapes: bool = False,
+    ):
         self.layout, self.units, self.threaded = layout, units, threaded
         self.python_cells = python_cells  # False: every cell goes to SQL as the file wrote it (the report's pass)
+        # With `count_shapes`, each number column's cells are counted by shape (values.number_shape):
+        # the decimal-mark votes of the whole file, not only of its head.
+        self.shapes: dict[int, Counter] = {
+            i: Counter() for i, col in layout.columns.items() if count_shapes and col.type in NUMERIC
+        }
+        self._shapes_lock = threading.Lock()
         self.rows = 0
         self.needs_serial = False  # a malformed row came up while parsing in parallel
         self._names = [f"c{i}" for i in range(layout.width)]
@@ -252,6 +265,12 @@ class NumberedRows:
             + [(f"v{n[1:]}", self._cells[n].type) for n in self._read]
             + [(f"p{n[1:]}", pa.string()) for n in self._read]
         )
+
+    def serial(self) -> None:
+        """Ready for another pass, in one thread: a malformed row came up while parsing in parallel."""
+        self.threaded, self.rows, self.needs_serial, self._malformed = False, 0, False, []
+        for counts in self.shapes.values():
+            counts.clear()
 
     def _on_malformed(self, row) -> str:
         """A row whose cell count differs from the header's: read it with `csv`, keep the header's width.
@@ -334,6 +353,10 @@ class NumberedRows:
     def _complete(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         """The batch with its units, and each cell either raw (for SQL) or read here."""
         columns = {name: batch.column(name) for name in batch.schema.names}
+        for index, counts in self.shapes.items():
+            shapes = number_shapes(columns[f"c{index}"])
+            with self._shapes_lock:
+                counts.update(shapes)
         encodings = {
             name: pc.dictionary_encode(columns[name], null_encoding="encode")
             for name in self._read
@@ -360,6 +383,16 @@ class NumberedRows:
         if both.num_rows == 0:
             return batch
         return both.take(pc.sort_indices(both.column("_row_number"))).combine_chunks().to_batches()[0]
+
+
+def number_shapes(cells: pa.Array) -> dict[str, int]:
+    """values.number_shape of the cells that have a decimal or group mark (no other gives evidence),
+    counted: shape -> cells."""
+    marked = cells.filter(pc.match_substring_regex(cells, SHAPE_MARKS))
+    if not len(marked):
+        return {}
+    counts = pc.value_counts(pc.replace_substring_regex(marked, SHAPE_DIGITS, SHAPE_DIGIT))
+    return dict(zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True))
 
 
 def _without_blank_rows(batch: pa.RecordBatch, names: list[str]) -> pa.RecordBatch:

@@ -160,35 +160,35 @@ def _number_cells(rows, last_header_row: int, index: int):
     return (cells[index] for number, cells in rows if number > last_header_row and index < len(cells))
 
 
-def file_columns(
+def column_votes(
     rows: list[tuple[int, list[Any]]], last_header_row: int, mapping: dict[int, str], contract: Contract
-) -> dict[int, Column]:
-    """The contract's columns as this file writes them: every number column with the decimal mark
-    the file uses, decided once from the unambiguous cells of all its number columns (`50.61%`
-    makes `1,802` one thousand eight hundred and two)."""
-    numeric = [i for i, name in mapping.items() if contract.column(name).type in NUMERIC]
-    votes = {COMMA: 0, DOT: 0}
-    for index in numeric:
-        for mark, count in decimal_votes(_number_cells(rows, last_header_row, index)).items():
-            votes[mark] += count
-    mark = convention(votes)
+) -> dict[int, dict[str, int]]:
+    """decimal_votes of each number column's cells below the header (personal columns are never read)."""
     return {
-        i: replace(contract.column(name), decimal=mark) if i in numeric else contract.column(name)
+        index: decimal_votes(_number_cells(rows, last_header_row, index))
+        for index, name in mapping.items()
+        if contract.column(name).type in NUMERIC and not contract.column(name).personal
+    }
+
+
+def file_columns(votes: dict[int, dict[str, int]], mapping: dict[int, str], contract: Contract) -> dict[int, Column]:
+    """The contract's columns as this file writes them: every number column with the decimal mark
+    the file uses, decided once from the unambiguous cells of all its number columns (`votes`, from
+    column_votes: `50.61%` makes `1,802` one thousand eight hundred and two)."""
+    mark = convention({m: sum(v[m] for v in votes.values()) for m in (COMMA, DOT)})
+    return {
+        i: replace(contract.column(name), decimal=mark) if i in votes else contract.column(name)
         for i, name in mapping.items()
     }
 
 
-def contradicting_columns(
-    rows: list[tuple[int, list[Any]]], header_row: int, columns: dict[int, Column]
-) -> list[Issue]:
+def contradicting_columns(votes: dict[int, dict[str, int]], header_row: int, columns: dict[int, Column]) -> list[Issue]:
     """Number columns whose own unambiguous cells mostly use the other decimal mark than the file."""
     notes = []
-    for index, col in columns.items():
-        if col.type not in NUMERIC:
-            continue
-        votes = decimal_votes(_number_cells(rows, header_row, index))
+    for index, own in votes.items():
+        col = columns[index]
         other = DOT if col.decimal == COMMA else COMMA
-        if votes[other] > votes[col.decimal]:
+        if own[other] > own[col.decimal]:
             point, other_point = ("," if col.decimal == COMMA else "."), ("." if col.decimal == COMMA else ",")
             notes.append(
                 Issue(
@@ -305,8 +305,9 @@ def parse_table(table: RawTable, contract: Contract, path: Path) -> ParsedTable:
         columns_read=list(mapping.values()),
         columns_not_recognised=[text for _, text in ignored],
     )
-    columns = file_columns(table.rows, last, mapping, contract)
-    out.notes += contradicting_columns(table.rows, last, columns)
+    votes = column_votes(table.rows, last, mapping, contract)
+    columns = file_columns(votes, mapping, contract)
+    out.notes += contradicting_columns(votes, last, columns)
 
     check_required_columns(contract, mapping)
     default_year = file_year(table, contract, mapping, first, path)

@@ -124,6 +124,26 @@ def decimal_votes(cells) -> dict[str, int]:
     return votes
 
 
+# A number cell's shape: its digits 1-9 written as 1. `decimal_evidence` looks only at the marks, the
+# lengths of the digit groups and whether the whole part is "0", so a cell and its shape give the
+# same evidence (tests/test_values.py), and a column of millions of numbers has a few hundred shapes.
+# A cell without a mark gives none. The bulk path counts shapes in Arrow (`ingest.bulk_rows`).
+SHAPE_DIGITS, SHAPE_DIGIT, SHAPE_MARKS = "[1-9]", "1", "[.,]"
+
+
+def number_shape(cell: str) -> str:
+    return re.sub(SHAPE_DIGITS, SHAPE_DIGIT, cell)
+
+
+def votes_of_shapes(shapes: dict[str, int]) -> dict[str, int]:
+    """decimal_votes of the cells these shapes (shape -> how many cells) stand for."""
+    votes = {COMMA: 0, DOT: 0}
+    for shape, count in shapes.items():
+        if (evidence := decimal_evidence(shape)) is not None:
+            votes[evidence] += count
+    return votes
+
+
 def decimal_mark(cells) -> str:
     """The decimal mark of cells (a file's number columns), from the unambiguous ones: the mark most
     of them use (a tie, or no evidence, keeps the Vietnamese comma). Cells that use the other are

@@ -73,7 +73,10 @@ SETTINGS = {
         Setting("NTM_AIRFLOW_PASSWORD", None, "its password (environment only, never logged)"),
         Setting("NTM_AIRFLOW_TOKEN", None, "or a ready Airflow API token instead (environment only, never logged)"),
         Setting(
-            "NTM_BULK_THRESHOLD_MB", "64", "CSV files at least this large are ingested by DuckDB in bounded memory"
+            "NTM_BULK_THRESHOLD_MB",
+            "0.25",
+            "CSV files at least this large are ingested by DuckDB in bounded memory; smaller ones row by row, "
+            "which costs less per file and more per row (`benchmarks/RESULTS_bulk_threshold.md`)",
         ),
         Setting(
             "NTM_BULK_WORKBOOK_MB",
@@ -269,11 +272,18 @@ def in_airflow_task() -> bool:
     return "AIRFLOW_CTX_DAG_ID" in os.environ  # set by Airflow's task runner
 
 
+def dbt_environment(data_dir_path: Path) -> dict[str, str]:
+    """What dbt's project reads with env_var(): the data dir in its models, the memory limit and
+    Spark's master in its profile."""
+    return {
+        "NTM_DATA_DIR": str(data_dir_path),
+        "NTM_DBT_MEMORY": SETTINGS["NTM_DBT_MEMORY"].raw(),
+        "NTM_SPARK_MASTER": SETTINGS["NTM_SPARK_MASTER"].raw(),
+    }
+
+
 def export_for_dbt(data_dir_path: Path) -> None:
-    """dbt's models read the data dir with env_var('NTM_DATA_DIR'), its profile the memory limit."""
-    os.environ["NTM_DATA_DIR"] = str(data_dir_path)
-    os.environ["NTM_DBT_MEMORY"] = SETTINGS["NTM_DBT_MEMORY"].raw()
-    os.environ["NTM_SPARK_MASTER"] = SETTINGS["NTM_SPARK_MASTER"].raw()
+    os.environ.update(dbt_environment(data_dir_path))
 
 
 def java_home() -> Path | None:

@@ -270,6 +270,28 @@ def test_a_columns_decimal_mark_is_the_files_on_both_paths(tmp_path, monkeypatch
     assert values == [("03646", 46.5, 1797), ("03658", 12.5, 2000000), ("03664", 0.125, 1797000)]
 
 
+def test_a_decimal_mark_shown_only_below_the_files_head_is_the_files_on_both_paths(tmp_path, monkeypatch):
+    """The bulk path reads its head first (256 KB; here 200 bytes): its numbers (12.500) could be
+    either, and only rows further down (98.9, 0.125) show dots are decimals. The row path decides
+    on every cell; so must the bulk path, or 12.500 would be twelve thousand five hundred."""
+    import ingest.bulk
+
+    monkeypatch.setattr(ingest.bulk, "HEAD_BYTES", 200)
+    header = "Mã xã;Tên đơn vị;Năm;Tỷ lệ hộ có Internet cáp quang (%)"
+    ambiguous = [f"03664;Xã Chiềng Xôm;{year};12.500" for year in range(2010, 2020)]
+    showing = ["03658;Xã Chiềng Cọ;2023;98.9", "03661;Xã Chiềng Đen;2023;0.125", "03646;Phường Chiềng Lề;2023;46.5"]
+    content = "\n".join([header, *ambiguous, *showing]).encode()
+    assert len(content.split(b"\n03658")[0]) > 200
+    results = _both_paths(tmp_path, monkeypatch, "so-khcn-son-la", "digital_infrastructure", content)
+    assert results["bulk"] == results["rows"]
+    assert results["rows"][:3] == ("landed", 13, 0)
+    values = duckdb.sql(
+        f"select distinct fixed_broadband_household_pct from read_parquet("
+        f"'{tmp_path}/bulk/data/bronze/digital_infrastructure/*.parquet') order by 1"
+    ).fetchall()
+    assert values == [(0.125,), (12.5,), (46.5,), (98.9,)]
+
+
 @pytest.mark.parametrize("character", ["\x00", "\x07"])
 def test_a_control_character_anywhere_rejects_the_file_on_both_paths(tmp_path, monkeypatch, character):
     """A NUL (or bell) byte far past the first 64 KB is found, and named by its line, on both paths."""

@@ -87,6 +87,40 @@ def test_a_columns_decimal_mark_is_decided_from_its_unambiguous_cells():
     assert decimal_mark(["1.797", "12.500", 3.5, None]) == COMMA  # nothing unambiguous: Vietnamese
 
 
+def _shape_cells() -> list[str]:
+    """The table's cells, and every way of writing 1-4 digit groups with marks, signs, spaces,
+    zeros, full-width digits and a percent sign."""
+    import itertools
+
+    groups = ["0", "00", "5", "12", "120", "007", "1234", "９"]
+    marks = [".", ",", " ", "\u202f"]
+    cells = [raw for raw, _, _ in NUMBER_CELLS] + ["", "-", "n/a", "  ", "１.２３４,５", "50,61%", "-0.5 %"]
+    for n in (1, 2, 3):
+        for parts in itertools.product(groups, repeat=n):
+            for between in itertools.product(marks, repeat=n - 1):
+                text = parts[0] + "".join(m + p for m, p in zip(between, parts[1:], strict=True))
+                cells += [text, "-" + text, f" {text}%"]
+    return cells
+
+
+def test_a_number_cells_shape_gives_the_same_decimal_evidence():
+    """The bulk path votes on shapes (digits 1-9 as 1), counted in Arrow: the same evidence as the
+    cells themselves, and Arrow's shapes are Python's."""
+    import pyarrow as pa
+
+    from ingest.bulk_rows import number_shapes
+    from ingest.values import SHAPE_MARKS, decimal_evidence, number_shape, votes_of_shapes
+
+    cells = _shape_cells()
+    assert len(cells) > 2000
+    evidence = [decimal_evidence(c) for c in cells]
+    assert {COMMA, DOT, None} <= set(evidence)
+    assert [decimal_evidence(number_shape(c)) for c in cells] == evidence
+    shapes = number_shapes(pa.array(cells + [None]))
+    assert sum(shapes.values()) == sum(1 for c in cells if any(m in c for m in SHAPE_MARKS.strip("[]")))
+    assert votes_of_shapes(shapes) == {m: evidence.count(m) for m in (COMMA, DOT)}
+
+
 def test_no_data_is_not_zero():
     assert [parse_number(raw) for raw in ("-", "", None, 71.25)] == [None, None, None, 71.25]
 
