@@ -9,9 +9,9 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ntm.build_plan import mark_frozen, plan_build, record_build
+from ntm.build_plan import mark_frozen, plan_build, project_fingerprint, record_build
 from ntm_core.log import log
-from ntm_core.settings import DBT_PROJECT, export_for_dbt
+from ntm_core.settings import DBT_PROJECT, dbt_environment, export_for_dbt
 
 # Lake folders written by a model's `export_partitions` post-hook: folder -> (model, partition column).
 LAKE_TABLES = {"public_service_records": ("intermediate.int_public_service_records__current", "period")}
@@ -35,21 +35,47 @@ def run_dbt(
     from dbt.cli.main import dbtRunner
 
     export_for_dbt(data_dir)
-    return dbtRunner().invoke(
-        [
-            *args,
-            "--target",
-            profile_target,
-            "--project-dir",
-            str(DBT_PROJECT),
-            "--profiles-dir",
-            str(DBT_PROJECT),
-            "--target-path",
-            str(data_dir / target),
-            "--log-path",
-            str(data_dir / "logs"),
-        ]
+    common = [
+        "--target",
+        profile_target,
+        "--project-dir",
+        str(DBT_PROJECT),
+        "--profiles-dir",
+        str(DBT_PROJECT),
+        "--target-path",
+        str(data_dir / target),
+        "--log-path",
+        str(data_dir / "logs"),
+    ]
+    dbt_vars = args[args.index("--vars") + 1] if "--vars" in args else None
+    return dbtRunner(manifest=parsed_project(data_dir, common, dbt_vars)).invoke([*args, *common])
+
+
+# dbt's parsed project, kept by a long-lived process (a Celery worker, `ntm watch`, the benchmarks)
+# from one build to the next: loading it costs about a second even when partial parsing finds nothing
+# changed. Keyed by all the parse reads: the project's files, the environment its env_var() calls
+# read, the vars and the profile's target. One entry: a manifest is tens of MB.
+_PARSED: dict[tuple, object] = {}
+
+
+def parsed_project(data_dir: Path, common: list[str], dbt_vars: str | None) -> object | None:
+    """dbt's manifest for these options, parsed once per process while they and the project stay the
+    same; None when the parse fails (the build then parses again and reports why)."""
+    from dbt.cli.main import dbtRunner
+
+    key = (
+        project_fingerprint(),
+        tuple(sorted(dbt_environment(data_dir).items())),
+        dbt_vars,
+        common[common.index("--target") + 1],
     )
+    if key not in _PARSED:
+        res = dbtRunner().invoke(["parse", "--quiet", *(["--vars", dbt_vars] if dbt_vars else []), *common])
+        if not res.success:
+            return None
+        _PARSED.clear()
+        _PARSED[key] = res.result
+    return _PARSED[key]
 
 
 def transform(

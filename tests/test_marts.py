@@ -239,3 +239,21 @@ def test_builds_send_no_usage_events_to_dbt_labs(sample_build):
     assert "Running with dbt" in log
     assert "'send_anonymous_usage_stats': 'False'" in log
     assert "Sending event" not in log
+
+
+def test_a_process_keeps_dbts_parsed_project_while_the_project_and_its_inputs_stay_the_same(sample_build):
+    """A long-lived process (a worker, `ntm watch`) parses the dbt project once: loading it costs
+    about a second per build even when partial parsing finds nothing changed. Other vars are
+    another parse, whose manifest replaces the first."""
+    from ntm import transform
+
+    _, data_dir = sample_build
+    models = ["ls", "--quiet", "--resource-type", "model", "--output", "name"]
+    listed = transform.run_dbt(models, data_dir, target="dbt_ls")
+    [first] = transform._PARSED.values()
+    again = transform.run_dbt(models, data_dir, target="dbt_ls")
+    assert next(iter(transform._PARSED.values())) is first
+    assert "fact_commune_scorecard" in listed.result and sorted(again.result) == sorted(listed.result)
+    frozen = transform.run_dbt([*models, "--vars", '{"as_of": "2025-06-30"}'], data_dir, target="dbt_ls")
+    [other] = transform._PARSED.values()
+    assert other is not first and sorted(frozen.result) == sorted(listed.result)
