@@ -174,6 +174,9 @@ class Landing:
                 outcome.status = "unchanged"
                 return outcome
             return self.reject(self.entry(sha), [file_issue(bad)])
+        if self.received_at is None and (known := self._known_by_stat()) is not None:
+            return known
+        status = path.stat()  # before reading: a write while it is hashed makes the next run hash it again
         large = self.contract is not None and _large(path)
         units_loading = start_loading_units(self.contract) if large else None
         # A large CSV is searched for control characters while it is hashed (the second core is idle
@@ -181,6 +184,7 @@ class Landing:
         # cell by cell.
         scan = large and path.suffix.lower() not in STREAMED and not _starts_utf16(path)
         sha, control_at = hash_and_find(path, first_control_byte if scan else None)
+        self.ledger.remember_sha(self.con, path, status, sha)
         if self.received_at is None:
             previous = self.ledger.seen(self.con, self.department, self.dataset, sha)
         else:  # a backfill re-read: the earlier reading of these bytes stops counting
@@ -199,6 +203,12 @@ class Landing:
             return self._read_bulk(entry, units_loading)
         keep_original(path, sha, self.run.data_dir)
         return self._read_rows(entry)
+
+    def _known_by_stat(self) -> FileOutcome | None:
+        """A file this ledger read before and that was not written since: what its bytes got then."""
+        sha = self.ledger.sha_by_stat(self.con, self.path, self.path.stat())
+        previous = self.ledger.seen(self.con, self.department, self.dataset, sha) if sha else None
+        return self._known_bytes(previous, sha) if previous else None
 
     def _known_bytes(self, previous: dict, sha: str) -> FileOutcome:
         """Same bytes again: nothing changes (a copy under another name is noted once)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import mmap
+import os
 import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -110,6 +111,19 @@ CREATE TABLE IF NOT EXISTS files (
     rows_current    BIGINT
 )
 """
+# The sha256 of each drop-zone file read, by what `stat` says of it: a file whose size, modification
+# and change times and inode are unchanged is not hashed again (every run would read the whole drop
+# zone, its history included). Any write to a file changes its change time, which no tool sets back.
+FILE_STATS_DDL = """
+CREATE TABLE IF NOT EXISTS file_stats (
+    path        VARCHAR PRIMARY KEY,
+    size_bytes  BIGINT NOT NULL,
+    mtime_ns    BIGINT NOT NULL,
+    ctime_ns    BIGINT NOT NULL,
+    inode       UBIGINT NOT NULL,
+    sha256      VARCHAR NOT NULL
+)
+"""
 # Columns added since the first ledgers: a ledger written before gains them when opened.
 LEDGER_ADDED = ("ALTER TABLE files ADD COLUMN IF NOT EXISTS rows_current BIGINT",)
 # The hashes of the keys of each current file of at most KEY_INDEX_MAX_ROWS rows: a landing file of
@@ -128,6 +142,10 @@ CREATE OR REPLACE TABLE file_keys (
 
 
 HASH_WINDOW = 64 << 20
+
+
+def _stat_key(status: os.stat_result) -> tuple[int, int, int, int]:
+    return status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino
 
 
 def sha256_of(path: Path) -> str:
@@ -360,6 +378,7 @@ class Ledger:
         # Comparing a large file's keys with the current rows spills to ledger.duckdb.tmp/ beyond it.
         con.execute(f"SET memory_limit = '{duckdb_memory()}'")
         con.execute(LEDGER_DDL)
+        con.execute(FILE_STATS_DDL)
         for statement in LEDGER_ADDED:
             con.execute(statement)
         self._count_uncounted(con)
@@ -373,6 +392,22 @@ class Ledger:
             [department, dataset, sha],
         ).fetchone()
         return {"file_name": row[0], "status": row[1]} if row else None
+
+    def sha_by_stat(self, con, path: Path, status: os.stat_result) -> str | None:
+        """The sha256 of a file read before and not written since (FILE_STATS_DDL), else None."""
+        row = con.execute(
+            "SELECT sha256 FROM file_stats WHERE path = ? AND size_bytes = ? AND mtime_ns = ? AND ctime_ns = ? "
+            "AND inode = ?",
+            [str(path.absolute()), *_stat_key(status)],
+        ).fetchone()
+        return row[0] if row else None
+
+    def remember_sha(self, con, path: Path, status: os.stat_result, sha: str) -> None:
+        """`sha` is the hash of the file's bytes as `status` (taken before reading them) found it."""
+        con.execute(
+            "INSERT OR REPLACE INTO file_stats VALUES (?, ?, ?, ?, ?, ?)",
+            [str(path.absolute()), *_stat_key(status), sha],
+        )
 
     def has_name(self, con, department: str, sha: str, file_name: str) -> bool:
         """Whether these bytes were already noted under this name."""

@@ -77,6 +77,34 @@ def test_original_bytes_kept_and_redrop_changes_nothing(dropzone, data_dir):
     assert ledger == [("landed", 12)]
 
 
+def test_a_file_not_written_since_it_was_read_is_not_read_again_and_one_rewritten_is(dropzone, data_dir, monkeypatch):
+    """A run does not hash the drop zone's history again: a file whose size, times and inode are
+    unchanged is known. One rewritten in place with bytes of the same length and its old
+    modification time put back is read again: the write changed its change time."""
+    import os
+
+    from ingest import landing
+
+    hashed = []
+    hash_and_find = landing.hash_and_find
+    monkeypatch.setattr(
+        landing, "hash_and_find", lambda path, find=None: hashed.append(path.name) or hash_and_find(path, find)
+    )
+    path = drop(dropzone, *DONG_THAP, sample(*DONG_THAP))
+    assert ingest_dropzone(dropzone, data_dir, "r1").files[0].status == "landed"
+    assert ingest_dropzone(dropzone, data_dir, "r2").files[0].status == "unchanged"
+    assert hashed == [path.name]
+    before, content = path.stat(), path.read_bytes()
+    changed = content.replace(b";2023;83,66", b";2023;84,10")
+    assert changed != content and len(changed) == len(content)
+    path.write_bytes(changed)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    third = ingest_dropzone(dropzone, data_dir, "r3").files
+    assert [f.status for f in third] == ["landed"] and hashed == [path.name] * 2
+    assert 84.10 in set(_bronze(data_dir)["fixed_broadband_household_pct"])
+
+
 def test_corrected_file_supersedes_the_old_one(dropzone, data_dir):
     original = drop(dropzone, *DONG_THAP, sample(*DONG_THAP))
     ingest_dropzone(dropzone, data_dir, "r1")
