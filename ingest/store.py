@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingest.contract import Contract, all_contracts
+from ntm_core.fingerprints import unchanged_since
 from ntm_core.settings import DBT_SEEDS, duckdb_memory
 
 ARROW_TYPES = {
@@ -111,16 +112,15 @@ CREATE TABLE IF NOT EXISTS files (
     rows_current    BIGINT
 )
 """
-# The sha256 of each drop-zone file read, by what `stat` says of it: a file whose size, modification
-# and change times and inode are unchanged is not hashed again (every run would read the whole drop
-# zone, its history included). Any write to a file changes its change time, which no tool sets back.
+# The sha256 of each drop-zone file read, by what `stat` says of it (fingerprints.unchanged_since):
+# a file not written since is not hashed again (every run would read the whole drop zone, its
+# history included).
 FILE_STATS_DDL = """
 CREATE TABLE IF NOT EXISTS file_stats (
     path        VARCHAR PRIMARY KEY,
     size_bytes  BIGINT NOT NULL,
     mtime_ns    BIGINT NOT NULL,
     ctime_ns    BIGINT NOT NULL,
-    inode       UBIGINT NOT NULL,
     sha256      VARCHAR NOT NULL
 )
 """
@@ -142,10 +142,6 @@ CREATE OR REPLACE TABLE file_keys (
 
 
 HASH_WINDOW = 64 << 20
-
-
-def _stat_key(status: os.stat_result) -> tuple[int, int, int, int]:
-    return status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino
 
 
 def sha256_of(path: Path) -> str:
@@ -193,7 +189,6 @@ def keep_original(path: Path, sha: str, data_dir: Path) -> Path:
 def scratch_dir(data_dir: Path) -> Path:
     """A temporary folder of this process (DuckDB's spill files, converted copies), under
     `<data dir>/tmp/<pid>-…`: what a killed run leaves there is removed by the next (clean_leftovers)."""
-    import os
     import tempfile
 
     root = data_dir / "tmp"
@@ -205,7 +200,6 @@ def clean_leftovers(data_dir: Path) -> list[Path]:
     """Remove what a killed run left: scratch folders of processes that are gone, and the `.part`
     files written under a name no reader globs (bronze, kept originals, reports are renamed only
     once complete). Called with the ledger open, so no other ingest is writing."""
-    import os
     import shutil
 
     removed = []
@@ -396,17 +390,16 @@ class Ledger:
     def sha_by_stat(self, con, path: Path, status: os.stat_result) -> str | None:
         """The sha256 of a file read before and not written since (FILE_STATS_DDL), else None."""
         row = con.execute(
-            "SELECT sha256 FROM file_stats WHERE path = ? AND size_bytes = ? AND mtime_ns = ? AND ctime_ns = ? "
-            "AND inode = ?",
-            [str(path.absolute()), *_stat_key(status)],
+            "SELECT sha256 FROM file_stats WHERE path = ? AND size_bytes = ? AND mtime_ns = ? AND ctime_ns = ?",
+            [str(path.absolute()), *unchanged_since(status)],
         ).fetchone()
         return row[0] if row else None
 
     def remember_sha(self, con, path: Path, status: os.stat_result, sha: str) -> None:
         """`sha` is the hash of the file's bytes as `status` (taken before reading them) found it."""
         con.execute(
-            "INSERT OR REPLACE INTO file_stats VALUES (?, ?, ?, ?, ?, ?)",
-            [str(path.absolute()), *_stat_key(status), sha],
+            "INSERT OR REPLACE INTO file_stats VALUES (?, ?, ?, ?, ?)",
+            [str(path.absolute()), *unchanged_since(status), sha],
         )
 
     def has_name(self, con, department: str, sha: str, file_name: str) -> bool:

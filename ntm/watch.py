@@ -38,6 +38,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ntm_core.fingerprints import unchanged_since
+
 SEEN_FOLDER = "dropzone_seen"
 LOCK_FILE = "ingest.lock"
 FETCH_LOCK_FILE = "fetch.lock"
@@ -49,7 +51,7 @@ CLAIM_SECONDS = 3600
 DROPZONE_URI = "ntm://dropzone/files"
 DEPARTMENT_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
 
-# (department, dataset, entry name) -> (size, mtime_ns, ctime_ns)
+# (department, dataset, entry name) -> (size, mtime_ns, ctime_ns): fingerprints.unchanged_since
 Key = tuple[str, str, str]
 Stat = tuple[int, int, int]
 
@@ -77,14 +79,14 @@ def listing(dropzone: Path, department: str | None = None) -> dict[Key, Stat]:
         for ds in _entries(dept.path):
             if ds.is_symlink():
                 st = ds.stat(follow_symlinks=False)
-                found[dept.name, ds.name, ""] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+                found[dept.name, ds.name, ""] = unchanged_since(st)
             elif ds.is_dir():
                 for entry in _entries(ds.path):
                     try:
                         st = entry.stat(follow_symlinks=False)
                     except FileNotFoundError:  # removed while listed
                         continue
-                    found[dept.name, ds.name, entry.name] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+                    found[dept.name, ds.name, entry.name] = unchanged_since(st)
     return found
 
 

@@ -10,6 +10,13 @@ import json
 from pathlib import Path
 
 
+def unchanged_since(status) -> tuple[int, int, int]:
+    """What tells that a file was not written since it was looked at: its size and its modification
+    and change times (any write changes the change time, which no tool sets back). The drop-zone
+    watcher (ntm.watch) and ingest's ledger (ingest.store) both go by it."""
+    return status.st_size, status.st_mtime_ns, status.st_ctime_ns
+
+
 def _stat(path: Path) -> list[int]:
     stat = path.stat()
     return [stat.st_size, stat.st_mtime_ns]
