@@ -79,7 +79,8 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
     text = table(results, args.label, args.rounds)
     if not args.output.exists():
-        args.output.write_text("# Where the DuckDB path starts to pay (benchmarks/bench_bulk_threshold.py)\n\n" + __doc__ + "\n")
+        title = "# Where the DuckDB path starts to pay (benchmarks/bench_bulk_threshold.py)"
+        args.output.write_text(f"{title}\n\n{__doc__}\n")
     with args.output.open("a", encoding="utf-8") as out:
         out.write("\n" + text)
     print(text)

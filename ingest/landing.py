@@ -42,6 +42,7 @@ from ingest.table import FileReading, hold_back_duplicate_keys, parse_file, shee
 from ingest.units.rows import resolve_records
 from ingest.workbooks import one_visible_sheet
 from ntm_core.departments import departments
+from ntm_core.fingerprints import unchanged_since
 from ntm_core.log import log
 from ntm_core.settings import bulk_threshold_bytes, bulk_workbook_threshold_bytes
 
@@ -73,6 +74,17 @@ class IngestRun:
     ledger: Ledger
     con: duckdb.DuckDBPyConnection
     unit_answers: dict = field(default_factory=dict)
+    # The ledger's file_stats, read once per run, and the drop-zone files this run hashed (written
+    # back when it ends: one statement, not one per file).
+    file_stats: dict | None = None
+    hashed: list = field(default_factory=list)
+
+    def sha_by_stat(self, path: Path) -> str | None:
+        """The sha256 of a drop-zone file read before and not written since, else None."""
+        if self.file_stats is None:
+            self.file_stats = self.ledger.file_stats(self.con)
+        known = self.file_stats.get(str(path.absolute()))
+        return known[3] if known and known[:3] == unchanged_since(path.stat()) else None
 
     def landing(
         self, path: Path, department: str, dataset: str, report_dir: Path, received_at: datetime | None = None
@@ -184,7 +196,8 @@ class Landing:
         # cell by cell.
         scan = large and path.suffix.lower() not in STREAMED and not _starts_utf16(path)
         sha, control_at = hash_and_find(path, first_control_byte if scan else None)
-        self.ledger.remember_sha(self.con, path, status, sha)
+        if self.received_at is None:
+            self.run.hashed.append((path, status, sha))
         if self.received_at is None:
             previous = self.ledger.seen(self.con, self.department, self.dataset, sha)
         else:  # a backfill re-read: the earlier reading of these bytes stops counting
@@ -206,7 +219,7 @@ class Landing:
 
     def _known_by_stat(self) -> FileOutcome | None:
         """A file this ledger read before and that was not written since: what its bytes got then."""
-        sha = self.ledger.sha_by_stat(self.con, self.path, self.path.stat())
+        sha = self.run.sha_by_stat(self.path)
         previous = self.ledger.seen(self.con, self.department, self.dataset, sha) if sha else None
         return self._known_bytes(previous, sha) if previous else None
 

@@ -109,5 +109,6 @@ def ingest_dropzone(dropzone: Path, data_dir: Path, run_id: str, departments: li
                 )
                 result.files.append(outcome)
         finally:  # dbt reads the export: it holds every file that landed, whatever stopped the run
+            ledger.remember_shas(con, run.hashed)
             ledger.export(con)
     return result

@@ -387,20 +387,18 @@ class Ledger:
         ).fetchone()
         return {"file_name": row[0], "status": row[1]} if row else None
 
-    def sha_by_stat(self, con, path: Path, status: os.stat_result) -> str | None:
-        """The sha256 of a file read before and not written since (FILE_STATS_DDL), else None."""
-        row = con.execute(
-            "SELECT sha256 FROM file_stats WHERE path = ? AND size_bytes = ? AND mtime_ns = ? AND ctime_ns = ?",
-            [str(path.absolute()), *unchanged_since(status)],
-        ).fetchone()
-        return row[0] if row else None
+    def file_stats(self, con) -> dict[str, tuple[int, int, int, str]]:
+        """Drop-zone path -> (size, modification and change times, sha256) of each file read (FILE_STATS_DDL)."""
+        return {path: tuple(rest) for path, *rest in con.execute("SELECT * FROM file_stats").fetchall()}
 
-    def remember_sha(self, con, path: Path, status: os.stat_result, sha: str) -> None:
-        """`sha` is the hash of the file's bytes as `status` (taken before reading them) found it."""
-        con.execute(
-            "INSERT OR REPLACE INTO file_stats VALUES (?, ?, ?, ?, ?)",
-            [str(path.absolute()), *unchanged_since(status), sha],
-        )
+    def remember_shas(self, con, hashed: list[tuple[Path, os.stat_result, str]]) -> None:
+        """Each (path, stat taken before reading it, sha256 of what was read), in one statement."""
+        for start in range(0, len(hashed), 1000):
+            chunk = hashed[start : start + 1000]
+            con.execute(
+                "INSERT OR REPLACE INTO file_stats VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk)),
+                [v for path, status, sha in chunk for v in (str(path.absolute()), *unchanged_since(status), sha)],
+            )
 
     def has_name(self, con, department: str, sha: str, file_name: str) -> bool:
         """Whether these bytes were already noted under this name."""
