@@ -198,7 +198,6 @@ class Landing:
         sha, control_at = hash_and_find(path, first_control_byte if scan else None)
         if self.received_at is None:
             self.run.hashed.append((path, status, sha))
-        if self.received_at is None:
             previous = self.ledger.seen(self.con, self.department, self.dataset, sha)
         else:  # a backfill re-read: the earlier reading of these bytes stops counting
             previous = None
