@@ -604,13 +604,23 @@ class Ledger:
         ).fetchall()
         return set(rows)
 
-    def _alone(self, con, dataset: str, of: tuple[str, str]) -> list[tuple]:
-        """`_winners` of a file that shares no key with another current file, from its indexed keys."""
-        return con.execute(
-            "SELECT department, sha256, NULL, NULL, count(DISTINCT key_hash) FROM file_keys "
-            "WHERE dataset = ? AND department = ? AND sha256 = ? GROUP BY ALL",
-            [dataset, *of],
-        ).fetchall()
+    def _alone(self, con, dataset: str, of: tuple[str, str], bronze: list[str] | None) -> list[tuple]:
+        """`_winners` of a file that shares no key with another current file: its distinct keys, from
+        its indexed key hashes, or (a file too large to index: `bronze`) from its bronze, without the
+        comparison with other files (a large file's first landing took seconds and a gigabyte for it)."""
+        if bronze is None:
+            return con.execute(
+                "SELECT department, sha256, NULL, NULL, count(DISTINCT key_hash) FROM file_keys "
+                "WHERE dataset = ? AND department = ? AND sha256 = ? GROUP BY ALL",
+                [dataset, *of],
+            ).fetchall()
+        if not bronze:
+            return []
+        _, key_hash, _ = _key_expression(all_contracts()[dataset])
+        (keys,) = con.execute(
+            f"SELECT count(DISTINCT {key_hash}) FROM read_parquet(?, union_by_name = true)", [bronze]
+        ).fetchone()
+        return [(*of, None, None, keys)] if keys else []
 
     def _current_files(
         self, con, dataset: str, owners: set[tuple[str, str]]
@@ -667,8 +677,8 @@ class Ledger:
         else:
             params |= {"department": of[0], "sha": of[1], "mine": self._bronze_files(dataset, {of})}
             others, indexed = self._others(con, dataset, of, current)
-            if indexed and not others:  # no other current file holds a key of it: each of its keys counts
-                return self._alone(con, dataset, of) if params["mine"] else []
+            if not others:  # no other current file holds a key of it: each of its keys counts
+                return self._alone(con, dataset, of, None if indexed else params["mine"])
             # read_parquet needs a file: with no other current file, its own, whose rows are left out
             params["others"] = self._bronze_files(dataset, others) or params["mine"]
             candidates, own_keys = _shared_keys(rows, single), _own_keys()
