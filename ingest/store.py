@@ -622,6 +622,16 @@ class Ledger:
         ).fetchone()
         return [(*of, None, None, keys)] if keys else []
 
+    def _any_in_range(self, con, key: str, params: dict) -> bool:
+        """Whether another file's key falls within the landing file's keys' range ($low..$high): the
+        other files' row groups outside it are skipped by their statistics, so files of other
+        communes or months are not read at all."""
+        return con.execute(
+            f"SELECT EXISTS (SELECT 1 FROM read_parquet($others, union_by_name = true) "
+            f"WHERE {key} BETWEEN $low AND $high AND NOT (_department = $department AND _sha256 = $sha))",
+            {k: params[k] for k in ("others", "low", "high", "department", "sha")},
+        ).fetchone()[0]
+
     def _current_files(
         self, con, dataset: str, owners: set[tuple[str, str]]
     ) -> dict[tuple[str, str], tuple[str, datetime]]:
@@ -677,16 +687,17 @@ class Ledger:
         else:
             params |= {"department": of[0], "sha": of[1], "mine": self._bronze_files(dataset, {of})}
             others, indexed = self._others(con, dataset, of, current)
-            if not others:  # no other current file holds a key of it: each of its keys counts
-                return self._alone(con, dataset, of, None if indexed else params["mine"])
-            # read_parquet needs a file: with no other current file, its own, whose rows are left out
-            params["others"] = self._bronze_files(dataset, others) or params["mine"]
-            candidates, own_keys = _shared_keys(rows, single), _own_keys()
-            if single and params["mine"]:  # other files' row groups outside its keys' range are skipped
+            params["others"] = self._bronze_files(dataset, others)
+            alone = not params["others"]  # no other current file holds a key of it: each of its keys counts
+            if not alone and single and params["mine"]:  # other files' row groups outside its keys' range are skipped
                 params["low"], params["high"] = con.execute(
                     f"SELECT min({key}), max({key}) FROM read_parquet($mine, union_by_name = true)",
                     {"mine": params["mine"]},
                 ).fetchone()
+                alone = not self._any_in_range(con, key, params)
+            if alone:
+                return self._alone(con, dataset, of, None if indexed else params["mine"])
+            candidates, own_keys = _shared_keys(rows, single), _own_keys()
         if not params.get("paths", params.get("mine")):
             return []
         return con.execute(

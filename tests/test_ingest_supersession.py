@@ -322,6 +322,31 @@ def test_a_ledger_with_an_old_key_index_still_supersedes(dropzone, data_dir, mon
     ]
 
 
+@pytest.mark.parametrize("index_max_rows", [100_000, 0])
+def test_files_whose_keys_range_apart_from_the_others_count_whole_and_one_within_it_is_compared(
+    dropzone, data_dir, monkeypatch, index_max_rows
+):
+    """Applications (one key, the application id): a file whose ids all lie outside the other files'
+    range counts whole without being compared (0: no file is indexed); a file whose ids interleave
+    with theirs is compared key by key, and replaces only the ids it shares."""
+    monkeypatch.setattr(store, "KEY_INDEX_MAX_ROWS", index_max_rows)
+    drop(dropzone, *RECORDS, name="a.csv", content=applications(COMMUNE_OFFICE, range(1, 6)))
+    drop(dropzone, *RECORDS, name="b.csv", content=applications(COMMUNE_OFFICE, range(6, 11)))
+    ingest_dropzone(dropzone, data_dir, "r1")
+    drop(dropzone, *RECORDS, name="c.csv", content=applications(COMMUNE_OFFICE, range(4, 8)))
+    ingest_dropzone(dropzone, data_dir, "r2")
+    drop(dropzone, *RECORDS, name="d.csv", content=applications(COMMUNE_OFFICE, range(11, 13)))
+    drop(dropzone, *RECORDS, name="e.csv", content=applications(COMMUNE_OFFICE, [0, 13]))  # spans all, shares none
+    ingest_dropzone(dropzone, data_dir, "r3")
+    assert ledger(data_dir) == {
+        "a.csv": ("landed", 5, 3, "c.csv"),
+        "b.csv": ("landed", 5, 3, "c.csv"),
+        "c.csv": ("landed", 4, 4, None),
+        "d.csv": ("landed", 2, 2, None),
+        "e.csv": ("landed", 2, 2, None),
+    }
+
+
 def _staging_renames(dataset: str) -> dict[str, str]:
     """name in the staging model -> bronze column (`criteria_set as criteria_set_reported`)."""
     sql = (REPO / "dbt_project" / "models" / "staging" / f"stg_bronze__{dataset}.sql").read_text()
