@@ -451,14 +451,23 @@ _THREAD = threading.local()
 
 
 def _connect(workdir: Path | None) -> duckdb.DuckDBPyConnection:
-    """A fresh connection: the rows it registers and its temp views are its own and go when `_close`d."""
+    """A fresh connection: the rows it registers and its temp views are its own and go when `_close`d.
+    Its database spills to `workdir` (the file's scratch folder)."""
     if getattr(_THREAD, "database", None) is None:
-        _THREAD.database = duckdb.connect()
+        _THREAD.database, _THREAD.spills_to = duckdb.connect(), None
     con = _THREAD.database.cursor()
     con.execute(f"SET memory_limit = '{duckdb_memory()}'")
     con.execute("SET preserve_insertion_order = false")  # rows carry their numbers
-    if workdir is not None:
-        con.execute(f"SET temp_directory = {_lit(str(workdir))}")
+    if workdir is not None and workdir != _THREAD.spills_to:
+        try:
+            con.execute(f"SET temp_directory = {_lit(str(workdir))}")
+        except duckdb.NotImplementedException:
+            # The database spilled to an earlier file's scratch folder (removed since), and DuckDB
+            # does not move its spill folder once used: this file gets a database of its own.
+            con.close()
+            _THREAD.database = None
+            return _connect(workdir)
+        _THREAD.spills_to = workdir
     return con
 
 

@@ -403,3 +403,25 @@ def test_cells_sql_cannot_read_are_read_by_the_row_paths_parser_on_both_paths(tm
             "order by _row_number"
         ).fetchall()
         assert landed == [("03664", 2023, 46.32, 12), ("03658", 2023, 70.0, None)]
+
+
+def test_a_file_after_one_whose_duckdb_spilled_to_disk_still_lands(tmp_path, monkeypatch):
+    # The bulk path keeps one DuckDB per thread; each file spills into a scratch folder of its own,
+    # removed after it. DuckDB does not move a spill folder once used: every later file of the
+    # process was rejected as unreadable ("Cannot switch temporary directory").
+    import shutil
+
+    from ingest import bulk
+
+    earlier = tmp_path / "earlier-file-scratch"
+    earlier.mkdir()
+    con = bulk._connect(earlier)
+    con.execute("SET memory_limit = '32MB'")  # a sort of 3 M strings: spilled to the folder
+    con.execute("SELECT count(*) FROM (SELECT hash(i)::VARCHAR AS s FROM range(3000000) t(i) ORDER BY s LIMIT 2999999)")
+    bulk._close(con)
+    shutil.rmtree(earlier)
+    monkeypatch.setenv("NTM_BULK_THRESHOLD_MB", "0")
+    dropzone, data_dir = tmp_path / "dz", tmp_path / "data"
+    drop(dropzone, "mot-cua-dong-thap", "public_service_records", sample("mot-cua-dong-thap", "public_service_records"))
+    [outcome] = ingest_dropzone(dropzone, data_dir, "r1").files
+    assert (outcome.status, outcome.rows_landed) == ("landed", 2000), outcome
