@@ -169,6 +169,7 @@ def bench_ingest(workdir: Path, rows: int) -> dict:
     _, base_s, base_peak = timed(baseline)
     result, ntm_s, ntm_peak = timed(lambda: ingest_dropzone(dropzone, data_dir, "bench-ingest"))
     landed = sum(f.rows_landed for f in result.files)
+    assert landed == total, f"{landed:,} of {total:,} records landed: the rate would not be ingest's"
     shutil.rmtree(baseline_dir)
     return {
         "rows": total,
