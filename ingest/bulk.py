@@ -10,6 +10,7 @@ again, for the report. Types with no SQL form use the Python parser as a DuckDB 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import shutil
@@ -497,16 +498,16 @@ def _segments(contract: Contract, rows: NumberedRows, workdir: Path, keep_raw: b
     with the view `typed` over its rows. DuckDB keeps the Arrow batches a connection has scanned
     until it closes (about half the CSV's size, measured), so a connection never sees more than
     one segment: memory stays bounded however large the file."""
-    batches = rows.batches()
-    while (first := next(batches, None)) is not None:
-        segment = itertools.chain([first], itertools.islice(batches, SEGMENT_BATCHES - 1))
-        con = _connect(workdir)
-        try:
-            con.register("csv_rows", pa.RecordBatchReader.from_batches(rows.schema, segment))
-            _create_typed_view(con, contract, rows.layout, rows.units is not None, keep_raw)
-            yield con
-        finally:
-            _close(con)
+    with contextlib.closing(rows.batches()) as batches:  # a pass given up closes the file at once
+        while (first := next(batches, None)) is not None:
+            segment = itertools.chain([first], itertools.islice(batches, SEGMENT_BATCHES - 1))
+            con = _connect(workdir)
+            try:
+                con.register("csv_rows", pa.RecordBatchReader.from_batches(rows.schema, segment))
+                _create_typed_view(con, contract, rows.layout, rows.units is not None, keep_raw)
+                yield con
+            finally:
+                _close(con)
 
 
 def _create_typed_view(con, contract: Contract, layout: Layout, units: bool, keep_raw: bool = False) -> None:
@@ -710,45 +711,48 @@ def _held_back_rows(
     again = NumberedRows(layout, rows.units, rows.threaded, python_cells=False)
     originals = ", ".join(f"o{i}" for i in sorted(layout.columns))
     skipped: list[int] = []  # rows that are not data (a total row), as the row path skips them
-    for segment in _segments(contract, again, workdir, keep_raw=True):
-        segment.execute(
-            f"CREATE TEMP TABLE bad AS SELECT _row_number, _problems, {originals} FROM typed WHERE len(_problems) > 0"
-        )
-        if len(held_back.cells) < MAX_LISTED_PROBLEMS and held_back.another_table is None:
-            first = segment.execute(
-                f"SELECT _row_number, {originals} FROM bad ORDER BY _row_number "
-                f"LIMIT {MAX_LISTED_PROBLEMS - len(held_back.cells)}"
-            ).fetchall()
-            for number, *raw in first:
-                cells = [None] * layout.width
-                for index, value in zip(sorted(layout.columns), raw):
-                    cells[index] = value
-                kind = "header" if looks_like_header(cells) else row_kind(cells, layout.mapping)
-                if kind in ("header", "footer"):
-                    held_back.another_table, held_back.footer = number, kind == "footer"
-                    break
-                if kind != "data":
-                    held_back.not_data += 1
-                    skipped.append(number)
-                    continue
-                held_back.cells += _row_issues(int(number), cells, contract, layout, department)
-        split = held_back.another_table if held_back.another_table is not None else "NULL"
-        for column, count in segment.execute(
-            f"SELECT p, count(*) FROM (SELECT unnest(_problems) AS p FROM bad "
-            f"WHERE (_row_number < {split} OR {split} IS NULL) AND NOT "
-            f"list_contains(?, _row_number)) GROUP BY p",
-            [skipped],
-        ).fetchall():
-            held_back.per_column[column] += count
-        if held_back.another_table is not None:  # every row from the other table's header on
-            [(count,)] = segment.execute(f"SELECT count(*) FROM bad WHERE _row_number >= {split}").fetchall()
-            held_back.rows_after_count += count
-            held_back.rows_after += [
-                n
-                for (n,) in segment.execute(
-                    f"SELECT _row_number FROM bad WHERE _row_number >= {split} ORDER BY 1 LIMIT {MAX_LISTED_PROBLEMS}"
+    with contextlib.closing(_segments(contract, again, workdir, keep_raw=True)) as segments:
+        for segment in segments:
+            segment.execute(
+                f"CREATE TEMP TABLE bad AS SELECT _row_number, _problems, {originals} FROM typed "
+                "WHERE len(_problems) > 0"
+            )
+            if len(held_back.cells) < MAX_LISTED_PROBLEMS and held_back.another_table is None:
+                first = segment.execute(
+                    f"SELECT _row_number, {originals} FROM bad ORDER BY _row_number "
+                    f"LIMIT {MAX_LISTED_PROBLEMS - len(held_back.cells)}"
                 ).fetchall()
-            ]
+                for number, *raw in first:
+                    cells = [None] * layout.width
+                    for index, value in zip(sorted(layout.columns), raw):
+                        cells[index] = value
+                    kind = "header" if looks_like_header(cells) else row_kind(cells, layout.mapping)
+                    if kind in ("header", "footer"):
+                        held_back.another_table, held_back.footer = number, kind == "footer"
+                        break
+                    if kind != "data":
+                        held_back.not_data += 1
+                        skipped.append(number)
+                        continue
+                    held_back.cells += _row_issues(int(number), cells, contract, layout, department)
+            split = held_back.another_table if held_back.another_table is not None else "NULL"
+            for column, count in segment.execute(
+                f"SELECT p, count(*) FROM (SELECT unnest(_problems) AS p FROM bad "
+                f"WHERE (_row_number < {split} OR {split} IS NULL) AND NOT "
+                f"list_contains(?, _row_number)) GROUP BY p",
+                [skipped],
+            ).fetchall():
+                held_back.per_column[column] += count
+            if held_back.another_table is not None:  # every row from the other table's header on
+                [(count,)] = segment.execute(f"SELECT count(*) FROM bad WHERE _row_number >= {split}").fetchall()
+                held_back.rows_after_count += count
+                held_back.rows_after += [
+                    n
+                    for (n,) in segment.execute(
+                        f"SELECT _row_number FROM bad WHERE _row_number >= {split} "
+                        f"ORDER BY 1 LIMIT {MAX_LISTED_PROBLEMS}"
+                    ).fetchall()
+                ]
     return held_back
 
 
@@ -790,13 +794,14 @@ def _land_segments(
     for stale in folder.glob(f"{name}*.parquet*"):
         stale.unlink()  # an earlier reading of the same bytes (a backfill reads them again), or a stopped pass
     landed, parts = 0, []
-    for i, con in enumerate(_segments(contract, rows, workdir)):
-        parts.append(folder / f"{name}{f'-{i}' if i else ''}.parquet.part")
-        [written] = con.execute(
-            f"COPY (SELECT {select} FROM typed WHERE len(_problems) = 0) "
-            f"TO {_lit(str(parts[-1]))} (FORMAT parquet, ROW_GROUP_SIZE {BRONZE_ROW_GROUP})"
-        ).fetchone()
-        landed += written
+    with contextlib.closing(_segments(contract, rows, workdir)) as segments:
+        for i, con in enumerate(segments):
+            parts.append(folder / f"{name}{f'-{i}' if i else ''}.parquet.part")
+            [written] = con.execute(
+                f"COPY (SELECT {select} FROM typed WHERE len(_problems) = 0) "
+                f"TO {_lit(str(parts[-1]))} (FORMAT parquet, ROW_GROUP_SIZE {BRONZE_ROW_GROUP})"
+            ).fetchone()
+            landed += written
     return landed, parts
 
 

@@ -36,7 +36,11 @@ from ingest.values import NUMERIC, SHAPE_DIGIT, SHAPE_DIGITS, SHAPE_MARKS, BadVa
 from ntm_core.departments import province_of
 from ntm_core.units import reference as ref
 
-BLOCK_BYTES = 4 * 1024 * 1024  # also the longest row the reader takes; it reads dozens of blocks ahead
+BLOCK_BYTES = 4 * 1024 * 1024  # also the longest row the reader takes
+# How many blocks the reader may have read beyond the batches handed over. Left to itself, pyarrow's
+# reader reads up to 32 blocks ahead (128 MB, and their parsed batches): memory that grew with the
+# file's size up to that, measured 150-250 MB live at 10 M records against under 50 MB at 1 M.
+BLOCKS_AHEAD = 6
 UNIT_COLUMNS = ("_unit_code", "_unit_level", "_unit_list_version", "_unit_problem")
 # The columns that decide a row's unit list, in the order `reference_date` takes them.
 DATE_COLUMNS = ("year", "received_date", "decision_date", "period")
@@ -284,9 +288,13 @@ class NumberedRows:
         return "skip"
 
     def batches(self):
+        with _PacedFile(self.layout.path, BLOCKS_AHEAD if self.threaded else None) as source:
+            yield from self._batches(source)
+
+    def _batches(self, source: _PacedFile):
         layout = self.layout
         reader = pcsv.open_csv(
-            pa.OSFile(str(layout.path)),
+            pa.PythonFile(source, mode="r"),
             read_options=pcsv.ReadOptions(
                 column_names=self._names,
                 skip_rows=layout.records_before,
@@ -315,6 +323,7 @@ class NumberedRows:
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="bulk-rows") as pool:
             ahead: deque = deque()
             for batch in reader:
+                source.handed_over()
                 if (numbered := self._number(batch)) is not None:
                     ahead.append(pool.submit(self._complete, numbered))
                 if len(ahead) > 2:
@@ -383,6 +392,43 @@ class NumberedRows:
         if both.num_rows == 0:
             return batch
         return both.take(pc.sort_indices(both.column("_row_number"))).combine_chunks().to_batches()[0]
+
+
+class _PacedFile(io.RawIOBase):
+    """The file as pyarrow's reader reads it, a block at a time, at most `ahead` blocks beyond the
+    batches handed over (`handed_over`): its own read-ahead is bounded by nothing smaller. A batch
+    needs only its own block (a longer row is refused), so the reader has what the next batch needs;
+    should a block give no batch, a read waits at most WAIT_S. `ahead` None: no pacing (a serial pass
+    reads in the consumer's own thread). Reads run in pyarrow's IO thread, through Python: a pass
+    given up must be closed at once (`bulk._segments`), or a reader still reading at the
+    interpreter's exit aborts it. Closing ends the file: a waiting read returns nothing."""
+
+    WAIT_S = 1.0
+
+    def __init__(self, path: Path, ahead: int | None):
+        self._file = open(path, "rb")  # noqa: SIM115 (closed with this object)
+        self._room = threading.Semaphore(ahead) if ahead else None
+        self._lock = threading.Lock()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._room is not None and not self._file.closed:
+            self._room.acquire(timeout=self.WAIT_S)
+        with self._lock:
+            return 0 if self._file.closed else self._file.readinto(buffer)
+
+    def handed_over(self) -> None:
+        if self._room is not None:
+            self._room.release()
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+        if self._room is not None:
+            self._room.release()
+        super().close()
 
 
 def number_shapes(cells: pa.Array) -> dict[str, int]:

@@ -1,6 +1,8 @@
 """The DuckDB path for large CSVs gives the same bronze rows as the row-by-row path."""
 
+import contextlib
 import json
+import os
 import unicodedata
 
 import duckdb
@@ -8,6 +10,7 @@ import pytest
 from helpers import drop, sample
 
 from ingest import bulk_rows
+from ingest.contract import all_contracts
 from ingest.run import ingest_dropzone
 
 CSV_SAMPLES = [
@@ -425,3 +428,116 @@ def test_a_file_after_one_whose_duckdb_spilled_to_disk_still_lands(tmp_path, mon
     drop(dropzone, "mot-cua-dong-thap", "public_service_records", sample("mot-cua-dong-thap", "public_service_records"))
     [outcome] = ingest_dropzone(dropzone, data_dir, "r1").files
     assert (outcome.status, outcome.rows_landed) == ("landed", 2000), outcome
+
+
+class _CountedReads:
+    """bulk_rows._PacedFile, counting the blocks read and the batches handed over, and the most
+    blocks read beyond them at any time."""
+
+    def __init__(self, monkeypatch):
+        self.read = self.handed = self.furthest = 0
+        self.after_close = 0
+        counts, paced = self, bulk_rows._PacedFile
+
+        class Counted(paced):
+            def readinto(self, buffer):
+                n = super().readinto(buffer)
+                counts.read += n > 0
+                counts.after_close += n > 0 and self.closed
+                counts.furthest = max(counts.furthest, counts.read - counts.handed)
+                return n
+
+            def handed_over(self):
+                counts.handed += 1
+                super().handed_over()
+
+        monkeypatch.setattr(bulk_rows, "_PacedFile", Counted)
+
+
+def _many_blocks(tmp_path, monkeypatch, rows=40_000):
+    monkeypatch.setattr(bulk_rows, "BLOCK_BYTES", 16 * 1024)
+    path = tmp_path / "rows.csv"
+    path.write_text("".join(f"000.00.30085.H20-{i:08d},{'x' * 80}\n" for i in range(rows)), encoding="utf-8")
+    record_id = all_contracts()["public_service_records"].column("record_id")
+    return bulk_rows.NumberedRows(bulk_rows.Layout(path, ",", 0, 2, {0: record_id}), units=None)
+
+
+def test_the_bulk_reader_reads_no_more_than_a_few_blocks_ahead_of_the_batches_taken(tmp_path, monkeypatch):
+    # pyarrow's reader, left to itself, reads up to 32 blocks ahead of the batches taken from it
+    # (37 counted here): memory that grew with the file. Taken slowly, a batch at a time, the file is
+    # read at most BLOCKS_AHEAD blocks (and the one being parsed) beyond the batches handed over.
+    import time
+
+    counts = _CountedReads(monkeypatch)
+    landed = 0
+    for batch in _many_blocks(tmp_path, monkeypatch).batches():
+        landed += batch.num_rows
+        time.sleep(0.002)
+    assert landed == 40_000 and counts.handed > 200  # about 240 blocks
+    assert counts.furthest <= bulk_rows.BLOCKS_AHEAD + 1, vars(counts)
+
+
+def test_a_pass_given_up_by_an_error_stops_reading_the_file(tmp_path, monkeypatch):
+    # The reader reads through Python: left reading after its pass was given up, it kept a
+    # thread in Python until the interpreter's exit, which then aborted.
+    import time
+
+    from ingest import bulk
+
+    counts = _CountedReads(monkeypatch)
+    rows = _many_blocks(tmp_path, monkeypatch)
+    monkeypatch.setattr(bulk, "SEGMENT_BATCHES", 3)
+    with pytest.raises(RuntimeError):
+        with contextlib.closing(bulk._segments(all_contracts()["public_service_records"], rows, tmp_path)) as segments:
+            for i, _ in enumerate(segments):
+                if i == 2:
+                    raise RuntimeError("a segment failed")
+    read = counts.read
+    time.sleep(2.5)  # longer than a read waits for room (WAIT_S)
+    assert counts.read == read and counts.after_close == 0 and read < 40, vars(counts)
+
+
+ABANDONED_PASS = """
+import sys
+sys.path.insert(0, {repo!r})
+import duckdb
+from pathlib import Path
+from ingest import bulk, bulk_rows
+from ingest.run import ingest_dropzone
+
+bulk_rows.BLOCK_BYTES, bulk.SEGMENT_BATCHES = 8 * 1024, 3  # dozens of blocks; the third segment fails
+typed_view, made = bulk._create_typed_view, []
+
+def failing(con, *args, **kwargs):
+    made.append(1)
+    if len(made) == 3:
+        raise duckdb.InvalidInputException("a segment failed")
+    return typed_view(con, *args, **kwargs)
+
+bulk._create_typed_view = failing
+[outcome] = ingest_dropzone(Path({dropzone!r}), Path({data_dir!r}), "r1").files
+print(outcome.status)
+"""
+
+
+def test_a_process_whose_bulk_pass_failed_half_way_exits_cleanly(tmp_path):
+    # The reader reads through Python (bulk_rows._PacedFile). Left reading after a pass failed, it
+    # still held a thread in Python when the interpreter exited, which then aborted ("Fatal Python
+    # error: PyGILState_Release"): the pass's file is closed as soon as it fails.
+    import subprocess
+    import sys
+
+    from helpers import REPO
+
+    dropzone = tmp_path / "dz"
+    drop(dropzone, "mot-cua-dong-thap", "public_service_records", sample("mot-cua-dong-thap", "public_service_records"))
+    script = ABANDONED_PASS.format(repo=str(REPO), dropzone=str(dropzone), data_dir=str(tmp_path / "data"))
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "NTM_BULK_THRESHOLD_MB": "0"},
+    )
+    assert (done.returncode, done.stdout.split()[-1:]) == (0, ["rejected"]), done.stderr[-2000:]
+    assert "Fatal Python error" not in done.stderr
