@@ -297,7 +297,6 @@ def _shared_keys(rows: str, single: bool) -> str:
                 others AS (
                     SELECT * FROM ({rows.format("$others")})
                     WHERE {in_range}key_hash IN (SELECT key_hash FROM mine)
-                      AND NOT (department = $department AND sha256 = $sha)
                 ),
                 candidates AS (
                     SELECT * FROM others UNION ALL SELECT * FROM mine WHERE key_hash IN (SELECT key_hash FROM others)
@@ -604,10 +603,11 @@ class Ledger:
         ).fetchall()
         return set(rows)
 
-    def _alone(self, con, dataset: str, of: tuple[str, str], bronze: list[str] | None) -> list[tuple]:
+    def _alone(self, con, dataset: str, of: tuple[str, str], bronze: list[str] | None, key_hash: str) -> list[tuple]:
         """`_winners` of a file that shares no key with another current file: its distinct keys, from
-        its indexed key hashes, or (a file too large to index: `bronze`) from its bronze, without the
-        comparison with other files (a large file's first landing took seconds and a gigabyte for it)."""
+        its indexed key hashes, or (a file too large to index: `bronze`) from its bronze by `key_hash`,
+        without the comparison with other files (a large file's first landing took seconds and a
+        gigabyte for it)."""
         if bronze is None:
             return con.execute(
                 "SELECT department, sha256, NULL, NULL, count(DISTINCT key_hash) FROM file_keys "
@@ -616,7 +616,6 @@ class Ledger:
             ).fetchall()
         if not bronze:
             return []
-        _, key_hash, _ = _key_expression(all_contracts()[dataset])
         (keys,) = con.execute(
             f"SELECT count(DISTINCT {key_hash}) FROM read_parquet(?, union_by_name = true)", [bronze]
         ).fetchone()
@@ -628,8 +627,8 @@ class Ledger:
         communes or months are not read at all."""
         return con.execute(
             f"SELECT EXISTS (SELECT 1 FROM read_parquet($others, union_by_name = true) "
-            f"WHERE {key} BETWEEN $low AND $high AND NOT (_department = $department AND _sha256 = $sha))",
-            {k: params[k] for k in ("others", "low", "high", "department", "sha")},
+            f"WHERE {key} BETWEEN $low AND $high)",
+            {k: params[k] for k in ("others", "low", "high")},
         ).fetchone()[0]
 
     def _current_files(
@@ -696,7 +695,7 @@ class Ledger:
                 ).fetchone()
                 alone = not self._any_in_range(con, key, params)
             if alone:
-                return self._alone(con, dataset, of, None if indexed else params["mine"])
+                return self._alone(con, dataset, of, None if indexed else params["mine"], key_hash)
             candidates, own_keys = _shared_keys(rows, single), _own_keys()
         if not params.get("paths", params.get("mine")):
             return []
