@@ -48,7 +48,15 @@ def run_dbt(
         str(data_dir / "logs"),
     ]
     dbt_vars = args[args.index("--vars") + 1] if "--vars" in args else None
-    return dbtRunner(manifest=parsed_project(data_dir, common, dbt_vars)).invoke([*args, *common])
+    key = parse_key(data_dir, common, dbt_vars)
+    manifest = parsed_project(key, common, dbt_vars)
+    if args[0] != "build" or manifest is None:
+        return dbtRunner(manifest=manifest).invoke([*args, *common])
+    # A build writes its run results, and the manifest only when the project it describes changed:
+    # dbt would write the manifest (megabytes, 0.7 s) again after every build.
+    res = dbtRunner(manifest=manifest).invoke([*args, "--no-write-json", *common])
+    write_build_artifacts(res, manifest, key, data_dir / target)
+    return res
 
 
 # dbt's parsed project, kept by a long-lived process (a Celery worker, `ntm watch`, the benchmarks)
@@ -58,24 +66,52 @@ def run_dbt(
 _PARSED: dict[tuple, object] = {}
 
 
-def parsed_project(data_dir: Path, common: list[str], dbt_vars: str | None) -> object | None:
-    """dbt's manifest for these options, parsed once per process while they and the project stay the
-    same; None when the parse fails (the build then parses again and reports why)."""
-    from dbt.cli.main import dbtRunner
-
-    key = (
+def parse_key(data_dir: Path, common: list[str], dbt_vars: str | None) -> tuple:
+    """What a parse of the project reads: its files, the environment, the vars, the profile's target."""
+    return (
         project_fingerprint(),
         tuple(sorted(dbt_environment(data_dir).items())),
         dbt_vars,
         common[common.index("--target") + 1],
     )
+
+
+def parsed_project(key: tuple, common: list[str], dbt_vars: str | None) -> object | None:
+    """dbt's manifest for these options, parsed once per process while they and the project stay the
+    same; None when the parse fails (the command then parses again and reports why). The parse writes
+    no manifest.json: the command that uses it does."""
+    from dbt.cli.main import dbtRunner
+
     if key not in _PARSED:
-        res = dbtRunner().invoke(["parse", "--quiet", *(["--vars", dbt_vars] if dbt_vars else []), *common])
+        parse = ["parse", "--quiet", "--no-write-json", *(["--vars", dbt_vars] if dbt_vars else []), *common]
+        res = dbtRunner().invoke(parse)
         if not res.success:
             return None
         _PARSED.clear()
         _PARSED[key] = res.result
     return _PARSED[key]
+
+
+MANIFEST_KEY = "manifest.key"  # beside manifest.json: the parse it was written from
+
+
+def write_build_artifacts(res, manifest, key: tuple, target: Path) -> None:
+    """run_results.json, and manifest.json unless the one in `target` is already of this parse
+    (the publisher reads its descriptions and lineage; they change only with the project)."""
+    import hashlib
+
+    from dbt.parser.manifest import write_manifest
+    from dbt.version import __version__
+
+    target.mkdir(parents=True, exist_ok=True)
+    if hasattr(res.result, "write"):
+        res.result.write(str(target / "run_results.json"))
+    digest = hashlib.sha256(repr((__version__, key)).encode()).hexdigest()
+    key_file = target / MANIFEST_KEY
+    if not (target / "manifest.json").exists() or not key_file.exists() or key_file.read_text() != digest:
+        key_file.unlink(missing_ok=True)  # a manifest written half-way is never taken as current
+        write_manifest(manifest, str(target))
+        key_file.write_text(digest)
 
 
 def transform(

@@ -257,3 +257,33 @@ def test_a_process_keeps_dbts_parsed_project_while_the_project_and_its_inputs_st
     frozen = transform.run_dbt([*models, "--vars", '{"as_of": "2025-06-30"}'], data_dir, target="dbt_ls")
     [other] = transform._PARSED.values()
     assert other is not first and sorted(frozen.result) == sorted(listed.result)
+
+
+def test_a_build_writes_its_run_results_and_the_manifest_only_when_the_parse_it_describes_changed(
+    sample_build, tmp_path
+):
+    """dbt writes its manifest (megabytes) after every build; here a build writes it only when it is
+    missing or of another parse, and its run results every time."""
+    from ntm import transform
+
+    _, data_dir = copy_build(sample_build, tmp_path)
+    target = data_dir / "dbt_target"
+    manifest, run_results = target / "manifest.json", target / "run_results.json"
+
+    def build(model: str) -> list[str]:
+        run_results.unlink(missing_ok=True)
+        assert transform.run_dbt(["build", "--quiet", "--select", model], data_dir).success
+        return sorted(r["unique_id"] for r in json.loads(run_results.read_text(encoding="utf-8"))["results"])
+
+    assert build("dim_period")[0] == "model.ntm_lakehouse.dim_period"  # another data dir: another parse
+    written = manifest.stat().st_mtime_ns
+    assert "model.ntm_lakehouse.dim_period" in json.loads(manifest.read_text(encoding="utf-8"))["nodes"]
+    assert "model.ntm_lakehouse.dim_criterion" in build("dim_criterion")
+    assert manifest.stat().st_mtime_ns == written  # the same parse: not written again
+    manifest.unlink()
+    build("dim_period")
+    assert "model.ntm_lakehouse.dim_criterion" in json.loads(manifest.read_text(encoding="utf-8"))["nodes"]
+    rewritten = manifest.stat().st_mtime_ns
+    (target / transform.MANIFEST_KEY).write_text("a parse of another project")
+    build("dim_period")
+    assert manifest.stat().st_mtime_ns > rewritten
