@@ -360,9 +360,8 @@ def _dbt_keys(dataset: str) -> list[str]:
     if call:
         assert call.group(1) == call.group(2) == dataset
         keys = re.findall(r"'rows\.(\w+)'", call.group(3))
-    else:
-        keys = re.findall(r"partition by ([\w., ]+?) order by \{\{ latest_first\(\) \}\}", sql)[0].split(", ")
-        keys = [k.removeprefix("rows.") for k in keys]
+    else:  # a model of its own (the one-stop applications): the keys it hands to first_per_key
+        keys = re.findall(r"'(\w+)'", re.search(r"first_per_key\('\w+', '\w+', \[(.*?)\]\)", sql).group(1))
     renames = _staging_renames(dataset)
     return [renames.get(k, k) for k in keys]
 

@@ -59,10 +59,7 @@ rows as (
 ),
 
 current as (
-    select rows.*
-    from rows
-    inner join ledger on ledger.source_sha256 = rows.source_sha256 and ledger.department = rows.department
-    qualify row_number() over (partition by rows.record_id order by {{ latest_first() }}) = 1
+    {{ first_per_key('rows', 'ledger', ['record_id']) }}
 )
 
 select
