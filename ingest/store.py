@@ -603,23 +603,14 @@ class Ledger:
         ).fetchall()
         return set(rows)
 
-    def _alone(self, con, dataset: str, of: tuple[str, str], bronze: list[str] | None, key_hash: str) -> list[tuple]:
-        """`_winners` of a file that shares no key with another current file: its distinct keys, from
-        its indexed key hashes, or (a file too large to index: `bronze`) from its bronze by `key_hash`,
-        without the comparison with other files (a large file's first landing took seconds and a
-        gigabyte for it)."""
-        if bronze is None:
-            return con.execute(
-                "SELECT department, sha256, NULL, NULL, count(DISTINCT key_hash) FROM file_keys "
-                "WHERE dataset = ? AND department = ? AND sha256 = ? GROUP BY ALL",
-                [dataset, *of],
-            ).fetchall()
-        if not bronze:
-            return []
-        (keys,) = con.execute(
-            f"SELECT count(DISTINCT {key_hash}) FROM read_parquet(?, union_by_name = true)", [bronze]
-        ).fetchone()
-        return [(*of, None, None, keys)] if keys else []
+    @staticmethod
+    def _alone(of: tuple[str, str], landed: int | None) -> list[tuple]:
+        """`_winners` of a file that shares no key with another current file: each of its rows landed
+        counts, without the comparison with other files (a large file's first landing took seconds
+        and a gigabyte for it). Both paths hold back a row that repeats an earlier row's key (the
+        contract's keys, the unit as resolved), so no two rows landed share the ledger's key
+        (current_key: those keys, the unit with its list and level)."""
+        return [(*of, None, None, landed)] if landed else []
 
     def _any_in_range(self, con, key: str, params: dict) -> bool:
         """Whether another file's key falls within the landing file's keys' range ($low..$high): the
@@ -685,7 +676,7 @@ class Ledger:
             candidates, own_keys = f"candidates AS ({rows.format('$paths')})", ""
         else:
             params |= {"department": of[0], "sha": of[1], "mine": self._bronze_files(dataset, {of})}
-            others, indexed = self._others(con, dataset, of, current)
+            others, _ = self._others(con, dataset, of, current)
             params["others"] = self._bronze_files(dataset, others)
             alone = not params["others"]  # no other current file holds a key of it: each of its keys counts
             if not alone and single and params["mine"]:  # other files' row groups outside its keys' range are skipped
@@ -695,7 +686,7 @@ class Ledger:
                 ).fetchone()
                 alone = not self._any_in_range(con, key, params)
             if alone:
-                return self._alone(con, dataset, of, None if indexed else params["mine"], key_hash)
+                return self._alone(of, current[of])
             candidates, own_keys = _shared_keys(rows, single), _own_keys()
         if not params.get("paths", params.get("mine")):
             return []
