@@ -584,14 +584,13 @@ class Ledger:
 
     def _others(
         self, con, dataset: str, of: tuple[str, str], landed: dict[tuple[str, str], int | None]
-    ) -> tuple[set[tuple[str, str]], bool]:
+    ) -> set[tuple[str, str]]:
         """(department, sha256) of the other current files (`landed`: `_landed_rows`) that may hold a
-        key of the current file `of`, and whether its keys are indexed (then the set is exact for the
-        indexed files)."""
+        key of the current file `of`: exactly those among the indexed files when its keys are indexed."""
         if not _indexed(landed.get(of)):
-            return set(landed) - {of}, False
+            return set(landed) - {of}
         large = {owner for owner, rows in landed.items() if not _indexed(rows)}
-        return ((self._sharing(con, dataset, of) & set(landed)) | large) - {of}, True
+        return ((self._sharing(con, dataset, of) & set(landed)) | large) - {of}
 
     def _sharing(self, con, dataset: str, of: tuple[str, str]) -> set[tuple[str, str]]:
         """(department, sha256) of the other indexed files holding a key (by its hash) that `of` holds."""
@@ -676,8 +675,7 @@ class Ledger:
             candidates, own_keys = f"candidates AS ({rows.format('$paths')})", ""
         else:
             params |= {"department": of[0], "sha": of[1], "mine": self._bronze_files(dataset, {of})}
-            others, _ = self._others(con, dataset, of, current)
-            params["others"] = self._bronze_files(dataset, others)
+            params["others"] = self._bronze_files(dataset, self._others(con, dataset, of, current))
             alone = not params["others"]  # no other current file holds a key of it: each of its keys counts
             if not alone and single and params["mine"]:  # other files' row groups outside its keys' range are skipped
                 params["low"], params["high"] = con.execute(
