@@ -197,8 +197,12 @@ def bench_transform(workdir: Path) -> dict:
     month_rows = records.fetchone()[0] // 12
     write_records(dropzone, month_rows, [(2025, 1)], "2025_01")
 
+    parts = {}
+
     def one_month():
+        started = time.perf_counter()
         ingest_dropzone(dropzone, data_dir, "bench-month")
+        parts["ingest_s"] = time.perf_counter() - started
         return transform(data_dir, docs=False, changed_only=True)
 
     month, month_s, month_peak = timed(one_month)
@@ -207,6 +211,7 @@ def bench_transform(workdir: Path) -> dict:
         "full_s": full_s,
         "full_peak": full_peak,
         "month_s": month_s,
+        "month_ingest_s": parts["ingest_s"],
         "month_peak": month_peak,
         "month_rows": month_rows,
         "indicator_rows": indicator_rows,
@@ -361,6 +366,8 @@ def page(quick: bool, sizes: tuple[int, int], found: dict) -> str:
         )
     for size, t in ((small, t_s), (large, t_l)):
         share = t["month_s"] / t["full_s"]
+        # The month's ingest is in its figure; the full build's is not (it is the ingest row's).
+        build_s = t["month_s"] - t.get("month_ingest_s", 0)
         row(
             f"transform, {size:,} records: full `dbt build`",
             f"{t['full_s']:.1f} s, peak {mb(t['full_peak'])}",
@@ -371,9 +378,9 @@ def page(quick: bool, sizes: tuple[int, int], found: dict) -> str:
         )
         row(
             f"transform, {size:,} records: + one month ({t['month_rows']:,} records, plan `{t['month_plan']}`)",
-            f"{t['month_s']:.1f} s (ingest and build)",
+            f"{t['month_s']:.1f} s (ingest {t.get('month_ingest_s', 0):.1f}, build {build_s:.1f})",
             f"the full build, {t['full_s']:.1f} s",
-            f"{share:.0%} of full",
+            f"{share:.0%} of full (its build alone: {build_s / t['full_s']:.0%})",
             "≤ 10 %",
             share <= 0.10,
         )

@@ -809,14 +809,16 @@ def _land_segments(
 
 def _repeated_keys(con, keys: tuple[str, ...], parts: list[Path]) -> list[tuple[int, int, str]]:
     """Move the written rows out of their `.part` files, without the rows that repeat the key of
-    an earlier row; return (row, the earlier row, the key as text) of those. One aggregation over
-    64-bit hashes of the keys (small, whatever the keys) says whether any key may repeat; the exact
-    ranking and the rewrite run only when one may."""
+    an earlier row; return (row, the earlier row, the key as text) of those. The keys' 64-bit hashes
+    (small, whatever the keys), sorted, say whether any key may repeat: two equal neighbours. A sort
+    of 1.67 M hashes took 0.14 s and 37 MB where grouping them took 0.24-0.29 s and 107 MB. The exact
+    ranking and the rewrite run only when a key may repeat."""
     rows = "read_parquet([" + ", ".join(_lit(str(p)) for p in parts) + "])"
     key_list = ", ".join(_q(k) for k in keys)
-    con.execute(f"SET memory_limit = '{KEYS_MEMORY}'")  # millions of keys: the aggregation spills rather than grows
+    con.execute(f"SET memory_limit = '{KEYS_MEMORY}'")  # millions of keys: the sort spills rather than grows
     if not con.execute(
-        f"SELECT count(*) FROM (SELECT hash({key_list}) AS h FROM {rows} GROUP BY h HAVING count(*) > 1)"
+        f"SELECT count(*) FROM (SELECT h = lag(h) OVER (ORDER BY h) AS repeats FROM "
+        f"(SELECT hash({key_list}) AS h FROM {rows})) WHERE repeats"
     ).fetchone()[0]:
         for part in parts:
             part.rename(part.with_suffix(""))
