@@ -124,3 +124,44 @@ def test_a_month_dropped_by_a_correction_leaves_every_table(dropzone, data_dir):
         f"select period from '{data_dir}/marts/fact_online_public_services.parquet' where source = 'records' order by 1"
     ).fetchall()
     assert fact == [("2024-01",), ("2024-03",)]
+
+
+def test_a_file_that_stops_counting_with_nothing_in_its_place_leaves_its_months(
+    dropzone, data_dir, tmp_path, monkeypatch
+):
+    # A quarter's file names its ids "Số hồ sơ"; another file of February counts beside it. The
+    # contract stops taking that header, and a backfill reads the quarter's file again: rejected, it
+    # no longer counts, and no row arrives in its place. Its months are rebuilt all the same:
+    # February keeps the other file's rows only, in the table and in the lake; January is emptied.
+    import datetime as dt
+    import shutil
+
+    import ingest.contract as contract_module
+    from ingest.backfill import reingest_received
+
+    quarter = first_quarter(("01", "02")).replace(b"M\xc3\xa3 h\xe1\xbb\x93 s\xc6\xa1,", "Số hồ sơ,".encode(), 1)
+    drop(dropzone, *DEPT, name="HoSo_Quy1_2024.csv", content=quarter)
+    ingest_dropzone(dropzone, data_dir, "r1")
+    between = dt.datetime.now(dt.UTC)  # the backfill reads the files received before this: the quarter's
+    drop(dropzone, *DEPT, name="HoSo_Thang02_2024.csv", content=february(online=6).replace(b"H20-", b"H21-"))
+    build(dropzone, data_dir, "r1b")
+    assert records(data_dir)[1] == {"2024-01": (4, 4), "2024-02": (16, 10)}
+
+    contracts = tmp_path / "contracts"
+    shutil.copytree(contract_module.CONTRACTS_DIR, contracts)
+    path = contracts / "public_service_records.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("[Mã hồ sơ, Số hồ sơ,", "[Mã hồ sơ,"), encoding="utf-8")
+    monkeypatch.setattr(contract_module, "CONTRACTS_DIR", contracts)
+    contract_module.all_contracts.cache_clear()
+    try:
+        today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        [again] = reingest_received(dropzone, data_dir, "backfill", today, between).files
+        assert again.status == "rejected"
+        build(dropzone, data_dir, "r2")
+    finally:
+        contract_module.all_contracts.cache_clear()
+    months, monthly = records(data_dir)
+    assert sorted(months) == ["2024-02"] and monthly == {"2024-02": (12, 6)}
+    lake = data_dir / "lake" / "public_service_records"
+    assert not (lake / "period=2024-01").exists()
+    assert duckdb.sql(f"select count(*) from read_parquet('{lake}/*/*.parquet')").fetchone()[0] == 12

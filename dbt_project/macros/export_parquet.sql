@@ -32,9 +32,16 @@
 {% endmacro %}
 
 {% macro default__drop_rows_of_retired_files(dataset) %}
-    {#- The table's few files are compared with the ledger, not its millions of rows (a third of the time). -#}
     delete from {{ this }} as built
-    where (built.source_sha256, built.department) in (
+    where {{ of_retired_files('built', dataset) }}
+{% endmacro %}
+
+{# Whether a row of this model (`built`, its alias) comes from a file of the dataset that no longer
+   counts in the ledger (superseded, read again). #}
+{% macro of_retired_files(built, dataset) %}
+    {#- The table's few files are compared with the ledger, not its millions of rows: 10.8 M rows
+        0.07 s against 0.29-0.42 s. -#}
+    ({{ built }}.source_sha256, {{ built }}.department) in (
         select source_sha256, department
         from (select distinct source_sha256, department from {{ this }}) as files
         where not exists (select 1 from {{ ref('stg_lakehouse__ledger') }} as ledger

@@ -44,8 +44,7 @@ touched as (
     union
     select distinct period
     from {{ this }} as built
-    where not exists (select 1 from ledger
-                      where ledger.source_sha256 = built.source_sha256 and ledger.department = built.department)
+    where {{ of_retired_files('built', 'public_service_records') }}
 ),
 {% endif %}
 

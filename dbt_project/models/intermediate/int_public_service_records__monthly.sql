@@ -1,6 +1,7 @@
 -- Applications per receiving unit, month and level: counts only, no personal data. Incremental
--- like the records it counts: only the months rebuilt there are counted again, and a month
--- emptied there is removed here.
+-- like the records it counts: only the months rebuilt there are counted again (those it loaded
+-- since, and those this very build rebuilt there, as when a file stops counting and nothing new
+-- was ingested), and a month emptied there is removed here.
 {{ config(
     materialized=lake_materialization(),
     incremental_strategy='delete+insert',
@@ -16,6 +17,7 @@ applications as (
     where period in (
         select distinct period from {{ ref('int_public_service_records__current') }}
         where loaded_through > coalesce((select max(loaded_through) from {{ this }}), cast('1970-01-01' as {{ type_instant() }}))
+           or built_at = cast('{{ run_started_at }}' as {{ type_instant() }})
     )
     {% endif %}
 ),
