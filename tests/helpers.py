@@ -33,6 +33,24 @@ def drop(
     return target
 
 
+@contextlib.contextmanager
+def edited_contract(tmp_path: Path, monkeypatch, dataset: str, old: str, new: str):
+    """Within the block, the contracts as they are but `dataset`'s with `old` replaced by `new` (a
+    contract fixed or tightened since files were received, as a backfill meets it)."""
+    import ingest.contract as contract_module
+
+    contracts = tmp_path / "contracts"
+    shutil.copytree(contract_module.CONTRACTS_DIR, contracts)
+    path = contracts / f"{dataset}.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+    monkeypatch.setattr(contract_module, "CONTRACTS_DIR", contracts)
+    contract_module.all_contracts.cache_clear()
+    try:
+        yield
+    finally:
+        contract_module.all_contracts.cache_clear()
+
+
 def sample(department: str, dataset: str) -> Path:
     return next((SAMPLES / department / dataset).iterdir())
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
-from helpers import drop, sample
+from helpers import drop, edited_contract, sample
 
 from ingest.run import ingest_dropzone
 
@@ -166,9 +166,7 @@ def test_the_datasets_page_matches_the_contracts():
 
 def test_backfill_reads_a_period_again_with_the_fixed_contract(dropzone, data_dir, tmp_path, monkeypatch):
     import datetime as dt
-    import shutil
 
-    import ingest.contract as contract_module
     from ingest.backfill import reingest_received
 
     text = sample(*DONG_THAP).read_text(encoding="utf-8-sig")
@@ -176,23 +174,13 @@ def test_backfill_reads_a_period_again_with_the_fixed_contract(dropzone, data_di
     [rejected] = ingest_dropzone(dropzone, data_dir, "r1").files
     assert rejected.status == "rejected" and "Missing required columns" in rejected.reason
     # The contract is fixed: departments may write "Địa bàn" for the unit's name.
-    contracts = tmp_path / "contracts"
-    shutil.copytree(contract_module.CONTRACTS_DIR, contracts)
-    path = contracts / "digital_infrastructure.yaml"
-    path.write_text(
-        path.read_text(encoding="utf-8").replace("[Tên đơn vị hành chính, ", "[Địa bàn, Tên đơn vị hành chính, "),
-        encoding="utf-8",
-    )
-    monkeypatch.setattr(contract_module, "CONTRACTS_DIR", contracts)
-    contract_module.all_contracts.cache_clear()
-    try:
+    fixed = ("[Tên đơn vị hành chính, ", "[Địa bàn, Tên đơn vị hành chính, ")
+    with edited_contract(tmp_path, monkeypatch, "digital_infrastructure", *fixed):
         assert ingest_dropzone(dropzone, data_dir, "r2").files[0].status == "unchanged"  # same bytes: no news
         today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         before = reingest_received(dropzone, data_dir, "backfill-yesterday", today - dt.timedelta(days=1), today)
         assert before.files == []
         [again] = reingest_received(dropzone, data_dir, "backfill-today", today, today + dt.timedelta(days=1)).files
-    finally:
-        contract_module.all_contracts.cache_clear()
     assert again.status == "landed" and again.rows_landed == 12
     ledger = duckdb.sql(
         f"select status, run_id, received_at from '{data_dir}/ledger.parquet' order by run_id"

@@ -2,7 +2,7 @@
 as Parquet partitioned by month; adding a month never rebuilds the months before it."""
 
 import duckdb
-from helpers import SAMPLES, drop
+from helpers import SAMPLES, drop, edited_contract
 
 from ingest.run import ingest_dropzone
 from ntm.transform import transform
@@ -134,12 +134,10 @@ def test_a_file_that_stops_counting_with_nothing_in_its_place_leaves_its_months(
     # no longer counts, and no row arrives in its place. Its months are rebuilt all the same:
     # February keeps the other file's rows only, in the table and in the lake; January is emptied.
     import datetime as dt
-    import shutil
 
-    import ingest.contract as contract_module
     from ingest.backfill import reingest_received
 
-    quarter = first_quarter(("01", "02")).replace(b"M\xc3\xa3 h\xe1\xbb\x93 s\xc6\xa1,", "Số hồ sơ,".encode(), 1)
+    quarter = first_quarter(("01", "02")).replace("Mã hồ sơ,".encode(), "Số hồ sơ,".encode(), 1)
     drop(dropzone, *DEPT, name="HoSo_Quy1_2024.csv", content=quarter)
     ingest_dropzone(dropzone, data_dir, "r1")
     between = dt.datetime.now(dt.UTC)  # the backfill reads the files received before this: the quarter's
@@ -147,19 +145,11 @@ def test_a_file_that_stops_counting_with_nothing_in_its_place_leaves_its_months(
     build(dropzone, data_dir, "r1b")
     assert records(data_dir)[1] == {"2024-01": (4, 4), "2024-02": (16, 10)}
 
-    contracts = tmp_path / "contracts"
-    shutil.copytree(contract_module.CONTRACTS_DIR, contracts)
-    path = contracts / "public_service_records.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("[Mã hồ sơ, Số hồ sơ,", "[Mã hồ sơ,"), encoding="utf-8")
-    monkeypatch.setattr(contract_module, "CONTRACTS_DIR", contracts)
-    contract_module.all_contracts.cache_clear()
-    try:
+    with edited_contract(tmp_path, monkeypatch, "public_service_records", "[Mã hồ sơ, Số hồ sơ,", "[Mã hồ sơ,"):
         today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         [again] = reingest_received(dropzone, data_dir, "backfill", today, between).files
         assert again.status == "rejected"
         build(dropzone, data_dir, "r2")
-    finally:
-        contract_module.all_contracts.cache_clear()
     months, monthly = records(data_dir)
     assert sorted(months) == ["2024-02"] and monthly == {"2024-02": (12, 6)}
     lake = data_dir / "lake" / "public_service_records"
