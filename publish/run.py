@@ -111,7 +111,8 @@ def publish_mart(
     result.resources, result.table_load = _resources(
         ckan, dataset, mart, meta, parquet, csv_path, validation_report, data_dir, facts, result.url
     )
-    ckan.action.package_patch(id=dataset["id"], private=False)
+    if dataset.get("private", True):  # a dataset already public stays so while its resources change
+        ckan.action.package_patch(id=dataset["id"], private=False)
     log(f"publish: {meta['name']}: {status}, {rows} rows (table by {result.table_load}) → {result.url}")
     return result
 
@@ -149,10 +150,12 @@ def _resources(
         snapshots=data_dir / "publish" / "datastore",
     )
     # The table preview on the resource page; CKAN adds its default views only for tables that
-    # existed when the resource was created, and creates none twice.
-    ckan.action.resource_create_default_resource_views(
-        resource=ckan.action.resource_show(id=csv_res["id"]), create_datastore_views=True
-    )
+    # existed when the resource was created, and creates none twice. A public dataset whose table
+    # took only an upsert has had them since the publish that made it public.
+    if dataset.get("private", True) or table_load != "upsert":
+        ckan.action.resource_create_default_resource_views(
+            resource=ckan.action.resource_show(id=csv_res["id"]), create_datastore_views=True
+        )
     xlsx = spreadsheet.write_xlsx(parquet, csv_path.with_suffix(".xlsx"), columns, primary_key)
     xlsx_res = upload(ckan, dataset["id"], had, xlsx, "xlsx")
     parquet_res = upload(ckan, dataset["id"], had, parquet, "parquet")

@@ -89,6 +89,9 @@ def test_a_new_table_is_copied_in_and_a_small_change_is_upserted(ckan, prefix, m
     )
     again = publish(marts_copy, parquet)
     assert again.table_load == "upsert" and again.resources["csv"] == resource_id
+    # The update left the dataset public and its table preview in place, made once.
+    assert ckan.action.package_show(id=again.name)["private"] is False
+    assert [v["view_type"] for v in ckan.action.resource_view_list(id=resource_id)] == ["datatables_view"]
     final = table_rows(ckan, resource_id)
     assert dropped not in final and len(final) == len(mart_rows) - 1
     assert final[changed]["fixed_broadband_household_pct"] == 99.5
