@@ -50,6 +50,8 @@ def run_dbt(
     dbt_vars = args[args.index("--vars") + 1] if "--vars" in args else None
     key = parse_key(data_dir, common, dbt_vars)
     manifest = parsed_project(key, common, dbt_vars)
+    if args[0] == "build":  # a build that stops before its results leaves none, not the last build's
+        (data_dir / target / "run_results.json").unlink(missing_ok=True)
     if args[0] != "build" or manifest is None:
         return dbtRunner(manifest=manifest).invoke([*args, *common])
     # A build writes its run results, and the manifest only when the project it describes changed:

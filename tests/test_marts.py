@@ -287,3 +287,8 @@ def test_a_build_writes_its_run_results_and_the_manifest_only_when_the_parse_it_
     (target / transform.MANIFEST_KEY).write_text("a parse of another project")
     build("dim_period")
     assert manifest.stat().st_mtime_ns > rewritten
+    # A build that stops before it has results (here its vars cannot be read) leaves none behind,
+    # rather than the last build's results for whoever debugs it.
+    assert run_results.exists()
+    assert not transform.run_dbt(["build", "--select", "dim_period", "--vars", "{as_of: ["], data_dir).success
+    assert not run_results.exists()
