@@ -449,6 +449,8 @@ def _write_config(p: Portal, s: dict) -> None:
         "ckan.locale_default": "vi",
         "ckan.locales_offered": "vi en",
         "ckan.auth.create_unowned_dataset": "false",
+        # A publish reads every organization (about 150 departments) in one page, not 25 at a time.
+        "ckan.group_and_organization_list_all_fields_max": "1000",
         "beaker.session.secret": s["session"],
         "SECRET_KEY": s["session"],
         "WTF_CSRF_SECRET_KEY": s["session"],

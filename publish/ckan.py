@@ -44,9 +44,10 @@ def _organization(ckan, name: str) -> dict | None:
         return None
 
 
-# CKAN returns full organization records (extras included) at most this many per request
-# (ckan.group_and_organization_list_all_fields_max).
-ORGANIZATION_PAGE = 25
+# Full organization records (extras included) asked for per request. A portal returns at most its
+# `ckan.group_and_organization_list_all_fields_max` (25 by default; ours allows this many), and says
+# nothing when it returns fewer: the pages end with an empty one.
+ORGANIZATION_PAGE = 1000
 
 
 def organizations(ckan) -> dict[str, dict]:
@@ -56,9 +57,9 @@ def organizations(ckan) -> dict[str, dict]:
         page = ckan.action.organization_list(
             all_fields=True, include_extras=True, limit=ORGANIZATION_PAGE, offset=len(found)
         )
-        found.update((org["name"], org) for org in page)
-        if len(page) < ORGANIZATION_PAGE:
+        if not page:
             return found
+        found.update((org["name"], org) for org in page)
 
 
 def metadata_matches(existing: dict, fields: dict) -> bool:
