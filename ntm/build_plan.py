@@ -17,7 +17,11 @@ from pathlib import Path
 from ntm_core.fingerprints import content_digest
 from ntm_core.settings import DBT_PROJECT
 
-PROJECT_PARTS = ("models", "macros", "seeds", "tests", "snapshots", "analyses", "dbt_project.yml", "profiles.yml")
+# What a parse of the project reads (ntm.transform keys its saved parse by it too).
+PROJECT_PARTS = (
+    *("models", "macros", "seeds", "tests", "snapshots", "analyses"),
+    *("dbt_project.yml", "profiles.yml", "packages.yml", "dependencies.yml", "selectors.yml"),
+)
 STATE_FILE = "build_state.json"
 
 

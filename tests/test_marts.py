@@ -259,6 +259,65 @@ def test_a_process_keeps_dbts_parsed_project_while_the_project_and_its_inputs_st
     assert other is not first and sorted(frozen.result) == sorted(listed.result)
 
 
+def test_the_next_process_reads_the_parse_the_last_one_saved_and_only_the_same_parse(sample_build, tmp_path):
+    """A fresh process (`ntm run`, an Airflow task) reads the project as the last process parsed it
+    (dbt's partial parsing takes about 0.8 s to find nothing changed); another parse (other vars, a
+    changed project, another dbt) or a damaged file is parsed again."""
+    import subprocess
+    import sys
+
+    from ntm import transform
+
+    _, data_dir = copy_build(sample_build, tmp_path)
+    saved = data_dir / "dbt_target" / transform.SAVED_PARSE
+    saved.unlink(missing_ok=True)
+    models = ["ls", "--quiet", "--resource-type", "model", "--output", "name"]
+    parses = []
+
+    def counted(*args):
+        parses.append(args)
+        return parse(*args)
+
+    parse, transform._parse = transform._parse, counted
+    try:
+        transform._PARSED.clear()
+        listed = sorted(transform.run_dbt(models, data_dir, target="dbt_ls").result)
+        assert len(parses) == 1 and saved.exists()
+        transform._PARSED.clear()  # as in a new process
+        assert sorted(transform.run_dbt(models, data_dir, target="dbt_ls").result) == listed
+        assert len(parses) == 1  # read, not parsed
+        transform._PARSED.clear()
+        frozen = transform.run_dbt([*models, "--vars", '{"as_of": "2025-06-30"}'], data_dir, target="dbt_ls")
+        assert sorted(frozen.result) == listed and len(parses) == 2  # other vars: parsed, and saved
+        digest = saved.read_bytes().split(b"\n", 1)[0]
+        saved.write_bytes(digest + b"\nnot a manifest")
+        transform._PARSED.clear()
+        assert sorted(transform.run_dbt([*models, "--vars", '{"as_of": "2025-06-30"}'], data_dir).result) == listed
+        assert len(parses) == 3  # the damaged file: parsed again
+    finally:
+        transform._parse = parse
+        transform._PARSED.clear()
+
+    # A real new process builds everything from the saved parse (every ref, source, macro, data and
+    # unit test compiled from it), without dbt parsing at all.
+    transform._PARSED.clear()
+    assert transform.run_dbt(models, data_dir, target="dbt_ls").success  # saves the parse without vars
+    script = (
+        "import sys; from pathlib import Path; from ntm import transform\n"
+        "def no_parse(*args): raise SystemExit('parsed again')\n"
+        "transform._parse = no_parse\n"
+        "res = transform.transform(Path(sys.argv[1]), docs=False)\n"
+        "sys.exit(0 if res.success else 1)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(data_dir)], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads((data_dir / "dbt_target" / "run_results.json").read_text(encoding="utf-8"))["results"]
+    statuses = {r["unique_id"]: r["status"] for r in results}
+    assert statuses["model.ntm_lakehouse.fact_commune_scorecard"] == "success"
+    assert any(node.startswith("unit_test.") for node in statuses)
+    assert set(statuses.values()) <= {"success", "pass"}, statuses
+
+
 def test_a_build_writes_its_run_results_and_the_manifest_only_when_the_parse_it_describes_changed(
     sample_build, tmp_path
 ):
