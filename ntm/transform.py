@@ -49,7 +49,7 @@ def run_dbt(
     ]
     dbt_vars = args[args.index("--vars") + 1] if "--vars" in args else None
     key = parse_key(data_dir, common, dbt_vars)
-    manifest = parsed_project(key, common, dbt_vars, data_dir / "dbt_target" / SAVED_PARSE)
+    manifest = parsed_project(key, common, dbt_vars, saved_parse(data_dir, profile_target))
     if args[0] == "build":  # a build that stops before its results leaves none, not the last build's
         (data_dir / target / "run_results.json").unlink(missing_ok=True)
     if args[0] != "build" or manifest is None:
@@ -66,10 +66,14 @@ def run_dbt(
 # changed. Keyed by all the parse reads: the project's files, the environment its env_var() calls
 # read, the vars and the profile's target. One entry: a manifest is tens of MB.
 _PARSED: dict[tuple, object] = {}
-# The last parse, saved for the next process (`ntm run`, an Airflow task): dbt's partial parsing takes
-# about 0.8 s to load a project that did not change, this file under 0.1 s. Under the data dir's
-# dbt_target/, read only when its first line is the digest of the same parse (parse_digest).
-SAVED_PARSE = "parsed_manifest.pickle"
+
+
+def saved_parse(data_dir: Path, profile_target: str) -> Path | None:
+    """Where the last parse is saved for the next process (`ntm run`, an Airflow task): dbt's partial
+    parsing takes about 0.8 s to load a project that did not change, this file under 0.2 s. Read only
+    when its first line is the digest of the same parse (parse_digest). DuckDB's builds only: a build
+    on Spark takes minutes."""
+    return data_dir / "dbt_target" / "parsed_manifest.pickle" if profile_target == "local" else None
 
 
 def parse_key(data_dir: Path, common: list[str], dbt_vars: str | None) -> tuple:
@@ -100,7 +104,7 @@ def parse_digest(key: tuple) -> str:
 
 def parsed_project(key: tuple, common: list[str], dbt_vars: str | None, saved: Path | None = None) -> object | None:
     """dbt's manifest for these options, parsed once per process while they and the project stay the
-    same, and read from `saved` (a file SAVED_PARSE) when the last process parsed the same; None when
+    same, and read from `saved` (saved_parse) when the last process parsed the same; None when
     the parse fails (the command then parses again and reports why). The parse writes no
     manifest.json: the command that uses it does."""
     if key not in _PARSED:

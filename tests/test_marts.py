@@ -269,7 +269,7 @@ def test_the_next_process_reads_the_parse_the_last_one_saved_and_only_the_same_p
     from ntm import transform
 
     _, data_dir = copy_build(sample_build, tmp_path)
-    saved = data_dir / "dbt_target" / transform.SAVED_PARSE
+    saved = transform.saved_parse(data_dir, "local")
     saved.unlink(missing_ok=True)
     models = ["ls", "--quiet", "--resource-type", "model", "--output", "name"]
     parses = []
