@@ -259,7 +259,9 @@ def test_a_process_keeps_dbts_parsed_project_while_the_project_and_its_inputs_st
     assert other is not first and sorted(frozen.result) == sorted(listed.result)
 
 
-def test_the_next_process_reads_the_parse_the_last_one_saved_and_only_the_same_parse(sample_build, tmp_path):
+def test_the_next_process_reads_the_parse_the_last_one_saved_and_only_the_same_parse(
+    sample_build, tmp_path, monkeypatch
+):
     """A fresh process (`ntm run`, an Airflow task) reads the project as the last process parsed it
     (dbt's partial parsing takes about 0.8 s to find nothing changed); another parse (other vars, a
     changed project, another dbt) or a damaged file is parsed again."""
@@ -272,36 +274,29 @@ def test_the_next_process_reads_the_parse_the_last_one_saved_and_only_the_same_p
     saved = transform.saved_parse(data_dir, "local")
     saved.unlink(missing_ok=True)
     models = ["ls", "--quiet", "--resource-type", "model", "--output", "name"]
-    parses = []
+    parse, parses = transform._parse, []
+    monkeypatch.setattr(transform, "_parse", lambda *args: parses.append(args) or parse(*args))
 
-    def counted(*args):
-        parses.append(args)
-        return parse(*args)
-
-    parse, transform._parse = transform._parse, counted
-    try:
-        transform._PARSED.clear()
-        listed = sorted(transform.run_dbt(models, data_dir, target="dbt_ls").result)
-        assert len(parses) == 1 and saved.exists()
-        transform._PARSED.clear()  # as in a new process
-        assert sorted(transform.run_dbt(models, data_dir, target="dbt_ls").result) == listed
-        assert len(parses) == 1  # read, not parsed
-        transform._PARSED.clear()
-        frozen = transform.run_dbt([*models, "--vars", '{"as_of": "2025-06-30"}'], data_dir, target="dbt_ls")
-        assert sorted(frozen.result) == listed and len(parses) == 2  # other vars: parsed, and saved
-        digest = saved.read_bytes().split(b"\n", 1)[0]
-        saved.write_bytes(digest + b"\nnot a manifest")
-        transform._PARSED.clear()
-        assert sorted(transform.run_dbt([*models, "--vars", '{"as_of": "2025-06-30"}'], data_dir).result) == listed
-        assert len(parses) == 3  # the damaged file: parsed again
-    finally:
-        transform._parse = parse
-        transform._PARSED.clear()
+    transform._PARSED.clear()
+    listed = sorted(transform.run_dbt(models, data_dir, target="dbt_ls").result)
+    assert len(parses) == 1 and saved.exists()
+    transform._PARSED.clear()  # as in a new process
+    assert sorted(transform.run_dbt(models, data_dir, target="dbt_ls").result) == listed
+    assert len(parses) == 1  # read, not parsed
+    transform._PARSED.clear()
+    frozen = transform.run_dbt([*models, "--vars", '{"as_of": "2025-06-30"}'], data_dir, target="dbt_ls")
+    assert sorted(frozen.result) == listed and len(parses) == 2  # other vars: parsed, and saved
+    digest = saved.read_bytes().split(b"\n", 1)[0]
+    saved.write_bytes(digest + b"\nnot a manifest")
+    transform._PARSED.clear()
+    assert sorted(transform.run_dbt([*models, "--vars", '{"as_of": "2025-06-30"}'], data_dir).result) == listed
+    assert len(parses) == 3  # the damaged file: parsed again
 
     # A real new process builds everything from the saved parse (every ref, source, macro, data and
     # unit test compiled from it), without dbt parsing at all.
     transform._PARSED.clear()
     assert transform.run_dbt(models, data_dir, target="dbt_ls").success  # saves the parse without vars
+    transform._PARSED.clear()  # no other test reuses this data dir's parse
     script = (
         "import sys; from pathlib import Path; from ntm import transform\n"
         "def no_parse(*args): raise SystemExit('parsed again')\n"
